@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+# cardvisor: `make deps` once on a fresh Debian 12 machine, then `make test`.
+
+CC      ?= gcc
+BUILD   ?= build
+V       ?= 0
+SAN     ?= 0
+
+# Debian packages needed to build and test (apt-get only; nothing else is fetched).
+DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
+	liburing-dev libfdt-dev libssl-dev libcmocka-dev libjson-c-dev \
+	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-I. -pthread -MMD -MP
+LDLIBS := -lfdt -ljson-c -pthread
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+HOST_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
+
+# The test guest is freestanding: no libc, no SSE (the kernel part stays
+# simple for any KVM's instruction emulator), linked at its physical address.
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -ffreestanding \
+	-fno-pic -fno-pie -fno-stack-protector -fno-builtin -mno-red-zone \
+	-mno-sse -mno-mmx -mno-80387 -mgeneral-regs-only -fcf-protection=none \
+	-fno-asynchronous-unwind-tables -MMD -MP
+GUEST_LDFLAGS := -nostdlib -static -Wl,--build-id=none \
+	-Wl,-T,tests/guest/guest.ld -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
+
+LIB_SRCS   := $(wildcard tools/lib/*.c)
+HV_SRCS    := $(filter-out hv/main.c,$(wildcard hv/*.c))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+HV_OBJS    := $(HV_SRCS:%.c=$(BUILD)/%.o)
+GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(basename $(GUEST_SRCS)))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS := $(BUILD)/cv-hv $(BUILD)/cardvisor
+GUEST := $(BUILD)/guest/cv-testguest.elf
+
+ifeq ($(V),0)
+Q = @
+msg = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+.PHONY: all deps test test-unit test-integration asan demo clean
+all: $(BINS) $(GUEST) $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcv.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libhv.a: $(HV_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/cv-hv: $(BUILD)/hv/main.o $(BUILD)/libhv.a $(BUILD)/libcv.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhv.a $(BUILD)/libcv.a
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/guest-obj/%.o: %.c
+	$(call msg,GUESTCC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(GUEST_CFLAGS) -c -o $@ $<
+$(BUILD)/guest-obj/%.o: %.S
+	$(call msg,GUESTAS,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST): $(GUEST_OBJS) tests/guest/guest.ld
+	$(call msg,GUESTLD,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(GUEST_OBJS)
+
+deps:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
+		apt-get install -y --no-install-recommends $(DEPS_PKGS)
+
+test: all
+	$(Q)tests/run.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 test
+
+demo: $(BINS) $(GUEST)
+	$(BUILD)/cardvisor run --guest $(GUEST) --vcpus 2 --mem 128M
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_BINS:=.d) \
+	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d

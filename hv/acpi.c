@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ACPI tables for a hardware-reduced platform (ACPI 6.4, 4.1): no PM1/GPE
+ * blocks, no PM timer, no FACS; power-off through the sleep control register.
+ * Layouts from ACPI 6.4 chapter 5.2; every table is checksummed so its bytes
+ * sum to zero (5.2.6).
+ */
+#include "hv/acpi.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "guest-abi/cv_platform.h"
+#include "tools/lib/log.h"
+
+#define ACPI_OEM_ID        "CRDVSR"
+#define ACPI_CREATOR_ID    "CVHV"
+#define ACPI_TABLE_ALIGN   16  /* the RSDP must be; the others like it too */
+
+/* ACPI 6.4, 5.2.6: System Description Table Header. */
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_header) == 36, "ACPI header");
+
+/* ACPI 6.4, 5.2.5.3: Root System Description Pointer, revision 2. */
+struct acpi_rsdp {
+	char signature[8];        /* "RSD PTR " */
+	uint8_t checksum;         /* over the first 20 bytes (ACPI 1.0 part) */
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t extended_checksum; /* over all 36 bytes */
+	uint8_t reserved[3];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
+#define ACPI_RSDP_V1_LENGTH 20
+
+/* ACPI 6.4, 5.2.3.2: Generic Address Structure. */
+struct acpi_gas {
+	uint8_t space_id;
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size;
+	uint64_t address;
+} __attribute__((packed));
+#define ACPI_GAS_SYSTEM_IO  1
+#define ACPI_GAS_ACCESS_BYTE 1
+
+/* ACPI 6.4, 5.2.9: Fixed ACPI Description Table, revision 6. */
+struct acpi_fadt {
+	struct acpi_header hdr;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t preferred_pm_profile;
+	uint16_t sci_int;
+	/* SMI_CMD .. CENTURY: fixed hardware a hardware-reduced machine lacks. */
+	uint8_t legacy_fixed_hw[109 - 48];
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	/* X_PM1a_EVT_BLK .. X_GPE1_BLK: absent as well. */
+	struct acpi_gas x_legacy_fixed_hw[8];
+	struct acpi_gas sleep_control_reg;
+	struct acpi_gas sleep_status_reg;
+	uint64_t hypervisor_vendor_id;
+} __attribute__((packed));
+_Static_assert(offsetof(struct acpi_fadt, iapc_boot_arch) == 109, "FADT IAPC_BOOT_ARCH");
+_Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT Flags");
+_Static_assert(offsetof(struct acpi_fadt, minor_version) == 131, "FADT minor version");
+_Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
+_Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "FADT SLEEP_CONTROL_REG");
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 length");
+
+/* FADT IA-PC Boot Architecture Flags (ACPI 6.4, 5.2.9.3). */
+#define FADT_IAPC_LEGACY_DEVICES  (1u << 0)  /* COM1, RTC on the "ISA bus" */
+#define FADT_IAPC_8042            (1u << 1)  /* Linux then probes the i8042 */
+#define FADT_IAPC_VGA_NOT_PRESENT (1u << 2)
+#define FADT_IAPC_PCIE_ASPM_CONTROLS (1u << 4) /* OS must not touch ASPM */
+/* FADT Flags (ACPI 6.4, 5.2.9, Table 5.10). */
+#define FADT_F_PWR_BUTTON         (1u << 4)  /* no fixed-feature power button */
+#define FADT_F_SLP_BUTTON         (1u << 5)  /* no fixed-feature sleep button */
+#define FADT_F_HW_REDUCED_ACPI    (1u << 20)
+/*
+ * The ISA IRQ Linux takes for the SCI: hardware-reduced ACPI has no SCI, but
+ * Linux treats the override whose source equals SCI_INT as the SCI's, so it
+ * must name IRQ9 (which has its SCI-style override below), not IRQ0.
+ */
+#define FADT_SCI_IRQ 9
+
+/* ACPI 6.4, 5.2.12: Multiple APIC Description Table. */
+struct acpi_madt {
+	struct acpi_header hdr;
+	uint32_t lapic_address;
+	uint32_t flags;
+} __attribute__((packed));
+#define MADT_PCAT_COMPAT 1u  /* dual 8259s present: Linux masks them */
+
+struct madt_lapic {          /* 5.2.12.2, type 0 */
+	uint8_t type;
+	uint8_t length;
+	uint8_t processor_uid;
+	uint8_t apic_id;
+	uint32_t flags;
+} __attribute__((packed));
+#define MADT_TYPE_LAPIC   0
+#define MADT_LAPIC_ENABLED 1u
+
+struct madt_ioapic {         /* 5.2.12.3, type 1 */
+	uint8_t type;
+	uint8_t length;
+	uint8_t ioapic_id;
+	uint8_t reserved;
+	uint32_t address;
+	uint32_t gsi_base;
+} __attribute__((packed));
+#define MADT_TYPE_IOAPIC  1
+
+struct madt_iso {            /* 5.2.12.5, type 2: Interrupt Source Override */
+	uint8_t type;
+	uint8_t length;
+	uint8_t bus;             /* 0: ISA */
+	uint8_t source;          /* ISA IRQ */
+	uint32_t gsi;
+	uint16_t flags;          /* MPS INTI flags, Table 5.50 */
+} __attribute__((packed));
+#define MADT_TYPE_ISO     2
+#define MPS_INTI_POLARITY_HIGH (1u << 0)
+#define MPS_INTI_TRIGGER_EDGE  (1u << 2)
+#define MPS_INTI_TRIGGER_LEVEL (3u << 2)
+
+_Static_assert(sizeof(struct madt_lapic) == 8 && sizeof(struct madt_ioapic) == 12 &&
+	       sizeof(struct madt_iso) == 10, "MADT entry sizes");
+
+/*
+ * The DSDT's AML (ACPI 6.4, chapter 20), hand-assembled.  It is the same for
+ * every guest; in ASL it reads:
+ *
+ *   Name (_S5, Package () { 5, 0 })
+ *   Scope (_SB) {
+ *     Device (PCI0) {
+ *       Name (_HID, EisaId ("PNP0A03"))
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () {
+ *         WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+ *                        0, 0, 0, 0, 1)
+ *         IO (Decode16, 0xcf8, 0xcf8, 1, 8)
+ *         WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,
+ *                 0, CV_PORT_PCI_IO_START, CV_PORT_PCI_IO_END - 1, 0, size)
+ *         DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+ *                      NonCacheable, ReadWrite, 0, CV_PCI_MMIO32_START,
+ *                      CV_PCI_MMIO32_END - 1, 0, size)
+ *       })
+ *     }
+ *   }
+ *
+ * _S5 gives SLP_TYPa = 5, which Linux writes with SLP_EN into the FADT's
+ * sleep control register to power off (ACPI 6.4, 7.4.2 and 4.8.3.7).
+ * PCI0 is there because x86 Linux with ACPI enumerates PCI only through
+ * PNP0A03/PNP0A08 devices in the namespace (arch/x86/pci/acpi.c); without it
+ * the guest would see no PCI device at all.  Its _CRS gives bus 0 and the I/O
+ * and 32-bit memory windows BARs live in.  No _PRT: cardvisor's functions
+ * interrupt through MSI-X.
+ *
+ * Encodings: NameOp 0x08, PackageOp 0x12, BytePrefix 0x0a, ZeroOp 0x00,
+ * ScopeOp 0x10, DeviceOp 0x5b 0x82, DWordPrefix 0x0c, BufferOp 0x11 (20.2.5);
+ * PkgLength (20.2.4) counts itself and what follows: the two-byte form is
+ * 0x40 | (len & 0xf), len >> 4.  Resource descriptors are ACPI 6.4, 6.4.
+ */
+#define LE16(v) (uint8_t)(v), (uint8_t)((v) >> 8)
+#define LE32(v) LE16(v), LE16((v) >> 16)
+#define PKGLEN2(n) (uint8_t)(0x40 | ((n) & 0xf)), (uint8_t)((n) >> 4)
+
+#define CRS_LEN         (16 + 8 + 16 + 26 + 2)      /* descriptors + end tag */
+#define CRS_PKGLEN      (2 + 2 + CRS_LEN)           /* PkgLength, BufferSize */
+#define PCI0_PKGLEN     (2 + 4 + 10 + 6 + 6 + CRS_PKGLEN)
+#define SB_PKGLEN       (2 + 4 + 2 + PCI0_PKGLEN)
+_Static_assert(CRS_PKGLEN >= 64 && SB_PKGLEN < 4096, "two-byte PkgLengths");
+
+static const uint8_t dsdt_aml[] = {
+	/* Name (_S5, Package (2) { 5, 0 }): PkgLength 5, NumElements 2 */
+	0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0a, CV_SLEEP_TYP_S5, 0x00,
+	/* Scope (_SB) */
+	0x10, PKGLEN2(SB_PKGLEN), '_', 'S', 'B', '_',
+	/* Device (PCI0) */
+	0x5b, 0x82, PKGLEN2(PCI0_PKGLEN), 'P', 'C', 'I', '0',
+	/* Name (_HID, EisaId ("PNP0A03")): compressed "PNP" 0x41d0, then 0x0a03 */
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,
+	/* Name (_UID, Zero) */
+	0x08, '_', 'U', 'I', 'D', 0x00,
+	/* Name (_CRS, Buffer (CRS_LEN) { ... }) */
+	0x08, '_', 'C', 'R', 'S', 0x11, PKGLEN2(CRS_PKGLEN), 0x0a, CRS_LEN,
+	/* Word Address Space (0x88), length 13, type 2 = bus numbers,
+	 * flags MinFixed|MaxFixed, producer; granularity, min 0, max 0,
+	 * translation, length 1 */
+	0x88, LE16(13), 0x02, 0x0c, 0x00, LE16(0), LE16(0), LE16(0), LE16(0), LE16(1),
+	/* I/O Port (0x47): 16-bit decode, 0xcf8..0xcf8, alignment 1, 8 ports */
+	0x47, 0x01, LE16(CV_PORT_PCI_CONFIG_ADDR), LE16(CV_PORT_PCI_CONFIG_ADDR), 0x01, 0x08,
+	/* Word Address Space, type 1 = I/O, EntireRange (0x03) */
+	0x88, LE16(13), 0x01, 0x0c, 0x03, LE16(0), LE16(CV_PORT_PCI_IO_START),
+	LE16(CV_PORT_PCI_IO_END - 1), LE16(0), LE16(CV_PORT_PCI_IO_END - CV_PORT_PCI_IO_START),
+	/* DWord Address Space (0x87), length 23, type 0 = memory, ReadWrite
+	 * non-cacheable (0x01) */
+	0x87, LE16(23), 0x00, 0x0c, 0x01, LE32(0), LE32(CV_PCI_MMIO32_START),
+	LE32(CV_PCI_MMIO32_END - 1), LE32(0), LE32(CV_PCI_MMIO32_END - CV_PCI_MMIO32_START),
+	/* End Tag (0x79), checksum 0: "treat as correct" */
+	0x79, 0x00,
+};
+_Static_assert(sizeof(dsdt_aml) == 11 + 1 + SB_PKGLEN, "DSDT PkgLengths match the bytes");
+
+/* Tables are laid out one after the other in the ACPI area of guest RAM. */
+struct acpi_area {
+	uint8_t *host;
+	uint64_t used;
+};
+
+static void *table_alloc(struct acpi_area *a, uint64_t len, uint64_t *gpa)
+{
+	void *p = a->host + a->used;
+
+	*gpa = CV_ACPI_BASE + a->used;
+	a->used += (len + ACPI_TABLE_ALIGN - 1) & ~(uint64_t)(ACPI_TABLE_ALIGN - 1);
+	return p;
+}
+
+static uint8_t checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return (uint8_t)-sum;
+}
+
+static void header_init(struct acpi_header *h, const char sig[4], uint32_t len,
+			uint8_t revision)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = revision;
+	memcpy(h->oem_id, ACPI_OEM_ID, 6);
+	memcpy(h->oem_table_id, "CVHV", 4);
+	memcpy(h->oem_table_id + 4, sig, 4);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, ACPI_CREATOR_ID, 4);
+	h->creator_revision = 1;
+}
+
+/* Last step of each table, once its body is written. */
+static void header_finish(struct acpi_header *h)
+{
+	h->checksum = 0;
+	h->checksum = checksum(h, h->length);
+}
+
+static uint64_t build_dsdt(struct acpi_area *a)
+{
+	uint32_t len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	uint64_t gpa;
+	struct acpi_header *h = table_alloc(a, len, &gpa);
+
+	/* Revision 2: AML integers are 64 bits (ACPI 6.4, 5.2.11.1). */
+	header_init(h, "DSDT", len, 2);
+	memcpy(h + 1, dsdt_aml, sizeof(dsdt_aml));
+	header_finish(h);
+	return gpa;
+}
+
+static struct acpi_gas sleep_reg(uint16_t port)
+{
+	return (struct acpi_gas){
+		.space_id = ACPI_GAS_SYSTEM_IO,
+		.bit_width = 8,
+		.access_size = ACPI_GAS_ACCESS_BYTE,
+		.address = port,
+	};
+}
+
+static uint64_t build_fadt(struct acpi_area *a, uint64_t dsdt)
+{
+	uint64_t gpa;
+	struct acpi_fadt *f = table_alloc(a, sizeof(*f), &gpa);
+
+	header_init(&f->hdr, "FACP", sizeof(*f), 6);
+	f->minor_version = 4;  /* FADT 6.4 */
+	/* ACPICA wants DSDT and X_DSDT to agree when both are set. */
+	f->dsdt = (uint32_t)dsdt;
+	f->x_dsdt = dsdt;
+	f->sci_int = FADT_SCI_IRQ;
+	f->iapc_boot_arch = FADT_IAPC_LEGACY_DEVICES | FADT_IAPC_8042 |
+			    FADT_IAPC_VGA_NOT_PRESENT | FADT_IAPC_PCIE_ASPM_CONTROLS;
+	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
+	/* Linux offers S5 only when both registers are set (acpi_sleep_state_supported). */
+	f->sleep_control_reg = sleep_reg(CV_PORT_SLEEP_CONTROL);
+	f->sleep_status_reg = sleep_reg(CV_PORT_SLEEP_STATUS);
+	header_finish(&f->hdr);
+	return gpa;
+}
+
+static uint64_t build_madt(struct acpi_area *a, unsigned nr_vcpus)
+{
+	uint32_t len = sizeof(struct acpi_madt) + nr_vcpus * sizeof(struct madt_lapic) +
+		       sizeof(struct madt_ioapic) + 2 * sizeof(struct madt_iso);
+	uint64_t gpa;
+	struct acpi_madt *m = table_alloc(a, len, &gpa);
+	uint8_t *p = (uint8_t *)(m + 1);
+
+	header_init(&m->hdr, "APIC", len, 5);
+	m->lapic_address = (uint32_t)CV_LAPIC_BASE;
+	m->flags = MADT_PCAT_COMPAT;
+	for (unsigned i = 0; i < nr_vcpus; i++, p += sizeof(struct madt_lapic))
+		memcpy(p, &(struct madt_lapic){
+			.type = MADT_TYPE_LAPIC, .length = sizeof(struct madt_lapic),
+			.processor_uid = (uint8_t)i, .apic_id = (uint8_t)i,
+			.flags = MADT_LAPIC_ENABLED,
+		}, sizeof(struct madt_lapic));
+	memcpy(p, &(struct madt_ioapic){
+		.type = MADT_TYPE_IOAPIC, .length = sizeof(struct madt_ioapic),
+		.ioapic_id = (uint8_t)nr_vcpus, .address = (uint32_t)CV_IOAPIC_BASE,
+		.gsi_base = 0,
+	}, sizeof(struct madt_ioapic));
+	p += sizeof(struct madt_ioapic);
+	/*
+	 * The PC conventions every OS expects: the PIT's IRQ0 arrives on pin 2
+	 * (pin 0 is the 8259's ExtINT), and the SCI's IRQ9 is level triggered.
+	 */
+	memcpy(p, &(struct madt_iso){
+		.type = MADT_TYPE_ISO, .length = sizeof(struct madt_iso),
+		.source = CV_IRQ_PIT, .gsi = 2,
+		.flags = MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_EDGE,
+	}, sizeof(struct madt_iso));
+	p += sizeof(struct madt_iso);
+	memcpy(p, &(struct madt_iso){
+		.type = MADT_TYPE_ISO, .length = sizeof(struct madt_iso),
+		.source = FADT_SCI_IRQ, .gsi = FADT_SCI_IRQ,
+		.flags = MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_LEVEL,
+	}, sizeof(struct madt_iso));
+	header_finish(&m->hdr);
+	return gpa;
+}
+
+static uint64_t build_xsdt(struct acpi_area *a, const uint64_t *tables, unsigned n)
+{
+	uint32_t len = sizeof(struct acpi_header) + n * sizeof(uint64_t);
+	uint64_t gpa;
+	struct acpi_header *h = table_alloc(a, len, &gpa);
+
+	header_init(h, "XSDT", len, 1);
+	memcpy(h + 1, tables, n * sizeof(uint64_t));
+	header_finish(h);
+	return gpa;
+}
+
+int acpi_build(struct guest_mem *mem, unsigned nr_vcpus, uint64_t *rsdp_gpa)
+{
+	const uint64_t size = CV_ACPI_END - CV_ACPI_BASE;
+	struct acpi_area a = { .host = guest_mem_ptr(mem, CV_ACPI_BASE, size) };
+	struct acpi_rsdp *rsdp;
+	uint64_t tables[2];
+
+	if (nr_vcpus < 1 || nr_vcpus > ACPI_MAX_VCPUS) {
+		cv_err("acpi: %u vCPUs: the MADT describes 1 to %u", nr_vcpus, ACPI_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (!a.host) {
+		cv_err("acpi: table area %#llx..%#llx is not guest RAM",
+		       CV_ACPI_BASE, CV_ACPI_END);
+		return -EFAULT;
+	}
+	/* Largest layout (254 vCPUs) is ~3 KiB of a 128 KiB area. */
+	_Static_assert(CV_ACPI_END - CV_ACPI_BASE >= 4096, "ACPI area size");
+	memset(a.host, 0, size);
+
+	/* First in the area: 16-byte aligned at 0xe0000, found by the BIOS-area scan. */
+	rsdp = table_alloc(&a, sizeof(*rsdp), rsdp_gpa);
+	tables[0] = build_fadt(&a, build_dsdt(&a));
+	tables[1] = build_madt(&a, nr_vcpus);
+
+	memcpy(rsdp->signature, "RSD PTR ", 8);
+	memcpy(rsdp->oem_id, ACPI_OEM_ID, 6);
+	rsdp->revision = 2;
+	rsdp->length = sizeof(*rsdp);
+	rsdp->xsdt_address = build_xsdt(&a, tables, 2);
+	rsdp->checksum = checksum(rsdp, ACPI_RSDP_V1_LENGTH);
+	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
+	return 0;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cv-hv: one process per VM.  Reads the instance description, builds the
+ * VM, serves the control socket and runs until the guest stops.  Users
+ * normally start it through `cardvisor run`.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hv/console.h"
+#include "hv/control.h"
+#include "hv/vm.h"
+#include "tools/lib/instance.h"
+#include "tools/lib/log.h"
+#include "tools/lib/rundir.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cv-hv --instance FILE [options]\n"
+		"Runs one VM described by an instance description (a device tree blob\n"
+		"written by `cardvisor run`).\n\n"
+		"  --instance FILE   instance description (required)\n"
+		"  --console SPEC    stdio (default), file:PATH, socket:PATH or none\n"
+		"  --control PATH    control socket (default: <rundir>/<id>/control.sock)\n"
+		"  --verbose         log every unhandled I/O access and more\n"
+		"  --help            this text\n\n"
+		"Exit status: 0 guest powered off, reset or stopped on request;\n"
+		"1 bad configuration or kernel; 2 guest crash or KVM failure.\n");
+}
+
+/* Termination signals stop the VM; a dedicated thread takes them synchronously. */
+static void *signal_thread(void *arg)
+{
+	struct vm *vm = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	while (!sigwait(&set, &sig))
+		vm_stop(vm, VM_EXIT_OK, "stopped by signal %s", strsignal(sig));
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "console", required_argument, NULL, 'c' },
+		{ "control", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *instance_path = NULL, *console_spec = "stdio", *control_path = NULL;
+	char default_control[512];
+	struct instance_desc desc;
+	struct console *console = NULL;
+	struct control *control = NULL;
+	struct vm_config cfg;
+	struct vm vm;
+	pthread_t sig_thread;
+	bool verbose = false;
+	sigset_t set;
+	void *blob = NULL;
+	size_t blob_size;
+	int opt, status;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i': instance_path = optarg; break;
+		case 'c': console_spec = optarg; break;
+		case 's': control_path = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return VM_EXIT_SETUP;
+		}
+	}
+	cv_log_init("cv-hv", verbose);
+	if (!instance_path || optind != argc) {
+		usage(stderr);
+		return VM_EXIT_SETUP;
+	}
+	if (instance_read_file(instance_path, &blob, &blob_size) ||
+	    instance_from_fdt(blob, blob_size, &desc)) {
+		free(blob);
+		return VM_EXIT_SETUP;
+	}
+	cfg = (struct vm_config){
+		.id = desc.id,
+		.nr_vcpus = desc.vcpus,
+		.mem_size = desc.memory,
+		.kernel = desc.kernel,
+		.initrd = desc.initrd,
+		.cmdline = desc.cmdline,
+		.linux_guest = desc.linux_guest,
+		.quirks = desc.quirks,
+	};
+	if (!control_path) {
+		rundir_path(desc.id, "control.sock", default_control, sizeof(default_control));
+		control_path = default_control;
+	}
+
+	/* Every thread inherits this mask; vCPU threads unblock their kick signal. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	status = VM_EXIT_SETUP;
+	if (vm_create(&vm, &cfg) < 0)
+		goto out;
+	if (console_open(&console, console_spec, 0) < 0)
+		goto out;
+	vm_set_console(&vm, console);
+	if (console_start(console, &vm, vm_console_input, &vm) < 0 ||
+	    control_start(&control, &vm, control_path) < 0)
+		goto out;
+	if (pthread_create(&sig_thread, NULL, signal_thread, &vm) == 0)
+		pthread_detach(sig_thread);
+	cv_info("vm %s: %u vCPU, %llu MiB, kernel %s", desc.id, cfg.nr_vcpus,
+		(unsigned long long)(cfg.mem_size >> 20), cfg.kernel);
+	status = vm_run(&vm);
+	{
+		char quirks[256];
+
+		quirks_format(&vm.quirks, quirks, sizeof(quirks));
+		cv_info("vm %s: stopped (%s), exit status %d, quirks used: %s", desc.id,
+			vm.stop_reason, status, quirks);
+	}
+out:
+	control_stop(control);
+	console_close(console);
+	vm_destroy(&vm);
+	free(blob);
+	return status;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "hv/quirks.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const quirk_names[QUIRK_COUNT] = {
+	[QUIRK_CPUID_NO_CX16] = "cpuid-no-cx16",
+	[QUIRK_LINUX_CMDLINE] = "linux-cmdline",
+	[QUIRK_INJECT_INT3]   = "inject-int3",
+	[QUIRK_FWAIT_NOP]     = "fwait-nop",
+};
+
+const char *quirk_name(enum quirk_id id)
+{
+	return id < QUIRK_COUNT ? quirk_names[id] : "?";
+}
+
+bool quirks_host_is_software_kvm(void)
+{
+	char line[4096];
+	bool hw = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (!hw && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		hw = strstr(line, " vmx") || strstr(line, " svm");
+		break;
+	}
+	fclose(f);
+	return !hw;
+}
+
+static int quirk_lookup(const char *word, size_t len)
+{
+	for (int i = 0; i < QUIRK_COUNT; i++)
+		if (strlen(quirk_names[i]) == len && !strncmp(quirk_names[i], word, len))
+			return i;
+	return -1;
+}
+
+int quirks_parse(struct quirks *q, const char *spec, const char **bad, size_t *bad_len)
+{
+	const char *p = spec;
+
+	memset(q, 0, sizeof(*q));
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		bool set = *p != '-';
+		size_t skip = *p == '-' || *p == '+';
+		int id = quirk_lookup(p + skip, len - skip);
+		bool all = len == 3 && !strncmp(p, "all", 3);
+		bool none = len == 4 && !strncmp(p, "none", 4);
+		bool autos = len == 4 && !strncmp(p, "auto", 4);
+
+		if (all || none || autos) {
+			bool on = all || (autos && quirks_host_is_software_kvm());
+
+			for (int i = 0; i < QUIRK_COUNT; i++)
+				q->enabled[i] = on;
+		} else if (id >= 0) {
+			q->enabled[id] = set;
+		} else {
+			*bad = p;
+			*bad_len = len;
+			return -EINVAL;
+		}
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
+void quirks_count(struct quirks *q, enum quirk_id id)
+{
+	__atomic_fetch_add(&q->uses[id], 1, __ATOMIC_RELAXED);
+}
+
+void quirks_format(const struct quirks *q, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < QUIRK_COUNT && n < len; i++) {
+		if (!q->enabled[i])
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s=%llu", n ? "," : "",
+				      quirk_names[i],
+				      (unsigned long long)__atomic_load_n(&q->uses[i],
+									 __ATOMIC_RELAXED));
+	}
+	if (!n)
+		snprintf(buf, len, "none");
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Workarounds for KVMs that cannot run every instruction a stock kernel uses,
+ * such as the nested software KVM (kvm_pvm) of the project's build machines:
+ * its instruction emulator fails on some instructions that hardware VT-x or
+ * AMD-V would never hand to it.  Each workaround is something a VMM may
+ * legitimately do (hide a CPUID feature, pass a kernel switch, deliver the
+ * exception the instruction raises) and never patches guest memory.  Each is
+ * named, can be turned on or off, and counts its uses.  See docs/kvm-hosts.md.
+ */
+#ifndef CV_HV_QUIRKS_H
+#define CV_HV_QUIRKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum quirk_id {
+	/* Hide CMPXCHG16B (CPUID.1:ECX.CX16): `lock cmpxchg16b` is not emulated. */
+	QUIRK_CPUID_NO_CX16,
+	/* Linux switches that steer it off unemulated instructions. */
+	QUIRK_LINUX_CMDLINE,
+	/* `int3` fails to emulate: deliver #BP as the CPU would (a trap, RIP+1). */
+	QUIRK_INJECT_INT3,
+	/* `fwait` fails to emulate: with no x87 exception pending it is a no-op. */
+	QUIRK_FWAIT_NOP,
+	QUIRK_COUNT,
+};
+
+struct quirks {
+	bool enabled[QUIRK_COUNT];
+	uint64_t uses[QUIRK_COUNT];  /* atomically incremented by vCPU threads */
+};
+
+/* The kernel switches QUIRK_LINUX_CMDLINE appends. */
+#define QUIRK_LINUX_CMDLINE_SWITCHES \
+	"noxsave clearcpuid=smap,popcnt,invpcid,rdpid nofsgsbase"
+
+const char *quirk_name(enum quirk_id id);
+
+/* True when /dev/kvm is not backed by VT-x/AMD-V (no vmx/svm in cpuinfo). */
+bool quirks_host_is_software_kvm(void);
+
+/*
+ * Parse a --quirks setting: comma-separated words applied left to right.
+ * "auto" turns every quirk on for a software KVM and off otherwise, "all"
+ * and "none" set them all, "name" or "+name" turns one on, "-name" off
+ * (e.g. "auto,-inject-int3").  -EINVAL points @bad at the unknown word.
+ */
+int quirks_parse(struct quirks *q, const char *spec, const char **bad, size_t *bad_len);
+
+void quirks_count(struct quirks *q, enum quirk_id id);
+
+/* "name=uses,..." of the enabled quirks, for logs and the status reply. */
+void quirks_format(const struct quirks *q, char *buf, size_t len);
+
+#endif /* CV_HV_QUIRKS_H */

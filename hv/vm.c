@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Assembling a VM: KVM VM and irqchip, memfd RAM, the buses, the platform
+ * devices, the kernel; then running vCPU threads and the lifecycle.
+ */
+#include "hv/vm.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "guest-abi/cv_platform.h"
+#include "hv/boot.h"
+#include "hv/console.h"
+#include "hv/loader.h"
+#include "hv/platform.h"
+#include "tools/lib/log.h"
+
+/*
+ * Addresses KVM needs for its own use on Intel hosts: three pages for the
+ * real-mode TSS and one for the EPT identity map.  Just below the BIOS
+ * ROM alias, inside the PCI hole, where nothing else lives.
+ */
+#define KVM_TSS_ADDR          0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+static const char *const vm_state_names[] = {
+	[VM_STATE_PENDING] = "pending",
+	[VM_STATE_RUNNING] = "running",
+	[VM_STATE_PAUSED] = "paused",
+	[VM_STATE_STOPPING] = "stopping",
+	[VM_STATE_STOPPED] = "stopped",
+};
+
+const char *vm_state_name(enum vm_state state)
+{
+	return state <= VM_STATE_STOPPED ? vm_state_names[state] : "?";
+}
+
+enum vm_state vm_get_state(struct vm *vm)
+{
+	enum vm_state s;
+
+	pthread_mutex_lock(&vm->lock);
+	s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+static int vm_set_user_memory(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+			      uint8_t *host)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		cv_err("vm: KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s",
+		       slot, (unsigned long long)gpa, (unsigned long long)size, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm)
+{
+	int ret = guest_mem_init(&vm->mem, vm->cfg.mem_size);
+
+	if (ret)
+		return ret;
+	ret = vm_set_user_memory(vm, 0, 0, vm->mem.low_size, vm->mem.host);
+	if (!ret && vm->mem.high_size)
+		ret = vm_set_user_memory(vm, 1, CV_HIGHMEM_START, vm->mem.high_size,
+					 vm->mem.host + vm->mem.low_size);
+	return ret;
+}
+
+/* In-kernel LAPIC/IOAPIC/PIC and PIT; the layout Linux expects on a PC. */
+static int vm_setup_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
+
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0 ||
+	    ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
+		cv_err("vm: KVM_SET_TSS_ADDR / IDENTITY_MAP_ADDR: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		cv_err("vm: KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
+		cv_err("vm: KVM_CREATE_PIT2: %s", strerror(errno));
+		return -errno;
+	}
+	return irq_routing_init(&vm->irq, vm->fd);
+}
+
+/* Ask KVM for the failing instruction's bytes so errors can name it. */
+static void vm_enable_emulation_failure_exits(struct vm *vm)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+		.args = { 1 },
+	};
+
+	if (kvm_check_extension(vm->fd, KVM_CAP_EXIT_ON_EMULATION_FAILURE) &&
+	    ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
+		cv_warn("vm: KVM_CAP_EXIT_ON_EMULATION_FAILURE: %s", strerror(errno));
+}
+
+static int vm_setup_quirks(struct vm *vm)
+{
+	const char *bad = NULL;
+	size_t bad_len = 0;
+	char list[256];
+
+	if (quirks_parse(&vm->quirks, vm->cfg.quirks ? vm->cfg.quirks : "auto", &bad,
+			 &bad_len) < 0) {
+		cv_err("vm: unknown quirk \"%.*s\" in --quirks (known: cpuid-no-cx16, "
+		       "linux-cmdline, inject-int3, fwait-nop, auto, all, none)",
+		       (int)bad_len, bad);
+		return -EINVAL;
+	}
+	quirks_format(&vm->quirks, list, sizeof(list));
+	cv_info("vm: %s KVM, quirks: %s",
+		quirks_host_is_software_kvm() ? "software (no VT-x/AMD-V)" : "hardware", list);
+	return 0;
+}
+
+static int vm_load_kernel(struct vm *vm, struct boot_entry *entry)
+{
+	struct loader_config lc = {
+		.kernel = vm->cfg.kernel,
+		.initrd = vm->cfg.initrd,
+		.cmdline = vm->cfg.cmdline,
+		.nr_vcpus = vm->cfg.nr_vcpus,
+	};
+	char *cmdline = NULL;
+	int ret;
+
+	if (vm->cfg.linux_guest && vm->quirks.enabled[QUIRK_LINUX_CMDLINE]) {
+		if (asprintf(&cmdline, "%s%s" QUIRK_LINUX_CMDLINE_SWITCHES,
+			     vm->cfg.cmdline ? vm->cfg.cmdline : "",
+			     vm->cfg.cmdline && *vm->cfg.cmdline ? " " : "") < 0)
+			return -ENOMEM;
+		lc.cmdline = cmdline;
+		quirks_count(&vm->quirks, QUIRK_LINUX_CMDLINE);
+	}
+	ret = loader_load(&vm->mem, &lc, entry);
+	free(cmdline);
+	return ret;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	struct boot_entry entry;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->fd = -1;
+	vm->kvm.fd = -1;
+	vm->mem.memfd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	vm->state = VM_STATE_PENDING;
+	clock_gettime(CLOCK_MONOTONIC, &vm->started);
+
+	ret = vm_setup_quirks(vm);
+	if (ret)
+		return ret;
+	ret = kvm_open(&vm->kvm);
+	if (ret)
+		return ret;
+	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > (unsigned)vm->kvm.max_vcpus ||
+	    cfg->nr_vcpus > 255) {
+		cv_err("vm: %u vCPUs requested; this KVM allows 1..%d", cfg->nr_vcpus,
+		       vm->kvm.max_vcpus < 255 ? vm->kvm.max_vcpus : 255);
+		return -EINVAL;
+	}
+	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		ret = -errno;
+		cv_err("vm: KVM_CREATE_VM: %s", strerror(errno));
+		return ret;
+	}
+	vm_enable_emulation_failure_exits(vm);
+	ret = iobus_init(&vm->pio, "pio");
+	if (!ret)
+		ret = iobus_init(&vm->mmio, "mmio");
+	if (!ret)
+		ret = vm_setup_irqchip(vm);
+	if (!ret)
+		ret = vm_setup_memory(vm);
+	if (!ret)
+		ret = platform_create(vm);
+	if (!ret)
+		ret = vm_load_kernel(vm, &entry);
+	if (ret)
+		return ret;
+
+	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
+		vm->vcpus[i].fd = -1;
+		ret = vcpu_create(vm, &vm->vcpus[i], i);
+		if (ret)
+			return ret;
+	}
+	/* APs wait in KVM for INIT/SIPI from the guest; only the BSP has a boot state. */
+	ret = vcpu_set_boot_state(&vm->vcpus[0], &entry);
+	if (ret)
+		cv_err("vm: cannot set the boot CPU's registers: %s", strerror(-ret));
+	return ret;
+}
+
+void vm_set_console(struct vm *vm, struct console *console)
+{
+	vm->console = console;
+}
+
+void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+{
+	bool first;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->lock);
+	first = !vm->stop_requested;
+	if (first) {
+		va_start(ap, fmt);
+		vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+		va_end(ap);
+		vm->exit_status = status;
+		__atomic_store_n(&vm->stop_requested, true, __ATOMIC_RELEASE);
+		if (vm->state != VM_STATE_STOPPED)
+			vm->state = VM_STATE_STOPPING;
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (!first)
+		return;
+	if (status == VM_EXIT_OK)
+		cv_info("vm: %s", vm->stop_reason);
+	else
+		cv_err("vm: %s", vm->stop_reason);
+	for (unsigned i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == VM_STATE_PAUSED)
+		goto out;
+	if (vm->state != VM_STATE_RUNNING) {
+		ret = -EINVAL;
+		goto out;
+	}
+	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	/* vCPU threads that ended (VM stopping) never park: stop waiting then. */
+	while (vm->vcpus_parked < vm->cfg.nr_vcpus && !vm->stop_requested)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	if (vm->stop_requested) {
+		ret = -EINVAL;
+		goto out;
+	}
+	vm->state = VM_STATE_PAUSED;
+	cv_info("vm: paused");
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == VM_STATE_PAUSED) {
+		__atomic_store_n(&vm->pause_requested, false, __ATOMIC_RELEASE);
+		vm->state = VM_STATE_RUNNING;
+		pthread_cond_broadcast(&vm->cond);
+		cv_info("vm: resumed");
+	} else if (vm->state != VM_STATE_RUNNING) {
+		ret = -EINVAL;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_run(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->stop_requested)
+		vm->state = VM_STATE_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->cfg.nr_vcpus && !ret; i++)
+		ret = vcpu_start(&vm->vcpus[i]);
+	if (ret)
+		vm_stop(vm, VM_EXIT_SETUP, "cannot start vCPU threads");
+	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+	pthread_mutex_lock(&vm->lock);
+	vm->state = VM_STATE_STOPPED;
+	ret = vm->exit_status;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	platform_destroy(vm);
+	guest_mem_destroy(&vm->mem);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	irq_routing_destroy(&vm->irq);
+	iobus_destroy(&vm->pio);
+	iobus_destroy(&vm->mmio);
+	kvm_close(&vm->kvm);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+}

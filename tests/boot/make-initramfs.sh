@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds the stock-kernel boot test's initramfs: busybox-static and
+# tests/boot/init as /init, in a gzip-compressed newc cpio archive.  Needs no
+# root: the one device node, /dev/console, is written straight into the
+# archive instead of being created with mknod.
+# usage: tests/boot/make-initramfs.sh OUT.cpio.gz
+# Exits 77 with a one-line reason when a tool it needs is missing.
+set -euo pipefail
+
+out=${1:?usage: tests/boot/make-initramfs.sh OUT.cpio.gz}
+init=$(dirname "$0")/init
+busybox=/bin/busybox
+
+skip() { echo "make-initramfs: $*" >&2; exit 77; }
+
+[ -x "$busybox" ] || skip "$busybox is missing (run make deps: busybox-static)"
+# A dynamically linked busybox would find no libc in the initramfs.
+[ -z "$(readelf -l "$busybox" | grep -F 'Requesting program interpreter' || true)" ] ||
+	skip "$busybox is not static (install busybox-static)"
+command -v cpio >/dev/null || skip "cpio is missing (run make deps)"
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp}
+cp "$busybox" "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+install -m 0755 "$init" "$stage/init"
+
+# newc_node NAME MODE RDEVMAJOR RDEVMINOR: one cpio "newc" entry with no
+# data (Linux Documentation/driver-api/early-userspace/buffer-format.rst):
+# "070701", thirteen 8-digit hex fields, the NUL-terminated name, padded to
+# a multiple of 4 bytes.
+ino=1000000
+newc_node() {
+	local namesize=$((${#1} + 1))
+	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%s\0' \
+		$((ino++)) "$2" 0 0 1 0 0 0 0 "$3" "$4" "$namesize" 0 "$1"
+	printf '%*s' $(((4 - (110 + namesize) % 4) % 4)) '' | tr ' ' '\0'
+}
+
+# The kernel unpacks concatenated archives in order (buffer-format.rst), so
+# the node goes into a second one after the tree GNU cpio writes.
+{
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 --reproducible)
+	newc_node dev/console $((0020600)) 5 1
+	newc_node TRAILER!!! 0 0 0
+} | gzip -n -9 >"$out.tmp"
+mv "$out.tmp" "$out"

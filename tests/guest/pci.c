@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tests/guest/pci.h"
+
+#include <stdbool.h>
+
+#include "guest-abi/cv_platform.h"
+#include "tests/guest/io.h"
+#include "tests/guest/lib.h"
+#include "tests/guest/serial.h"
+
+/* PCI Local Bus 3.0, 3.2.2.3.2: configuration mechanism #1. */
+#define PCI_CONFIG_ENABLE (1u << 31)
+
+#define PCI_HEADER_MULTIFUNCTION 0x80
+#define PCI_HEADER_LAYOUT_MASK   0x7f
+#define PCI_HEADER_BRIDGE        1
+#define PCI_BARS_TYPE0 6
+#define PCI_BARS_TYPE1 2   /* PCI-to-PCI Bridge Architecture 1.2, 3.2 */
+
+/* PCI Local Bus 3.0, 6.2.5.1: base address register layout. */
+#define PCI_BAR_IO          0x1u
+#define PCI_BAR_MEM_TYPE    0x6u
+#define PCI_BAR_MEM_TYPE_64 0x4u
+#define PCI_BAR_IO_MASK     0xfffffffcu
+#define PCI_BAR_MEM_MASK    0xfffffff0u
+
+static uint32_t config_address(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
+{
+	return PCI_CONFIG_ENABLE | (uint32_t)bus << 16 | (uint32_t)(dev & 0x1f) << 11 |
+	       (uint32_t)(fn & 0x7) << 8 | (off & 0xfc);
+}
+
+uint32_t pci_cfg_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
+{
+	outl(CV_PORT_PCI_CONFIG_ADDR, config_address(bus, dev, fn, off));
+	return inl(CV_PORT_PCI_CONFIG_DATA);
+}
+
+/* Appends " bar<i> <mem|io> <addr>" for each BAR that has an address. */
+static void describe_bars(char *buf, size_t size, uint8_t dev, uint8_t fn,
+			  unsigned int nbars)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < nbars; i++) {
+		uint32_t bar = pci_cfg_read32(0, dev, fn, PCI_BAR0 + 4 * i);
+		unsigned int index = i;
+		bool io = bar & PCI_BAR_IO;
+		uint64_t addr = bar & (io ? PCI_BAR_IO_MASK : PCI_BAR_MEM_MASK);
+
+		if (!io && (bar & PCI_BAR_MEM_TYPE) == PCI_BAR_MEM_TYPE_64 &&
+		    i + 1 < nbars) {
+			i++;
+			addr |= (uint64_t)pci_cfg_read32(0, dev, fn, PCI_BAR0 + 4 * i) << 32;
+		}
+		if (!addr || len >= size)
+			continue;
+		len += snprintf(buf + len, size - len, " bar%u %s 0x%lx", index,
+				io ? "io" : "mem", addr);
+	}
+}
+
+static void report_function(uint8_t dev, uint8_t fn, uint32_t id, uint8_t header)
+{
+	uint32_t class = pci_cfg_read32(0, dev, fn, PCI_CLASS_REVISION) >> 8;
+	char bars[256];
+
+	describe_bars(bars, sizeof(bars), dev, fn,
+		      (header & PCI_HEADER_LAYOUT_MASK) == PCI_HEADER_BRIDGE ?
+		      PCI_BARS_TYPE1 : PCI_BARS_TYPE0);
+	kprintf("cvguest: pci 00:%02x.%u %04x:%04x class %06x%s\n", dev, fn,
+		id & 0xffff, id >> 16, class, bars);
+}
+
+static uint8_t header_type(uint8_t dev, uint8_t fn)
+{
+	return (uint8_t)(pci_cfg_read32(0, dev, fn, PCI_HEADER_TYPE & 0xfc) >>
+			 (8 * (PCI_HEADER_TYPE & 3)));
+}
+
+/*
+ * PCI Local Bus 3.0, 6.2.1: an absent function reads vendor 0xffff; functions
+ * 1-7 exist only if function 0's header type has the multi-function bit.
+ */
+unsigned int pci_scan_bus0(void)
+{
+	unsigned int found = 0;
+
+	for (uint8_t dev = 0; dev < 32; dev++) {
+		uint8_t nfn = 1;
+
+		for (uint8_t fn = 0; fn < nfn; fn++) {
+			uint32_t id = pci_cfg_read32(0, dev, fn, PCI_VENDOR_ID);
+
+			if ((id & 0xffff) == 0xffff)
+				continue;
+			uint8_t header = header_type(dev, fn);
+			if (fn == 0 && (header & PCI_HEADER_MULTIFUNCTION))
+				nfn = 8;
+			report_function(dev, fn, id, header);
+			found++;
+		}
+	}
+	kprintf("cvguest: pci scan done functions=%u\n", found);
+	return found;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* PCI configuration access through CONFIG_ADDRESS/CONFIG_DATA, bus 0. */
+#ifndef CVG_PCI_H
+#define CVG_PCI_H
+
+#include <stdint.h>
+
+/* PCI Local Bus 3.0, 6.1: type 0 configuration header offsets. */
+#define PCI_VENDOR_ID     0x00
+#define PCI_CLASS_REVISION 0x08
+#define PCI_HEADER_TYPE   0x0e
+#define PCI_BAR0          0x10
+
+uint32_t pci_cfg_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off);
+
+/*
+ * Prints one "cvguest: pci" line per function on bus 0 and returns how many
+ * functions it found.
+ */
+unsigned int pci_scan_bus0(void);
+
+#endif /* CVG_PCI_H */

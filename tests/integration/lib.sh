@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for integration scripts: TAP output and running VMs with a time limit.
+# Every VM a test starts has a timeout and, on failure, the test prints the
+# last lines the guest wrote: never a hang, never a silent failure.
+
+BUILD=${BUILD:-build}
+CARDVISOR=${CARDVISOR:-$BUILD/cardvisor}
+TESTGUEST=${TESTGUEST:-$BUILD/guest/cv-testguest.elf}
+VM_TIMEOUT=${VM_TIMEOUT:-120}
+TMP=$(mktemp -d /tmp/cv-test.XXXXXX)
+export CARDVISOR_RUNDIR=$TMP/run
+trap 'rm -rf "$TMP"' EXIT
+
+ok()      { echo "ok - $*"; }
+not_ok()  { echo "not ok - $*"; }
+skip()    { echo "ok - $1 # SKIP $2"; }
+
+# check DESCRIPTION COMMAND...: one TAP line from a command's exit status.
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# run_vm NAME ARGS...: runs `cardvisor run ARGS` with a timeout, console and
+# logs in $TMP/NAME.out, exit status in $TMP/NAME.rc.
+run_vm() {
+	local name=$1; shift
+	timeout --kill-after=10 "$VM_TIMEOUT" "$CARDVISOR" run "$@" </dev/null \
+		>"$TMP/$name.out" 2>&1
+	echo $? >"$TMP/$name.rc"
+	if [ "$(cat "$TMP/$name.rc")" = 124 ]; then
+		echo "# $name: timed out after ${VM_TIMEOUT}s" >>"$TMP/$name.out"
+	fi
+}
+
+rc_of()  { cat "$TMP/$1.rc"; }
+out_of() { cat "$TMP/$1.out"; }
+
+# expect NAME DESCRIPTION REGEX: the VM's output has a line matching REGEX.
+expect() {
+	if grep -qE -- "$3" "$TMP/$1.out"; then
+		ok "$2"
+	else
+		not_ok "$2"
+		echo "# expected /$3/ in the output of $1; its last lines:"
+		tail -n 15 "$TMP/$1.out" | sed 's/^/#   /'
+	fi
+}
+
+# expect_rc NAME DESCRIPTION CODE
+expect_rc() {
+	local rc; rc=$(rc_of "$1")
+	if [ "$rc" = "$3" ]; then
+		ok "$2"
+	else
+		not_ok "$2 (exit status $rc, expected $3)"
+		tail -n 15 "$TMP/$1.out" | sed 's/^/#   /'
+	fi
+}
+
+have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ACPI tables, read the way an OS does: scan the BIOS area for the RSDP,
+ * follow XSDT -> FADT -> DSDT and MADT, checking every checksum, and read
+ * fields at their ACPI 6.4 byte offsets (not through acpi.c's structs).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "guest-abi/cv_platform.h"
+#include "hv/acpi.h"
+
+static struct guest_mem mem;
+
+static int setup_mem(void **state)
+{
+	(void)state;
+	return guest_mem_init(&mem, 64ULL << 20);
+}
+
+static int teardown_mem(void **state)
+{
+	(void)state;
+	guest_mem_destroy(&mem);
+	return 0;
+}
+
+static uint64_t rd(const uint8_t *p, unsigned bytes)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, bytes);
+	return v;
+}
+
+static uint8_t sum(const uint8_t *p, size_t len)
+{
+	uint8_t s = 0;
+
+	while (len--)
+		s += *p++;
+	return s;
+}
+
+/* A table: in the ACPI area, its signature, a length that fits, sum 0. */
+static const uint8_t *table(uint64_t gpa, const char *sig)
+{
+	const uint8_t *t;
+	uint32_t len;
+
+	assert_true(gpa >= CV_ACPI_BASE && gpa + 36 <= CV_ACPI_END);
+	t = guest_mem_ptr(&mem, gpa, 36);
+	assert_memory_equal(t, sig, 4);
+	len = (uint32_t)rd(t + 4, 4);
+	assert_true(len >= 36 && gpa + len <= CV_ACPI_END);
+	assert_int_equal(sum(t, len), 0);
+	assert_memory_equal(t + 10, "CRDVSR", 6);  /* OEMID */
+	return t;
+}
+
+/* ACPI 6.4, 5.2.5.1: "RSD PTR " on a 16-byte boundary in 0xe0000..0xfffff. */
+static uint64_t scan_rsdp(void)
+{
+	for (uint64_t a = 0xe0000; a < 0x100000; a += 16) {
+		const uint8_t *p = guest_mem_ptr(&mem, a, 20);
+
+		if (!memcmp(p, "RSD PTR ", 8) && sum(p, 20) == 0)
+			return a;
+	}
+	fail_msg("no RSDP in 0xe0000..0xfffff");
+	return 0;
+}
+
+struct tables {
+	const uint8_t *fadt, *madt, *dsdt;
+};
+
+static void find_tables(unsigned nr_vcpus, struct tables *t)
+{
+	uint64_t rsdp_gpa, found;
+	const uint8_t *rsdp, *xsdt;
+	unsigned n;
+
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(acpi_build(&mem, nr_vcpus, &rsdp_gpa), 0);
+	found = scan_rsdp();
+	assert_int_equal(found, rsdp_gpa);
+	rsdp = guest_mem_ptr(&mem, found, 36);
+	assert_int_equal(rsdp[15], 2);             /* revision */
+	assert_int_equal(rd(rsdp + 20, 4), 36);    /* length */
+	assert_int_equal(sum(rsdp, 36), 0);        /* extended checksum */
+
+	xsdt = table(rd(rsdp + 24, 8), "XSDT");
+	n = ((uint32_t)rd(xsdt + 4, 4) - 36) / 8;
+	assert_int_equal(n, 2);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t gpa = rd(xsdt + 36 + 8 * i, 8);
+		const uint8_t *h = guest_mem_ptr(&mem, gpa, 4);
+
+		assert_non_null(h);
+		if (!memcmp(h, "FACP", 4))
+			t->fadt = table(gpa, "FACP");
+		else if (!memcmp(h, "APIC", 4))
+			t->madt = table(gpa, "APIC");
+		else
+			fail_msg("unexpected table %.4s", (const char *)h);
+	}
+	assert_non_null(t->fadt);
+	assert_non_null(t->madt);
+	t->dsdt = table(rd(t->fadt + 140, 8), "DSDT");      /* X_DSDT */
+	assert_int_equal(rd(t->fadt + 40, 4), rd(t->fadt + 140, 8));  /* DSDT */
+}
+
+/* ACPI 6.4, 5.2.3.2: a one-byte System I/O register at @port. */
+static void assert_io_gas(const uint8_t *gas, uint16_t port)
+{
+	assert_int_equal(gas[0], 1);   /* System I/O */
+	assert_int_equal(gas[1], 8);   /* bit width */
+	assert_int_equal(gas[2], 0);   /* bit offset */
+	assert_int_equal(gas[3], 1);   /* byte access */
+	assert_int_equal(rd(gas + 4, 8), port);
+}
+
+static void test_fadt(void **state)
+{
+	struct tables t;
+
+	(void)state;
+	find_tables(2, &t);
+	assert_int_equal(rd(t.fadt + 4, 4), 276);  /* revision 6 length */
+	assert_int_equal(t.fadt[8], 6);
+	assert_int_equal(t.fadt[131], 4);          /* minor version: 6.4 */
+	assert_true(rd(t.fadt + 112, 4) & (1u << 20));  /* HW_REDUCED_ACPI */
+	/* IAPC_BOOT_ARCH: 8042 present, MSI allowed, CMOS RTC present. */
+	assert_true(rd(t.fadt + 109, 2) & (1u << 1));
+	assert_false(rd(t.fadt + 109, 2) & (1u << 3));
+	assert_false(rd(t.fadt + 109, 2) & (1u << 5));
+	assert_io_gas(t.fadt + 244, CV_PORT_SLEEP_CONTROL);
+	assert_io_gas(t.fadt + 256, CV_PORT_SLEEP_STATUS);
+	/* No PM timer, no FACS, no PM1 blocks. */
+	assert_int_equal(rd(t.fadt + 76, 4), 0);   /* PM_TMR_BLK */
+	assert_int_equal(t.fadt[91], 0);           /* PM_TMR_LEN */
+	assert_int_equal(rd(t.fadt + 208 + 4, 8), 0);  /* X_PM_TMR_BLK */
+	assert_int_equal(rd(t.fadt + 36, 4), 0);   /* FIRMWARE_CTRL */
+	assert_int_equal(rd(t.fadt + 132, 8), 0);  /* X_FIRMWARE_CTRL */
+	assert_int_equal(rd(t.fadt + 172 + 4, 8), 0);  /* X_PM1a_CNT_BLK */
+}
+
+static void check_madt(unsigned nr_vcpus)
+{
+	struct tables t;
+	const uint8_t *p, *end;
+	unsigned lapics = 0, ioapics = 0;
+	bool irq0 = false, irq9 = false;
+
+	find_tables(nr_vcpus, &t);
+	assert_int_equal(t.madt[8], 5);            /* MADT revision, ACPI 6.4 */
+	assert_int_equal(rd(t.madt + 36, 4), CV_LAPIC_BASE);
+	assert_int_equal(rd(t.madt + 40, 4), 1);   /* PCAT_COMPAT */
+	p = t.madt + 44;
+	end = t.madt + rd(t.madt + 4, 4);
+	while (p < end) {
+		assert_true(p[1] >= 2 && p + p[1] <= end);
+		switch (p[0]) {
+		case 0:  /* Processor Local APIC */
+			assert_int_equal(p[1], 8);
+			assert_int_equal(p[2], lapics);          /* UID */
+			assert_int_equal(p[3], lapics);          /* APIC ID = vCPU index */
+			assert_int_equal(rd(p + 4, 4), 1);       /* enabled */
+			lapics++;
+			break;
+		case 1:  /* I/O APIC */
+			assert_int_equal(p[1], 12);
+			assert_int_equal(p[2], nr_vcpus);        /* first free APIC ID */
+			assert_int_equal(rd(p + 4, 4), CV_IOAPIC_BASE);
+			assert_int_equal(rd(p + 8, 4), 0);       /* GSI base */
+			ioapics++;
+			break;
+		case 2:  /* Interrupt Source Override */
+			assert_int_equal(p[1], 10);
+			assert_int_equal(p[2], 0);               /* ISA */
+			if (p[3] == 0) {
+				assert_int_equal(rd(p + 4, 4), 2);
+				assert_int_equal(rd(p + 8, 2), 0x5);  /* edge, active high */
+				irq0 = true;
+			} else if (p[3] == 9) {
+				assert_int_equal(rd(p + 4, 4), 9);
+				assert_int_equal(rd(p + 8, 2), 0xd);  /* level, active high */
+				irq9 = true;
+			} else {
+				fail_msg("override for IRQ %u", p[3]);
+			}
+			break;
+		default:
+			fail_msg("unexpected MADT entry type %u", p[0]);
+		}
+		p += p[1];
+	}
+	assert_ptr_equal(p, end);
+	assert_int_equal(lapics, nr_vcpus);
+	assert_int_equal(ioapics, 1);
+	assert_true(irq0 && irq9);
+}
+
+static void test_madt(void **state)
+{
+	(void)state;
+	check_madt(1);
+	check_madt(4);
+	check_madt(ACPI_MAX_VCPUS);
+}
+
+/* AML PkgLength (ACPI 6.4, 20.2.4): returns the length, @bytes its size. */
+static unsigned pkg_length(const uint8_t *p, unsigned *bytes)
+{
+	unsigned follow = p[0] >> 6, len;
+
+	*bytes = follow + 1;
+	if (!follow)
+		return p[0] & 0x3f;
+	len = p[0] & 0xf;
+	for (unsigned i = 0; i < follow; i++)
+		len |= (unsigned)p[1 + i] << (4 + 8 * i);
+	return len;
+}
+
+static const uint8_t *find(const uint8_t *hay, size_t len, const void *needle, size_t n)
+{
+	const uint8_t *p = memmem(hay, len, needle, n);
+
+	if (!p)
+		fail_msg("AML does not contain the expected bytes");
+	return p;
+}
+
+static void test_dsdt_s5(void **state)
+{
+	struct tables t;
+	const uint8_t *aml, *s5;
+	size_t len;
+
+	(void)state;
+	find_tables(1, &t);
+	assert_int_equal(t.dsdt[8], 2);  /* 64-bit integers */
+	aml = t.dsdt + 36;
+	len = rd(t.dsdt + 4, 4) - 36;
+	/* Name (_S5, Package (2) { 5, 0 }): SLP_TYPa is the S5 type. */
+	s5 = find(aml, len, "\x08_S5_\x12", 6);
+	assert_int_equal(s5[7], 2);       /* NumElements */
+	assert_int_equal(s5[8], 0x0a);    /* BytePrefix */
+	assert_int_equal(s5[9], CV_SLEEP_TYP_S5);
+}
+
+static void test_dsdt_pci_root(void **state)
+{
+	struct tables t;
+	const uint8_t *aml, *end, *scope, *dev, *crs, *res, *res_end;
+	unsigned n, plen;
+	size_t len;
+	bool bus = false, io = false, mem32 = false;
+
+	(void)state;
+	find_tables(1, &t);
+	aml = t.dsdt + 36;
+	len = rd(t.dsdt + 4, 4) - 36;
+	end = aml + len;
+
+	/* Scope (_SB) closes the table; Device (PCI0) closes the scope. */
+	scope = find(aml, len, "\x10", 1);
+	plen = pkg_length(scope + 1, &n);
+	assert_ptr_equal(scope + 1 + plen, end);
+	assert_memory_equal(scope + 1 + n, "_SB_", 4);
+	dev = scope + 1 + n + 4;
+	assert_int_equal(dev[0], 0x5b);
+	assert_int_equal(dev[1], 0x82);
+	plen = pkg_length(dev + 2, &n);
+	assert_ptr_equal(dev + 2 + plen, end);
+	assert_memory_equal(dev + 2 + n, "PCI0", 4);
+	find(dev, (size_t)(end - dev), "\x08_HID\x0c\x41\xd0\x0a\x03", 10);  /* PNP0A03 */
+
+	/* _CRS: a Buffer whose descriptors end with the End Tag at its end. */
+	crs = find(dev, (size_t)(end - dev), "\x08_CRS\x11", 6);
+	plen = pkg_length(crs + 6, &n);
+	assert_ptr_equal(crs + 6 + plen, end);
+	assert_int_equal(crs[6 + n], 0x0a);           /* BytePrefix BufferSize */
+	res = crs + 6 + n + 2;
+	res_end = res + crs[6 + n + 1];
+	assert_ptr_equal(res_end, end);
+	while (res < res_end && res[0] != 0x79) {
+		if (res[0] & 0x80) {  /* large descriptor: tag, 16-bit length */
+			unsigned rlen = (unsigned)rd(res + 1, 2);
+
+			if (res[0] == 0x88 && res[3] == 2) {  /* Word bus number range */
+				assert_int_equal(rd(res + 8, 2), 0);
+				assert_int_equal(rd(res + 10, 2), 0);
+				bus = true;
+			} else if (res[0] == 0x88 && res[3] == 1) {  /* Word I/O window */
+				assert_int_equal(res[4] & 1, 0);       /* producer */
+				assert_int_equal(rd(res + 8, 2), CV_PORT_PCI_IO_START);
+				assert_int_equal(rd(res + 10, 2), CV_PORT_PCI_IO_END - 1);
+				assert_int_equal(rd(res + 14, 2),
+						 CV_PORT_PCI_IO_END - CV_PORT_PCI_IO_START);
+				io = true;
+			} else if (res[0] == 0x87 && res[3] == 0) {  /* DWord memory window */
+				assert_int_equal(res[4] & 1, 0);
+				assert_int_equal(rd(res + 10, 4), CV_PCI_MMIO32_START);
+				assert_int_equal(rd(res + 14, 4), CV_PCI_MMIO32_END - 1);
+				assert_int_equal(rd(res + 22, 4),
+						 CV_PCI_MMIO32_END - CV_PCI_MMIO32_START);
+				mem32 = true;
+			}
+			res += 3 + rlen;
+		} else {              /* small descriptor: length in bits 2:0 */
+			res += 1 + (res[0] & 7);
+		}
+	}
+	assert_int_equal(res[0], 0x79);
+	assert_ptr_equal(res + 2, res_end);
+	assert_true(bus && io && mem32);
+}
+
+static void test_bad_vcpu_count(void **state)
+{
+	uint64_t rsdp;
+
+	(void)state;
+	assert_int_equal(acpi_build(&mem, 0, &rsdp), -EINVAL);
+	assert_int_equal(acpi_build(&mem, ACPI_MAX_VCPUS + 1, &rsdp), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fadt),
+		cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_dsdt_s5),
+		cmocka_unit_test(test_dsdt_pci_root),
+		cmocka_unit_test(test_bad_vcpu_count),
+	};
+
+	return cmocka_run_group_tests(tests, setup_mem, teardown_mem);
+}

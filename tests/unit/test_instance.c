@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <libfdt.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tools/lib/instance.h"
+
+static const struct instance_desc sample = {
+	.id = "i-0123456789abcdef0",
+	.type = "cv.small",
+	.vcpus = 2,
+	.memory = 3ULL << 30,
+	.quirks = "auto,-inject-int3",
+	.kernel = "/boot/vmlinuz",
+	.initrd = "/boot/initrd.img",
+	.cmdline = "console=ttyS0 quiet",
+	.linux_guest = true,
+};
+
+static void test_round_trip(void **state)
+{
+	struct instance_desc d;
+	void *blob;
+	size_t size;
+
+	(void)state;
+	assert_int_equal(instance_to_fdt(&sample, &blob, &size), 0);
+	assert_int_equal(fdt_check_header(blob), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), 0);
+	assert_string_equal(d.id, sample.id);
+	assert_string_equal(d.type, sample.type);
+	assert_int_equal(d.vcpus, 2);
+	assert_int_equal(d.memory, 3ULL << 30);
+	assert_string_equal(d.quirks, sample.quirks);
+	assert_string_equal(d.kernel, sample.kernel);
+	assert_string_equal(d.initrd, sample.initrd);
+	assert_string_equal(d.cmdline, sample.cmdline);
+	assert_true(d.linux_guest);
+	/* The blob is a plain device tree: the memory size is a big-endian u64. */
+	{
+		int len;
+		const fdt64_t *m = fdt_getprop(blob, 0, "memory", &len);
+
+		assert_int_equal(len, 8);
+		assert_int_equal(fdt64_to_cpu(*m), 3ULL << 30);
+	}
+	free(blob);
+}
+
+static void test_optional_fields_absent(void **state)
+{
+	struct instance_desc in = { .id = "i-00000000000000001", .vcpus = 1,
+				    .memory = 64ULL << 20, .kernel = "/k" }, d;
+	void *blob;
+	size_t size;
+
+	(void)state;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), 0);
+	assert_null(d.initrd);
+	assert_null(d.cmdline);
+	assert_null(d.quirks);
+	assert_false(d.linux_guest);
+	free(blob);
+}
+
+static void test_rejects_bad_blobs(void **state)
+{
+	struct instance_desc d, in = sample;
+	uint8_t junk[64] = "not a device tree";
+	void *blob;
+	size_t size;
+
+	(void)state;
+	assert_int_equal(instance_from_fdt(junk, sizeof(junk), &d), -EINVAL);
+	assert_int_equal(instance_to_fdt(&sample, &blob, &size), 0);
+	/* Truncated: the header claims more than we have. */
+	assert_int_equal(instance_from_fdt(blob, size - 1, &d), -EINVAL);
+	/* A string property without its NUL is not a string. */
+	assert_int_equal(fdt_setprop_inplace(blob, 0, "compatible", "cardvisor,instance-v2",
+					     strlen(CV_INSTANCE_COMPATIBLE) + 1), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+
+	snprintf(in.id, sizeof(in.id), "x-123");
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+
+	in = sample;
+	in.vcpus = 0;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+}
+
+static void test_ids(void **state)
+{
+	char a[CV_INSTANCE_ID_MAX], b[CV_INSTANCE_ID_MAX];
+
+	(void)state;
+	assert_int_equal(instance_new_id(a), 0);
+	assert_int_equal(instance_new_id(b), 0);
+	assert_int_equal(strlen(a), 19);
+	assert_true(instance_id_valid(a));
+	assert_string_not_equal(a, b);
+	assert_false(instance_id_valid("i-"));
+	assert_false(instance_id_valid("i-../../etc"));
+	assert_false(instance_id_valid("i-ABCDEF"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_optional_fields_absent),
+		cmocka_unit_test(test_rejects_bad_blobs),
+		cmocka_unit_test(test_ids),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cardvisor: the command users type.  `run` describes an instance, starts
+ * its processes and waits for it; `ps`, `status`, `stop`, `pause` and
+ * `resume` talk to a running instance's control socket.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/lib/instance.h"
+#include "tools/lib/log.h"
+#include "tools/lib/rundir.h"
+#include "tools/lib/size.h"
+
+#define EXIT_USAGE 1
+#define REPLY_TIMEOUT_MS 5000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cardvisor <command> [options]\n\n"
+		"commands:\n"
+		"  run      start a VM in the foreground (its console is this terminal)\n"
+		"  ps       list running VMs\n"
+		"  status ID          print a VM's status as JSON\n"
+		"  stop ID [--force] [--timeout SECONDS]\n"
+		"           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
+		"           (default 10 s); --force stops it at once\n"
+		"  pause ID / resume ID\n\n"
+		"cardvisor run options:\n"
+		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
+		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
+		"  --initrd FILE      initial ramdisk for --kernel\n"
+		"  --cmdline STRING   kernel command line (default for --kernel: console=ttyS0)\n"
+		"  --vcpus N          virtual CPUs (default 1)\n"
+		"  --mem SIZE         guest RAM, e.g. 512M or 2G (default 256M; at least 64M)\n"
+		"  --console SPEC     stdio (default), file:PATH, socket:PATH or none\n"
+		"  --quirks SPEC      software-KVM workarounds: auto (default), all, none, or a\n"
+		"                     list like auto,-inject-int3 (see docs/kvm-hosts.md)\n"
+		"  --type NAME        instance type label (default cv.custom)\n"
+		"  --verbose          more logging from every process\n\n"
+		"Running VMs live under %s (set CARDVISOR_RUNDIR to change).\n"
+		"On a terminal, Ctrl-A x stops the VM at once.\n"
+		"Exit status of run: 0 guest powered off or stopped; 1 bad options or kernel;\n"
+		"2 the guest crashed or KVM failed.\n",
+		rundir_base());
+}
+
+/* cv-hv sits next to this binary (build/ or the install prefix). */
+static int sibling_binary(const char *name, char *path, size_t len)
+{
+	const char *env = getenv("CARDVISOR_HV");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(path, len, "%s/%s", self, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "guest", required_argument, NULL, 'g' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "vcpus", required_argument, NULL, 'n' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "console", required_argument, NULL, 'o' },
+		{ "quirks", required_argument, NULL, 'q' },
+		{ "type", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct instance_desc d = { .type = "cv.custom", .vcpus = 1, .memory = 256ULL << 20,
+				   .quirks = "auto" };
+	const char *console = "stdio", *guest = NULL;
+	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600];
+	bool verbose = false;
+	int opt, status;
+	pid_t pid;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'k': d.kernel = optarg; d.linux_guest = true; break;
+		case 'g': guest = optarg; break;
+		case 'i': d.initrd = optarg; break;
+		case 'c': d.cmdline = optarg; break;
+		case 'n':
+			errno = 0;
+			d.vcpus = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || !d.vcpus || d.vcpus > 255) {
+				fprintf(stderr, "cardvisor: --vcpus %s: expected 1..255\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm': {
+			uint64_t size;
+
+			if (parse_size(optarg, &size)) {
+				fprintf(stderr, "cardvisor: --mem %s: expected a size like 512M or 2G\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			d.memory = size;
+			break;
+		}
+		case 'o': console = optarg; break;
+		case 'q': d.quirks = optarg; break;
+		case 't': d.type = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !!d.kernel == !!guest) {
+		fprintf(stderr, "cardvisor run: give exactly one of --kernel FILE or --guest FILE "
+				"(see cardvisor --help)\n");
+		return EXIT_USAGE;
+	}
+	if (guest) {
+		d.kernel = guest;
+		if (d.initrd) {
+			fprintf(stderr, "cardvisor run: --initrd goes with --kernel\n");
+			return EXIT_USAGE;
+		}
+	} else if (!d.cmdline) {
+		d.cmdline = "console=ttyS0";
+	}
+	if (instance_new_id(d.id) || rundir_create(d.id, dir, sizeof(dir)) ||
+	    sibling_binary("cv-hv", hv, sizeof(hv))) {
+		fprintf(stderr, "cardvisor run: cannot create %s/%s: %s\n", rundir_base(), d.id,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
+	if (instance_write_file(dtb, &d)) {
+		rundir_remove(d.id);
+		return EXIT_USAGE;
+	}
+
+	pid = fork();
+	if (pid == 0) {
+		char *args[] = { hv, "--instance", dtb, "--console", (char *)console,
+				 verbose ? "--verbose" : NULL, NULL };
+
+		execv(hv, args);
+		fprintf(stderr, "cardvisor run: cannot start %s: %s\n", hv, strerror(errno));
+		_exit(EXIT_USAGE);
+	}
+	if (pid < 0) {
+		rundir_remove(d.id);
+		return EXIT_USAGE;
+	}
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+	{
+		FILE *f = fopen(pidfile, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", (int)pid);
+			fclose(f);
+		}
+	}
+	fprintf(stderr, "cardvisor: instance %s started (cv-hv pid %d)\n", d.id, (int)pid);
+	/* The terminal's Ctrl-C goes to cv-hv too (same process group): it decides. */
+	signal(SIGINT, SIG_IGN);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	rundir_remove(d.id);
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "cardvisor: cv-hv for %s died of signal %s\n", d.id,
+			strsignal(WTERMSIG(status)));
+		return 2;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* One request, one reply line.  Returns the parsed reply or NULL. */
+static struct json_object *control_call(const char *id, const char *request)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char buf[8192];
+	size_t len = 0;
+	struct json_object *reply = NULL;
+	int fd;
+
+	if (rundir_path(id, "control.sock", addr.sun_path, sizeof(addr.sun_path)))
+		return NULL;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		goto out;
+	while (len < sizeof(buf) - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0)
+			break;
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf, '\n', len))
+			break;
+	}
+	buf[len] = '\0';
+	if (len)
+		reply = json_tokener_parse(buf);
+out:
+	close(fd);
+	return reply;
+}
+
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t json_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static bool reply_ok(struct json_object *o)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
+}
+
+static int cmd_ps(void)
+{
+	DIR *d = opendir(rundir_base());
+	struct dirent *e;
+
+	printf("%-20s %-9s %5s %9s %9s %8s\n", "ID", "STATE", "VCPUS", "MEMORY", "UPTIME", "PID");
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		struct json_object *r;
+
+		if (!instance_id_valid(e->d_name))
+			continue;
+		r = control_call(e->d_name, "{\"cmd\":\"status\"}");
+		if (reply_ok(r))
+			printf("%-20s %-9s %5lld %8lldM %8llds %8lld\n", e->d_name,
+			       json_str(r, "state"), (long long)json_int(r, "vcpus"),
+			       (long long)(json_int(r, "memory") >> 20),
+			       (long long)(json_int(r, "uptime_ms") / 1000),
+			       (long long)json_int(r, "pid"));
+		else
+			printf("%-20s %-9s\n", e->d_name, "unreachable");
+		json_object_put(r);
+	}
+	closedir(d);
+	return 0;
+}
+
+static bool instance_gone(const char *id)
+{
+	char path[512];
+
+	rundir_path(id, "control.sock", path, sizeof(path));
+	return access(path, F_OK) != 0;
+}
+
+static int cmd_control(const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	long timeout_s = 10;
+	bool force = false, is_stop = !strcmp(cmd, "stop");
+	struct json_object *r;
+	char req[128];
+	const char *id;
+	int opt, ret = 0;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (!is_stop)
+			return EXIT_USAGE;
+		if (opt == 'f')
+			force = true;
+		else if (opt == 't')
+			timeout_s = strtol(optarg, NULL, 10);
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc - 1 || timeout_s < 0) {
+		fprintf(stderr, "usage: cardvisor %s ID%s\n", cmd,
+			is_stop ? " [--force] [--timeout SECONDS]" : "");
+		return EXIT_USAGE;
+	}
+	id = argv[optind];
+	if (!instance_id_valid(id)) {
+		fprintf(stderr, "cardvisor %s: \"%s\" is not an instance id (i-...)\n", cmd, id);
+		return EXIT_USAGE;
+	}
+	if (is_stop)
+		snprintf(req, sizeof(req), "{\"cmd\":\"stop\",\"force\":%s,\"timeout_ms\":%ld}",
+			 force ? "true" : "false", timeout_s * 1000);
+	else
+		snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", cmd);
+	r = control_call(id, req);
+	if (!r) {
+		fprintf(stderr, "cardvisor %s: instance %s is not running (no answer on %s/%s)\n",
+			cmd, id, rundir_base(), id);
+		return EXIT_USAGE;
+	}
+	if (!reply_ok(r)) {
+		fprintf(stderr, "cardvisor %s: %s\n", cmd, json_str(r, "error"));
+		ret = EXIT_USAGE;
+	} else if (!strcmp(cmd, "status")) {
+		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
+	} else if (is_stop) {
+		/* Wait for cv-hv to finish: its control socket goes away when it exits. */
+		struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+		long waited = 0, limit = (timeout_s + 5) * 20;
+
+		while (!instance_gone(id) && waited++ < limit)
+			nanosleep(&ts, NULL);
+		printf("%s %s\n", id, instance_gone(id) ? "stopped" : "stopping");
+	} else {
+		printf("%s %s\n", id, json_str(r, "state"));
+	}
+	json_object_put(r);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	cv_log_init("cardvisor", false);
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ps"))
+		return cmd_ps();
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||
+	    !strcmp(cmd, "resume"))
+		return cmd_control(cmd, argc - 1, argv + 1);
+	fprintf(stderr, "cardvisor: unknown command \"%s\" (see cardvisor --help)\n", cmd);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "tools/lib/instance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tools/lib/log.h"
+
+#define INSTANCE_MAX_BLOB (1u << 20)
+
+int instance_new_id(char id[CV_INSTANCE_ID_MAX])
+{
+	uint8_t rnd[9];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -errno;
+	/* 17 hex digits like EC2's: the first nibble of the 9 bytes dropped. */
+	snprintf(id, CV_INSTANCE_ID_MAX, "i-%01x%02x%02x%02x%02x%02x%02x%02x%02x",
+		 rnd[0] & 0xf, rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8]);
+	return 0;
+}
+
+bool instance_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n < 3 || n >= CV_INSTANCE_ID_MAX || strncmp(id, "i-", 2))
+		return false;
+	for (size_t i = 2; i < n; i++)
+		if (!strchr("0123456789abcdef", id[i]))
+			return false;
+	return true;
+}
+
+static int instance_prop_opt(void *fdt, const char *name, const char *value)
+{
+	return value ? fdt_property_string(fdt, name, value) : 0;
+}
+
+/* Keep the first libfdt error (0 or -FDT_ERR_*); later steps are skipped. */
+#define FDT_STEP(call) do { if (!err) err = (call); } while (0)
+
+int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
+{
+	size_t cap = 4096 + (d->cmdline ? strlen(d->cmdline) : 0) +
+		     (d->kernel ? strlen(d->kernel) : 0) + (d->initrd ? strlen(d->initrd) : 0);
+	void *fdt = malloc(cap);
+	int err = 0;
+
+	if (!fdt)
+		return -ENOMEM;
+	FDT_STEP(fdt_create(fdt, (int)cap));
+	FDT_STEP(fdt_finish_reservemap(fdt));
+	FDT_STEP(fdt_begin_node(fdt, ""));
+	FDT_STEP(fdt_property_string(fdt, "compatible", CV_INSTANCE_COMPATIBLE));
+	FDT_STEP(fdt_property_string(fdt, "instance-id", d->id));
+	FDT_STEP(instance_prop_opt(fdt, "instance-type", d->type));
+	FDT_STEP(fdt_property_u32(fdt, "vcpus", d->vcpus));
+	FDT_STEP(fdt_property_u64(fdt, "memory", d->memory));
+	FDT_STEP(instance_prop_opt(fdt, "quirks", d->quirks));
+	FDT_STEP(fdt_begin_node(fdt, "boot"));
+	FDT_STEP(instance_prop_opt(fdt, "kernel", d->kernel));
+	FDT_STEP(instance_prop_opt(fdt, "initrd", d->initrd));
+	FDT_STEP(instance_prop_opt(fdt, "cmdline", d->cmdline));
+	if (d->linux_guest)
+		FDT_STEP(fdt_property(fdt, "linux", NULL, 0));
+	FDT_STEP(fdt_end_node(fdt));
+	FDT_STEP(fdt_end_node(fdt));
+	FDT_STEP(fdt_finish(fdt));
+	if (err) {
+		free(fdt);
+		cv_err("instance: cannot build description: %s", fdt_strerror(err));
+		return -EINVAL;
+	}
+	*blob = fdt;
+	*size = fdt_totalsize(fdt);
+	return 0;
+}
+
+static const char *instance_prop_string(const void *fdt, int node, const char *name)
+{
+	int len;
+	const char *s = fdt_getprop(fdt, node, name, &len);
+
+	/* A string property must hold its terminating NUL within its length. */
+	if (!s || len < 1 || s[len - 1] != '\0' || strlen(s) != (size_t)len - 1)
+		return NULL;
+	return s;
+}
+
+int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
+{
+	const fdt32_t *v32;
+	const fdt64_t *v64;
+	const char *s;
+	int len, boot;
+
+	memset(d, 0, sizeof(*d));
+	if (size < sizeof(struct fdt_header) || fdt_check_header(fdt) ||
+	    fdt_totalsize(fdt) > size) {
+		cv_err("instance: not a valid device tree blob");
+		return -EINVAL;
+	}
+	s = instance_prop_string(fdt, 0, "compatible");
+	if (!s || strcmp(s, CV_INSTANCE_COMPATIBLE)) {
+		cv_err("instance: compatible is \"%s\", expected \"%s\"", s ? s : "(none)",
+		       CV_INSTANCE_COMPATIBLE);
+		return -EINVAL;
+	}
+	s = instance_prop_string(fdt, 0, "instance-id");
+	if (!s || !instance_id_valid(s)) {
+		cv_err("instance: missing or malformed instance-id");
+		return -EINVAL;
+	}
+	snprintf(d->id, sizeof(d->id), "%s", s);
+	d->type = instance_prop_string(fdt, 0, "instance-type");
+	d->quirks = instance_prop_string(fdt, 0, "quirks");
+	v32 = fdt_getprop(fdt, 0, "vcpus", &len);
+	if (!v32 || len != sizeof(*v32) || !fdt32_to_cpu(*v32)) {
+		cv_err("instance: vcpus must be a non-zero u32");
+		return -EINVAL;
+	}
+	d->vcpus = fdt32_to_cpu(*v32);
+	v64 = fdt_getprop(fdt, 0, "memory", &len);
+	if (!v64 || len != sizeof(*v64)) {
+		cv_err("instance: memory must be a u64 byte count");
+		return -EINVAL;
+	}
+	d->memory = fdt64_to_cpu(*v64);
+	boot = fdt_subnode_offset(fdt, 0, "boot");
+	if (boot < 0 || !(d->kernel = instance_prop_string(fdt, boot, "kernel"))) {
+		cv_err("instance: boot/kernel is missing");
+		return -EINVAL;
+	}
+	d->initrd = instance_prop_string(fdt, boot, "initrd");
+	d->cmdline = instance_prop_string(fdt, boot, "cmdline");
+	d->linux_guest = fdt_getprop(fdt, boot, "linux", &len) != NULL;
+	return 0;
+}
+
+int instance_write_file(const char *path, const struct instance_desc *desc)
+{
+	void *blob;
+	size_t size;
+	int fd, ret = instance_to_fdt(desc, &blob, &size);
+
+	if (ret)
+		return ret;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, blob, size) != (ssize_t)size)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(blob);
+	if (ret)
+		cv_err("instance: cannot write %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+int instance_read_file(const char *path, void **blob, size_t *size)
+{
+	struct stat st;
+	void *buf = NULL;
+	int ret = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (st.st_size <= 0 || st.st_size > INSTANCE_MAX_BLOB) {
+		ret = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		ret = -EIO;
+		goto out;
+	}
+	*blob = buf;
+	*size = (size_t)st.st_size;
+	buf = NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (ret)
+		cv_err("instance: cannot read %s: %s", path, strerror(-ret));
+	return ret;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The instance description: one flattened device tree blob that the
+ * launcher writes and every process of the instance reads (design.md,
+ * "Machine description"), so cv-hv and the cards agree on the machine
+ * without ad-hoc configuration formats.
+ *
+ * Layout (all strings NUL-terminated, integers big-endian as in any FDT):
+ *   / {
+ *       compatible = "cardvisor,instance-v1";
+ *       instance-id = "i-0123456789abcdef0";
+ *       instance-type = "cv.small";
+ *       vcpus = <u32>;
+ *       memory = <u64 bytes>;
+ *       quirks = "auto";
+ *       boot {
+ *           kernel = "/path";  initrd = "/path";  cmdline = "...";
+ *           linux;             (empty property: the kernel is Linux)
+ *       };
+ *   };
+ */
+#ifndef CV_INSTANCE_H
+#define CV_INSTANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CV_INSTANCE_COMPATIBLE "cardvisor,instance-v1"
+#define CV_INSTANCE_ID_MAX 32
+
+struct instance_desc {
+	char id[CV_INSTANCE_ID_MAX];
+	const char *type;
+	unsigned vcpus;
+	uint64_t memory;
+	const char *quirks;
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	bool linux_guest;
+};
+
+/* A new EC2-style id, "i-" and 17 hex digits, from the kernel's RNG. */
+int instance_new_id(char id[CV_INSTANCE_ID_MAX]);
+bool instance_id_valid(const char *id);
+
+/* Serialize @desc into a freshly allocated blob (free() it). */
+int instance_to_fdt(const struct instance_desc *desc, void **blob, size_t *size);
+/*
+ * Parse and validate a blob.  String fields of @desc point into @blob, which
+ * must outlive @desc.  -EINVAL with one logged line naming what is wrong.
+ */
+int instance_from_fdt(const void *blob, size_t size, struct instance_desc *desc);
+
+/* Whole-file helpers; the read one returns a malloc()ed buffer. */
+int instance_write_file(const char *path, const struct instance_desc *desc);
+int instance_read_file(const char *path, void **blob, size_t *size);
+
+#endif /* CV_INSTANCE_H */
