@@ -44,17 +44,16 @@ static int check_ehdr(const struct loader_ctx *ctx, Elf64_Ehdr *eh)
 {
 	const char *path = ctx->cfg->kernel;
 
-	if (ctx->image_size < EI_NIDENT || ctx->image[EI_CLASS] != ELFCLASS64 ||
-	    ctx->image[EI_DATA] != ELFDATA2LSB) {
-		cv_err("kernel %s: ELF is not ELFCLASS64 little-endian", path);
-		return -ENOEXEC;
-	}
 	if (ctx->image_size < sizeof(*eh)) {
-		cv_err("kernel %s: truncated: %llu bytes, shorter than the ELF header",
+		cv_err("kernel %s: truncated: %llu bytes, shorter than an ELF64 header",
 		       path, (unsigned long long)ctx->image_size);
 		return -EINVAL;
 	}
 	memcpy(eh, ctx->image, sizeof(*eh));
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
+		cv_err("kernel %s: ELF is not ELFCLASS64 little-endian", path);
+		return -ENOEXEC;
+	}
 	if (eh->e_machine != EM_X86_64) {
 		cv_err("kernel %s: ELF machine %u is not x86-64", path, eh->e_machine);
 		return -ENOEXEC;

@@ -13,6 +13,7 @@
 #include "tests/guest/apic.h"
 #include "tests/guest/entry.h"
 #include "tests/guest/idt.h"
+#include "tests/guest/kbd.h"
 #include "tests/guest/lib.h"
 #include "tests/guest/pci.h"
 #include "tests/guest/power.h"
@@ -127,5 +128,18 @@ void main(const struct hvm_start_info *si)
 	if (online != madt.cpus)
 		fail("cpus offline");
 	kprintf("cvguest: result pass\n");
+	/*
+	 * "wait" keeps the machine up until Ctrl+Alt+Del, for the lifecycle
+	 * tests; "nokbd" also leaves the keyboard unrouted, so the request goes
+	 * unanswered and the host has to force the stop.
+	 */
+	if (cmdline_has_word(cmdline, "wait")) {
+		if (!cmdline_has_word(cmdline, "nokbd"))
+			kbd_init(madt.ioapic_addr);
+		kprintf("cvguest: waiting for a shutdown request\n");
+		while (!kbd_ctrl_alt_del())
+			cpu_wait_irq();
+		kprintf("cvguest: shutdown requested (ctrl-alt-del)\n");
+	}
 	power_off();
 }
