@@ -23,10 +23,10 @@
 #define PCI_BAR_REGS_LEN    (PCI_STD_NUM_BARS * 4)
 
 /* The xAPIC interrupt address range MSI writes target (Intel SDM 3, 11.11.1). */
-#define CV_MSI_ADDR_SIZE    0x00100000ULL
-#define CV_IOAPIC_SIZE      0x00001000ULL
+#define MSI_ADDR_RANGE_SIZE 0x00100000ULL
+#define IOAPIC_MMIO_SIZE    0x00001000ULL
 /* Ports below 0x1000 are ISA's, some emulated inside KVM (PIC, PIT, ELCR). */
-#define CV_ISA_PORT_END     0x1000ULL
+#define ISA_PORT_END        0x1000ULL
 
 /* Callers make sure neither range wraps. */
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -125,9 +125,9 @@ static const char *bar_mem_conflict(const struct pci_bus *bus, uint64_t addr,
 	    ranges_overlap(addr, size, CV_HIGHMEM_START,
 			   bus->ram_high_end - CV_HIGHMEM_START))
 		return "RAM";
-	if (ranges_overlap(addr, size, CV_IOAPIC_BASE, CV_IOAPIC_SIZE))
+	if (ranges_overlap(addr, size, CV_IOAPIC_BASE, IOAPIC_MMIO_SIZE))
 		return "the IOAPIC";
-	if (ranges_overlap(addr, size, CV_LAPIC_BASE, CV_MSI_ADDR_SIZE))
+	if (ranges_overlap(addr, size, CV_LAPIC_BASE, MSI_ADDR_RANGE_SIZE))
 		return "the LAPIC/MSI range";
 	return NULL;
 }
@@ -152,7 +152,7 @@ static void bar_map(struct pci_bus *bus, struct pci_bar *b)
 	if (b->desc.io) {
 		if (last >= CV_PORT_PCI_IO_END)
 			conflict = "the end of the port space";
-		else if (addr < CV_ISA_PORT_END)
+		else if (addr < ISA_PORT_END)
 			conflict = "the ISA ports";
 	} else {
 		conflict = bar_mem_conflict(bus, addr, size);
@@ -279,8 +279,10 @@ static int fn_load_bars(struct pci_function *f)
 		if (!b->desc.size)
 			continue;
 		if (!pci_bar_desc_valid(i, &b->desc) || !f->ops->bar_access) {
-			cv_err("pci: 00:%02x.%u (%s) BAR%u: invalid description (size %#llx)",
+			cv_err("pci: 00:%02x.%u (%s) BAR%u: %s (size %#llx)",
 			       fn_slot(f), fn_func(f), f->name, i,
+			       f->ops->bar_access ? "invalid description"
+						  : "no bar_access operation",
 			       (unsigned long long)b->desc.size);
 			return -EINVAL;
 		}

@@ -10,6 +10,7 @@ static const char *const quirk_names[QUIRK_COUNT] = {
 	[QUIRK_LINUX_CMDLINE] = "linux-cmdline",
 	[QUIRK_INJECT_INT3]   = "inject-int3",
 	[QUIRK_FWAIT_NOP]     = "fwait-nop",
+	[QUIRK_EMULATE_MXCSR] = "emulate-mxcsr",
 };
 
 const char *quirk_name(enum quirk_id id)

@@ -24,6 +24,8 @@ enum quirk_id {
 	QUIRK_INJECT_INT3,
 	/* `fwait` fails to emulate: with no x87 exception pending it is a no-op. */
 	QUIRK_FWAIT_NOP,
+	/* `ldmxcsr`/`stmxcsr` fail to emulate: cv-hv does them (hv/emulate.c). */
+	QUIRK_EMULATE_MXCSR,
 	QUIRK_COUNT,
 };
 

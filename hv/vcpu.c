@@ -16,6 +16,7 @@
 
 #include "hv/boot.h"
 #include "hv/cpuid.h"
+#include "hv/emulate.h"
 #include "hv/vm.h"
 #include "hv/x86_insn.h"
 #include "tools/lib/log.h"
@@ -283,8 +284,19 @@ static int vcpu_handle_emulation_failure(struct vcpu *vcpu)
 		quirks_count(q, QUIRK_FWAIT_NOP);
 		return vcpu_inject_trap(vcpu, 0xff, insn.length);
 	}
-	for (size_t i = 0; i < len; i++)
-		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%s%02x", i ? " " : "", bytes[i]);
+	if ((insn.kind == X86_INSN_LDMXCSR || insn.kind == X86_INSN_STMXCSR) &&
+	    q->enabled[QUIRK_EMULATE_MXCSR]) {
+		int ret = emulate_mxcsr(vcpu->fd, &vcpu->vm->mem, &insn);
+
+		if (!ret) {
+			quirks_count(q, QUIRK_EMULATE_MXCSR);
+			return 0;
+		}
+		cv_err("vcpu%u: cannot emulate `%s` at RIP 0x%llx: %s", vcpu->index, insn.name,
+		       (unsigned long long)rip, strerror(-ret));
+	}
+	for (size_t i = 0, n = 0; i < len; i++)
+		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%s%02x", i ? " " : "", bytes[i]);
 	vm_stop(vcpu->vm, VM_EXIT_GUEST_CRASH,
 		"vcpu%u: KVM cannot emulate `%s` at RIP 0x%llx (instruction bytes: %s); "
 		"this host's KVM is %s", vcpu->index, insn.name, (unsigned long long)rip,

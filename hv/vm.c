@@ -125,9 +125,12 @@ static int vm_setup_quirks(struct vm *vm)
 
 	if (quirks_parse(&vm->quirks, vm->cfg.quirks ? vm->cfg.quirks : "auto", &bad,
 			 &bad_len) < 0) {
-		cv_err("vm: unknown quirk \"%.*s\" in --quirks (known: cpuid-no-cx16, "
-		       "linux-cmdline, inject-int3, fwait-nop, auto, all, none)",
-		       (int)bad_len, bad);
+		size_t n = 0;
+
+		for (int i = 0; i < QUIRK_COUNT; i++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s, ", quirk_name(i));
+		cv_err("vm: unknown quirk \"%.*s\" in --quirks (known: %sauto, all, none)",
+		       (int)bad_len, bad, list);
 		return -EINVAL;
 	}
 	quirks_format(&vm->quirks, list, sizeof(list));

@@ -7,6 +7,7 @@
 #ifndef CV_HV_X86_INSN_H
 #define CV_HV_X86_INSN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,10 +28,30 @@ enum x86_insn_kind {
 	X86_INSN_RDFSBASE,
 };
 
+/* Segment override prefixes that matter in 64-bit mode. */
+enum x86_seg { X86_SEG_NONE, X86_SEG_FS, X86_SEG_GS };
+
+/*
+ * A ModRM memory operand in 64-bit mode (SDM Vol. 2, 2.1.5 and 2.2.1.3):
+ * address = base + index * scale + disp, or next RIP + disp when RIP-relative.
+ * Registers are numbered as in the encoding (0 = rax ... 15 = r15).
+ */
+struct x86_mem_operand {
+	bool present;
+	bool rip_relative;
+	int base;            /* -1: none */
+	int index;           /* -1: none */
+	unsigned scale;
+	int64_t disp;
+	enum x86_seg seg;
+	bool addr32;         /* 0x67 prefix: the address wraps at 4 GiB */
+};
+
 struct x86_insn {
 	enum x86_insn_kind kind;
 	size_t length;       /* bytes decoded incl. prefixes; 0 when unknown */
 	const char *name;    /* "lock cmpxchg16b", or "unknown" */
+	struct x86_mem_operand mem;
 };
 
 /* Decode the start of @bytes (@len valid bytes, as KVM reports them). */

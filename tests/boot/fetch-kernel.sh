@@ -8,6 +8,7 @@
 # Exits 77 (the "skip" status) with a one-line reason when the package cannot
 # be had, e.g. offline.  Nothing is redone when the outputs already exist.
 set -euo pipefail
+shopt -s nullglob
 
 out=${1:?usage: tests/boot/fetch-kernel.sh OUTDIR}
 meta=linux-image-cloud-amd64
@@ -29,23 +30,25 @@ pkg=$(apt-cache depends "$meta" 2>/dev/null |
 	awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
 [ -n "$pkg" ] || skip "apt-cache knows no $meta (run make deps: apt-get update)"
 
-deb=$(ls "$out/${pkg}"_*.deb 2>/dev/null | head -n1 || true)
-if [ -z "$deb" ]; then
+debs=("$out/${pkg}"_*.deb)
+if [ ${#debs[@]} -eq 0 ]; then
 	# apt-get download writes into the current directory; a download cut
 	# short must not be taken for a cached package next time.
 	rm -rf "$out/dl" && mkdir "$out/dl"
 	(cd "$out/dl" && apt-get download -q "$pkg" >../download.log 2>&1) ||
 		skip "apt-get download $pkg failed: $(grep -m1 '^E:' "$out/download.log" || echo offline?)"
 	mv "$out"/dl/*.deb "$out/" && rmdir "$out/dl"
-	deb=$(ls "$out/${pkg}"_*.deb | head -n1)
+	debs=("$out/${pkg}"_*.deb)
 fi
+deb=${debs[0]}
 
 rm -rf "$out/pkg"
 dpkg-deb -x "$deb" "$out/pkg"
-image=$(ls "$out"/pkg/boot/vmlinuz-* 2>/dev/null | head -n1)
+images=("$out"/pkg/boot/vmlinuz-*)
+image=${images[0]:-}
 [ -n "$image" ] || die "$deb holds no /boot/vmlinuz-*"
 
-# le32 OFFSET FILE: the little-endian 32-bit word at OFFSET.
+# le32/le8 OFFSET FILE: the little-endian 32/8-bit value at OFFSET.
 le32() { od -An -tu4 -j "$1" -N4 "$2" | tr -d ' '; }
 le8()  { od -An -tu1 -j "$1" -N1 "$2" | tr -d ' '; }
 
