@@ -33,12 +33,14 @@ GUEST_LDFLAGS := -nostdlib -static -Wl,--build-id=none \
 LIB_SRCS   := $(wildcard tools/lib/*.c)
 HV_SRCS    := $(filter-out hv/main.c,$(wildcard hv/*.c))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+FIXTURE_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 HV_OBJS    := $(HV_SRCS:%.c=$(BUILD)/%.o)
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(basename $(GUEST_SRCS)))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FIXTURE_OBJS := $(FIXTURE_SRCS:%.c=$(BUILD)/%.o)
 
 BINS := $(BUILD)/cv-hv $(BUILD)/cardvisor
 GUEST := $(BUILD)/guest/cv-testguest.elf
@@ -69,7 +71,7 @@ $(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhv.a $(BUILD)/libcv.a
+$(BUILD)/tests/%: tests/unit/%.c $(FIXTURE_OBJS) $(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -100,5 +102,5 @@ demo: $(BINS) $(GUEST)
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_BINS:=.d) \
+-include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_BINS:=.d) \
 	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d

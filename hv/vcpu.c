@@ -298,9 +298,10 @@ static int vcpu_handle_emulation_failure(struct vcpu *vcpu)
 	for (size_t i = 0, n = 0; i < len; i++)
 		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%s%02x", i ? " " : "", bytes[i]);
 	vm_stop(vcpu->vm, VM_EXIT_GUEST_CRASH,
-		"vcpu%u: KVM cannot emulate `%s` at RIP 0x%llx (instruction bytes: %s); "
-		"this host's KVM is %s", vcpu->index, insn.name, (unsigned long long)rip,
-		len ? hex : "not reported",
+		"vcpu%u: KVM cannot emulate `%s` at RIP 0x%llx (instruction bytes: %s; "
+		"KVM_EXIT_INTERNAL_ERROR suberror %u, emulation failure); this host's KVM is %s",
+		vcpu->index, insn.name, (unsigned long long)rip,
+		len ? hex : "not reported", run->internal.suberror,
 		quirks_host_is_software_kvm() ? "a software KVM without VT-x/AMD-V, see docs/kvm-hosts.md"
 					      : "hardware-assisted");
 	return -EFAULT;

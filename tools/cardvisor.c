@@ -26,6 +26,11 @@
 #include "tools/lib/size.h"
 
 #define EXIT_USAGE 1
+/*
+ * Linux on cardvisor's platform: the console is COM1; reboot through the
+ * keyboard controller (which ends the VM); no PS/2 mouse to probe for.
+ */
+#define CARDVISOR_LINUX_CMDLINE "console=ttyS0 reboot=k i8042.noaux"
 #define REPLY_TIMEOUT_MS 5000
 
 static void usage(FILE *f)
@@ -44,7 +49,8 @@ static void usage(FILE *f)
 		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
 		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
 		"  --initrd FILE      initial ramdisk for --kernel\n"
-		"  --cmdline STRING   kernel command line (default for --kernel: console=ttyS0)\n"
+		"  --cmdline STRING   kernel command line (default for --kernel:\n"
+		"                     \"" CARDVISOR_LINUX_CMDLINE "\")\n"
 		"  --vcpus N          virtual CPUs (default 1)\n"
 		"  --mem SIZE         guest RAM, e.g. 512M or 2G (default 256M; at least 64M)\n"
 		"  --console SPEC     stdio (default), file:PATH, socket:PATH or none\n"
@@ -153,7 +159,7 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	} else if (!d.cmdline) {
-		d.cmdline = "console=ttyS0";
+		d.cmdline = CARDVISOR_LINUX_CMDLINE;
 	}
 	if (instance_new_id(d.id) || rundir_create(d.id, dir, sizeof(dir)) ||
 	    sibling_binary("cv-hv", hv, sizeof(hv))) {

@@ -20,41 +20,13 @@
 #include "guest-abi/pvh.h"
 #include "hv/e820.h"
 #include "hv/loader.h"
+#include "tests/unit/fixture.h"
 
-#define MIB (1ULL << 20)
-#define GIB (1ULL << 30)
 
-static struct guest_mem mem;
 
-static int setup_64m(void **state)
-{
-	(void)state;
-	return guest_mem_init(&mem, 64 * MIB);
-}
 
-static int teardown_mem(void **state)
-{
-	(void)state;
-	guest_mem_destroy(&mem);
-	return 0;
-}
 
-static char *tmp_file(const void *data, size_t len)
-{
-	char *path = strdup("/tmp/cv-test-bootparams-XXXXXX");
-	int fd = mkstemp(path);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-	return path;
-}
-
-static void drop_file(char *path)
-{
-	unlink(path);
-	free(path);
-}
 
 /* ---- a synthetic bzImage ------------------------------------------------- */
 
@@ -132,7 +104,7 @@ static int load_bz(const struct bz_opts *o, const char *initrd, const char *cmdl
 	char *path = bz_file(o);
 	struct loader_config cfg = { .kernel = path, .initrd = initrd, .cmdline = cmdline,
 				     .nr_vcpus = 1 };
-	int ret = loader_load(&mem, &cfg, entry);
+	int ret = loader_load(&fixture_mem, &cfg, entry);
 
 	drop_file(path);
 	return ret;
@@ -140,7 +112,7 @@ static int load_bz(const struct bz_opts *o, const char *initrd, const char *cmdl
 
 static const struct boot_params *zero_page(void)
 {
-	return guest_mem_ptr(&mem, CV_ZERO_PAGE, sizeof(struct boot_params));
+	return guest_mem_ptr(&fixture_mem, CV_ZERO_PAGE, sizeof(struct boot_params));
 }
 
 /* ---- bzImage loads ------------------------------------------------------- */
@@ -166,12 +138,12 @@ static void test_bzimage_entry(void **state)
 	assert_int_equal(entry.code_selector, 0x10);  /* __BOOT_CS */
 	assert_int_equal(entry.data_selector, 0x18);  /* __BOOT_DS */
 
-	gdt = guest_mem_ptr(&mem, CV_BOOT_GDT, 32);
+	gdt = guest_mem_ptr(&fixture_mem, CV_BOOT_GDT, 32);
 	assert_int_equal(gdt[0], 0);
 	assert_int_equal(gdt[2], 0x00af9b000000ffffULL);  /* 64-bit code: L=1, D=0 */
 	assert_int_equal(gdt[3], 0x00cf93000000ffffULL);  /* flat read/write data */
 
-	k = guest_mem_ptr(&mem, CV_KERNEL_START, o.kernel_size);
+	k = guest_mem_ptr(&fixture_mem, CV_KERNEL_START, o.kernel_size);
 	for (size_t i = 0; i < o.kernel_size; i++)
 		if (k[i] != kernel_byte(i))
 			fail_msg("kernel byte %#zx is %#x", i, k[i]);
@@ -185,16 +157,16 @@ static void test_bzimage_page_tables(void **state)
 
 	(void)state;
 	assert_int_equal(load_bz(&o, NULL, NULL, &entry), 0);
-	pml4 = guest_mem_ptr(&mem, entry.cr3, 4096);
+	pml4 = guest_mem_ptr(&fixture_mem, entry.cr3, 4096);
 	assert_int_equal(pml4[0] & 0xfff, 0x3);  /* present, writable */
 	for (int i = 1; i < 512; i++)
 		assert_int_equal(pml4[i], 0);
-	pdpt = guest_mem_ptr(&mem, pml4[0] & ~0xfffULL, 4096);
+	pdpt = guest_mem_ptr(&fixture_mem, pml4[0] & ~0xfffULL, 4096);
 	/* Every 2 MiB page of the first 4 GiB maps to itself. */
 	for (uint64_t gb = 0; gb < 4; gb++) {
 		assert_int_equal(pdpt[gb] & 0xfff, 0x3);
 		assert_true((pdpt[gb] & ~0xfffULL) + 4096 <= CV_PAGE_TABLES_END);
-		pd = guest_mem_ptr(&mem, pdpt[gb] & ~0xfffULL, 4096);
+		pd = guest_mem_ptr(&fixture_mem, pdpt[gb] & ~0xfffULL, 4096);
 		for (uint64_t i = 0; i < 512; i++)
 			assert_int_equal(pd[i], (gb << 30 | i << 21) | 0x83);
 	}
@@ -223,16 +195,16 @@ static void test_bzimage_zero_page(void **state)
 	assert_int_equal(bp->hdr.heap_end_ptr, 0xfe00);
 	assert_int_equal(bp->hdr.cmd_line_ptr, CV_CMDLINE);
 	assert_int_equal(bp->ext_cmd_line_ptr, 0);
-	assert_string_equal(guest_mem_ptr(&mem, bp->hdr.cmd_line_ptr, 1),
+	assert_string_equal(guest_mem_ptr(&fixture_mem, bp->hdr.cmd_line_ptr, 1),
 			    "console=ttyS0 root=/dev/vda");
 	assert_int_equal(bp->hdr.ramdisk_image, 0);
 	assert_int_equal(bp->hdr.ramdisk_size, 0);
 	assert_int_equal(bp->sentinel, 0);
 	/* Protocol 2.14: the RSDP, which really is there. */
 	assert_int_equal(bp->acpi_rsdp_addr, CV_ACPI_BASE);
-	assert_memory_equal(guest_mem_ptr(&mem, bp->acpi_rsdp_addr, 8), "RSD PTR ", 8);
+	assert_memory_equal(guest_mem_ptr(&fixture_mem, bp->acpi_rsdp_addr, 8), "RSD PTR ", 8);
 
-	e820_build(&mem, &map);
+	e820_build(&fixture_mem, &map);
 	assert_int_equal(bp->e820_entries, 4);
 	for (unsigned i = 0; i < map.nr; i++) {
 		assert_int_equal(bp->e820_table[i].addr, map.range[i].addr);
@@ -261,13 +233,13 @@ static void test_bzimage_initrd(void **state)
 	bp = zero_page();
 	assert_int_equal(bp->hdr.ramdisk_size, size);
 	assert_int_equal(bp->hdr.ramdisk_image, (64 * MIB - size) & ~4095ULL);
-	assert_memory_equal(guest_mem_ptr(&mem, bp->hdr.ramdisk_image, size), data, size);
+	assert_memory_equal(guest_mem_ptr(&fixture_mem, bp->hdr.ramdisk_image, size), data, size);
 
 	/* ... or below initrd_addr_max, the highest address it may occupy. */
 	o.initrd_addr_max = 48 * MIB - 1;
 	assert_int_equal(load_bz(&o, initrd, NULL, &entry), 0);
 	assert_int_equal(bp->hdr.ramdisk_image, (48 * MIB - size) & ~4095ULL);
-	assert_memory_equal(guest_mem_ptr(&mem, bp->hdr.ramdisk_image, size), data, size);
+	assert_memory_equal(guest_mem_ptr(&fixture_mem, bp->hdr.ramdisk_image, size), data, size);
 
 	/* ... but never inside the kernel's init_size from pref_address. */
 	o.initrd_addr_max = 16 * MIB + o.init_size;
@@ -289,7 +261,7 @@ static void test_bzimage_fixed_address(void **state)
 	o.pref_address = 2 * MIB;
 	assert_int_equal(load_bz(&o, NULL, NULL, &entry), 0);
 	assert_int_equal(entry.rip, 2 * MIB + 0x200);
-	k = guest_mem_ptr(&mem, 2 * MIB, 16);
+	k = guest_mem_ptr(&fixture_mem, 2 * MIB, 16);
 	assert_int_equal(k[0], kernel_byte(0));
 	assert_int_equal(k[15], kernel_byte(15));
 
@@ -365,7 +337,7 @@ static void test_e820_64m(void **state)
 	struct e820_map map;
 
 	(void)state;
-	e820_build(&mem, &map);
+	e820_build(&fixture_mem, &map);
 	assert_int_equal(map.nr, 4);
 	assert_low_ranges(&map);
 	assert_range(&map, 3, 0x100000, 64 * MIB, E820_TYPE_RAM);
@@ -432,14 +404,14 @@ static void test_e820_write_formats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bzimage_entry, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bzimage_page_tables, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bzimage_zero_page, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bzimage_initrd, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bzimage_fixed_address, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bzimage_rejected, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bzimage_cmdline_size, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_e820_64m, setup_64m, teardown_mem),
+		cmocka_unit_test_setup_teardown(test_bzimage_entry, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bzimage_page_tables, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bzimage_zero_page, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bzimage_initrd, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bzimage_fixed_address, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bzimage_rejected, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bzimage_cmdline_size, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_e820_64m, fixture_mem_64m, fixture_mem_destroy),
 		cmocka_unit_test(test_e820_3g),
 		cmocka_unit_test(test_e820_5g),
 		cmocka_unit_test(test_e820_write_formats),

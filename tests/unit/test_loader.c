@@ -24,36 +24,13 @@
 #include "guest-abi/pvh.h"
 #include "hv/e820.h"
 #include "hv/loader.h"
+#include "tests/unit/fixture.h"
 
-#define MIB (1ULL << 20)
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-static char *tmp_file(const void *data, size_t len)
-{
-	char *path = strdup("/tmp/cv-test-loader-XXXXXX");
-	int fd = mkstemp(path);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-	return path;
-}
 
-/* A sparse file of @size bytes: big initrds without writing them. */
-static char *tmp_sparse(uint64_t size)
-{
-	char *path = tmp_file("", 0);
-
-	assert_int_equal(truncate(path, (off_t)size), 0);
-	return path;
-}
-
-static void drop_file(char *path)
-{
-	unlink(path);
-	free(path);
-}
 
 struct elf_opts {
 	uint8_t class;
@@ -149,20 +126,8 @@ static char *elf_file(const struct elf_opts *o, size_t truncate_to)
 
 /* ---- harness ------------------------------------------------------------- */
 
-static struct guest_mem mem;
 
-static int setup_64m(void **state)
-{
-	(void)state;
-	return guest_mem_init(&mem, 64 * MIB);
-}
 
-static int teardown_mem(void **state)
-{
-	(void)state;
-	guest_mem_destroy(&mem);
-	return 0;
-}
 
 static struct loader_config config(const char *kernel)
 {
@@ -181,7 +146,7 @@ static int load_logged(const struct loader_config *cfg, struct boot_entry *entry
 	assert_non_null(capture);
 	fflush(stderr);
 	dup2(fileno(capture), STDERR_FILENO);
-	ret = loader_load(&mem, cfg, entry);
+	ret = loader_load(&fixture_mem, cfg, entry);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -365,8 +330,8 @@ static void test_cmdline_too_long(void **state)
 	assert_rejected(&cfg, -E2BIG, kernel, "command line");
 	/* The longest that fits, with its NUL, in CV_CMDLINE_MAX. */
 	cmdline[CV_CMDLINE_MAX - 1] = '\0';
-	assert_int_equal(loader_load(&mem, &cfg, &entry), 0);
-	assert_int_equal(strnlen(guest_mem_ptr(&mem, CV_CMDLINE, CV_CMDLINE_MAX),
+	assert_int_equal(loader_load(&fixture_mem, &cfg, &entry), 0);
+	assert_int_equal(strnlen(guest_mem_ptr(&fixture_mem, CV_CMDLINE, CV_CMDLINE_MAX),
 				 CV_CMDLINE_MAX), CV_CMDLINE_MAX - 1);
 	free(cmdline);
 	drop_file(kernel);
@@ -388,7 +353,7 @@ static void test_bad_vcpu_count(void **state)
 
 static void assert_flat_gdt(uint64_t code_descriptor)
 {
-	const uint64_t *gdt = guest_mem_ptr(&mem, CV_BOOT_GDT, 32);
+	const uint64_t *gdt = guest_mem_ptr(&fixture_mem, CV_BOOT_GDT, 32);
 
 	assert_int_equal(gdt[0], 0);
 	assert_int_equal(gdt[BOOT_CS / 8], code_descriptor);
@@ -416,10 +381,10 @@ static void test_pvh_load(void **state)
 	initrd = tmp_file(initrd_data, initrd_size);
 	cfg.initrd = initrd;
 	cfg.cmdline = "console=ttyS0 quiet";
-	seg = guest_mem_ptr(&mem, o.paddr, o.memsz);
+	seg = guest_mem_ptr(&fixture_mem, o.paddr, o.memsz);
 	memset(seg, 0xaa, o.memsz);  /* stale RAM: the bss must come out zeroed */
 
-	assert_int_equal(loader_load(&mem, &cfg, &entry), 0);
+	assert_int_equal(loader_load(&fixture_mem, &cfg, &entry), 0);
 
 	assert_int_equal(entry.mode, BOOT_MODE_PVH32);
 	assert_int_equal(entry.rip, o.entry);
@@ -440,16 +405,16 @@ static void test_pvh_load(void **state)
 		if (seg[i])
 			fail_msg("bss byte %#llx is %#x", (unsigned long long)i, seg[i]);
 
-	assert_int_equal(guest_mem_read(&mem, CV_PVH_START_INFO, &si, sizeof(si)), 0);
+	assert_int_equal(guest_mem_read(&fixture_mem, CV_PVH_START_INFO, &si, sizeof(si)), 0);
 	assert_int_equal(si.magic, HVM_START_MAGIC_VALUE);
 	assert_int_equal(si.version, 1);
 	assert_int_equal(si.cmdline_paddr, CV_CMDLINE);
-	assert_string_equal(guest_mem_ptr(&mem, si.cmdline_paddr, 1), "console=ttyS0 quiet");
-	assert_memory_equal(guest_mem_ptr(&mem, si.rsdp_paddr, 8), "RSD PTR ", 8);
+	assert_string_equal(guest_mem_ptr(&fixture_mem, si.cmdline_paddr, 1), "console=ttyS0 quiet");
+	assert_memory_equal(guest_mem_ptr(&fixture_mem, si.rsdp_paddr, 8), "RSD PTR ", 8);
 
-	e820_build(&mem, &map);
+	e820_build(&fixture_mem, &map);
 	assert_int_equal(si.memmap_entries, map.nr);
-	assert_int_equal(guest_mem_read(&mem, si.memmap_paddr, mm, map.nr * sizeof(mm[0])), 0);
+	assert_int_equal(guest_mem_read(&fixture_mem, si.memmap_paddr, mm, map.nr * sizeof(mm[0])), 0);
 	for (unsigned i = 0; i < map.nr; i++) {
 		assert_int_equal(mm[i].addr, map.range[i].addr);
 		assert_int_equal(mm[i].size, map.range[i].size);
@@ -458,12 +423,12 @@ static void test_pvh_load(void **state)
 	}
 
 	assert_int_equal(si.nr_modules, 1);
-	assert_int_equal(guest_mem_read(&mem, si.modlist_paddr, &mod, sizeof(mod)), 0);
+	assert_int_equal(guest_mem_read(&fixture_mem, si.modlist_paddr, &mod, sizeof(mod)), 0);
 	assert_int_equal(mod.size, initrd_size);
 	/* Highest page that holds it. */
 	assert_int_equal(mod.paddr, (64 * MIB - initrd_size) & ~4095ULL);
 	assert_int_equal(mod.cmdline_paddr, 0);
-	assert_memory_equal(guest_mem_ptr(&mem, mod.paddr, initrd_size), initrd_data, initrd_size);
+	assert_memory_equal(guest_mem_ptr(&fixture_mem, mod.paddr, initrd_size), initrd_data, initrd_size);
 
 	free(initrd_data);
 	drop_file(initrd);
@@ -487,12 +452,12 @@ static void test_pvh_note_8_bytes(void **state)
 	kernel = elf_file(&o, 0);
 	cfg = config(kernel);
 	cfg.cmdline = NULL;
-	assert_int_equal(loader_load(&mem, &cfg, &entry), 0);
+	assert_int_equal(loader_load(&fixture_mem, &cfg, &entry), 0);
 	assert_int_equal(entry.rip, 16 * MIB + 0x1234);
-	assert_int_equal(guest_mem_read(&mem, CV_PVH_START_INFO, &si, sizeof(si)), 0);
+	assert_int_equal(guest_mem_read(&fixture_mem, CV_PVH_START_INFO, &si, sizeof(si)), 0);
 	assert_int_equal(si.nr_modules, 0);
 	assert_int_equal(si.modlist_paddr, 0);
-	assert_string_equal(guest_mem_ptr(&mem, si.cmdline_paddr, 1), "");
+	assert_string_equal(guest_mem_ptr(&fixture_mem, si.cmdline_paddr, 1), "");
 	drop_file(kernel);
 }
 
@@ -531,21 +496,21 @@ static void test_real_kernel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_missing_file, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_empty_file, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_directory, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_wrong_magic, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_elf_not_x86_64, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_elf_without_pvh_note, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_elf_truncated, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_elf_filesz_over_memsz, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_elf_segment_placement, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_initrd_too_large, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_initrd_unusable, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_cmdline_too_long, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_bad_vcpu_count, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_pvh_load, setup_64m, teardown_mem),
-		cmocka_unit_test_setup_teardown(test_pvh_note_8_bytes, setup_64m, teardown_mem),
+		cmocka_unit_test_setup_teardown(test_missing_file, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_empty_file, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_directory, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_wrong_magic, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_elf_not_x86_64, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_elf_without_pvh_note, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_elf_truncated, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_elf_filesz_over_memsz, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_elf_segment_placement, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_initrd_too_large, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_initrd_unusable, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_cmdline_too_long, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_bad_vcpu_count, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_pvh_load, fixture_mem_64m, fixture_mem_destroy),
+		cmocka_unit_test_setup_teardown(test_pvh_note_8_bytes, fixture_mem_64m, fixture_mem_destroy),
 		cmocka_unit_test(test_real_kernel),
 	};
 
