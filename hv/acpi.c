@@ -2,8 +2,8 @@
 /*
  * ACPI tables for a hardware-reduced platform (ACPI 6.4, 4.1): no PM1/GPE
  * blocks, no PM timer, no FACS; power-off through the sleep control register.
- * Layouts from ACPI 6.4 chapter 5.2; every table is checksummed so its bytes
- * sum to zero (5.2.6).
+ * Layouts in guest-abi/acpi.h; every table is checksummed so its bytes sum to
+ * zero (ACPI 6.4, 5.2.6).
  */
 #include "hv/acpi.h"
 
@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "guest-abi/acpi.h"
 #include "guest-abi/cv_platform.h"
 #include "tools/lib/log.h"
 
@@ -18,137 +19,12 @@
 #define ACPI_CREATOR_ID    "CVHV"
 #define ACPI_TABLE_ALIGN   16  /* the RSDP must be; the others like it too */
 
-/* ACPI 6.4, 5.2.6: System Description Table Header. */
-struct acpi_header {
-	char signature[4];
-	uint32_t length;
-	uint8_t revision;
-	uint8_t checksum;
-	char oem_id[6];
-	char oem_table_id[8];
-	uint32_t oem_revision;
-	char creator_id[4];
-	uint32_t creator_revision;
-} __attribute__((packed));
-_Static_assert(sizeof(struct acpi_header) == 36, "ACPI header");
-
-/* ACPI 6.4, 5.2.5.3: Root System Description Pointer, revision 2. */
-struct acpi_rsdp {
-	char signature[8];        /* "RSD PTR " */
-	uint8_t checksum;         /* over the first 20 bytes (ACPI 1.0 part) */
-	char oem_id[6];
-	uint8_t revision;
-	uint32_t rsdt_address;
-	uint32_t length;
-	uint64_t xsdt_address;
-	uint8_t extended_checksum; /* over all 36 bytes */
-	uint8_t reserved[3];
-} __attribute__((packed));
-_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
-#define ACPI_RSDP_V1_LENGTH 20
-
-/* ACPI 6.4, 5.2.3.2: Generic Address Structure. */
-struct acpi_gas {
-	uint8_t space_id;
-	uint8_t bit_width;
-	uint8_t bit_offset;
-	uint8_t access_size;
-	uint64_t address;
-} __attribute__((packed));
-#define ACPI_GAS_SYSTEM_IO  1
-#define ACPI_GAS_ACCESS_BYTE 1
-
-/* ACPI 6.4, 5.2.9: Fixed ACPI Description Table, revision 6. */
-struct acpi_fadt {
-	struct acpi_header hdr;
-	uint32_t firmware_ctrl;
-	uint32_t dsdt;
-	uint8_t reserved0;
-	uint8_t preferred_pm_profile;
-	uint16_t sci_int;
-	/* SMI_CMD .. CENTURY: fixed hardware a hardware-reduced machine lacks. */
-	uint8_t legacy_fixed_hw[109 - 48];
-	uint16_t iapc_boot_arch;
-	uint8_t reserved1;
-	uint32_t flags;
-	struct acpi_gas reset_reg;
-	uint8_t reset_value;
-	uint16_t arm_boot_arch;
-	uint8_t minor_version;
-	uint64_t x_firmware_ctrl;
-	uint64_t x_dsdt;
-	/* X_PM1a_EVT_BLK .. X_GPE1_BLK: absent as well. */
-	struct acpi_gas x_legacy_fixed_hw[8];
-	struct acpi_gas sleep_control_reg;
-	struct acpi_gas sleep_status_reg;
-	uint64_t hypervisor_vendor_id;
-} __attribute__((packed));
-_Static_assert(offsetof(struct acpi_fadt, iapc_boot_arch) == 109, "FADT IAPC_BOOT_ARCH");
-_Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT Flags");
-_Static_assert(offsetof(struct acpi_fadt, minor_version) == 131, "FADT minor version");
-_Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
-_Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "FADT SLEEP_CONTROL_REG");
-_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 length");
-
-/* FADT IA-PC Boot Architecture Flags (ACPI 6.4, 5.2.9.3). */
-#define FADT_IAPC_LEGACY_DEVICES  (1u << 0)  /* COM1, RTC on the "ISA bus" */
-#define FADT_IAPC_8042            (1u << 1)  /* Linux then probes the i8042 */
-#define FADT_IAPC_VGA_NOT_PRESENT (1u << 2)
-#define FADT_IAPC_PCIE_ASPM_CONTROLS (1u << 4) /* OS must not touch ASPM */
-/* FADT Flags (ACPI 6.4, 5.2.9, Table 5.10). */
-#define FADT_F_PWR_BUTTON         (1u << 4)  /* no fixed-feature power button */
-#define FADT_F_SLP_BUTTON         (1u << 5)  /* no fixed-feature sleep button */
-#define FADT_F_HW_REDUCED_ACPI    (1u << 20)
 /*
  * The ISA IRQ Linux takes for the SCI: hardware-reduced ACPI has no SCI, but
  * Linux treats the override whose source equals SCI_INT as the SCI's, so it
  * must name IRQ9 (which has its SCI-style override below), not IRQ0.
  */
 #define FADT_SCI_IRQ 9
-
-/* ACPI 6.4, 5.2.12: Multiple APIC Description Table. */
-struct acpi_madt {
-	struct acpi_header hdr;
-	uint32_t lapic_address;
-	uint32_t flags;
-} __attribute__((packed));
-#define MADT_PCAT_COMPAT 1u  /* dual 8259s present: Linux masks them */
-
-struct madt_lapic {          /* 5.2.12.2, type 0 */
-	uint8_t type;
-	uint8_t length;
-	uint8_t processor_uid;
-	uint8_t apic_id;
-	uint32_t flags;
-} __attribute__((packed));
-#define MADT_TYPE_LAPIC   0
-#define MADT_LAPIC_ENABLED 1u
-
-struct madt_ioapic {         /* 5.2.12.3, type 1 */
-	uint8_t type;
-	uint8_t length;
-	uint8_t ioapic_id;
-	uint8_t reserved;
-	uint32_t address;
-	uint32_t gsi_base;
-} __attribute__((packed));
-#define MADT_TYPE_IOAPIC  1
-
-struct madt_iso {            /* 5.2.12.5, type 2: Interrupt Source Override */
-	uint8_t type;
-	uint8_t length;
-	uint8_t bus;             /* 0: ISA */
-	uint8_t source;          /* ISA IRQ */
-	uint32_t gsi;
-	uint16_t flags;          /* MPS INTI flags, Table 5.50 */
-} __attribute__((packed));
-#define MADT_TYPE_ISO     2
-#define MPS_INTI_POLARITY_HIGH (1u << 0)
-#define MPS_INTI_TRIGGER_EDGE  (1u << 2)
-#define MPS_INTI_TRIGGER_LEVEL (3u << 2)
-
-_Static_assert(sizeof(struct madt_lapic) == 8 && sizeof(struct madt_ioapic) == 12 &&
-	       sizeof(struct madt_iso) == 10, "MADT entry sizes");
 
 /*
  * The DSDT's AML (ACPI 6.4, chapter 20), hand-assembled.  It is the same for
@@ -251,7 +127,7 @@ static uint8_t checksum(const void *p, size_t len)
 	return (uint8_t)-sum;
 }
 
-static void header_init(struct acpi_header *h, const char sig[4], uint32_t len,
+static void header_init(struct acpi_sdt_header *h, const char sig[4], uint32_t len,
 			uint8_t revision)
 {
 	memcpy(h->signature, sig, 4);
@@ -266,7 +142,7 @@ static void header_init(struct acpi_header *h, const char sig[4], uint32_t len,
 }
 
 /* Last step of each table, once its body is written. */
-static void header_finish(struct acpi_header *h)
+static void header_finish(struct acpi_sdt_header *h)
 {
 	h->checksum = 0;
 	h->checksum = checksum(h, h->length);
@@ -274,12 +150,12 @@ static void header_finish(struct acpi_header *h)
 
 static uint64_t build_dsdt(struct acpi_area *a)
 {
-	uint32_t len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	uint32_t len = sizeof(struct acpi_sdt_header) + sizeof(dsdt_aml);
 	uint64_t gpa;
-	struct acpi_header *h = table_alloc(a, len, &gpa);
+	struct acpi_sdt_header *h = table_alloc(a, len, &gpa);
 
 	/* Revision 2: AML integers are 64 bits (ACPI 6.4, 5.2.11.1). */
-	header_init(h, "DSDT", len, 2);
+	header_init(h, ACPI_SIG_DSDT, len, 2);
 	memcpy(h + 1, dsdt_aml, sizeof(dsdt_aml));
 	header_finish(h);
 	return gpa;
@@ -288,8 +164,8 @@ static uint64_t build_dsdt(struct acpi_area *a)
 static struct acpi_gas sleep_reg(uint16_t port)
 {
 	return (struct acpi_gas){
-		.space_id = ACPI_GAS_SYSTEM_IO,
-		.bit_width = 8,
+		.address_space_id = ACPI_GAS_SPACE_SYSTEM_IO,
+		.register_bit_width = 8,
 		.access_size = ACPI_GAS_ACCESS_BYTE,
 		.address = port,
 	};
@@ -300,71 +176,81 @@ static uint64_t build_fadt(struct acpi_area *a, uint64_t dsdt)
 	uint64_t gpa;
 	struct acpi_fadt *f = table_alloc(a, sizeof(*f), &gpa);
 
-	header_init(&f->hdr, "FACP", sizeof(*f), 6);
-	f->minor_version = 4;  /* FADT 6.4 */
+	header_init(&f->header, ACPI_SIG_FADT, sizeof(*f), 6);
+	f->fadt_minor_version = 4;  /* FADT 6.4 */
 	/* ACPICA wants DSDT and X_DSDT to agree when both are set. */
 	f->dsdt = (uint32_t)dsdt;
 	f->x_dsdt = dsdt;
 	f->sci_int = FADT_SCI_IRQ;
-	f->iapc_boot_arch = FADT_IAPC_LEGACY_DEVICES | FADT_IAPC_8042 |
-			    FADT_IAPC_VGA_NOT_PRESENT | FADT_IAPC_PCIE_ASPM_CONTROLS;
-	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
+	f->iapc_boot_arch = ACPI_FADT_IAPC_LEGACY_DEVICES | ACPI_FADT_IAPC_8042 |
+			    ACPI_FADT_IAPC_VGA_NOT_PRESENT |
+			    ACPI_FADT_IAPC_PCIE_ASPM_CONTROLS;
+	f->flags = ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON;
 	/* Linux offers S5 only when both registers are set (acpi_sleep_state_supported). */
 	f->sleep_control_reg = sleep_reg(CV_PORT_SLEEP_CONTROL);
 	f->sleep_status_reg = sleep_reg(CV_PORT_SLEEP_STATUS);
-	header_finish(&f->hdr);
+	header_finish(&f->header);
 	return gpa;
+}
+
+static uint8_t *put_override(uint8_t *p, uint8_t source, uint32_t gsi, uint16_t flags)
+{
+	struct acpi_madt_interrupt_override o = {
+		.header = { ACPI_MADT_TYPE_INTERRUPT_OVERRIDE, sizeof(o) },
+		.source = source, .global_system_interrupt = gsi, .flags = flags,
+	};
+
+	memcpy(p, &o, sizeof(o));
+	return p + sizeof(o);
 }
 
 static uint64_t build_madt(struct acpi_area *a, unsigned nr_vcpus)
 {
-	uint32_t len = sizeof(struct acpi_madt) + nr_vcpus * sizeof(struct madt_lapic) +
-		       sizeof(struct madt_ioapic) + 2 * sizeof(struct madt_iso);
+	struct acpi_madt_local_apic lapic = {
+		.header = { ACPI_MADT_TYPE_LOCAL_APIC, sizeof(lapic) },
+		.flags = ACPI_MADT_LAPIC_ENABLED,
+	};
+	struct acpi_madt_io_apic ioapic = {
+		.header = { ACPI_MADT_TYPE_IO_APIC, sizeof(ioapic) },
+		.io_apic_id = (uint8_t)nr_vcpus,
+		.io_apic_address = (uint32_t)CV_IOAPIC_BASE,
+		.global_system_interrupt_base = 0,
+	};
+	uint32_t len = sizeof(struct acpi_madt) + nr_vcpus * sizeof(lapic) + sizeof(ioapic) +
+		       2 * sizeof(struct acpi_madt_interrupt_override);
 	uint64_t gpa;
 	struct acpi_madt *m = table_alloc(a, len, &gpa);
 	uint8_t *p = (uint8_t *)(m + 1);
 
-	header_init(&m->hdr, "APIC", len, 5);
-	m->lapic_address = (uint32_t)CV_LAPIC_BASE;
-	m->flags = MADT_PCAT_COMPAT;
-	for (unsigned i = 0; i < nr_vcpus; i++, p += sizeof(struct madt_lapic))
-		memcpy(p, &(struct madt_lapic){
-			.type = MADT_TYPE_LAPIC, .length = sizeof(struct madt_lapic),
-			.processor_uid = (uint8_t)i, .apic_id = (uint8_t)i,
-			.flags = MADT_LAPIC_ENABLED,
-		}, sizeof(struct madt_lapic));
-	memcpy(p, &(struct madt_ioapic){
-		.type = MADT_TYPE_IOAPIC, .length = sizeof(struct madt_ioapic),
-		.ioapic_id = (uint8_t)nr_vcpus, .address = (uint32_t)CV_IOAPIC_BASE,
-		.gsi_base = 0,
-	}, sizeof(struct madt_ioapic));
-	p += sizeof(struct madt_ioapic);
+	header_init(&m->header, ACPI_SIG_MADT, len, 5);
+	m->local_interrupt_controller_address = (uint32_t)CV_LAPIC_BASE;
+	m->flags = ACPI_MADT_PCAT_COMPAT;
+	for (unsigned i = 0; i < nr_vcpus; i++, p += sizeof(lapic)) {
+		lapic.acpi_processor_uid = (uint8_t)i;
+		lapic.apic_id = (uint8_t)i;
+		memcpy(p, &lapic, sizeof(lapic));
+	}
+	memcpy(p, &ioapic, sizeof(ioapic));
+	p += sizeof(ioapic);
 	/*
 	 * The PC conventions every OS expects: the PIT's IRQ0 arrives on pin 2
 	 * (pin 0 is the 8259's ExtINT), and the SCI's IRQ9 is level triggered.
 	 */
-	memcpy(p, &(struct madt_iso){
-		.type = MADT_TYPE_ISO, .length = sizeof(struct madt_iso),
-		.source = CV_IRQ_PIT, .gsi = 2,
-		.flags = MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_EDGE,
-	}, sizeof(struct madt_iso));
-	p += sizeof(struct madt_iso);
-	memcpy(p, &(struct madt_iso){
-		.type = MADT_TYPE_ISO, .length = sizeof(struct madt_iso),
-		.source = FADT_SCI_IRQ, .gsi = FADT_SCI_IRQ,
-		.flags = MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_LEVEL,
-	}, sizeof(struct madt_iso));
-	header_finish(&m->hdr);
+	p = put_override(p, CV_IRQ_PIT, 2,
+			 ACPI_MPS_INTI_POLARITY_HIGH | ACPI_MPS_INTI_TRIGGER_EDGE);
+	put_override(p, FADT_SCI_IRQ, FADT_SCI_IRQ,
+		     ACPI_MPS_INTI_POLARITY_HIGH | ACPI_MPS_INTI_TRIGGER_LEVEL);
+	header_finish(&m->header);
 	return gpa;
 }
 
 static uint64_t build_xsdt(struct acpi_area *a, const uint64_t *tables, unsigned n)
 {
-	uint32_t len = sizeof(struct acpi_header) + n * sizeof(uint64_t);
+	uint32_t len = sizeof(struct acpi_sdt_header) + n * sizeof(uint64_t);
 	uint64_t gpa;
-	struct acpi_header *h = table_alloc(a, len, &gpa);
+	struct acpi_sdt_header *h = table_alloc(a, len, &gpa);
 
-	header_init(h, "XSDT", len, 1);
+	header_init(h, ACPI_SIG_XSDT, len, 1);
 	memcpy(h + 1, tables, n * sizeof(uint64_t));
 	header_finish(h);
 	return gpa;
@@ -395,7 +281,7 @@ int acpi_build(struct guest_mem *mem, unsigned nr_vcpus, uint64_t *rsdp_gpa)
 	tables[0] = build_fadt(&a, build_dsdt(&a));
 	tables[1] = build_madt(&a, nr_vcpus);
 
-	memcpy(rsdp->signature, "RSD PTR ", 8);
+	memcpy(rsdp->signature, ACPI_RSDP_SIGNATURE, 8);
 	memcpy(rsdp->oem_id, ACPI_OEM_ID, 6);
 	rsdp->revision = 2;
 	rsdp->length = sizeof(*rsdp);

@@ -2,7 +2,8 @@
 /*
  * The ACPI tables, read the way an OS does: scan the BIOS area for the RSDP,
  * follow XSDT -> FADT -> DSDT and MADT, checking every checksum, and read
- * fields at their ACPI 6.4 byte offsets (not through acpi.c's structs).
+ * fields at their ACPI 6.4 byte offsets (not through guest-abi/acpi.h's structs,
+ * so that a wrong layout there shows up here).
  */
 #include <errno.h>
 #include <setjmp.h>
