@@ -19,6 +19,8 @@
 #include "tools/lib/log.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A, as in QEMU */
+/* What a socket client sees on attach: the boot log it missed, like a serial log. */
+#define CONSOLE_HISTORY (64 * 1024)
 
 struct console {
 	pthread_mutex_t lock;     /* output sinks */
@@ -37,6 +39,8 @@ struct console {
 	struct vm *vm;
 	console_rx_fn rx;
 	void *rx_opaque;
+	uint8_t history[CONSOLE_HISTORY];  /* ring of the latest output */
+	size_t history_head, history_len;
 };
 
 static void write_all(int fd, const uint8_t *buf, size_t len)
@@ -53,9 +57,42 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 	}
 }
 
+static void history_append(struct console *con, const uint8_t *buf, size_t len)
+{
+	if (len > CONSOLE_HISTORY) {
+		buf += len - CONSOLE_HISTORY;
+		len = CONSOLE_HISTORY;
+	}
+	for (size_t done = 0; done < len;) {
+		size_t n = CONSOLE_HISTORY - con->history_head;
+
+		if (n > len - done)
+			n = len - done;
+		memcpy(con->history + con->history_head, buf + done, n);
+		con->history_head = (con->history_head + n) % CONSOLE_HISTORY;
+		done += n;
+	}
+	con->history_len = con->history_len + len > CONSOLE_HISTORY ? CONSOLE_HISTORY
+								   : con->history_len + len;
+}
+
+/* Replay the history to a new client (oldest first); called with the lock held. */
+static void history_replay(struct console *con, int fd)
+{
+	size_t start = (con->history_head + CONSOLE_HISTORY - con->history_len) % CONSOLE_HISTORY;
+	size_t first = CONSOLE_HISTORY - start;
+
+	if (first > con->history_len)
+		first = con->history_len;
+	write_all(fd, con->history + start, first);
+	write_all(fd, con->history, con->history_len - first);
+}
+
 void console_write(struct console *con, const uint8_t *buf, size_t len)
 {
 	pthread_mutex_lock(&con->lock);
+	if (con->listen_fd >= 0)
+		history_append(con, buf, len);
 	if (con->out_fd >= 0)
 		write_all(con->out_fd, buf, len);
 	if (con->file_fd >= 0)
@@ -87,7 +124,7 @@ static int console_listen(struct console *con, const char *path)
 	return 0;
 }
 
-int console_open(struct console **out, const char *spec, int echo_stdout)
+int console_open(struct console **out, const char *spec, const char *attach_path)
 {
 	struct console *con = calloc(1, sizeof(*con));
 	int ret = 0;
@@ -97,7 +134,7 @@ int console_open(struct console **out, const char *spec, int echo_stdout)
 	pthread_mutex_init(&con->lock, NULL);
 	con->out_fd = con->file_fd = con->listen_fd = con->client_fd = con->in_fd = -1;
 	con->wake_fd = eventfd(0, EFD_CLOEXEC);
-	if (!spec || !strcmp(spec, "stdio")) {
+	if (!strcmp(spec, "stdio")) {
 		con->out_fd = STDOUT_FILENO;
 		con->in_fd = STDIN_FILENO;
 	} else if (!strncmp(spec, "file:", 5)) {
@@ -105,12 +142,12 @@ int console_open(struct console **out, const char *spec, int echo_stdout)
 		if (con->file_fd < 0)
 			ret = -errno;
 	} else if (!strncmp(spec, "socket:", 7)) {
-		ret = console_listen(con, spec + 7);
+		attach_path = spec + 7;
 	} else if (strcmp(spec, "none")) {
 		ret = -EINVAL;
 	}
-	if (echo_stdout && con->out_fd < 0 && strcmp(spec, "none"))
-		con->out_fd = STDOUT_FILENO;
+	if (!ret && attach_path)
+		ret = console_listen(con, attach_path);
 	if (ret) {
 		cv_err("console: %s: %s", spec, ret == -EINVAL ?
 		       "expected stdio, file:PATH, socket:PATH or none" : strerror(-ret));
@@ -190,6 +227,8 @@ static void *console_thread(void *arg)
 			if (con->client_fd >= 0)
 				close(con->client_fd); /* the newest attach wins */
 			con->client_fd = fd;
+			if (fd >= 0)
+				history_replay(con, fd);
 			pthread_mutex_unlock(&con->lock);
 			continue;
 		}

@@ -18,10 +18,12 @@ struct vm;
 typedef size_t (*console_rx_fn)(void *opaque, const uint8_t *buf, size_t len);
 
 /*
- * @spec: "stdio" (default), "file:PATH", "socket:PATH" or "none"; output also
- * goes to stdout for file/socket when @echo_stdout.
+ * @spec: "stdio" (default), "file:PATH", "socket:PATH" or "none".  Unless
+ * @spec names a socket itself, the console is also served on @attach_path
+ * (may be NULL), where `cardvisor console` attaches; a client that attaches
+ * first receives the last 64 KiB of output.
  */
-int console_open(struct console **out, const char *spec, int echo_stdout);
+int console_open(struct console **out, const char *spec, const char *attach_path);
 void console_write(struct console *con, const uint8_t *buf, size_t len);
 /* Start delivering input; @vm is stopped on the terminal escape. */
 int console_start(struct console *con, struct vm *vm, console_rx_fn rx, void *opaque);

@@ -16,6 +16,15 @@
  * ignores it), so the XSAVE ioctls are the way to it.
  */
 #define XSAVE_MXCSR_OFFSET 24
+/*
+ * XSAVE header (SDM Vol. 1, 13.4.2): XSTATE_BV says which components hold
+ * real state.  KVM_SET_XSAVE takes MXCSR only when SSE (or x87/AVX) is
+ * marked there; an SSE component in its init state has zero XMM registers.
+ */
+#define XSAVE_XMM_OFFSET    160
+#define XSAVE_XMM_SIZE      256
+#define XSAVE_HEADER_OFFSET 512
+#define XFEATURE_MASK_SSE   (1ULL << 1)
 
 /* struct kvm_regs in ModRM register-number order (rax, rcx, rdx, rbx, ...). */
 static uint64_t gpr(const struct kvm_regs *r, int n)
@@ -87,7 +96,16 @@ int emulate_mxcsr(int vcpu_fd, const struct guest_mem *mem, const struct x86_ins
 			v |= (uint32_t)*bytes[i] << (8 * i);
 		if (v & MXCSR_RESERVED)
 			return -EINVAL;
-		memcpy((uint8_t *)xsave.region + XSAVE_MXCSR_OFFSET, &v, sizeof(v));
+		uint8_t *area = (uint8_t *)xsave.region;
+		uint64_t xstate_bv;
+
+		memcpy(&xstate_bv, area + XSAVE_HEADER_OFFSET, sizeof(xstate_bv));
+		if (!(xstate_bv & XFEATURE_MASK_SSE)) {
+			memset(area + XSAVE_XMM_OFFSET, 0, XSAVE_XMM_SIZE);
+			xstate_bv |= XFEATURE_MASK_SSE;
+			memcpy(area + XSAVE_HEADER_OFFSET, &xstate_bv, sizeof(xstate_bv));
+		}
+		memcpy(area + XSAVE_MXCSR_OFFSET, &v, sizeof(v));
 		if (ioctl(vcpu_fd, KVM_SET_XSAVE, &xsave) < 0)
 			return -errno;
 	} else {

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  --instance FILE   instance description (required)\n"
 		"  --console SPEC    stdio (default), file:PATH, socket:PATH or none\n"
 		"  --control PATH    control socket (default: <rundir>/<id>/control.sock)\n"
+		"                    (the console is also served on <rundir>/<id>/console.sock)\n"
 		"  --verbose         log every unhandled I/O access and more\n"
 		"  --help            this text\n\n"
 		"Exit status: 0 guest powered off, reset or stopped on request;\n"
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *instance_path = NULL, *console_spec = "stdio", *control_path = NULL;
-	char default_control[512];
+	char default_control[512], attach_path[512];
 	struct instance_desc desc;
 	struct console *console = NULL;
 	struct control *control = NULL;
@@ -117,11 +118,14 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* A console or control client that goes away must not take the VM with it. */
+	signal(SIGPIPE, SIG_IGN);
 
 	status = VM_EXIT_SETUP;
 	if (vm_create(&vm, &cfg) < 0)
 		goto out;
-	if (console_open(&console, console_spec, 0) < 0)
+	rundir_path(desc.id, "console.sock", attach_path, sizeof(attach_path));
+	if (console_open(&console, console_spec, attach_path) < 0)
 		goto out;
 	vm_set_console(&vm, console);
 	if (console_start(console, &vm, vm_console_input, &vm) < 0 ||

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,7 +45,9 @@ static void usage(FILE *f)
 		"  stop ID [--force] [--timeout SECONDS]\n"
 		"           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
 		"           (default 10 s); --force stops it at once\n"
-		"  pause ID / resume ID\n\n"
+		"  pause ID / resume ID\n"
+		"  console ID         attach this terminal to a VM's serial console\n"
+		"                     (shows the last 64 KiB first; Ctrl-] detaches)\n\n"
 		"cardvisor run options:\n"
 		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
 		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
@@ -209,22 +212,37 @@ static int cmd_run(int argc, char **argv)
 	return WEXITSTATUS(status);
 }
 
+/* Connect to one of a running instance's sockets in its run directory. */
+static int instance_connect(const char *id, const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (rundir_path(id, name, addr.sun_path, sizeof(addr.sun_path)))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* One request, one reply line.  Returns the parsed reply or NULL. */
 static struct json_object *control_call(const char *id, const char *request)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char buf[8192];
 	size_t len = 0;
 	struct json_object *reply = NULL;
-	int fd;
+	int fd = instance_connect(id, "control.sock");
 
-	if (rundir_path(id, "control.sock", addr.sun_path, sizeof(addr.sun_path)))
-		return NULL;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
 		goto out;
 	while (len < sizeof(buf) - 1) {
@@ -370,6 +388,81 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	return ret;
 }
 
+#define CONSOLE_DETACH 0x1d /* Ctrl-], as in telnet and virsh */
+
+/* Copy everything from @from to @to; false on EOF or error. */
+static bool pump(int from, int to, bool *detach)
+{
+	char buf[4096];
+	ssize_t n = read(from, buf, sizeof(buf));
+	char *esc;
+
+	if (n <= 0)
+		return false;
+	if (detach && (esc = memchr(buf, CONSOLE_DETACH, (size_t)n))) {
+		n = esc - buf;
+		*detach = true;
+	}
+	for (ssize_t off = 0; off < n;) {
+		ssize_t w = write(to, buf + off, (size_t)(n - off));
+
+		if (w <= 0)
+			return false;
+		off += w;
+	}
+	return !(detach && *detach);
+}
+
+/* Attach this terminal to a running VM's serial console. */
+static int cmd_console(int argc, char **argv)
+{
+	struct termios saved, raw;
+	bool tty = isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &saved);
+	bool detach = false, stdin_open = true;
+	const char *id = argc == 2 ? argv[1] : "";
+	int fd;
+
+	if (!instance_id_valid(id)) {
+		fprintf(stderr, "usage: cardvisor console ID\n");
+		return EXIT_USAGE;
+	}
+	fd = instance_connect(id, "console.sock");
+	if (fd < 0) {
+		fprintf(stderr, "cardvisor console: instance %s is not running (%s)\n", id,
+			strerror(-fd));
+		return EXIT_USAGE;
+	}
+	if (tty) {
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+		fprintf(stderr, "cardvisor: attached to %s; Ctrl-] detaches\r\n", id);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = fd, .events = POLLIN },
+			{ .fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents && !pump(fd, STDOUT_FILENO, NULL))
+			break; /* cv-hv closed the console: the VM stopped */
+		if (pfd[1].revents && !pump(STDIN_FILENO, fd, &detach)) {
+			if (detach)
+				break;
+			stdin_open = false; /* keep showing output after input ends */
+		}
+	}
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	close(fd);
+	fprintf(stderr, "%scardvisor: %s from %s\n", tty ? "\r\n" : "",
+		detach ? "detached" : "console closed", id);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -383,6 +476,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ps"))
 		return cmd_ps();
+	if (!strcmp(cmd, "console"))
+		return cmd_console(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||
 	    !strcmp(cmd, "resume"))
 		return cmd_control(cmd, argc - 1, argv + 1);

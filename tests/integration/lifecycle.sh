@@ -54,9 +54,23 @@ check "status of a paused VM says paused" \
 check "cardvisor resume answers running" grep -q "$id running" <("$CARDVISOR" resume "$id")
 check "resume of a running VM is harmless" grep -q "$id running" <("$CARDVISOR" resume "$id")
 
+# Attaching to the console replays what the guest printed before, then follows it.
+"$CARDVISOR" console "$id" </dev/null >"$TMP/console.out" 2>"$TMP/console.err" &
+console_pid=$!
+for _ in $(seq 1 50); do
+	grep -q 'waiting for a shutdown request' "$TMP/console.out" && break
+	sleep 0.1
+done
+check "cardvisor console replays the boot log on attach" \
+	grep -q '^cvguest: boot pvh magic=ok cmdline="wait"' "$TMP/console.out"
+
 "$CARDVISOR" stop "$id" --timeout 30 >"$TMP/stop.out" 2>&1
 check "cardvisor stop returns once the VM has stopped" grep -q "$id stopped" "$TMP/stop.out"
 wait_vm graceful
+wait "$console_pid"
+check "the attached console follows the guest to its power-off" \
+	grep -q '^cvguest: shutdown requested' "$TMP/console.out"
+check "the console client says the console closed" grep -q 'console closed' "$TMP/console.err"
 expect graceful "the guest saw Ctrl+Alt+Del on its keyboard" '^cvguest: shutdown requested'
 expect graceful "graceful stop is the guest's own power-off" 'guest powered off'
 expect_rc graceful "graceful stop: exit status 0" 0

@@ -32,6 +32,13 @@ run_vm big --guest "$TESTGUEST" --vcpus 1 --mem 5G
 expect_rc big "5 GiB RAM (above the PCI hole): exit status 0" 0
 expect big "5 GiB RAM: the guest's memory map adds up" '^cvguest: boot pvh magic=ok .* mem=5[01][0-9][0-9]MiB'
 
+run_vm tofile --guest "$TESTGUEST" --console "file:$TMP/console.log"
+expect_rc tofile "--console file: exit status 0" 0
+check "--console file: the guest's output goes to the file" \
+	grep -q '^cvguest: result pass' "$TMP/console.log"
+check "--console file: and not to the terminal" \
+	bash -c "! grep -q '^cvguest:' '$TMP/tofile.out'"
+
 run_vm fault --guest "$TESTGUEST" --cmdline fault
 expect fault "a guest exception is reported by the guest's IDT" '^cvguest: exception 6 rip=0x[0-9a-f]+'
 run_vm panic --guest "$TESTGUEST" --cmdline panic

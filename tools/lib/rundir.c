@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const rundir_files[] = { "instance.dtb", "control.sock", "pid" };
+static const char *const rundir_files[] = { "instance.dtb", "control.sock", "console.sock", "pid" };
 
 const char *rundir_base(void)
 {
