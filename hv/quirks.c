@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const quirk_names[QUIRK_COUNT] = {
@@ -72,6 +73,43 @@ int quirks_parse(struct quirks *q, const char *spec, const char **bad, size_t *b
 		}
 		p += len + (p[len] == ',');
 	}
+	return 0;
+}
+
+int quirks_linux_cmdline(const char *user, char **out)
+{
+	static const char key[] = "clearcpuid=";
+	const size_t key_len = sizeof(key) - 1;
+	size_t cap = (user ? strlen(user) : 0) * 2 + sizeof(QUIRK_LINUX_SWITCHES) +
+		     sizeof(QUIRK_LINUX_CLEARCPUID) + sizeof(key) + 4;
+	char *words = malloc(cap), *lists = malloc(cap);
+	size_t nw = 0, nl = 0;
+
+	if (!words || !lists) {
+		free(words);
+		free(lists);
+		return -ENOMEM;
+	}
+	words[0] = lists[0] = '\0';
+	/* Split the user's words into clearcpuid= lists and everything else. */
+	for (const char *p = user ? user : ""; *p;) {
+		size_t len;
+
+		p += strspn(p, " ");
+		len = strcspn(p, " ");
+		if (!len)
+			break;
+		if (len > key_len && !strncmp(p, key, key_len))
+			nl += (size_t)snprintf(lists + nl, cap - nl, "%.*s,", (int)(len - key_len),
+					       p + key_len);
+		else
+			nw += (size_t)snprintf(words + nw, cap - nw, "%.*s ", (int)len, p);
+		p += len;
+	}
+	snprintf(words + nw, cap - nw, "%s %s%s%s", QUIRK_LINUX_SWITCHES, key, lists,
+		 QUIRK_LINUX_CLEARCPUID);
+	free(lists);
+	*out = words;
 	return 0;
 }
 

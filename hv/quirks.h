@@ -34,9 +34,16 @@ struct quirks {
 	uint64_t uses[QUIRK_COUNT];  /* atomically incremented by vCPU threads */
 };
 
-/* The kernel switches QUIRK_LINUX_CMDLINE appends. */
-#define QUIRK_LINUX_CMDLINE_SWITCHES \
-	"noxsave clearcpuid=smap,popcnt,invpcid,rdpid nofsgsbase"
+/*
+ * What QUIRK_LINUX_CMDLINE adds (Documentation/admin-guide/kernel-parameters):
+ * no XSAVE (xrstor/xsave*, and with them AVX), no FSGSBASE instructions,
+ * and CPUID features hidden so the kernel takes its plain fallbacks:
+ * SMAP (stac/clac), popcnt, invpcid, rdpid, and the SIMD extensions its
+ * boot-time crypto uses (BLAKE2s for the RNG: ssse3; crc32c: sse4_2;
+ * AES-NI, PCLMULQDQ and SHA-NI self-tests).
+ */
+#define QUIRK_LINUX_SWITCHES   "noxsave nofsgsbase"
+#define QUIRK_LINUX_CLEARCPUID "smap,popcnt,invpcid,rdpid,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni"
 
 const char *quirk_name(enum quirk_id id);
 
@@ -52,6 +59,13 @@ bool quirks_host_is_software_kvm(void);
 int quirks_parse(struct quirks *q, const char *spec, const char **bad, size_t *bad_len);
 
 void quirks_count(struct quirks *q, enum quirk_id id);
+
+/*
+ * The Linux command line with QUIRK_LINUX_CMDLINE's switches added.  Linux
+ * honours only the last clearcpuid=, so the user's clearcpuid= lists are
+ * merged with ours into one, placed last.  Returns a malloc()ed string.
+ */
+int quirks_linux_cmdline(const char *user, char **out);
 
 /* "name=uses,..." of the enabled quirks, for logs and the status reply. */
 void quirks_format(const struct quirks *q, char *buf, size_t len);

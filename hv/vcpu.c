@@ -90,6 +90,8 @@ static int vcpu_setup_cpuid(struct vcpu *vcpu)
 	if (!cpuid)
 		return -ENOMEM;
 	cpuid_build(sup, &cfg, cpuid);
+	if (cfg.hide_cx16)
+		quirks_count(&vcpu->vm->quirks, QUIRK_CPUID_NO_CX16);
 	ret = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
 	return ret;

@@ -151,10 +151,9 @@ static int vm_load_kernel(struct vm *vm, struct boot_entry *entry)
 	int ret;
 
 	if (vm->cfg.linux_guest && vm->quirks.enabled[QUIRK_LINUX_CMDLINE]) {
-		if (asprintf(&cmdline, "%s%s" QUIRK_LINUX_CMDLINE_SWITCHES,
-			     vm->cfg.cmdline ? vm->cfg.cmdline : "",
-			     vm->cfg.cmdline && *vm->cfg.cmdline ? " " : "") < 0)
-			return -ENOMEM;
+		ret = quirks_linux_cmdline(vm->cfg.cmdline, &cmdline);
+		if (ret)
+			return ret;
 		lc.cmdline = cmdline;
 		quirks_count(&vm->quirks, QUIRK_LINUX_CMDLINE);
 	}

@@ -61,10 +61,14 @@ last_console_line() {
 	{ grep -aE '^\[ *[0-9]+\.[0-9]+\] |^cvboot: ' <<<"$lines" || echo "$lines"; } |
 		tail -n1 | cut -c1-200
 }
-# The reason cv-hv stopped the VM, without its timestamp and tag.
+# The first error cv-hv logged, without its timestamp and tag.
 stop_error() {
-	grep -aE "$hv_log" "$TMP/$1.out" | grep -a ': error: ' | head -n1 |
+	grep -aE "$hv_log" "$TMP/$1.out" | grep -a -m1 ': error: ' |
 		sed -E 's/^\[[^]]*\] [a-z-]+: error: //'
+}
+# The reason on cv-hv's last line, "stopped (REASON), exit status N".
+stop_reason() {
+	grep -aoP ': stopped \(\K.*(?=\), exit status)' "$TMP/$1.out" | tail -n1
 }
 # kernel_time LINE: the kernel's printk timestamp on LINE.
 kernel_time() { sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p' <<<"$1"; }
@@ -132,7 +136,7 @@ else
 		where=$(stop_error pvh)
 		rip=$(grep -oE 'at RIP 0x[0-9a-f]+' <<<"$where" | cut -d' ' -f3)
 		[ -z "$rip" ] || where="$where [vmlinux at $rip: $(insn_at "$rip")]"
-		where=${where:-"exit status $(rc_of pvh), no error logged"}
+		where=${where:-"exit status $(rc_of pvh): $(stop_reason pvh)"}
 	fi
 	where="$where; last console line: $(last_console_line pvh)"
 	if [ "$hw_kvm" = 0 ]; then

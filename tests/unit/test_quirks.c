@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -68,12 +69,38 @@ static void test_count_and_format(void **state)
 	assert_string_equal(buf, "none");
 }
 
+static void test_linux_cmdline(void **state)
+{
+	char *out;
+
+	(void)state;
+	assert_int_equal(quirks_linux_cmdline("console=ttyS0 quiet", &out), 0);
+	assert_string_equal(out, "console=ttyS0 quiet " QUIRK_LINUX_SWITCHES
+				 " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
+	free(out);
+	assert_int_equal(quirks_linux_cmdline(NULL, &out), 0);
+	assert_string_equal(out, QUIRK_LINUX_SWITCHES " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
+	free(out);
+	/* Linux takes only the last clearcpuid=: the user's lists are merged into ours. */
+	assert_int_equal(quirks_linux_cmdline("  clearcpuid=avx2 console=ttyS0  clearcpuid=pku,umip ",
+					      &out), 0);
+	assert_string_equal(out, "console=ttyS0 " QUIRK_LINUX_SWITCHES
+				 " clearcpuid=avx2,pku,umip," QUIRK_LINUX_CLEARCPUID);
+	free(out);
+	/* A word that only starts like the switch is left alone. */
+	assert_int_equal(quirks_linux_cmdline("clearcpuid= xclearcpuid=1", &out), 0);
+	assert_string_equal(out, "clearcpuid= xclearcpuid=1 " QUIRK_LINUX_SWITCHES
+				 " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_none_auto),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_count_and_format),
+		cmocka_unit_test(test_linux_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
