@@ -76,6 +76,23 @@ static size_t modrm_decode(const uint8_t *p, size_t len, uint8_t rex,
 	return n + disp;
 }
 
+/*
+ * Two-byte-opcode SSE instructions (SDM Vol. 2, appendix A, table A-3) that
+ * kernel SIMD code starts with, named in their XMM form: enough for an
+ * error to say "this is SIMD code".  @imm8: an immediate byte follows.
+ */
+static const struct {
+	const char *name;
+	bool imm8;
+} sse_ops[256] = {
+	[0x10] = { "movups" }, [0x11] = { "movups" }, [0x28] = { "movaps" },
+	[0x29] = { "movaps" }, [0x6e] = { "movd" },   [0x7e] = { "movd" },
+	[0x6f] = { "movdqa" }, [0x7f] = { "movdqa" }, [0xd6] = { "movq" },
+	[0xef] = { "pxor" },   [0xeb] = { "por" },    [0xdb] = { "pand" },
+	[0xfe] = { "paddd" },  [0xd4] = { "paddq" },  [0x70] = { "pshufd", true },
+	[0x72] = { "psrld/psrad/pslld", true },
+};
+
 static void insn_set(struct x86_insn *out, enum x86_insn_kind kind, size_t length,
 		     const char *name)
 {
@@ -142,6 +159,12 @@ void x86_insn_decode(const uint8_t *bytes, size_t len, struct x86_insn *out)
 	}
 	if (i >= len)
 		return;
+	if (op == 0x38 && bytes[i] == 0x00) {
+		m = modrm_decode(bytes + i + 1, len - i - 1, rex, &mem);
+		if (m)
+			insn_set(out, X86_INSN_SSE, i + 1 + m, "pshufb");
+		goto operand;
+	}
 	reg = (bytes[i] >> 3) & 7;
 	m = modrm_decode(bytes + i, len - i, rex, &mem);
 	if (!m)
@@ -164,6 +187,8 @@ void x86_insn_decode(const uint8_t *bytes, size_t len, struct x86_insn *out)
 
 		if (grp15[reg].name)
 			insn_set(out, grp15[reg].kind, i + m, grp15[reg].name);
+	} else if (sse_ops[op].name && i + m + sse_ops[op].imm8 <= len) {
+		insn_set(out, X86_INSN_SSE, i + m + sse_ops[op].imm8, sse_ops[op].name);
 	}
 operand:
 	if (out->kind != X86_INSN_UNKNOWN && mem.present) {

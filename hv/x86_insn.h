@@ -26,6 +26,7 @@ enum x86_insn_kind {
 	X86_INSN_RDPID,
 	X86_INSN_INVPCID,
 	X86_INSN_RDFSBASE,
+	X86_INSN_SSE,        /* an SSE data-movement or integer instruction */
 };
 
 /* Segment override prefixes that matter in 64-bit mode. */

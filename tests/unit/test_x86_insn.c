@@ -48,6 +48,14 @@ static void test_known_instructions(void **state)
 	/* rdgsbase %rax: f3 48 0f ae c8 */
 	expect((const uint8_t[]){ 0xf3, 0x48, 0x0f, 0xae, 0xc8 }, 5, X86_INSN_RDFSBASE, 5,
 	       "rdgsbase");
+	/* movd %ecx,%xmm15: 66 44 0f 6e f9, where the stock kernel's BLAKE2s stopped. */
+	expect((const uint8_t[]){ 0x66, 0x44, 0x0f, 0x6e, 0xf9, 0x4c, 0x8d }, 7, X86_INSN_SSE, 5,
+	       "movd");
+	/* pshufd $0x93,%xmm1,%xmm1: 66 0f 70 c9 93 (imm8 counted) */
+	expect((const uint8_t[]){ 0x66, 0x0f, 0x70, 0xc9, 0x93 }, 5, X86_INSN_SSE, 5, "pshufd");
+	/* pshufb %xmm13,%xmm3: 66 41 0f 38 00 dd */
+	expect((const uint8_t[]){ 0x66, 0x41, 0x0f, 0x38, 0x00, 0xdd }, 6, X86_INSN_SSE, 6,
+	       "pshufb");
 }
 
 static void test_unknown_and_truncated(void **state)
@@ -60,6 +68,8 @@ static void test_unknown_and_truncated(void **state)
 	expect((const uint8_t[]){ 0x0f, 0xae, 0x54 }, 3, X86_INSN_UNKNOWN, 0, "unknown");
 	/* cmpxchg8b/16b has no register form: mod 3 is something else. */
 	expect((const uint8_t[]){ 0x0f, 0xc7, 0xc8 }, 3, X86_INSN_UNKNOWN, 0, "unknown");
+	/* pshufd without its immediate byte is cut off. */
+	expect((const uint8_t[]){ 0x66, 0x0f, 0x70, 0xc9 }, 4, X86_INSN_UNKNOWN, 0, "unknown");
 }
 
 int main(void)
