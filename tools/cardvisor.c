@@ -287,6 +287,21 @@ static bool reply_ok(struct json_object *o)
 	return o && json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
 }
 
+/* True when the instance's recorded cv-hv process no longer exists. */
+static bool instance_stale(const char *id)
+{
+	char path[512];
+	FILE *f;
+	int pid = 0;
+
+	if (rundir_path(id, "pid", path, sizeof(path)) || !(f = fopen(path, "r")))
+		return false;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 static int cmd_ps(void)
 {
 	DIR *d = opendir(rundir_base());
@@ -307,6 +322,8 @@ static int cmd_ps(void)
 			       (long long)(json_int(r, "memory") >> 20),
 			       (long long)(json_int(r, "uptime_ms") / 1000),
 			       (long long)json_int(r, "pid"));
+		else if (instance_stale(e->d_name))
+			rundir_remove(e->d_name); /* its cv-hv died without cleaning up */
 		else
 			printf("%-20s %-9s\n", e->d_name, "unreachable");
 		json_object_put(r);

@@ -106,6 +106,13 @@ else
 	not_ok "a guest to signal comes up"
 fi
 
+# A run directory whose cv-hv died without cleaning up is removed by ps.
+mkdir -p "$CARDVISOR_RUNDIR/i-0000000000000dead"
+echo 999999999 >"$CARDVISOR_RUNDIR/i-0000000000000dead/pid"
+"$CARDVISOR" ps >/dev/null 2>&1
+check "cardvisor ps clears the run directory of a cv-hv that died" \
+	test ! -e "$CARDVISOR_RUNDIR/i-0000000000000dead"
+
 check "an unknown instance gets a clear error" \
 	bash -c "'$CARDVISOR' status i-00000000000000000 2>&1 | grep -q 'is not running'"
 check "a malformed id is refused" \
