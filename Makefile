@@ -71,8 +71,8 @@ $(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(FIXTURE_OBJS) $(BUILD)/libhv.a $(BUILD)/libcv.a
-	$(call msg,CC,$<)
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FIXTURE_OBJS) $(BUILD)/libhv.a $(BUILD)/libcv.a
+	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/guest-obj/%.o: %.c
@@ -102,5 +102,5 @@ demo: $(BINS) $(GUEST)
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_BINS:=.d) \
+-include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d

@@ -46,6 +46,7 @@ _Static_assert(sizeof(struct acpi_sdt_header) == 36, "System Description Table H
 #define ACPI_SIG_DSDT "DSDT"
 #define ACPI_SIG_FADT "FACP"
 #define ACPI_SIG_MADT "APIC"
+#define ACPI_SIG_MCFG "MCFG"  /* PCI Firmware Spec 3.2, 4.1.2 */
 #define ACPI_SIG_RSDT "RSDT"  /* 5.2.7: 32-bit table addresses follow the header */
 #define ACPI_SIG_XSDT "XSDT"  /* 5.2.8: 64-bit table addresses follow the header */
 
@@ -195,5 +196,28 @@ _Static_assert(sizeof(struct acpi_madt_interrupt_override) == 10,
 #define ACPI_MPS_INTI_POLARITY_HIGH (1u << 0)
 #define ACPI_MPS_INTI_TRIGGER_EDGE  (1u << 2)
 #define ACPI_MPS_INTI_TRIGGER_LEVEL (3u << 2)
+
+/*
+ * PCI Firmware Spec 3.2, 4.1.2: MCFG, the PCI Express memory mapped
+ * configuration space (ECAM) base address description table.  One allocation
+ * structure per segment and bus range follows the header.
+ */
+struct acpi_mcfg {
+	struct acpi_sdt_header header;
+	uint8_t reserved[8];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG header");
+
+/* PCI Firmware Spec 3.2, 4.1.2, Table 4-3: the ECAM of buses start..end. */
+struct acpi_mcfg_allocation {
+	uint64_t base_address;     /* of bus 0, even when start_bus is not 0 */
+	uint16_t pci_segment;
+	uint8_t start_bus;
+	uint8_t end_bus;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(offsetof(struct acpi_mcfg_allocation, pci_segment) == 8, "MCFG segment");
+_Static_assert(offsetof(struct acpi_mcfg_allocation, start_bus) == 10, "MCFG start bus");
+_Static_assert(sizeof(struct acpi_mcfg_allocation) == 16, "MCFG allocation structure");
 
 #endif /* CV_ACPI_H */

@@ -2,8 +2,8 @@
 /*
  * ACPI tables for a hardware-reduced platform (ACPI 6.4, 4.1): no PM1/GPE
  * blocks, no PM timer, no FACS; power-off through the sleep control register.
- * Layouts in guest-abi/acpi.h; every table is checksummed so its bytes sum to
- * zero (ACPI 6.4, 5.2.6).
+ * The MCFG points the guest at the ECAM.  Layouts in guest-abi/acpi.h; every
+ * table is checksummed so its bytes sum to zero (ACPI 6.4, 5.2.6).
  */
 #include "hv/acpi.h"
 
@@ -244,6 +244,35 @@ static uint64_t build_madt(struct acpi_area *a, unsigned nr_vcpus)
 	return gpa;
 }
 
+/*
+ * ECAM gives each bus 1 MiB (PCIe Base 4.0, 7.2.2): the window covers buses
+ * 0..ECAM_END_BUS of segment 0.  Without the MCFG Linux falls back to
+ * configuration mechanism #1 and only the first 256 bytes of each function.
+ */
+#define ECAM_BUS_SHIFT 20
+#define ECAM_END_BUS   ((CV_PCI_ECAM_SIZE >> ECAM_BUS_SHIFT) - 1)
+_Static_assert(CV_PCI_ECAM_SIZE % (1ULL << ECAM_BUS_SHIFT) == 0 && ECAM_END_BUS <= 0xff,
+	       "the ECAM window is whole buses of one segment");
+
+static uint64_t build_mcfg(struct acpi_area *a)
+{
+	struct acpi_mcfg_allocation ecam = {
+		.base_address = CV_PCI_ECAM_START,
+		.pci_segment = 0,
+		.start_bus = 0,
+		.end_bus = ECAM_END_BUS,
+	};
+	uint32_t len = sizeof(struct acpi_mcfg) + sizeof(ecam);
+	uint64_t gpa;
+	struct acpi_mcfg *m = table_alloc(a, len, &gpa);
+
+	/* PCI Firmware Spec 3.2, 4.1.2, Table 4-2: revision 1. */
+	header_init(&m->header, ACPI_SIG_MCFG, len, 1);
+	memcpy(m + 1, &ecam, sizeof(ecam));
+	header_finish(&m->header);
+	return gpa;
+}
+
 static uint64_t build_xsdt(struct acpi_area *a, const uint64_t *tables, unsigned n)
 {
 	uint32_t len = sizeof(struct acpi_sdt_header) + n * sizeof(uint64_t);
@@ -261,7 +290,7 @@ int acpi_build(struct guest_mem *mem, unsigned nr_vcpus, uint64_t *rsdp_gpa)
 	const uint64_t size = CV_ACPI_END - CV_ACPI_BASE;
 	struct acpi_area a = { .host = guest_mem_ptr(mem, CV_ACPI_BASE, size) };
 	struct acpi_rsdp *rsdp;
-	uint64_t tables[2];
+	uint64_t tables[3];
 
 	if (nr_vcpus < 1 || nr_vcpus > ACPI_MAX_VCPUS) {
 		cv_err("acpi: %u vCPUs: the MADT describes 1 to %u", nr_vcpus, ACPI_MAX_VCPUS);
@@ -280,12 +309,13 @@ int acpi_build(struct guest_mem *mem, unsigned nr_vcpus, uint64_t *rsdp_gpa)
 	rsdp = table_alloc(&a, sizeof(*rsdp), rsdp_gpa);
 	tables[0] = build_fadt(&a, build_dsdt(&a));
 	tables[1] = build_madt(&a, nr_vcpus);
+	tables[2] = build_mcfg(&a);
 
 	memcpy(rsdp->signature, ACPI_RSDP_SIGNATURE, 8);
 	memcpy(rsdp->oem_id, ACPI_OEM_ID, 6);
 	rsdp->revision = 2;
 	rsdp->length = sizeof(*rsdp);
-	rsdp->xsdt_address = build_xsdt(&a, tables, 2);
+	rsdp->xsdt_address = build_xsdt(&a, tables, sizeof(tables) / sizeof(tables[0]));
 	rsdp->checksum = checksum(rsdp, ACPI_RSDP_V1_LENGTH);
 	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
 	return 0;

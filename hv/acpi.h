@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Minimal ACPI tables for the guest (ACPI 6.4): RSDP -> XSDT -> FADT (-> DSDT)
- * and MADT, in CV_ACPI_BASE..CV_ACPI_END.  They exist so that Linux finds
+ * MADT and MCFG, in CV_ACPI_BASE..CV_ACPI_END.  They exist so that Linux finds
  * every CPU and the I/O APIC (our Debian kernel has no MP-table parser), the
  * PCI host bridge, and a way to power off (hardware-reduced sleep registers
  * at CV_PORT_SLEEP_CONTROL/STATUS with an _S5 object).

@@ -23,6 +23,9 @@ _Static_assert(HVM_MEMMAP_TYPE_RAM == E820_TYPE_RAM &&
 _Static_assert(CV_BIOS_AREA_START <= CV_ACPI_BASE && CV_ACPI_END == CV_BIOS_AREA_END,
 	       "ACPI tables at the top of the BIOS area");
 _Static_assert(CV_LOWMEM_END == CV_BIOS_AREA_START, "no gap below the BIOS area");
+/* In the hole, so between the two RAM ranges: the map stays sorted. */
+_Static_assert(CV_PCI_ECAM_START >= CV_PCI_HOLE_START &&
+	       CV_PCI_ECAM_START + CV_PCI_ECAM_SIZE <= CV_PCI_HOLE_END, "ECAM in the PCI hole");
 
 static void add(struct e820_map *map, uint64_t start, uint64_t end, uint32_t type)
 {
@@ -38,6 +41,12 @@ void e820_build(const struct guest_mem *mem, struct e820_map *map)
 	/* Type ACPI rather than reserved: says what is there (ACPI 6.4, 15.1). */
 	add(map, CV_ACPI_BASE, CV_ACPI_END, E820_TYPE_ACPI);
 	add(map, CV_BIOS_AREA_END, mem->low_size, E820_TYPE_RAM);
+	/*
+	 * Linux uses an MCFG region only if e820 reserves all of it, or ACPI
+	 * claims it as a PNP0C02 motherboard resource; otherwise it falls back
+	 * to port 0xcf8 (arch/x86/pci/mmconfig-shared.c, pci_mmcfg_reserved()).
+	 */
+	add(map, CV_PCI_ECAM_START, CV_PCI_ECAM_START + CV_PCI_ECAM_SIZE, E820_TYPE_RESERVED);
 	if (mem->high_size)
 		add(map, CV_HIGHMEM_START, CV_HIGHMEM_START + mem->high_size, E820_TYPE_RAM);
 }

@@ -17,8 +17,11 @@
 #define E820_TYPE_RESERVED 2
 #define E820_TYPE_ACPI     3
 
-/* Low RAM, EBDA/BIOS hole, ACPI tables, RAM from 1 MiB, RAM above 4 GiB. */
-#define E820_MAX_RANGES    5
+/*
+ * Low RAM, EBDA/BIOS hole, ACPI tables, RAM from 1 MiB, the PCIe ECAM,
+ * RAM above 4 GiB.
+ */
+#define E820_MAX_RANGES    6
 
 struct e820_range {
 	uint64_t addr;

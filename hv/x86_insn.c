@@ -85,11 +85,11 @@ static const struct {
 	const char *name;
 	bool imm8;
 } sse_ops[256] = {
-	[0x10] = { "movups" }, [0x11] = { "movups" }, [0x28] = { "movaps" },
-	[0x29] = { "movaps" }, [0x6e] = { "movd" },   [0x7e] = { "movd" },
-	[0x6f] = { "movdqa" }, [0x7f] = { "movdqa" }, [0xd6] = { "movq" },
-	[0xef] = { "pxor" },   [0xeb] = { "por" },    [0xdb] = { "pand" },
-	[0xfe] = { "paddd" },  [0xd4] = { "paddq" },  [0x70] = { "pshufd", true },
+	[0x10] = { "movups", false }, [0x11] = { "movups", false }, [0x28] = { "movaps", false },
+	[0x29] = { "movaps", false }, [0x6e] = { "movd", false },   [0x7e] = { "movd", false },
+	[0x6f] = { "movdqa", false }, [0x7f] = { "movdqa", false }, [0xd6] = { "movq", false },
+	[0xef] = { "pxor", false },   [0xeb] = { "por", false },    [0xdb] = { "pand", false },
+	[0xfe] = { "paddd", false },  [0xd4] = { "paddq", false },  [0x70] = { "pshufd", true },
 	[0x72] = { "psrld/psrad/pslld", true },
 };
 

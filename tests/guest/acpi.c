@@ -19,6 +19,9 @@
 #define ACPI_ADDR_LIMIT  0x100000000ULL
 #define ACPI_TABLE_MAX   0x100000u
 
+/* PCIe Base 4.0, 7.2.2: 32 devices x 8 functions x 4 KiB of ECAM per bus. */
+#define ECAM_BUS_SIZE    0x100000u
+
 static uint8_t checksum(const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -74,8 +77,12 @@ static const struct acpi_sdt_header *sdt_check(uint64_t addr, const char *sig)
 	return h;
 }
 
-/* The XSDT lists 64-bit table addresses, the RSDT 32-bit ones (5.2.7, 5.2.8). */
-static const struct acpi_madt *madt_find(const struct acpi_rsdp *rsdp)
+/*
+ * The first valid table with @sig and at least @min_len bytes.  The XSDT lists
+ * 64-bit table addresses, the RSDT 32-bit ones (5.2.7, 5.2.8).
+ */
+static const struct acpi_sdt_header *table_find(const struct acpi_rsdp *rsdp,
+						const char *sig, size_t min_len)
 {
 	const struct acpi_sdt_header *root;
 	size_t entry_size;
@@ -96,9 +103,9 @@ static const struct acpi_madt *madt_find(const struct acpi_rsdp *rsdp)
 		uint64_t addr = 0;
 
 		memcpy(&addr, entries + i * entry_size, entry_size);
-		const struct acpi_sdt_header *h = sdt_check(addr, ACPI_SIG_MADT);
-		if (h && h->length >= sizeof(struct acpi_madt))
-			return (const struct acpi_madt *)h;
+		const struct acpi_sdt_header *h = sdt_check(addr, sig);
+		if (h && h->length >= min_len)
+			return h;
 	}
 	return NULL;
 }
@@ -138,9 +145,34 @@ const char *acpi_read_madt(uint64_t rsdp_hint, struct madt_info *out)
 	const struct acpi_rsdp *rsdp = rsdp_find(rsdp_hint);
 	if (!rsdp)
 		return "no valid acpi rsdp";
-	const struct acpi_madt *madt = madt_find(rsdp);
+	const struct acpi_madt *madt = (const void *)table_find(rsdp, ACPI_SIG_MADT,
+								sizeof(struct acpi_madt));
 	if (!madt)
 		return "no valid acpi madt";
 	madt_parse(madt, out);
 	return NULL;
+}
+
+/*
+ * PCI Firmware Spec 3.2, 4.1.2: the allocation structure of segment 0 that
+ * covers bus 0.  Its window must lie in the identity map, where pci.c reads it.
+ */
+uint64_t acpi_find_ecam(uint64_t rsdp_hint)
+{
+	const struct acpi_rsdp *rsdp = rsdp_find(rsdp_hint);
+	if (!rsdp)
+		return 0;
+	const struct acpi_sdt_header *mcfg = table_find(rsdp, ACPI_SIG_MCFG,
+							 sizeof(struct acpi_mcfg));
+	if (!mcfg)
+		return 0;
+
+	const struct acpi_mcfg_allocation *a =
+		(const void *)((const struct acpi_mcfg *)mcfg + 1);
+	size_t n = (mcfg->length - sizeof(struct acpi_mcfg)) / sizeof(*a);
+	for (size_t i = 0; i < n; i++)
+		if (a[i].pci_segment == 0 && a[i].start_bus == 0 &&
+		    addr_ok(a[i].base_address, ECAM_BUS_SIZE))
+			return a[i].base_address;
+	return 0;
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Just enough ACPI to count the CPUs: RSDP -> XSDT/RSDT -> MADT. */
+/*
+ * Just enough ACPI to count the CPUs and find the PCIe ECAM:
+ * RSDP -> XSDT/RSDT -> MADT and MCFG.
+ */
 #ifndef CVG_ACPI_H
 #define CVG_ACPI_H
 
@@ -20,5 +23,11 @@ struct madt_info {
  * and checksum are checked.  Returns NULL on success, else why it failed.
  */
 const char *acpi_read_madt(uint64_t rsdp_hint, struct madt_info *out);
+
+/*
+ * The ECAM base of PCI segment 0, bus 0, from the MCFG (found as above), or 0
+ * when there is no valid MCFG or it does not describe that bus.
+ */
+uint64_t acpi_find_ecam(uint64_t rsdp_hint);
 
 #endif /* CVG_ACPI_H */

@@ -142,6 +142,12 @@ void main(const struct hvm_start_info *si)
 	kprintf("cvguest: lapic timer ok ticks=%lu\n", lapic_ticks() - start);
 
 	pci_scan_bus0();
+	uint64_t ecam = acpi_find_ecam(si->rsdp_paddr);
+	if (!ecam)
+		fail("no mcfg");
+	if (!pci_ecam_agrees(ecam))
+		fail("ecam mismatch");
+	kprintf("cvguest: pci ecam 0x%lx ok\n", ecam);
 
 	if (!mxcsr_round_trip())
 		fail("mxcsr did not round-trip");

@@ -36,6 +36,27 @@ uint32_t pci_cfg_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
 	return inl(CV_PORT_PCI_CONFIG_DATA);
 }
 
+/* PCIe Base 4.0, 7.2.2: bus 27:20, device 19:15, function 14:12, register 11:0. */
+static uint32_t ecam_read32(uint64_t ecam_base, uint8_t dev, uint8_t fn, uint16_t off)
+{
+	return mmio_read32(ecam_base + ((uint64_t)(dev & 0x1f) << 15 |
+					(uint64_t)(fn & 0x7) << 12 | (off & 0xffc)));
+}
+
+/*
+ * Two MMIO reads: every one is an exit, and on a software KVM an emulated
+ * instruction, so the host bridge's identity and class stand for the rest.
+ */
+bool pci_ecam_agrees(uint64_t ecam_base)
+{
+	static const uint8_t regs[] = { PCI_VENDOR_ID, PCI_CLASS_REVISION };
+
+	for (unsigned int i = 0; i < sizeof(regs); i++)
+		if (ecam_read32(ecam_base, 0, 0, regs[i]) != pci_cfg_read32(0, 0, 0, regs[i]))
+			return false;
+	return true;
+}
+
 /* Appends " bar<i> <mem|io> <addr>" for each BAR that has an address. */
 static void describe_bars(char *buf, size_t size, uint8_t dev, uint8_t fn,
 			  unsigned int nbars)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Boots the test guest under cv-hv with 1 and 2 vCPUs and checks what it
 # reports on its serial console: PVH boot, ACPI CPU discovery, SMP bring-up,
-# LAPIC timer interrupts, the PCI scan, and a clean power-off.
+# LAPIC timer interrupts, the PCI scan and its ECAM, and a clean power-off.
 . "$(dirname "$0")/lib.sh"
 
 if ! have_kvm; then
@@ -17,6 +17,7 @@ expect up1 "1 vCPU: ACPI MADT lists 1 CPU" '^cvguest: acpi madt cpus=1 ioapic=0x
 expect up1 "1 vCPU: all CPUs online" '^cvguest: smp 1/1 cpus online'
 expect up1 "1 vCPU: LAPIC timer interrupts arrive" '^cvguest: lapic timer ok ticks=[0-9]+'
 expect up1 "1 vCPU: PCI scan finds the host bridge" '^cvguest: pci 00:00\.0 1b36:0008 class 060000'
+expect up1 "1 vCPU: PCI ECAM found through ACPI MCFG and agrees with type-1" '^cvguest: pci ecam 0xe0000000 ok'
 expect up1 "1 vCPU: MXCSR loads and stores" '^cvguest: mxcsr ok'
 expect up1 "1 vCPU: guest result pass" '^cvguest: result pass'
 expect up1 "1 vCPU: cv-hv reports the power-off" 'guest powered off'

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ACPI tables, read the way an OS does: scan the BIOS area for the RSDP,
- * follow XSDT -> FADT -> DSDT and MADT, checking every checksum, and read
+ * follow XSDT -> FADT -> DSDT, MADT and MCFG, checking every checksum, and read
  * fields at their ACPI 6.4 byte offsets (not through guest-abi/acpi.h's structs,
  * so that a wrong layout there shows up here).
  */
@@ -80,7 +80,7 @@ static uint64_t scan_rsdp(void)
 }
 
 struct tables {
-	const uint8_t *fadt, *madt, *dsdt;
+	const uint8_t *fadt, *madt, *mcfg, *dsdt;
 };
 
 static void find_tables(unsigned nr_vcpus, struct tables *t)
@@ -100,7 +100,7 @@ static void find_tables(unsigned nr_vcpus, struct tables *t)
 
 	xsdt = table(rd(rsdp + 24, 8), "XSDT");
 	n = ((uint32_t)rd(xsdt + 4, 4) - 36) / 8;
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t gpa = rd(xsdt + 36 + 8 * i, 8);
 		const uint8_t *h = guest_mem_ptr(&mem, gpa, 4);
@@ -110,11 +110,14 @@ static void find_tables(unsigned nr_vcpus, struct tables *t)
 			t->fadt = table(gpa, "FACP");
 		else if (!memcmp(h, "APIC", 4))
 			t->madt = table(gpa, "APIC");
+		else if (!memcmp(h, "MCFG", 4))
+			t->mcfg = table(gpa, "MCFG");
 		else
 			fail_msg("unexpected table %.4s", (const char *)h);
 	}
 	assert_non_null(t->fadt);
 	assert_non_null(t->madt);
+	assert_non_null(t->mcfg);
 	t->dsdt = table(rd(t->fadt + 140, 8), "DSDT");      /* X_DSDT */
 	assert_int_equal(rd(t->fadt + 40, 4), rd(t->fadt + 140, 8));  /* DSDT */
 }
@@ -216,6 +219,29 @@ static void test_madt(void **state)
 	check_madt(1);
 	check_madt(4);
 	check_madt(ACPI_MAX_VCPUS);
+}
+
+/*
+ * PCI Firmware Spec 3.2, 4.1.2: the header, 8 reserved bytes, then one
+ * 16-byte allocation structure: the ECAM of segment 0, bus 0 only.
+ */
+static void test_mcfg(void **state)
+{
+	static const uint8_t zero[8];
+	struct tables t;
+
+	(void)state;
+	find_tables(1, &t);
+	assert_int_equal(rd(t.mcfg + 4, 4), 44 + 16);  /* length */
+	assert_int_equal(t.mcfg[8], 1);                /* revision */
+	assert_memory_equal(t.mcfg + 36, zero, 8);
+	assert_int_equal(rd(t.mcfg + 44, 8), CV_PCI_ECAM_START);  /* base address */
+	assert_int_equal(rd(t.mcfg + 52, 2), 0);       /* PCI segment group */
+	assert_int_equal(t.mcfg[54], 0);               /* start bus */
+	assert_int_equal(t.mcfg[55], 0);               /* end bus */
+	assert_memory_equal(t.mcfg + 56, zero, 4);
+	/* One bus of ECAM is 1 MiB (PCIe Base 4.0, 7.2.2): the window is exactly it. */
+	assert_int_equal(CV_PCI_ECAM_SIZE, (t.mcfg[55] - t.mcfg[54] + 1) << 20);
 }
 
 /* AML PkgLength (ACPI 6.4, 20.2.4): returns the length, @bytes its size. */
@@ -341,6 +367,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fadt),
 		cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_mcfg),
 		cmocka_unit_test(test_dsdt_s5),
 		cmocka_unit_test(test_dsdt_pci_root),
 		cmocka_unit_test(test_bad_vcpu_count),

@@ -205,13 +205,15 @@ static void test_bzimage_zero_page(void **state)
 	assert_memory_equal(guest_mem_ptr(&fixture_mem, bp->acpi_rsdp_addr, 8), "RSD PTR ", 8);
 
 	e820_build(&fixture_mem, &map);
-	assert_int_equal(bp->e820_entries, 4);
+	assert_int_equal(bp->e820_entries, 5);
 	for (unsigned i = 0; i < map.nr; i++) {
 		assert_int_equal(bp->e820_table[i].addr, map.range[i].addr);
 		assert_int_equal(bp->e820_table[i].size, map.range[i].size);
 		assert_int_equal(bp->e820_table[i].type, map.range[i].type);
 	}
 	assert_int_equal(bp->e820_table[3].addr + bp->e820_table[3].size, 64 * MIB);
+	assert_int_equal(bp->e820_table[4].addr, CV_PCI_ECAM_START);
+	assert_int_equal(bp->e820_table[4].type, E820_TYPE_RESERVED);
 }
 
 static void test_bzimage_initrd(void **state)
@@ -324,6 +326,15 @@ static void assert_range(const struct e820_map *map, unsigned i, uint64_t start,
 	assert_int_equal(map->range[i].type, type);
 }
 
+/*
+ * The ECAM window is reserved whatever the RAM size: Linux ignores an MCFG
+ * region e820 does not reserve in full (arch/x86/pci/mmconfig-shared.c).
+ */
+static void assert_ecam_range(const struct e820_map *map, unsigned i)
+{
+	assert_range(map, i, 0xe0000000, 0xe0100000, E820_TYPE_RESERVED);
+}
+
 /* The part below 1 MiB is the same for every size. */
 static void assert_low_ranges(const struct e820_map *map)
 {
@@ -338,9 +349,10 @@ static void test_e820_64m(void **state)
 
 	(void)state;
 	e820_build(&fixture_mem, &map);
-	assert_int_equal(map.nr, 4);
+	assert_int_equal(map.nr, 5);
 	assert_low_ranges(&map);
 	assert_range(&map, 3, 0x100000, 64 * MIB, E820_TYPE_RAM);
+	assert_ecam_range(&map, 4);
 }
 
 static void test_e820_3g(void **state)
@@ -352,9 +364,10 @@ static void test_e820_3g(void **state)
 	assert_int_equal(guest_mem_init(&m, 3 * GIB), 0);
 	e820_build(&m, &map);
 	/* Exactly up to the PCI hole, nothing above 4 GiB. */
-	assert_int_equal(map.nr, 4);
+	assert_int_equal(map.nr, 5);
 	assert_low_ranges(&map);
 	assert_range(&map, 3, 0x100000, 0xc0000000, E820_TYPE_RAM);
+	assert_ecam_range(&map, 4);
 	guest_mem_destroy(&m);
 }
 
@@ -367,10 +380,11 @@ static void test_e820_5g(void **state)
 	assert_int_equal(guest_mem_init(&m, 5 * GIB), 0);
 	e820_build(&m, &map);
 	/* 3 GiB below the hole, the other 2 GiB from 4 GiB on. */
-	assert_int_equal(map.nr, 5);
+	assert_int_equal(map.nr, 6);
 	assert_low_ranges(&map);
 	assert_range(&map, 3, 0x100000, 0xc0000000, E820_TYPE_RAM);
-	assert_range(&map, 4, 0x100000000ULL, 0x180000000ULL, E820_TYPE_RAM);
+	assert_ecam_range(&map, 4);
+	assert_range(&map, 5, 0x100000000ULL, 0x180000000ULL, E820_TYPE_RAM);
 	guest_mem_destroy(&m);
 }
 
@@ -386,9 +400,9 @@ static void test_e820_write_formats(void **state)
 	assert_int_equal(guest_mem_init(&m, 5 * GIB), 0);
 	e820_build(&m, &map);
 	memset(pvh, 0, sizeof(pvh));
-	assert_int_equal(e820_write(&map, bp, E820_MAX_RANGES, sizeof(bp[0])), 5);
-	assert_int_equal(e820_write(&map, pvh, E820_MAX_RANGES, sizeof(pvh[0])), 5);
-	for (unsigned i = 0; i < 5; i++) {
+	assert_int_equal(e820_write(&map, bp, E820_MAX_RANGES, sizeof(bp[0])), 6);
+	assert_int_equal(e820_write(&map, pvh, E820_MAX_RANGES, sizeof(pvh[0])), 6);
+	for (unsigned i = 0; i < 6; i++) {
 		assert_int_equal(bp[i].addr, map.range[i].addr);
 		assert_int_equal(bp[i].size, map.range[i].size);
 		assert_int_equal(bp[i].type, map.range[i].type);
@@ -397,7 +411,7 @@ static void test_e820_write_formats(void **state)
 		assert_int_equal(pvh[i].type, map.range[i].type);
 		assert_int_equal(pvh[i].reserved, 0);
 	}
-	assert_int_equal(e820_write(&map, bp, 4, sizeof(bp[0])), -ENOSPC);
+	assert_int_equal(e820_write(&map, bp, 5, sizeof(bp[0])), -ENOSPC);
 	guest_mem_destroy(&m);
 }
 
