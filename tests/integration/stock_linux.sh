@@ -37,7 +37,7 @@ prepare() {
 	exit 0
 }
 prepare "fetching the kernel" tests/boot/fetch-kernel.sh "$boot"
-prepare "building the initramfs" tests/boot/make-initramfs.sh "$boot/initramfs.cpio.gz"
+prepare "building the initramfs" tests/boot/make-initramfs.sh "$boot/initramfs.cpio"
 echo "# kernel: $(cat "$boot/version")"
 
 if grep -qwE 'vmx|svm' /proc/cpuinfo; then
@@ -119,7 +119,7 @@ markers=("Linux version" "x86/fpu:" "Memory:" "smp: Brought up" "Trying to unpac
 
 # --- PVH: the vmlinux, the whole way to /init and power-off -------------------
 boot_vm pvh "$STOCK_BOOT_TIMEOUT" "${markers[@]}" -- \
-	--kernel "$boot/vmlinux" --initrd "$boot/initramfs.cpio.gz" \
+	--kernel "$boot/vmlinux" --initrd "$boot/initramfs.cpio" \
 	--vcpus 2 --mem 512M --cmdline "$cmdline"
 
 expect pvh "stock kernel: cv-hv reached the kernel's first console line" 'Linux version [0-9]'
@@ -152,7 +152,7 @@ fi
 # alone takes minutes: running to the limit without an error counts as
 # entered.
 boot_vm bz "$STOCK_BZIMAGE_TIMEOUT" "Linux version" "cvboot: init reached" -- \
-	--kernel "$boot/bzImage" --initrd "$boot/initramfs.cpio.gz" \
+	--kernel "$boot/bzImage" --initrd "$boot/initramfs.cpio" \
 	--vcpus 1 --mem 512M --cmdline "$cmdline"
 what="stock kernel: cv-hv entered the bzImage through the 64-bit boot protocol"
 rc=$(rc_of bz)
