@@ -46,6 +46,31 @@
  *                      CV_PCI_MMIO32_END - 1, 0, size)
  *       })
  *     }
+ *     Device (COM1) {
+ *       Name (_HID, EisaId ("PNP0501"))
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () {
+ *         IO (Decode16, 0x3f8, 0x3f8, 1, 8)
+ *         IRQNoFlags () { 4 }
+ *       })
+ *     }
+ *     Device (PS2K) {
+ *       Name (_HID, EisaId ("PNP0303"))
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () {
+ *         IO (Decode16, 0x60, 0x60, 1, 1)
+ *         IO (Decode16, 0x64, 0x64, 1, 1)
+ *         IRQNoFlags () { 1 }
+ *       })
+ *     }
+ *     Device (RTC) {
+ *       Name (_HID, EisaId ("PNP0B00"))
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () {
+ *         IO (Decode16, 0x70, 0x70, 1, 2)
+ *         IRQNoFlags () { 8 }
+ *       })
+ *     }
  *   }
  *
  * _S5 gives SLP_TYPa = 5, which Linux writes with SLP_EN into the FADT's
@@ -56,19 +81,69 @@
  * and 32-bit memory windows BARs live in.  No _PRT: cardvisor's functions
  * interrupt through MSI-X.
  *
+ * COM1, PS2K and RTC are the legacy ISA devices.  A hardware-reduced machine
+ * has no 8259, so Linux sets up no ISA IRQ from the MADT alone; it maps an
+ * ISA device's IRQ through the I/O APIC only when PnP-ACPI finds the device
+ * in the namespace (drivers/pnp/pnpacpi), which 8250_pnp, i8042 and rtc_cmos
+ * then bind to.  No _STA: its absence means present and enabled (ACPI 6.4,
+ * 6.3.7).  IRQNoFlags is edge triggered, active high, the ISA convention.
+ *
  * Encodings: NameOp 0x08, PackageOp 0x12, BytePrefix 0x0a, ZeroOp 0x00,
  * ScopeOp 0x10, DeviceOp 0x5b 0x82, DWordPrefix 0x0c, BufferOp 0x11 (20.2.5);
- * PkgLength (20.2.4) counts itself and what follows: the two-byte form is
- * 0x40 | (len & 0xf), len >> 4.  Resource descriptors are ACPI 6.4, 6.4.
+ * PkgLength (20.2.4) counts itself and what follows: below 64 it is one byte,
+ * the two-byte form is 0x40 | (len & 0xf), len >> 4.  Resource descriptors
+ * are ACPI 6.4, 6.4.
  */
 #define LE16(v) (uint8_t)(v), (uint8_t)((v) >> 8)
 #define LE32(v) LE16(v), LE16((v) >> 16)
+#define PKGLEN1(n) (uint8_t)(n)
 #define PKGLEN2(n) (uint8_t)(0x40 | ((n) & 0xf)), (uint8_t)((n) >> 4)
 
-#define CRS_LEN         (16 + 8 + 16 + 26 + 2)      /* descriptors + end tag */
+/*
+ * EisaId ("PNPxxxx"): "PNP" compressed to five bits a letter is 0x41d0, then
+ * the four hex digits, most significant byte first (ACPI 6.4, 19.6.35).
+ */
+#define EISA_PNP(id) 0x41, 0xd0, (uint8_t)((id) >> 8), (uint8_t)(id)
+
+/* I/O Port (6.4.2.5): IO (Decode16, port, port, 1, n), fixed at @port. */
+#define RES_IO(port, n) 0x47, 0x01, LE16(port), LE16(port), 0x01, (n)
+#define RES_IO_LEN  8
+/* IRQ without the flags byte (6.4.2.1): IRQNoFlags () { irq }. */
+#define RES_IRQ(irq) 0x22, LE16(1u << (irq))
+#define RES_IRQ_LEN 3
+/* End Tag (6.4.2.9), checksum 0: "treat as correct". */
+#define RES_END 0x79, 0x00
+#define RES_END_LEN 2
+
+/*
+ * Device (name) { Name (_HID, EisaId ("PNP<pnp_id>")) Name (_UID, 0)
+ * Name (_CRS, ResourceTemplate () { ... }) } for a legacy ISA device whose
+ * descriptors, End Tag included, are @crs_len bytes: small enough for
+ * one-byte PkgLengths.
+ */
+#define ISA_CRS_PKGLEN(crs_len) (1 + 2 + (crs_len))   /* PkgLength, BufferSize */
+#define ISA_DEV_PKGLEN(crs_len) (1 + 4 + 10 + 6 + 6 + ISA_CRS_PKGLEN(crs_len))
+#define ISA_DEV_LEN(crs_len)    (2 + ISA_DEV_PKGLEN(crs_len))  /* DeviceOp too */
+#define ISA_DEVICE(n0, n1, n2, n3, pnp_id, crs_len, ...)				\
+	0x5b, 0x82, PKGLEN1(ISA_DEV_PKGLEN(crs_len)), n0, n1, n2, n3,			\
+	0x08, '_', 'H', 'I', 'D', 0x0c, EISA_PNP(pnp_id),				\
+	0x08, '_', 'U', 'I', 'D', 0x00,							\
+	0x08, '_', 'C', 'R', 'S', 0x11, PKGLEN1(ISA_CRS_PKGLEN(crs_len)), 0x0a, (crs_len), \
+	__VA_ARGS__, RES_END
+
+#define UART_NR_PORTS   8   /* the 16550's register block */
+#define RTC_NR_PORTS    (CV_PORT_RTC_DATA - CV_PORT_RTC_INDEX + 1)
+#define COM1_CRS_LEN    (RES_IO_LEN + RES_IRQ_LEN + RES_END_LEN)
+#define PS2K_CRS_LEN    (2 * RES_IO_LEN + RES_IRQ_LEN + RES_END_LEN)
+#define RTC_CRS_LEN     (RES_IO_LEN + RES_IRQ_LEN + RES_END_LEN)
+_Static_assert(ISA_DEV_PKGLEN(PS2K_CRS_LEN) < 64 && ISA_DEV_PKGLEN(COM1_CRS_LEN) < 64 &&
+	       ISA_DEV_PKGLEN(RTC_CRS_LEN) < 64, "one-byte PkgLengths");
+
+#define CRS_LEN         (16 + RES_IO_LEN + 16 + 26 + RES_END_LEN)
 #define CRS_PKGLEN      (2 + 2 + CRS_LEN)           /* PkgLength, BufferSize */
 #define PCI0_PKGLEN     (2 + 4 + 10 + 6 + 6 + CRS_PKGLEN)
-#define SB_PKGLEN       (2 + 4 + 2 + PCI0_PKGLEN)
+#define SB_PKGLEN       (2 + 4 + 2 + PCI0_PKGLEN + ISA_DEV_LEN(COM1_CRS_LEN) + \
+			 ISA_DEV_LEN(PS2K_CRS_LEN) + ISA_DEV_LEN(RTC_CRS_LEN))
 _Static_assert(CRS_PKGLEN >= 64 && SB_PKGLEN < 4096, "two-byte PkgLengths");
 
 static const uint8_t dsdt_aml[] = {
@@ -78,8 +153,8 @@ static const uint8_t dsdt_aml[] = {
 	0x10, PKGLEN2(SB_PKGLEN), '_', 'S', 'B', '_',
 	/* Device (PCI0) */
 	0x5b, 0x82, PKGLEN2(PCI0_PKGLEN), 'P', 'C', 'I', '0',
-	/* Name (_HID, EisaId ("PNP0A03")): compressed "PNP" 0x41d0, then 0x0a03 */
-	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,
+	/* Name (_HID, EisaId ("PNP0A03")) */
+	0x08, '_', 'H', 'I', 'D', 0x0c, EISA_PNP(0x0a03),
 	/* Name (_UID, Zero) */
 	0x08, '_', 'U', 'I', 'D', 0x00,
 	/* Name (_CRS, Buffer (CRS_LEN) { ... }) */
@@ -88,8 +163,8 @@ static const uint8_t dsdt_aml[] = {
 	 * flags MinFixed|MaxFixed, producer; granularity, min 0, max 0,
 	 * translation, length 1 */
 	0x88, LE16(13), 0x02, 0x0c, 0x00, LE16(0), LE16(0), LE16(0), LE16(0), LE16(1),
-	/* I/O Port (0x47): 16-bit decode, 0xcf8..0xcf8, alignment 1, 8 ports */
-	0x47, 0x01, LE16(CV_PORT_PCI_CONFIG_ADDR), LE16(CV_PORT_PCI_CONFIG_ADDR), 0x01, 0x08,
+	/* IO (Decode16, 0xcf8, 0xcf8, 1, 8) */
+	RES_IO(CV_PORT_PCI_CONFIG_ADDR, 8),
 	/* Word Address Space, type 1 = I/O, EntireRange (0x03) */
 	0x88, LE16(13), 0x01, 0x0c, 0x03, LE16(0), LE16(CV_PORT_PCI_IO_START),
 	LE16(CV_PORT_PCI_IO_END - 1), LE16(0), LE16(CV_PORT_PCI_IO_END - CV_PORT_PCI_IO_START),
@@ -97,8 +172,18 @@ static const uint8_t dsdt_aml[] = {
 	 * non-cacheable (0x01) */
 	0x87, LE16(23), 0x00, 0x0c, 0x01, LE32(0), LE32(CV_PCI_MMIO32_START),
 	LE32(CV_PCI_MMIO32_END - 1), LE32(0), LE32(CV_PCI_MMIO32_END - CV_PCI_MMIO32_START),
-	/* End Tag (0x79), checksum 0: "treat as correct" */
-	0x79, 0x00,
+	RES_END,
+	/* Device (COM1): IO (Decode16, 0x3f8, 0x3f8, 1, 8), IRQNoFlags () { 4 } */
+	ISA_DEVICE('C', 'O', 'M', '1', 0x0501, COM1_CRS_LEN,
+		   RES_IO(CV_PORT_COM1, UART_NR_PORTS), RES_IRQ(CV_IRQ_COM1)),
+	/* Device (PS2K): IO (Decode16, 0x60, 0x60, 1, 1),
+	 * IO (Decode16, 0x64, 0x64, 1, 1), IRQNoFlags () { 1 } */
+	ISA_DEVICE('P', 'S', '2', 'K', 0x0303, PS2K_CRS_LEN,
+		   RES_IO(CV_PORT_I8042_DATA, 1), RES_IO(CV_PORT_I8042_CMD, 1),
+		   RES_IRQ(CV_IRQ_KEYBOARD)),
+	/* Device (RTC): IO (Decode16, 0x70, 0x70, 1, 2), IRQNoFlags () { 8 } */
+	ISA_DEVICE('R', 'T', 'C', '_', 0x0b00, RTC_CRS_LEN,
+		   RES_IO(CV_PORT_RTC_INDEX, RTC_NR_PORTS), RES_IRQ(CV_IRQ_RTC)),
 };
 _Static_assert(sizeof(dsdt_aml) == 11 + 1 + SB_PKGLEN, "DSDT PkgLengths match the bytes");
 

@@ -285,43 +285,89 @@ static void test_dsdt_s5(void **state)
 	assert_int_equal(s5[9], CV_SLEEP_TYP_S5);
 }
 
-static void test_dsdt_pci_root(void **state)
+/* The AML after the DSDT header; the table is checksummed by table(). */
+static const uint8_t *dsdt_aml(size_t *len)
 {
 	struct tables t;
-	const uint8_t *aml, *end, *scope, *dev, *crs, *res, *res_end;
+
+	find_tables(1, &t);
+	*len = rd(t.dsdt + 4, 4) - 36;
+	return t.dsdt + 36;
+}
+
+/*
+ * Device (@name) in Scope (_SB), which closes the table and holds nothing but
+ * devices: returns the device's body (after its NameSeg) and its end.
+ */
+static const uint8_t *sb_device(const char *name, const uint8_t **dev_end)
+{
+	const uint8_t *aml, *end, *scope, *p, *found = NULL;
 	unsigned n, plen;
 	size_t len;
-	bool bus = false, io = false, mem32 = false;
 
-	(void)state;
-	find_tables(1, &t);
-	aml = t.dsdt + 36;
-	len = rd(t.dsdt + 4, 4) - 36;
+	aml = dsdt_aml(&len);
 	end = aml + len;
-
-	/* Scope (_SB) closes the table; Device (PCI0) closes the scope. */
 	scope = find(aml, len, "\x10", 1);
 	plen = pkg_length(scope + 1, &n);
 	assert_ptr_equal(scope + 1 + plen, end);
 	assert_memory_equal(scope + 1 + n, "_SB_", 4);
-	dev = scope + 1 + n + 4;
-	assert_int_equal(dev[0], 0x5b);
-	assert_int_equal(dev[1], 0x82);
-	plen = pkg_length(dev + 2, &n);
-	assert_ptr_equal(dev + 2 + plen, end);
-	assert_memory_equal(dev + 2 + n, "PCI0", 4);
-	find(dev, (size_t)(end - dev), "\x08_HID\x0c\x41\xd0\x0a\x03", 10);  /* PNP0A03 */
+	for (p = scope + 1 + n + 4; p < end; p += 2 + plen) {
+		assert_int_equal(p[0], 0x5b);  /* DeviceOp */
+		assert_int_equal(p[1], 0x82);
+		plen = pkg_length(p + 2, &n);
+		assert_true(p + 2 + plen <= end);
+		if (!memcmp(p + 2 + n, name, 4)) {
+			assert_null(found);
+			found = p + 2 + n + 4;
+			*dev_end = p + 2 + plen;
+		}
+	}
+	assert_ptr_equal(p, end);
+	if (!found)
+		fail_msg("no Device (%.4s) in \\_SB", name);
+	return found;
+}
 
-	/* _CRS: a Buffer whose descriptors end with the End Tag at its end. */
+/*
+ * Name (_CRS, Buffer) closing the device body @dev..@end: returns the
+ * resource descriptors and their length (BufferSize), checked to end with
+ * the End Tag and to fill the Buffer exactly.
+ */
+static const uint8_t *device_crs(const uint8_t *dev, const uint8_t *end, size_t *len)
+{
+	const uint8_t *crs, *res, *p;
+	unsigned n, plen;
+
 	crs = find(dev, (size_t)(end - dev), "\x08_CRS\x11", 6);
 	plen = pkg_length(crs + 6, &n);
 	assert_ptr_equal(crs + 6 + plen, end);
 	assert_int_equal(crs[6 + n], 0x0a);           /* BytePrefix BufferSize */
 	res = crs + 6 + n + 2;
-	res_end = res + crs[6 + n + 1];
-	assert_ptr_equal(res_end, end);
-	while (res < res_end && res[0] != 0x79) {
-		if (res[0] & 0x80) {  /* large descriptor: tag, 16-bit length */
+	*len = crs[6 + n + 1];
+	assert_ptr_equal(res + *len, end);
+	for (p = res; p < end && p[0] != 0x79; ) {
+		if (p[0] & 0x80)  /* large descriptor: tag, 16-bit length */
+			p += 3 + rd(p + 1, 2);
+		else              /* small descriptor: length in bits 2:0 */
+			p += 1 + (p[0] & 7);
+	}
+	assert_int_equal(p[0], 0x79);
+	assert_ptr_equal(p + 2, end);
+	return res;
+}
+
+static void test_dsdt_pci_root(void **state)
+{
+	const uint8_t *dev, *end, *res, *res_end;
+	size_t len;
+	bool bus = false, io = false, mem32 = false;
+
+	(void)state;
+	dev = sb_device("PCI0", &end);
+	find(dev, (size_t)(end - dev), "\x08_HID\x0c\x41\xd0\x0a\x03", 10);  /* PNP0A03 */
+	res = device_crs(dev, end, &len);
+	for (res_end = res + len; res[0] != 0x79; ) {
+		if (res[0] & 0x80) {
 			unsigned rlen = (unsigned)rd(res + 1, 2);
 
 			if (res[0] == 0x88 && res[3] == 2) {  /* Word bus number range */
@@ -344,13 +390,71 @@ static void test_dsdt_pci_root(void **state)
 				mem32 = true;
 			}
 			res += 3 + rlen;
-		} else {              /* small descriptor: length in bits 2:0 */
+		} else {
 			res += 1 + (res[0] & 7);
 		}
 	}
-	assert_int_equal(res[0], 0x79);
 	assert_ptr_equal(res + 2, res_end);
 	assert_true(bus && io && mem32);
+}
+
+/*
+ * The legacy ISA devices Linux's PnP-ACPI registers (and maps the IRQ of),
+ * byte for byte: _HID is an EisaId DWord (ACPI 6.4, 19.6.35), the _CRS holds
+ * I/O Port descriptors (6.4.2.5: 0x47, decode16, min, max, alignment,
+ * length), an IRQ descriptor without flags (6.4.2.1: 0x22, 16-bit mask) and
+ * the End Tag (6.4.2.9).
+ */
+static void check_isa_device(const char *name, const uint8_t hid[4],
+			     const uint8_t *crs, size_t crs_len)
+{
+	uint8_t hid_aml[10] = { 0x08, '_', 'H', 'I', 'D', 0x0c };
+	const uint8_t *dev, *end, *res;
+	size_t len;
+
+	dev = sb_device(name, &end);
+	memcpy(hid_aml + 6, hid, 4);
+	find(dev, (size_t)(end - dev), hid_aml, sizeof(hid_aml));
+	find(dev, (size_t)(end - dev), "\x08_UID\x00", 6);
+	res = device_crs(dev, end, &len);
+	assert_int_equal(len, crs_len);
+	assert_memory_equal(res, crs, crs_len);
+}
+
+static void test_dsdt_isa_devices(void **state)
+{
+	static const uint8_t com1_hid[] = { 0x41, 0xd0, 0x05, 0x01 };  /* PNP0501 */
+	static const uint8_t com1_crs[] = {
+		0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,  /* 0x3f8, 8 ports */
+		0x22, 0x10, 0x00,                                /* IRQ 4 */
+		0x79, 0x00,
+	};
+	static const uint8_t ps2k_hid[] = { 0x41, 0xd0, 0x03, 0x03 };  /* PNP0303 */
+	static const uint8_t ps2k_crs[] = {
+		0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,  /* data 0x60 */
+		0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,  /* command 0x64 */
+		0x22, 0x02, 0x00,                                /* IRQ 1 */
+		0x79, 0x00,
+	};
+	static const uint8_t rtc_hid[] = { 0x41, 0xd0, 0x0b, 0x00 };   /* PNP0B00 */
+	static const uint8_t rtc_crs[] = {
+		0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,  /* 0x70, 2 ports */
+		0x22, 0x00, 0x01,                                /* IRQ 8 */
+		0x79, 0x00,
+	};
+
+	(void)state;
+	/* The platform's ports and IRQs are the PC's, which the bytes spell. */
+	assert_int_equal(CV_PORT_COM1, 0x3f8);
+	assert_int_equal(CV_IRQ_COM1, 4);
+	assert_int_equal(CV_PORT_I8042_DATA, 0x60);
+	assert_int_equal(CV_PORT_I8042_CMD, 0x64);
+	assert_int_equal(CV_IRQ_KEYBOARD, 1);
+	assert_int_equal(CV_PORT_RTC_INDEX, 0x70);
+	assert_int_equal(CV_IRQ_RTC, 8);
+	check_isa_device("COM1", com1_hid, com1_crs, sizeof(com1_crs));
+	check_isa_device("PS2K", ps2k_hid, ps2k_crs, sizeof(ps2k_crs));
+	check_isa_device("RTC_", rtc_hid, rtc_crs, sizeof(rtc_crs));
 }
 
 static void test_bad_vcpu_count(void **state)
@@ -370,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_mcfg),
 		cmocka_unit_test(test_dsdt_s5),
 		cmocka_unit_test(test_dsdt_pci_root),
+		cmocka_unit_test(test_dsdt_isa_devices),
 		cmocka_unit_test(test_bad_vcpu_count),
 	};
 
