@@ -90,6 +90,7 @@ static char *reply_status(struct control *ctl)
 						     (ts.tv_nsec - vm->started.tv_nsec) / 1000000));
 	json_object_object_add(o, "kernel", json_object_new_string(vm->cfg.kernel));
 	json_object_object_add(o, "quirks", json_object_new_string(quirks));
+	json_object_object_add(o, "exits", json_object_new_int64((int64_t)vm_exits(vm)));
 	if (vm->stop_reason[0])
 		json_object_object_add(o, "stop_reason", json_object_new_string(vm->stop_reason));
 	pthread_mutex_unlock(&vm->lock);

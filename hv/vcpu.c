@@ -411,7 +411,7 @@ static void *vcpu_thread(void *arg)
 		int err = errno;
 
 		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-		vcpu->exits++;
+		__atomic_fetch_add(&vcpu->exits, 1, __ATOMIC_RELAXED);
 		if (ret < 0) {
 			if (err == EINTR || err == EAGAIN)
 				continue;

@@ -226,6 +226,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	return ret;
 }
 
+uint64_t vm_exits(struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++)
+		n += __atomic_load_n(&vm->vcpus[i].exits, __ATOMIC_RELAXED);
+	return n;
+}
+
 void vm_set_console(struct vm *vm, struct console *console)
 {
 	vm->console = console;

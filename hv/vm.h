@@ -59,7 +59,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
-	uint64_t exits;          /* KVM_RUN returns, for status */
+	uint64_t exits;          /* KVM_RUN returns, for status (atomic) */
 };
 
 struct vm {
@@ -112,6 +112,8 @@ int vm_request_shutdown(struct vm *vm);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 enum vm_state vm_get_state(struct vm *vm);
+/* Exits to user space so far, all vCPUs (the fast paths should keep it low). */
+uint64_t vm_exits(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index);

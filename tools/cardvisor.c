@@ -340,6 +340,19 @@ static bool instance_gone(const char *id)
 	return access(path, F_OK) != 0;
 }
 
+static bool parse_seconds(const char *s, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno || end == s || *end || *out < 0 || *out > 86400) {
+		fprintf(stderr, "cardvisor stop: --timeout %s: expected 0..86400 seconds\n", s);
+		return false;
+	}
+	return true;
+}
+
 static int cmd_control(const char *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -359,12 +372,10 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 			return EXIT_USAGE;
 		if (opt == 'f')
 			force = true;
-		else if (opt == 't')
-			timeout_s = strtol(optarg, NULL, 10);
-		else
+		else if (opt != 't' || !parse_seconds(optarg, &timeout_s))
 			return EXIT_USAGE;
 	}
-	if (optind != argc - 1 || timeout_s < 0) {
+	if (optind != argc - 1) {
 		fprintf(stderr, "usage: cardvisor %s ID%s\n", cmd,
 			is_stop ? " [--force] [--timeout SECONDS]" : "");
 		return EXIT_USAGE;

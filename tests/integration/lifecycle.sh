@@ -47,6 +47,9 @@ check "cardvisor ps lists the VM as running" grep -qE "^$id +running +2 +64M" "$
 check "cardvisor status reports state, vCPUs and memory as JSON" \
 	grep -q '"state":"running"' <(tr -d ' \n' <"$TMP/status.out")
 check "status names the quirks in force" grep -q '"quirks"' "$TMP/status.out"
+check "status counts exits to user space" grep -qE '"exits": *[1-9]' "$TMP/status.out"
+check "stop with a malformed timeout is refused and leaves the VM running" \
+	bash -c "! '$CARDVISOR' stop '$id' --timeout soon >/dev/null 2>&1 && '$CARDVISOR' status '$id' | grep -q running"
 
 check "cardvisor pause answers paused" grep -q "$id paused" <("$CARDVISOR" pause "$id")
 check "status of a paused VM says paused" \
