@@ -13,7 +13,7 @@ DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -pthread -MMD -MP
-LDLIBS := -lfdt -ljson-c -pthread
+LDLIBS := -lfdt -ljson-c -lcrypto -pthread
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -32,12 +32,15 @@ GUEST_LDFLAGS := -nostdlib -static -Wl,--build-id=none \
 
 LIB_SRCS   := $(wildcard tools/lib/*.c)
 HV_SRCS    := $(filter-out hv/main.c,$(wildcard hv/*.c))
+# The EBS card's core (everything but its main) is a library its tests link.
+EBS_SRCS   := $(filter-out cards/ebs/main.c,$(wildcard cards/ebs/*.c))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FIXTURE_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 HV_OBJS    := $(HV_SRCS:%.c=$(BUILD)/%.o)
+EBS_OBJS   := $(EBS_SRCS:%.c=$(BUILD)/%.o)
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(basename $(GUEST_SRCS)))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FIXTURE_OBJS := $(FIXTURE_SRCS:%.c=$(BUILD)/%.o)
@@ -64,6 +67,10 @@ $(BUILD)/libhv.a: $(HV_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/libebs.a: $(EBS_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/cv-hv: $(BUILD)/hv/main.o $(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -71,7 +78,8 @@ $(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FIXTURE_OBJS) $(BUILD)/libhv.a $(BUILD)/libcv.a
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FIXTURE_OBJS) $(BUILD)/libebs.a \
+		$(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -102,5 +110,5 @@ demo: $(BINS) $(GUEST)
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
+-include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(EBS_OBJS:.o=.d) $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d
