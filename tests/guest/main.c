@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The test guest's script: each step prints one "cvguest:" line that the
  * integration tests parse, then the verdict, then the machine powers off.
