@@ -406,6 +406,16 @@ static void test_check_ch_accepts(void **state)
 }
 
 /* PSH fields and the header digest, after the CH passed. */
+/* The whole header is rejected with @fes, blaming the field at byte @fei. */
+static void expect_hdr_fes(const struct nvme_tcp_conn *c, const union nvme_tcp_hdr *h,
+			   int fes, uint32_t fei)
+{
+	uint32_t got = ~0u;
+
+	assert_int_equal(nvme_tcp_check_hdr(c, h, &got), fes);
+	assert_int_equal(got, fei);
+}
+
 static void test_check_hdr_rejects(void **state)
 {
 	struct nvme_tcp_conn host = host_conn(true, false, 0);
@@ -426,56 +436,40 @@ static void test_check_hdr_rejects(void **state)
 	pdu.hdr.data.datal = 63;
 	memcpy(pdu.hdr.raw + 24, &(uint32_t){ crc32c(0, pdu.hdr.raw, 24) }, 4);
 	assert_int_equal(nvme_tcp_check_ch(&ctrl, &pdu.hdr.ch, &fei), 0);
-	assert_int_equal(nvme_tcp_check_hdr(&ctrl, &pdu.hdr, &fei),
-			 NVME_TCP_FES_INVALID_HDR_FIELD);
-	assert_int_equal(fei, 16);
+	expect_hdr_fes(&ctrl, &pdu.hdr, NVME_TCP_FES_INVALID_HDR_FIELD, 16);
 
 	/* Without header digests the PSH fields are checked directly. */
 	host = host_conn(false, false, 0);
 	ctrl = peer_of(&host);
 	assert_int_equal(nvme_tcp_build_r2t(&pdu, &ctrl, 1, 1, 0, 1), 0);
 	pdu.hdr.r2t.r2tl = 0;
-	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei),
-			 NVME_TCP_FES_INVALID_HDR_FIELD);
-	assert_int_equal(fei, 16);
+	expect_hdr_fes(&host, &pdu.hdr, NVME_TCP_FES_INVALID_HDR_FIELD, 16);
 
 	host.ic_done = ctrl.ic_done = false;
 	assert_int_equal(nvme_tcp_build_icreq(&pdu, &host, 0), 0);
 	pdu.hdr.icreq.pfv = 1;
-	assert_int_equal(nvme_tcp_check_hdr(&ctrl, &pdu.hdr, &fei),
-			 NVME_TCP_FES_UNSUPPORTED_PARAM);
-	assert_int_equal(fei, 8);
+	expect_hdr_fes(&ctrl, &pdu.hdr, NVME_TCP_FES_UNSUPPORTED_PARAM, 8);
 	pdu.hdr.icreq.pfv = 0;
 	pdu.hdr.icreq.hpda = 32;
-	assert_int_equal(nvme_tcp_check_hdr(&ctrl, &pdu.hdr, &fei),
-			 NVME_TCP_FES_INVALID_HDR_FIELD);
-	assert_int_equal(fei, 10);
+	expect_hdr_fes(&ctrl, &pdu.hdr, NVME_TCP_FES_INVALID_HDR_FIELD, 10);
 
 	ctrl.maxh2cdata = 4096;
 	assert_int_equal(nvme_tcp_build_icresp(&pdu, &ctrl), 0);
 	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei), 0);
 	pdu.hdr.icresp.cpda = 32;
-	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei),
-			 NVME_TCP_FES_INVALID_HDR_FIELD);
-	assert_int_equal(fei, 10);
+	expect_hdr_fes(&host, &pdu.hdr, NVME_TCP_FES_INVALID_HDR_FIELD, 10);
 	pdu.hdr.icresp.cpda = 0;
 	pdu.hdr.icresp.maxh2cdata = 4092;
-	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei),
-			 NVME_TCP_FES_INVALID_HDR_FIELD);
-	assert_int_equal(fei, 12);
+	expect_hdr_fes(&host, &pdu.hdr, NVME_TCP_FES_INVALID_HDR_FIELD, 12);
 	pdu.hdr.icresp.maxh2cdata = 4098;
 	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei),
 			 NVME_TCP_FES_INVALID_HDR_FIELD);
 	pdu.hdr.icresp.maxh2cdata = 4096;
 	/* The host offered no digests: the controller cannot turn one on. */
 	pdu.hdr.icresp.dgst = NVME_TCP_DGST_DDGST;
-	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei),
-			 NVME_TCP_FES_INVALID_HDR_FIELD);
-	assert_int_equal(fei, 11);
+	expect_hdr_fes(&host, &pdu.hdr, NVME_TCP_FES_INVALID_HDR_FIELD, 11);
 	pdu.hdr.icresp.pfv = 2;
-	assert_int_equal(nvme_tcp_check_hdr(&host, &pdu.hdr, &fei),
-			 NVME_TCP_FES_UNSUPPORTED_PARAM);
-	assert_int_equal(fei, 8);
+	expect_hdr_fes(&host, &pdu.hdr, NVME_TCP_FES_UNSUPPORTED_PARAM, 8);
 }
 
 static void test_builder_limits(void **state)
