@@ -268,7 +268,7 @@ static int vcpu_handle_emulation_failure(struct vcpu *vcpu)
 	struct x86_insn insn;
 	struct quirks *q = &vcpu->vm->quirks;
 	char hex[3 * 16 + 1] = "";
-	uint64_t rip = vcpu_rip(vcpu);
+	uint64_t rip;
 
 	if (run->emulation_failure.ndata >= 3 &&
 	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
@@ -294,9 +294,12 @@ static int vcpu_handle_emulation_failure(struct vcpu *vcpu)
 			quirks_count(q, QUIRK_EMULATE_MXCSR);
 			return 0;
 		}
+		rip = vcpu_rip(vcpu);
 		cv_err("vcpu%u: cannot emulate `%s` at RIP 0x%llx: %s", vcpu->index, insn.name,
 		       (unsigned long long)rip, strerror(-ret));
 	}
+	/* Only the failure path needs RIP: the workarounds read registers themselves. */
+	rip = vcpu_rip(vcpu);
 	for (size_t i = 0, n = 0; i < len; i++)
 		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%s%02x", i ? " " : "", bytes[i]);
 	vm_stop(vcpu->vm, VM_EXIT_GUEST_CRASH,
