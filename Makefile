@@ -9,11 +9,12 @@ SAN     ?= 0
 # Debian packages needed to build and test (apt-get only; nothing else is fetched).
 DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
 	liburing-dev libfdt-dev libssl-dev libcmocka-dev libjson-c-dev \
-	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates
+	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates \
+	tshark iproute2
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -pthread -MMD -MP
-LDLIBS := -lfdt -ljson-c -lcrypto -pthread
+LDLIBS := -lfdt -ljson-c -lcrypto -luring -pthread
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -34,6 +35,10 @@ LIB_SRCS   := $(wildcard tools/lib/*.c)
 HV_SRCS    := $(filter-out hv/main.c,$(wildcard hv/*.c))
 # The EBS card's core (everything but its main) is a library its tests link.
 EBS_SRCS   := $(filter-out cards/ebs/main.c,$(wildcard cards/ebs/*.c))
+VPC_SRCS   := $(filter-out cards/vpc/main.c,$(wildcard cards/vpc/*.c))
+STORAGED_SRCS := $(filter-out tools/storaged/main.c,$(wildcard tools/storaged/*.c))
+# Helpers the integration tests drive (peers, malformed-input senders).
+TTOOL_SRCS := $(wildcard tests/tools/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FIXTURE_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
@@ -41,11 +46,21 @@ GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 HV_OBJS    := $(HV_SRCS:%.c=$(BUILD)/%.o)
 EBS_OBJS   := $(EBS_SRCS:%.c=$(BUILD)/%.o)
+VPC_OBJS   := $(VPC_SRCS:%.c=$(BUILD)/%.o)
+STORAGED_OBJS := $(STORAGED_SRCS:%.c=$(BUILD)/%.o)
+TTOOL_BINS := $(TTOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(basename $(GUEST_SRCS)))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FIXTURE_OBJS := $(FIXTURE_SRCS:%.c=$(BUILD)/%.o)
 
-BINS := $(BUILD)/cv-hv $(BUILD)/cardvisor
+# Card and daemon binaries exist once their main.c does.
+BINS := $(BUILD)/cv-hv $(BUILD)/cardvisor \
+	$(if $(wildcard tools/storaged/main.c),$(BUILD)/cv-storaged) \
+	$(if $(wildcard cards/ebs/main.c),$(BUILD)/cv-ebs) \
+	$(if $(wildcard cards/vpc/main.c),$(BUILD)/cv-vpc)
+# Everything but cv-hv's own main: what tests and tools link against.
+LIBS := $(BUILD)/libstoraged.a $(BUILD)/libebs.a $(BUILD)/libvpc.a \
+	$(BUILD)/libhv.a $(BUILD)/libcv.a
 GUEST := $(BUILD)/guest/cv-testguest.elf
 
 ifeq ($(V),0)
@@ -54,7 +69,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 .PHONY: all deps test test-unit test-integration asan demo clean
-all: $(BINS) $(GUEST) $(UNIT_BINS)
+all: $(BINS) $(GUEST) $(UNIT_BINS) $(TTOOL_BINS)
 
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
@@ -70,6 +85,12 @@ $(BUILD)/libhv.a: $(HV_OBJS)
 $(BUILD)/libebs.a: $(EBS_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libvpc.a: $(VPC_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libstoraged.a: $(STORAGED_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/cv-hv: $(BUILD)/hv/main.o $(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
@@ -78,10 +99,22 @@ $(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FIXTURE_OBJS) $(BUILD)/libebs.a \
-		$(BUILD)/libhv.a $(BUILD)/libcv.a
+$(BUILD)/cv-storaged: $(BUILD)/tools/storaged/main.o $(BUILD)/libstoraged.a $(BUILD)/libcv.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/cv-ebs: $(BUILD)/cards/ebs/main.o $(BUILD)/libebs.a $(BUILD)/libcv.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/cv-vpc: $(BUILD)/cards/vpc/main.o $(BUILD)/libvpc.a $(BUILD)/libcv.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FIXTURE_OBJS) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(TTOOL_BINS): $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/guest-obj/%.o: %.c
 	$(call msg,GUESTCC,$<)
@@ -110,5 +143,7 @@ demo: $(BINS) $(GUEST)
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(EBS_OBJS:.o=.d) $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
+-include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(EBS_OBJS:.o=.d) $(VPC_OBJS:.o=.d) \
+	$(STORAGED_OBJS:.o=.d) $(TTOOL_SRCS:%.c=$(BUILD)/%.d) \
+	$(BUILD)/tools/storaged/main.d $(BUILD)/cards/ebs/main.d $(BUILD)/cards/vpc/main.d $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d
