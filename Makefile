@@ -10,7 +10,7 @@ SAN     ?= 0
 DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
 	liburing-dev libfdt-dev libssl-dev libcmocka-dev libjson-c-dev \
 	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates \
-	tshark iproute2
+	tshark iproute2 qemu-system-x86
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -pthread -MMD -MP
@@ -102,7 +102,8 @@ $(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
 $(BUILD)/cv-storaged: $(BUILD)/tools/storaged/main.o $(BUILD)/libstoraged.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/cv-ebs: $(BUILD)/cards/ebs/main.o $(BUILD)/libebs.a $(BUILD)/libcv.a
+# The card borrows hv/'s PCI config-space model; it never opens /dev/kvm.
+$(BUILD)/cv-ebs: $(BUILD)/cards/ebs/main.o $(BUILD)/libebs.a $(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/cv-vpc: $(BUILD)/cards/vpc/main.o $(BUILD)/libvpc.a $(BUILD)/libcv.a

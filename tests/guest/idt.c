@@ -31,6 +31,7 @@ struct idt_pointer {
 
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 static isr_handler_t handlers[IDT_VECTORS];
+static trap_hook_t trap_hooks[IDT_FIRST_IRQ_VECTOR];
 
 void idt_init(void)
 {
@@ -61,6 +62,12 @@ void idt_set_handler(uint8_t vector, isr_handler_t handler)
 		handlers[vector] = handler;
 }
 
+void idt_set_trap_hook(uint8_t vector, trap_hook_t hook)
+{
+	if (vector < IDT_FIRST_IRQ_VECTOR)
+		trap_hooks[vector] = hook;
+}
+
 void isr_dispatch(struct isr_frame *f)
 {
 	isr_handler_t h = handlers[f->vector % IDT_VECTORS];
@@ -69,9 +76,12 @@ void isr_dispatch(struct isr_frame *f)
 		h(f);
 		return;
 	}
+	if (f->vector < IDT_FIRST_IRQ_VECTOR && trap_hooks[f->vector] &&
+	    trap_hooks[f->vector](f))
+		return;
 	/* The faulting CPU may hold the console lock; the report matters more. */
 	serial_break_lock();
-	kprintf("cvguest: exception %lu rip=0x%lx err=0x%lx\n", f->vector, f->rip,
-		f->error);
+	kprintf("cvguest: exception %lu rip=0x%lx err=0x%lx cs=0x%lx\n", f->vector, f->rip,
+		f->error, f->cs);
 	fail("exception");
 }

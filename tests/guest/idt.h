@@ -3,6 +3,7 @@
 #ifndef CVG_IDT_H
 #define CVG_IDT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define IDT_VECTORS 256
@@ -20,6 +21,8 @@ struct isr_frame {
 };
 
 typedef void (*isr_handler_t)(struct isr_frame *frame);
+/* Looks at an exception first: true when it was expected and dealt with. */
+typedef bool (*trap_hook_t)(struct isr_frame *frame);
 
 /* BSP: fill the table and load it.  APs: idt_load() the same table. */
 void idt_init(void);
@@ -31,6 +34,8 @@ void idt_load(void);
  * are reported on the console and power the machine off.
  */
 void idt_set_handler(uint8_t vector, isr_handler_t handler);
+/* A hook for exception @vector (< IDT_FIRST_IRQ_VECTOR). */
+void idt_set_trap_hook(uint8_t vector, trap_hook_t hook);
 
 /* Called by isr.S. */
 void isr_dispatch(struct isr_frame *frame);

@@ -43,6 +43,65 @@ size_t strlen(const char *s)
 	return n;
 }
 
+/*
+ * Finds @key as a whole word, or with @with_value as "key=..." (then
+ * *value points after the '=').
+ */
+static bool cmdline_find(const char *cmdline, const char *key, bool with_value,
+			 const char **value)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = cmdline; *p;) {
+		while (*p == ' ')
+			p++;
+		size_t len = 0;
+		while (p[len] && p[len] != ' ')
+			len++;
+		if (len >= n && !memcmp(p, key, n)) {
+			if (!with_value && len == n)
+				return true;
+			if (with_value && len > n && p[n] == '=') {
+				*value = p + n + 1;
+				return true;
+			}
+		}
+		p += len;
+	}
+	return false;
+}
+
+bool cmdline_has_word(const char *cmdline, const char *word)
+{
+	return cmdline_find(cmdline, word, false, NULL);
+}
+
+uint64_t cmdline_value(const char *cmdline, const char *key, uint64_t dflt)
+{
+	const char *v;
+	uint64_t x = 0;
+	unsigned int digits = 0;
+
+	if (!cmdline_find(cmdline, key, true, &v))
+		return dflt;
+	for (; *v >= '0' && *v <= '9' && digits < 19; v++, digits++)
+		x = x * 10 + (uint64_t)(*v - '0');
+	return digits && (*v == ' ' || !*v) ? x : dflt;
+}
+
+uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+uint64_t prng_next(uint64_t *state)
+{
+	*state += 0x9e3779b97f4a7c15ull;
+	return mix64(*state);
+}
+
 static void emit_number(fmt_sink_t sink, void *ctx, uint64_t v, unsigned int base,
 			bool negative, unsigned int width, char pad)
 {
@@ -143,15 +202,23 @@ static void buf_sink_put(void *ctx, char c)
 	b->len++;
 }
 
-int snprintf(char *buf, size_t size, const char *fmt, ...)
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct buf_sink b = { .buf = buf, .size = size, .len = 0 };
-	va_list ap;
 
-	va_start(ap, fmt);
 	vformat(buf_sink_put, &b, fmt, ap);
-	va_end(ap);
 	if (size)
 		buf[b.len < size ? b.len : size - 1] = '\0';
 	return (int)b.len;
+}
+
+int snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
 }

@@ -19,6 +19,9 @@
 #include "tests/guest/power.h"
 #include "tests/guest/serial.h"
 #include "tests/guest/smp.h"
+#include "tests/guest/tsc.h"
+#include "tests/guest/user.h"
+#include "tests/guest/workload.h"
 
 _Static_assert(ENTRY_PVH_NOTE_TYPE == XEN_ELFNOTE_PHYS32_ENTRY,
 	       "entry.S's PVH note type");
@@ -50,23 +53,6 @@ static const char *boot_cmdline(const struct hvm_start_info *si)
 		if (!s[i])
 			return s;
 	return "";
-}
-
-static bool cmdline_has_word(const char *cmdline, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = cmdline; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t len = 0;
-		while (p[len] && p[len] != ' ')
-			len++;
-		if (len == n && !memcmp(p, word, n))
-			return true;
-		p += len;
-	}
-	return false;
 }
 
 /* The memmap is valid from start info version 1 (guest-abi/pvh.h). */
@@ -152,6 +138,18 @@ void main(const struct hvm_start_info *si)
 	if (!mxcsr_round_trip())
 		fail("mxcsr did not round-trip");
 	kprintf("cvguest: mxcsr ok\n");
+
+	/*
+	 * The NVMe workloads; with "user" at CPL 3, where a software KVM runs
+	 * them natively rather than emulating every instruction.
+	 */
+	if (workload_requested(cmdline)) {
+		tsc_init();
+		int err = cmdline_has_word(cmdline, "user") ? user_run(workload_run, cmdline) :
+							       workload_run(cmdline);
+		if (err)
+			fail("nvme");
+	}
 
 	if (online != madt.cpus)
 		fail("cpus offline");

@@ -36,6 +36,12 @@ uint32_t pci_cfg_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
 	return inl(CV_PORT_PCI_CONFIG_DATA);
 }
 
+void pci_cfg_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v)
+{
+	outl(CV_PORT_PCI_CONFIG_ADDR, config_address(bus, dev, fn, off));
+	outl(CV_PORT_PCI_CONFIG_DATA, v);
+}
+
 /* PCIe Base 4.0, 7.2.2: bus 27:20, device 19:15, function 14:12, register 11:0. */
 static uint32_t ecam_read32(uint64_t ecam_base, uint8_t dev, uint8_t fn, uint16_t off)
 {
@@ -57,29 +63,103 @@ bool pci_ecam_agrees(uint64_t ecam_base)
 	return true;
 }
 
+static uint8_t header_type(uint8_t dev, uint8_t fn)
+{
+	return (uint8_t)(pci_cfg_read32(0, dev, fn, PCI_HEADER_TYPE & 0xfc) >>
+			 (8 * (PCI_HEADER_TYPE & 3)));
+}
+
+/*
+ * Decodes BAR @index of @nbars; a 64-bit memory BAR also consumes the next
+ * register, so *next is where the following BAR starts.
+ */
+static uint64_t bar_decode(uint8_t dev, uint8_t fn, unsigned int index,
+			   unsigned int nbars, bool *io, unsigned int *next)
+{
+	uint32_t bar = pci_cfg_read32(0, dev, fn, PCI_BAR0 + 4 * index);
+	uint64_t addr;
+
+	*io = bar & PCI_BAR_IO;
+	*next = index + 1;
+	addr = bar & (*io ? PCI_BAR_IO_MASK : PCI_BAR_MEM_MASK);
+	if (!*io && (bar & PCI_BAR_MEM_TYPE) == PCI_BAR_MEM_TYPE_64 &&
+	    index + 1 < nbars) {
+		addr |= (uint64_t)pci_cfg_read32(0, dev, fn, PCI_BAR0 + 4 * (index + 1)) << 32;
+		*next = index + 2;
+	}
+	return addr;
+}
+
 /* Appends " bar<i> <mem|io> <addr>" for each BAR that has an address. */
 static void describe_bars(char *buf, size_t size, uint8_t dev, uint8_t fn,
 			  unsigned int nbars)
 {
 	size_t len = 0;
+	unsigned int next;
 
 	buf[0] = '\0';
-	for (unsigned int i = 0; i < nbars; i++) {
-		uint32_t bar = pci_cfg_read32(0, dev, fn, PCI_BAR0 + 4 * i);
-		unsigned int index = i;
-		bool io = bar & PCI_BAR_IO;
-		uint64_t addr = bar & (io ? PCI_BAR_IO_MASK : PCI_BAR_MEM_MASK);
+	for (unsigned int i = 0; i < nbars; i = next) {
+		bool io;
+		uint64_t addr = bar_decode(dev, fn, i, nbars, &io, &next);
 
-		if (!io && (bar & PCI_BAR_MEM_TYPE) == PCI_BAR_MEM_TYPE_64 &&
-		    i + 1 < nbars) {
-			i++;
-			addr |= (uint64_t)pci_cfg_read32(0, dev, fn, PCI_BAR0 + 4 * i) << 32;
-		}
 		if (!addr || len >= size)
 			continue;
-		len += snprintf(buf + len, size - len, " bar%u %s 0x%lx", index,
+		len += snprintf(buf + len, size - len, " bar%u %s 0x%lx", i,
 				io ? "io" : "mem", addr);
 	}
+}
+
+uint64_t pci_bar_mem(uint8_t dev, uint8_t fn, unsigned int index)
+{
+	bool io;
+	unsigned int next;
+	uint64_t addr;
+
+	if (index >= PCI_BARS_TYPE0)
+		return 0;
+	addr = bar_decode(dev, fn, index, PCI_BARS_TYPE0, &io, &next);
+	return io ? 0 : addr;
+}
+
+/* PCI Local Bus 3.0, 6.7: the list starts at 0x34 if Status says it exists. */
+uint8_t pci_find_cap(uint8_t dev, uint8_t fn, uint8_t id)
+{
+	uint8_t ptr;
+
+	if (!((pci_cfg_read32(0, dev, fn, PCI_COMMAND) >> 16) & PCI_STATUS_CAP_LIST))
+		return 0;
+	ptr = (uint8_t)pci_cfg_read32(0, dev, fn, PCI_CAP_PTR);
+	/* 48 capabilities fill the 192 bytes above the header: a loop is bad. */
+	for (int hops = 0; hops < 48 && ptr >= 0x40; hops++) {
+		uint32_t hdr = pci_cfg_read32(0, dev, fn, ptr & 0xfc);
+
+		if ((uint8_t)hdr == id)
+			return ptr & 0xfc;
+		ptr = (uint8_t)(hdr >> 8);
+	}
+	return 0;
+}
+
+int pci_find_class(uint32_t class, uint8_t *dev, uint8_t *fn)
+{
+	for (uint8_t d = 0; d < 32; d++) {
+		uint8_t nfn = 1;
+
+		for (uint8_t f = 0; f < nfn; f++) {
+			uint32_t id = pci_cfg_read32(0, d, f, PCI_VENDOR_ID);
+
+			if ((id & 0xffff) == 0xffff)
+				continue;
+			if (f == 0 && (header_type(d, f) & PCI_HEADER_MULTIFUNCTION))
+				nfn = 8;
+			if (pci_cfg_read32(0, d, f, PCI_CLASS_REVISION) >> 8 == class) {
+				*dev = d;
+				*fn = f;
+				return 0;
+			}
+		}
+	}
+	return -ENODEV;
 }
 
 static void report_function(uint8_t dev, uint8_t fn, uint32_t id, uint8_t header)
@@ -92,12 +172,6 @@ static void report_function(uint8_t dev, uint8_t fn, uint32_t id, uint8_t header
 		      PCI_BARS_TYPE1 : PCI_BARS_TYPE0);
 	kprintf("cvguest: pci 00:%02x.%u %04x:%04x class %06x%s\n", dev, fn,
 		id & 0xffff, id >> 16, class, bars);
-}
-
-static uint8_t header_type(uint8_t dev, uint8_t fn)
-{
-	return (uint8_t)(pci_cfg_read32(0, dev, fn, PCI_HEADER_TYPE & 0xfc) >>
-			 (8 * (PCI_HEADER_TYPE & 3)));
 }
 
 /*

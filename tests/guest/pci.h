@@ -11,11 +11,32 @@
 
 /* PCI Local Bus 3.0, 6.1: type 0 configuration header offsets. */
 #define PCI_VENDOR_ID     0x00
+#define PCI_COMMAND       0x04  /* Status is the upper half of this dword */
 #define PCI_CLASS_REVISION 0x08
 #define PCI_HEADER_TYPE   0x0e
 #define PCI_BAR0          0x10
+#define PCI_CAP_PTR       0x34
+
+/* PCI Local Bus 3.0, 6.2.2 and 6.2.3: Command and Status bits. */
+#define PCI_COMMAND_MEMORY     (1u << 1)
+#define PCI_COMMAND_MASTER     (1u << 2)
+#define PCI_COMMAND_INTX_DISABLE (1u << 10)
+#define PCI_STATUS_CAP_LIST    (1u << 4)
+
+/* Capability IDs (PCI Code and ID Assignment 1.11, 2). */
+#define PCI_CAP_ID_MSIX 0x11
 
 uint32_t pci_cfg_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off);
+void pci_cfg_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v);
+
+/* The first function on bus 0 with this 24-bit class code, or -ENODEV. */
+int pci_find_class(uint32_t class, uint8_t *dev, uint8_t *fn);
+
+/* Config offset of capability @id on bus 0, or 0 if the function lacks it. */
+uint8_t pci_find_cap(uint8_t dev, uint8_t fn, uint8_t id);
+
+/* Address of memory BAR @index (64-bit BARs whole), 0 if I/O or unassigned. */
+uint64_t pci_bar_mem(uint8_t dev, uint8_t fn, unsigned int index);
 
 /*
  * Prints one "cvguest: pci" line per function on bus 0 and returns how many
