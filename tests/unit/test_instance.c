@@ -101,6 +101,48 @@ static void test_rejects_bad_blobs(void **state)
 	free(blob);
 }
 
+static void test_volumes_round_trip(void **state)
+{
+	struct instance_desc in = sample, d;
+	void *blob;
+	size_t size;
+
+	(void)state;
+	in.volumes[0] = (struct instance_volume){
+		.id = "vol-0a", .target = "127.0.0.1:4420",
+		.subnqn = "nqn.2026-11.io.cardvisor:vol-vol-0a", .key_file = "/k/vol-0a.key",
+		.socket = "/run/x/vol-0a.sock", .queues = 2, .iops = 3000, .bps = 125u << 20 };
+	in.volumes[1] = in.volumes[0];
+	in.volumes[1].id = "vol-0b";
+	in.volumes[1].iops = 0;
+	in.volumes[1].bps_burst = 1ull << 40;
+	in.nr_volumes = 2;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), 0);
+	assert_int_equal(d.nr_volumes, 2);
+	assert_string_equal(d.volumes[0].id, "vol-0a");
+	assert_string_equal(d.volumes[0].target, "127.0.0.1:4420");
+	assert_string_equal(d.volumes[0].subnqn, in.volumes[0].subnqn);
+	assert_string_equal(d.volumes[0].key_file, "/k/vol-0a.key");
+	assert_string_equal(d.volumes[0].socket, "/run/x/vol-0a.sock");
+	assert_int_equal(d.volumes[0].queues, 2);
+	assert_int_equal(d.volumes[0].iops, 3000);
+	assert_int_equal(d.volumes[0].bps, 125u << 20);
+	assert_string_equal(d.volumes[1].id, "vol-0b");
+	assert_int_equal(d.volumes[1].iops, 0);
+	assert_int_equal(d.volumes[1].bps_burst, 1ull << 40);
+	free(blob);
+
+	/* A volume the card could not reach is refused on both sides. */
+	in.volumes[1].target = NULL;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), -EINVAL);
+	in.volumes[1].target = "h:1";
+	in.volumes[1].queues = 0;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+}
+
 static void test_ids(void **state)
 {
 	char a[CV_INSTANCE_ID_MAX], b[CV_INSTANCE_ID_MAX];
@@ -122,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_optional_fields_absent),
 		cmocka_unit_test(test_rejects_bad_blobs),
+		cmocka_unit_test(test_volumes_round_trip),
 		cmocka_unit_test(test_ids),
 	};
 

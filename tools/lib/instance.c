@@ -44,16 +44,87 @@ static int instance_prop_opt(void *fdt, const char *name, const char *value)
 	return value ? fdt_property_string(fdt, name, value) : 0;
 }
 
+/* Room the vfio-user nodes need (names, properties, socket paths); 0 if malformed. */
+static size_t vfio_user_len(const struct instance_desc *d)
+{
+	size_t n = 1;
+
+	if (d->nr_vfio_user > CV_INSTANCE_MAX_VFIO_USER)
+		return 0;
+	for (unsigned i = 0; i < d->nr_vfio_user; i++) {
+		if (!d->vfio_user[i].socket)
+			return 0;
+		n += 128 + strlen(d->vfio_user[i].socket);
+	}
+	return n;
+}
+
+static const char *const volume_strings[] = {
+	"volume-id", "target", "subnqn", "key-file", "socket",
+};
+static const char *const volume_u64s[] = {
+	"iops", "iops-burst", "bps", "bps-burst",
+};
+
+static const char **volume_string(struct instance_volume *v, unsigned i)
+{
+	const char **f[] = { &v->id, &v->target, &v->subnqn, &v->key_file, &v->socket };
+
+	return f[i];
+}
+
+static uint64_t *volume_u64(struct instance_volume *v, unsigned i)
+{
+	uint64_t *f[] = { &v->iops, &v->iops_burst, &v->bps, &v->bps_burst };
+
+	return f[i];
+}
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Room the volume nodes need; 0 if malformed. */
+static size_t volumes_len(const struct instance_desc *d)
+{
+	size_t n = 1;
+
+	if (d->nr_volumes > CV_INSTANCE_MAX_VOLUMES)
+		return 0;
+	for (unsigned i = 0; i < d->nr_volumes; i++) {
+		struct instance_volume v = d->volumes[i];
+
+		n += 256;
+		for (unsigned f = 0; f < ARRAY_LEN(volume_strings); f++) {
+			if (!*volume_string(&v, f))
+				return 0;
+			n += strlen(*volume_string(&v, f)) + 16;
+		}
+	}
+	return n;
+}
+
 /* Keep the first libfdt error (0 or -FDT_ERR_*); later steps are skipped. */
 #define FDT_STEP(call) do { if (!err) err = (call); } while (0)
 
 int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
 {
+	size_t vfio_len = vfio_user_len(d), vol_len = volumes_len(d);
 	size_t cap = 4096 + (d->cmdline ? strlen(d->cmdline) : 0) +
-		     (d->kernel ? strlen(d->kernel) : 0) + (d->initrd ? strlen(d->initrd) : 0);
-	void *fdt = malloc(cap);
+		     (d->kernel ? strlen(d->kernel) : 0) + (d->initrd ? strlen(d->initrd) : 0) +
+		     vfio_len + vol_len;
+	char node[32];
+	void *fdt;
 	int err = 0;
 
+	if (!vfio_len) {
+		cv_err("instance: %u vfio-user devices, or one without a socket",
+		       d->nr_vfio_user);
+		return -EINVAL;
+	}
+	if (!vol_len) {
+		cv_err("instance: %u volumes, or one without all of its strings", d->nr_volumes);
+		return -EINVAL;
+	}
+	fdt = malloc(cap);
 	if (!fdt)
 		return -ENOMEM;
 	FDT_STEP(fdt_create(fdt, (int)cap));
@@ -72,6 +143,34 @@ int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
 	if (d->linux_guest)
 		FDT_STEP(fdt_property(fdt, "linux", NULL, 0));
 	FDT_STEP(fdt_end_node(fdt));
+	if (d->nr_vfio_user)
+		FDT_STEP(fdt_begin_node(fdt, "vfio-user"));
+	for (unsigned i = 0; i < d->nr_vfio_user; i++) {
+		snprintf(node, sizeof(node), "device@%x", d->vfio_user[i].slot);
+		FDT_STEP(fdt_begin_node(fdt, node));
+		FDT_STEP(fdt_property_string(fdt, "socket", d->vfio_user[i].socket));
+		FDT_STEP(fdt_property_u32(fdt, "pci-slot", d->vfio_user[i].slot));
+		FDT_STEP(fdt_end_node(fdt));
+	}
+	if (d->nr_vfio_user)
+		FDT_STEP(fdt_end_node(fdt));
+	if (d->nr_volumes)
+		FDT_STEP(fdt_begin_node(fdt, "volumes"));
+	for (unsigned i = 0; i < d->nr_volumes; i++) {
+		struct instance_volume v = d->volumes[i];
+
+		snprintf(node, sizeof(node), "volume@%x", i);
+		FDT_STEP(fdt_begin_node(fdt, node));
+		for (unsigned f = 0; f < ARRAY_LEN(volume_strings); f++)
+			FDT_STEP(fdt_property_string(fdt, volume_strings[f],
+						     *volume_string(&v, f)));
+		for (unsigned f = 0; f < ARRAY_LEN(volume_u64s); f++)
+			FDT_STEP(fdt_property_u64(fdt, volume_u64s[f], *volume_u64(&v, f)));
+		FDT_STEP(fdt_property_u32(fdt, "queues", v.queues));
+		FDT_STEP(fdt_end_node(fdt));
+	}
+	if (d->nr_volumes)
+		FDT_STEP(fdt_end_node(fdt));
 	FDT_STEP(fdt_end_node(fdt));
 	FDT_STEP(fdt_finish(fdt));
 	if (err) {
@@ -95,8 +194,89 @@ static const char *instance_prop_string(const void *fdt, int node, const char *n
 	return s;
 }
 
+/* Slot 0 is the host bridge; each card takes a slot of its own. */
+static int vfio_user_from_fdt(const void *fdt, struct instance_desc *d)
+{
+	int parent = fdt_subnode_offset(fdt, 0, "vfio-user"), node, len;
+
+	if (parent < 0)
+		return 0;
+	fdt_for_each_subnode(node, fdt, parent) {
+		struct instance_vfio_user *v = &d->vfio_user[d->nr_vfio_user];
+		const fdt32_t *slot = fdt_getprop(fdt, node, "pci-slot", &len);
+
+		if (d->nr_vfio_user == CV_INSTANCE_MAX_VFIO_USER) {
+			cv_err("instance: more than %d vfio-user devices", CV_INSTANCE_MAX_VFIO_USER);
+			return -EINVAL;
+		}
+		v->socket = instance_prop_string(fdt, node, "socket");
+		if (!v->socket || !*v->socket || !slot || len != sizeof(*slot) ||
+		    !fdt32_to_cpu(*slot) || fdt32_to_cpu(*slot) >= 32) {
+			cv_err("instance: vfio-user/%s needs a socket and a pci-slot of 1..31",
+			       fdt_get_name(fdt, node, NULL));
+			return -EINVAL;
+		}
+		v->slot = fdt32_to_cpu(*slot);
+		for (unsigned i = 0; i < d->nr_vfio_user; i++) {
+			if (d->vfio_user[i].slot == v->slot) {
+				cv_err("instance: two vfio-user devices in PCI slot %u", v->slot);
+				return -EINVAL;
+			}
+		}
+		d->nr_vfio_user++;
+	}
+	return 0;
+}
+
+static int volumes_from_fdt(const void *fdt, struct instance_desc *d)
+{
+	int parent = fdt_subnode_offset(fdt, 0, "volumes"), node, len;
+
+	if (parent < 0)
+		return 0;
+	fdt_for_each_subnode(node, fdt, parent) {
+		struct instance_volume *v = &d->volumes[d->nr_volumes];
+		const char *name = fdt_get_name(fdt, node, NULL);
+		const fdt32_t *queues;
+
+		if (d->nr_volumes == CV_INSTANCE_MAX_VOLUMES) {
+			cv_err("instance: more than %d volumes", CV_INSTANCE_MAX_VOLUMES);
+			return -EINVAL;
+		}
+		for (unsigned f = 0; f < ARRAY_LEN(volume_strings); f++) {
+			const char *s = instance_prop_string(fdt, node, volume_strings[f]);
+
+			if (!s || !*s) {
+				cv_err("instance: volumes/%s needs a %s", name, volume_strings[f]);
+				return -EINVAL;
+			}
+			*volume_string(v, f) = s;
+		}
+		for (unsigned f = 0; f < ARRAY_LEN(volume_u64s); f++) {
+			const fdt64_t *p = fdt_getprop(fdt, node, volume_u64s[f], &len);
+
+			if (p && len != sizeof(*p)) {
+				cv_err("instance: volumes/%s: %s must be a u64", name,
+				       volume_u64s[f]);
+				return -EINVAL;
+			}
+			*volume_u64(v, f) = p ? fdt64_to_cpu(*p) : 0;
+		}
+		queues = fdt_getprop(fdt, node, "queues", &len);
+		if (!queues || len != sizeof(*queues) || !fdt32_to_cpu(*queues)) {
+			cv_err("instance: volumes/%s needs queues = <u32 >= 1>", name);
+			return -EINVAL;
+		}
+		v->queues = fdt32_to_cpu(*queues);
+		d->nr_volumes++;
+	}
+	return 0;
+}
+
 int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 {
+	int ret;
+
 	const fdt32_t *v32;
 	const fdt64_t *v64;
 	const char *s;
@@ -142,7 +322,8 @@ int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 	d->initrd = instance_prop_string(fdt, boot, "initrd");
 	d->cmdline = instance_prop_string(fdt, boot, "cmdline");
 	d->linux_guest = fdt_getprop(fdt, boot, "linux", &len) != NULL;
-	return 0;
+	ret = vfio_user_from_fdt(fdt, d);
+	return ret ? ret : volumes_from_fdt(fdt, d);
 }
 
 int instance_write_file(const char *path, const struct instance_desc *desc)

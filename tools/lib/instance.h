@@ -17,6 +17,18 @@
  *           kernel = "/path";  initrd = "/path";  cmdline = "...";
  *           linux;             (empty property: the kernel is Linux)
  *       };
+ *       vfio-user {            (optional: PCI functions cards own)
+ *           device@<slot> { socket = "/path"; pci-slot = <u32 1..31>; };
+ *       };
+ *       volumes {              (optional: one cv-ebs each)
+ *           volume@<n> {
+ *               volume-id = "vol-…";  target = "host:port";  subnqn = "nqn…";
+ *               key-file = "/path";   (64-byte AES-256-XTS key; only the
+ *                                      card reads it, cv-hv never holds it)
+ *               socket = "/path";     (the card's vfio-user socket)
+ *               queues = <u32>;       iops, iops-burst, bps, bps-burst = <u64>;
+ *           };
+ *       };
  *   };
  */
 #ifndef CV_INSTANCE_H
@@ -28,6 +40,25 @@
 
 #define CV_INSTANCE_COMPATIBLE "cardvisor,instance-v1"
 #define CV_INSTANCE_ID_MAX 32
+#define CV_INSTANCE_MAX_VFIO_USER 8
+#define CV_INSTANCE_MAX_VOLUMES 8
+
+/* A card that owns a PCI function, served over vfio-user (docs/vfio-user.md). */
+struct instance_vfio_user {
+	const char *socket;
+	unsigned slot;            /* device number on bus 0, function 0 */
+};
+
+/* An EBS volume and how its card reaches it (docs/ebs.md). */
+struct instance_volume {
+	const char *id;
+	const char *target;       /* cv-storaged, "host:port" */
+	const char *subnqn;
+	const char *key_file;
+	const char *socket;       /* where the card serves its NVMe function */
+	unsigned queues;          /* NVMe I/O queue pairs */
+	uint64_t iops, iops_burst, bps, bps_burst;  /* 0: unlimited / default */
+};
 
 struct instance_desc {
 	char id[CV_INSTANCE_ID_MAX];
@@ -39,6 +70,10 @@ struct instance_desc {
 	const char *initrd;
 	const char *cmdline;
 	bool linux_guest;
+	struct instance_vfio_user vfio_user[CV_INSTANCE_MAX_VFIO_USER];
+	unsigned nr_vfio_user;
+	struct instance_volume volumes[CV_INSTANCE_MAX_VOLUMES];
+	unsigned nr_volumes;
 };
 
 /* A new EC2-style id, "i-" and 17 hex digits, from the kernel's RNG. */

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tools/lib/volume_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/lib/rundir.h"
+#include "tools/lib/size.h"
+
+#define STORAGED_DEFAULT "127.0.0.1:4420"
+#define STORAGED_START_MS 10000
+
+const char *volume_store_base(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("CARDVISOR_STATE"), *home = getenv("HOME");
+
+	if (env && *env)
+		return env;
+	if (!geteuid())
+		return "/var/lib/cardvisor";
+	snprintf(path, sizeof(path), "%s/.local/share/cardvisor", home ? home : "/tmp");
+	return path;
+}
+
+bool volume_store_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n && n <= VOLUME_STORE_ID_MAX &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static int spec_u64(const char *key, const char *val, uint64_t *out, char *err, size_t len)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(val, &end, 10);
+	if (errno || end == val || *end || *val == '-') {
+		snprintf(err, len, "%s=%s: expected a whole number", key, val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t errlen)
+{
+	char buf[512], *save = NULL, *kv;
+	uint64_t n;
+
+	*v = (struct volume_spec){ .burst_s = 1, .queues = 2 };
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
+		snprintf(err, errlen, "too long");
+		return -EINVAL;
+	}
+	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(kv, '=');
+
+		if (!val) {
+			snprintf(err, errlen, "\"%s\": expected key=value", kv);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		if (!strcmp(kv, "size")) {
+			if (parse_size(val, &v->size) || !v->size || v->size % 4096) {
+				snprintf(err, errlen, "size=%s: expected a size like 1G, a multiple of 4 KiB",
+					 val);
+				return -EINVAL;
+			}
+		} else if (!strcmp(kv, "id")) {
+			if (!volume_store_id_valid(val)) {
+				snprintf(err, errlen, "id=%s: 1 to 64 of A-Z a-z 0-9 _ -", val);
+				return -EINVAL;
+			}
+			snprintf(v->id, sizeof(v->id), "%s", val);
+		} else if (!strcmp(kv, "iops")) {
+			if (spec_u64(kv, val, &v->iops, err, errlen))
+				return -EINVAL;
+		} else if (!strcmp(kv, "mbps")) {
+			/* MB/s as EBS states throughput: 10^6 bytes. */
+			if (spec_u64(kv, val, &n, err, errlen))
+				return -EINVAL;
+			if (n > UINT64_MAX / 1000000) {
+				snprintf(err, errlen, "mbps=%s: too large", val);
+				return -EINVAL;
+			}
+			v->bps = n * 1000000;
+		} else if (!strcmp(kv, "burst")) {
+			if (spec_u64(kv, val, &v->burst_s, err, errlen))
+				return -EINVAL;
+			if (!v->burst_s || v->burst_s > 3600) {
+				snprintf(err, errlen, "burst=%s: 1 to 3600 seconds", val);
+				return -EINVAL;
+			}
+		} else if (!strcmp(kv, "queues")) {
+			if (spec_u64(kv, val, &n, err, errlen))
+				return -EINVAL;
+			if (!n || n > 64) {
+				snprintf(err, errlen, "queues=%s: 1 to 64", val);
+				return -EINVAL;
+			}
+			v->queues = (unsigned)n;
+		} else {
+			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues)",
+				 kv);
+			return -EINVAL;
+		}
+	}
+	if (!v->size && !v->id[0]) {
+		snprintf(err, errlen, "give size= for a new volume or id= for an existing one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+static int store_path(const char *sub, const char *id, const char *ext, char *path,
+		      size_t len)
+{
+	char dir[PATH_MAX];
+	int ret;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", volume_store_base(), sub) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	ret = mkdir_p(dir);
+	if (ret)
+		return ret;
+	if (!id)
+		return snprintf(path, len, "%s", dir) >= (int)len ? -ENAMETOOLONG : 0;
+	return snprintf(path, len, "%s/%s%s", dir, id, ext) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* Write @len bytes to a new file @path of @mode, durably; remove it on failure. */
+static int file_create(const char *path, mode_t mode, const void *data, size_t len,
+		       uint64_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if ((len && write(fd, data, len) != (ssize_t)len) ||
+	    (size && ftruncate(fd, (off_t)size) < 0) || fsync(fd) < 0)
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	if (ret)
+		unlink(path);
+	return ret;
+}
+
+int volume_file_create(const char *dir, const char *id, uint64_t size)
+{
+	char path[PATH_MAX];
+
+	if (!volume_store_id_valid(id) || !size || size % 4096 || size > INT64_MAX)
+		return -EINVAL;
+	if (snprintf(path, sizeof(path), "%s/%s.vol", dir, id) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return file_create(path, 0600, NULL, 0, size);
+}
+
+static int new_id(char id[VOLUME_STORE_ID_MAX + 1])
+{
+	uint8_t r[9];
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return -errno;
+	snprintf(id, VOLUME_STORE_ID_MAX + 1, "vol-%01x%02x%02x%02x%02x%02x%02x%02x%02x",
+		 r[0] & 0xf, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]);
+	return 0;
+}
+
+int volume_store_prepare(struct volume_spec *v, char *key_path, size_t len)
+{
+	char vol[PATH_MAX], dir[PATH_MAX];
+	uint8_t key[VOLUME_STORE_KEY_LEN];
+	struct stat st;
+	int ret;
+
+	if (!v->id[0] && (ret = new_id(v->id)))
+		return ret;
+	ret = store_path("volumes", NULL, NULL, dir, sizeof(dir));
+	if (!ret)
+		ret = store_path("volumes", v->id, ".vol", vol, sizeof(vol));
+	if (!ret)
+		ret = store_path("keys", v->id, ".key", key_path, len);
+	if (ret) {
+		fprintf(stderr, "cardvisor: volume store %s: %s\n", volume_store_base(),
+			strerror(-ret));
+		return ret;
+	}
+	if (!stat(vol, &st)) {
+		if (v->size && (uint64_t)st.st_size != v->size) {
+			fprintf(stderr, "cardvisor: volume %s has %llu bytes, not size=%llu\n",
+				v->id, (unsigned long long)st.st_size,
+				(unsigned long long)v->size);
+			return -EINVAL;
+		}
+		if (access(key_path, R_OK)) {
+			fprintf(stderr, "cardvisor: volume %s has no key %s: its data cannot be read\n",
+				v->id, key_path);
+			return -ENOKEY;
+		}
+		v->size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (!v->size) {
+		fprintf(stderr, "cardvisor: no volume %s in %s\n", v->id, dir);
+		return -ENOENT;
+	}
+	/* Key1 and Key2 of XTS must differ: 512 random bits make that certain. */
+	if (getrandom(key, sizeof(key), 0) != sizeof(key))
+		return -errno;
+	ret = file_create(key_path, 0600, key, sizeof(key), 0);
+	explicit_bzero(key, sizeof(key));
+	if (!ret) {
+		ret = volume_file_create(dir, v->id, v->size);
+		if (ret)
+			unlink(key_path);
+	}
+	if (ret)
+		fprintf(stderr, "cardvisor: cannot create volume %s: %s\n", v->id, strerror(-ret));
+	return ret;
+}
+
+/* Whether something accepts TCP connections at "host:port". */
+static bool storaged_answers(const char *target)
+{
+	char host[256];
+	const char *colon = strrchr(target, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	bool ok = false;
+	int fd;
+
+	if (!colon || (size_t)(colon - target) >= sizeof(host))
+		return false;
+	memcpy(host, target, (size_t)(colon - target));
+	host[colon - target] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return false;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		ok = !connect(fd, ai->ai_addr, ai->ai_addrlen);
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return ok;
+}
+
+int volume_store_storaged(const char *binary, char *target, size_t len)
+{
+	const char *env = getenv("CARDVISOR_STORAGED");
+	char dir[PATH_MAX], pidfile[PATH_MAX], log[PATH_MAX];
+	pid_t pid;
+	int ret, status;
+
+	if (snprintf(target, len, "%s", env && *env ? env : STORAGED_DEFAULT) >= (int)len)
+		return -ENAMETOOLONG;
+	if (storaged_answers(target))
+		return 0;
+	ret = store_path("volumes", NULL, NULL, dir, sizeof(dir));
+	if (!ret)
+		ret = mkdir_p(rundir_base());
+	if (ret)
+		return ret;
+	snprintf(pidfile, sizeof(pidfile), "%s/storaged.pid", rundir_base());
+	snprintf(log, sizeof(log), "%s/storaged.log", rundir_base());
+	/* Twice forked and in its own session: it outlives this instance. */
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || null < 0 || setsid() < 0)
+			_exit(1);
+		if (fork())
+			_exit(0);
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(binary, binary, "--dir", dir, "--listen", target, "--pidfile", pidfile,
+		      (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	for (int ms = 0; ms < STORAGED_START_MS; ms += 20) {
+		struct timespec ts = { 0, 20 * 1000000 };
+
+		if (storaged_answers(target)) {
+			fprintf(stderr, "cardvisor: started cv-storaged on %s (volumes in %s, log %s)\n",
+				target, dir, log);
+			return 0;
+		}
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "cardvisor: cv-storaged did not start on %s: see %s\n", target, log);
+	return -ETIMEDOUT;
+}
