@@ -9,6 +9,7 @@
 #ifndef CV_VPC_PKT_H
 #define CV_VPC_PKT_H
 
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,5 +132,38 @@ static inline uint32_t pkt_csum_pseudo(uint32_t saddr, uint32_t daddr,
 	sum += (uint32_t)(l4_len >> 8 | (l4_len & 0xff) << 8);
 	return sum;
 }
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPV4_HLEN 20              /* a header without options */
+
+/*
+ * An untagged Ethernet frame's IPv4 packet, checked by pkt_ipv4_parse():
+ * version 4, header length and total length inside the frame (RFC 791
+ * §3.1; Ethernet padding after tot_len is ignored), a correct header
+ * checksum, and not a fragment (the card's services never reassemble).
+ */
+struct pkt_ipv4 {
+	const struct eth_hdr *eth;
+	const struct ipv4_hdr *ip;
+	const uint8_t *l4;
+	size_t l4_len;
+};
+
+/* 0 and @p filled; 1 if the frame is not IPv4; -EINVAL if malformed. */
+int pkt_ipv4_parse(const uint8_t *frame, size_t len, struct pkt_ipv4 *p);
+
+/*
+ * Writes the Ethernet and option-less IPv4 headers in front of the
+ * @l4_len bytes already at frame + ETH_HLEN + IPV4_HLEN; returns the frame
+ * length.  The L4 checksum is the caller's (pkt_l4_csum()).
+ */
+size_t pkt_ipv4_build(uint8_t *frame, const uint8_t *dst_mac, const uint8_t *src_mac,
+		      uint32_t saddr, uint32_t daddr, uint8_t proto, uint8_t ttl,
+		      size_t l4_len);
+
+/* The UDP or TCP checksum of @l4 (its checksum field zero) over IPv4. */
+uint16_t pkt_l4_csum(uint32_t saddr, uint32_t daddr, uint8_t proto, const void *l4,
+		     size_t len);
 
 #endif /* CV_VPC_PKT_H */
