@@ -15,6 +15,8 @@
 
 #include "hv/console.h"
 #include "hv/control.h"
+#include "hv/pci.h"
+#include "hv/vfio_user.h"
 #include "hv/vm.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/log.h"
@@ -34,6 +36,32 @@ static void usage(FILE *f)
 		"  --help            this text\n\n"
 		"Exit status: 0 guest powered off, reset or stopped on request;\n"
 		"1 bad configuration or kernel; 2 guest crash or KVM failure.\n");
+}
+
+/*
+ * Connect the cards the instance names and plug their functions, before
+ * any vCPU runs, as firmware would find them at power-on.
+ */
+static int plug_vfio_user(struct vm *vm, const struct instance_desc *desc,
+			  struct vfio_user_dev **devs)
+{
+	for (unsigned i = 0; i < desc->nr_vfio_user; i++) {
+		const struct instance_vfio_user *v = &desc->vfio_user[i];
+		char name[32];
+		struct vfio_user_params p = {
+			.socket_path = v->socket, .name = name, .vm_fd = vm->fd,
+			.mem = &vm->mem, .irq = &vm->irq,
+		};
+		int ret;
+
+		snprintf(name, sizeof(name), "vfio-user@%02x.0", v->slot);
+		ret = vfio_user_dev_open(&devs[i], &p);
+		if (!ret)
+			ret = vfio_user_dev_plug(devs[i], vm->pci, v->slot, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Termination signals stop the VM; a dedicated thread takes them synchronously. */
@@ -69,6 +97,7 @@ int main(int argc, char **argv)
 	struct control *control = NULL;
 	struct vm_config cfg;
 	struct vm vm;
+	struct vfio_user_dev *cards[CV_INSTANCE_MAX_VFIO_USER] = { 0 };
 	pthread_t sig_thread;
 	bool verbose = false;
 	sigset_t set;
@@ -122,7 +151,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	status = VM_EXIT_SETUP;
-	if (vm_create(&vm, &cfg) < 0)
+	if (vm_create(&vm, &cfg) < 0 || plug_vfio_user(&vm, &desc, cards) < 0)
 		goto out;
 	rundir_path(desc.id, "console.sock", attach_path, sizeof(attach_path));
 	if (console_open(&console, console_spec, attach_path) < 0)
@@ -146,6 +175,8 @@ int main(int argc, char **argv)
 out:
 	control_stop(control);
 	console_close(console);
+	for (unsigned i = 0; i < desc.nr_vfio_user; i++)
+		vfio_user_dev_close(cards[i]);
 	vm_destroy(&vm);
 	free(blob);
 	return status;

@@ -2,8 +2,10 @@
 #include "hv/msix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/lib/log.h"
 
@@ -30,6 +32,7 @@ int msix_init(struct msix *m, struct irq_routing *irq, unsigned nr,
 
 		/* Every entry comes out of reset masked (PCI Local Bus 3.0, 6.8.2.9). */
 		v->ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+		v->eventfd = -1;
 		ret = irq_msi_alloc(irq, &v->gsi);
 		if (ret) {
 			cv_err("msix: %s: no GSI for vector %u of %u", name, m->nr, nr);
@@ -49,10 +52,14 @@ fail:
 	return ret;
 }
 
+static void irqfd_unbind(struct msix *m, unsigned v);
+
 void msix_destroy(struct msix *m)
 {
-	for (unsigned i = 0; i < m->nr; i++)
+	for (unsigned i = 0; i < m->nr; i++) {
+		irqfd_unbind(m, i);
 		irq_msi_free(m->irq, m->vec[i].gsi);
+	}
 	pthread_mutex_destroy(&m->lock);
 	free(m->vec);
 	free(m->pba);
@@ -111,25 +118,68 @@ static void vector_send(struct msix *m, unsigned v)
 			    strerror(-ret));
 }
 
+static void irqfd_unbind(struct msix *m, unsigned v)
+{
+	struct msix_vector *e = &m->vec[v];
+	int ret;
+
+	if (!e->irqfd)
+		return;
+	ret = irq_irqfd_deassign(m->irq, e->eventfd, e->gsi);
+	if (ret)
+		cv_err_once("msix: %s: unbinding vector %u's eventfd: %s", m->name,
+			    v, strerror(-ret));
+	e->irqfd = false;
+}
+
+/*
+ * An eventfd signalled while its vector was masked holds a count: that is
+ * the vector's pending bit (PCI Local Bus 3.0, 6.8.2.10), taken here so the
+ * irqfd does not also deliver it once bound again.
+ */
+static void eventfd_poll(struct msix *m, unsigned v)
+{
+	struct msix_vector *e = &m->vec[v];
+	uint64_t count;
+
+	if (e->eventfd >= 0 && !e->irqfd &&
+	    read(e->eventfd, &count, sizeof(count)) == sizeof(count) && count)
+		m->pba[v / 64] |= 1ULL << (v % 64);
+}
+
 /*
  * Bring vector @v in line with its entry: when usable, point its GSI at the
- * message (irq_msi_route only rebuilds KVM's table if it changed) and send
- * what became pending while it was masked (PCI Local Bus 3.0, 6.8.2.9).
+ * message (irq_msi_route only rebuilds KVM's table if it changed), send
+ * what became pending while it was masked (PCI Local Bus 3.0, 6.8.2.9), and
+ * let its eventfd through as an irqfd; when masked, take the irqfd away.
+ * An event that lands between the poll and the bind is still counted in
+ * the eventfd, and KVM delivers a count found at bind time.
  */
 static void vector_update(struct msix *m, unsigned v)
 {
-	const struct msix_vector *e = &m->vec[v];
+	struct msix_vector *e = &m->vec[v];
 	int ret;
 
-	if (vector_masked(m, v))
+	if (vector_masked(m, v)) {
+		irqfd_unbind(m, v);
 		return;
+	}
 	ret = irq_msi_route(m->irq, e->gsi, vector_address(e), e->data);
 	if (ret)
 		cv_err_once("msix: %s: routing vector %u (GSI %u) to %#llx: %s",
 			    m->name, v, e->gsi,
 			    (unsigned long long)vector_address(e), strerror(-ret));
+	eventfd_poll(m, v);
 	if (pba_test_and_clear(m, v))
 		vector_send(m, v);
+	if (e->eventfd >= 0 && !e->irqfd) {
+		ret = irq_irqfd_assign(m->irq, e->eventfd, e->gsi);
+		if (ret)
+			cv_err_once("msix: %s: binding vector %u's eventfd to GSI %u: %s",
+				    m->name, v, e->gsi, strerror(-ret));
+		else
+			e->irqfd = true;
+	}
 }
 
 void msix_control_write(struct msix *m, uint16_t control)
@@ -214,6 +264,8 @@ void msix_pba_access(struct msix *m, uint64_t offset, void *data, uint32_t len,
 		return;
 	}
 	pthread_mutex_lock(&m->lock);
+	for (uint64_t v = offset * 8; v < (offset + len) * 8 && v < m->nr; v++)
+		eventfd_poll(m, (unsigned)v);
 	bits = m->pba[offset / 8] >> (8 * (offset % 8));
 	pthread_mutex_unlock(&m->lock);
 	memcpy(data, &bits, len);
@@ -237,5 +289,19 @@ int msix_vector_gsi(struct msix *m, unsigned vector, uint32_t *gsi)
 	if (vector >= m->nr)
 		return -EINVAL;
 	*gsi = m->vec[vector].gsi;
+	return 0;
+}
+
+int msix_vector_bind(struct msix *m, unsigned vector, int eventfd)
+{
+	if (vector >= m->nr)
+		return -EINVAL;
+	if (eventfd >= 0 && fcntl(eventfd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	pthread_mutex_lock(&m->lock);
+	irqfd_unbind(m, vector);
+	m->vec[vector].eventfd = eventfd;
+	vector_update(m, vector);
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }

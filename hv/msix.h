@@ -28,6 +28,8 @@
 struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;  /* the table entry */
 	uint32_t gsi;
+	int eventfd;              /* a card's, bound with msix_vector_bind; -1 */
+	bool irqfd;               /* @eventfd is a KVM irqfd on @gsi now */
 };
 
 struct msix {
@@ -92,5 +94,15 @@ int msix_notify(struct msix *m, unsigned vector);
 
 /* The GSI of @vector, for binding an irqfd; -EINVAL when out of range. */
 int msix_vector_gsi(struct msix *m, unsigned vector, uint32_t *gsi);
+
+/*
+ * Let @eventfd (made non-blocking here; -1 unbinds) raise @vector without
+ * cv-hv: it is a KVM irqfd on the vector's GSI while the vector is usable.
+ * A masked vector must not fire (PCI Local Bus 3.0, 6.8.2.9), so masking
+ * deassigns the irqfd; what is signalled meanwhile stays in the eventfd and
+ * is polled into the pending bit when the guest reads the PBA or unmasks,
+ * which then sends it.  The caller keeps @eventfd open until it unbinds.
+ */
+int msix_vector_bind(struct msix *m, unsigned vector, int eventfd);
 
 #endif /* CV_HV_MSIX_H */

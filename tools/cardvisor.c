@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -47,7 +48,9 @@ static void usage(FILE *f)
 		"           (default 10 s); --force stops it at once\n"
 		"  pause ID / resume ID\n"
 		"  console ID         attach this terminal to a VM's serial console\n"
-		"                     (shows the last 64 KiB first; Ctrl-] detaches)\n\n"
+		"                     (shows the last 64 KiB first; Ctrl-] detaches)\n"
+		"  volume create --size SIZE [--dir DIR] ID\n"
+		"                     a sparse volume file DIR/ID.vol for cv-storaged\n\n"
 		"cardvisor run options:\n"
 		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
 		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
@@ -60,6 +63,8 @@ static void usage(FILE *f)
 		"  --quirks SPEC      software-KVM workarounds: auto (default), all, none, or a\n"
 		"                     list like auto,-inject-int3 (see docs/kvm-hosts.md)\n"
 		"  --type NAME        instance type label (default cv.custom)\n"
+		"  --vfio-user PATH   plug the PCI function a card serves over vfio-user on\n"
+		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
 		"  --verbose          more logging from every process\n\n"
 		"Running VMs live under %s (set CARDVISOR_RUNDIR to change).\n"
 		"On a terminal, Ctrl-A x stops the VM at once.\n"
@@ -104,6 +109,7 @@ static int cmd_run(int argc, char **argv)
 		{ "console", required_argument, NULL, 'o' },
 		{ "quirks", required_argument, NULL, 'q' },
 		{ "type", required_argument, NULL, 't' },
+		{ "vfio-user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -145,6 +151,17 @@ static int cmd_run(int argc, char **argv)
 		case 'o': console = optarg; break;
 		case 'q': d.quirks = optarg; break;
 		case 't': d.type = optarg; break;
+		case 'u':
+			/* Slots 1-3 stay free for functions cv-hv itself may emulate. */
+			if (d.nr_vfio_user == CV_INSTANCE_MAX_VFIO_USER) {
+				fprintf(stderr, "cardvisor: at most %d --vfio-user devices\n",
+					CV_INSTANCE_MAX_VFIO_USER);
+				return EXIT_USAGE;
+			}
+			d.vfio_user[d.nr_vfio_user] = (struct instance_vfio_user){
+				.socket = optarg, .slot = 4 + d.nr_vfio_user };
+			d.nr_vfio_user++;
+			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return EXIT_USAGE;
@@ -416,6 +433,61 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	return ret;
 }
 
+/*
+ * volume create: a sparse <dir>/<id>.vol of whole 4 KiB blocks, which
+ * cv-storaged serves as nqn.2026-11.io.cardvisor:vol-<id> (docs/storaged.md;
+ * the id rule is tools/storaged/volume.h's volume_id_valid).
+ */
+static int cmd_volume(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ 0 },
+	};
+	const char *dir = ".", *id;
+	uint64_t size = 0;
+	char path[PATH_MAX];
+	int opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'd')
+			dir = optarg;
+		else if (opt != 's' || parse_size(optarg, &size))
+			return EXIT_USAGE;
+	}
+	if (optind != argc - 2 || strcmp(argv[optind], "create") || !size) {
+		fprintf(stderr, "usage: cardvisor volume create --size SIZE [--dir DIR] ID\n");
+		return EXIT_USAGE;
+	}
+	id = argv[optind + 1];
+	if (!*id || strlen(id) > 64 ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+	    strlen(id)) {
+		fprintf(stderr, "cardvisor volume: \"%s\" is not a volume id "
+			"(1 to 64 of A-Z a-z 0-9 _ -)\n", id);
+		return EXIT_USAGE;
+	}
+	if (size % 4096 || size > INT64_MAX) {
+		fprintf(stderr, "cardvisor volume: --size must be a multiple of 4096 bytes\n");
+		return EXIT_USAGE;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s.vol", dir, id) >= (int)sizeof(path))
+		return EXIT_USAGE;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+		fprintf(stderr, "cardvisor volume: %s: %s\n", path, strerror(errno));
+		if (fd >= 0) {
+			unlink(path);
+			close(fd);
+		}
+		return EXIT_USAGE;
+	}
+	close(fd);
+	printf("%s\n", path);
+	return 0;
+}
+
 #define CONSOLE_DETACH 0x1d /* Ctrl-], as in telnet and virsh */
 
 /* Copy everything from @from to @to; false on EOF or error. */
@@ -506,6 +578,8 @@ int main(int argc, char **argv)
 		return cmd_ps();
 	if (!strcmp(cmd, "console"))
 		return cmd_console(argc - 1, argv + 1);
+	if (!strcmp(cmd, "volume"))
+		return cmd_volume(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||
 	    !strcmp(cmd, "resume"))
 		return cmd_control(cmd, argc - 1, argv + 1);

@@ -211,12 +211,12 @@ static int vfio_user_from_fdt(const void *fdt, struct instance_desc *d)
 		}
 		v->socket = instance_prop_string(fdt, node, "socket");
 		if (!v->socket || !*v->socket || !slot || len != sizeof(*slot) ||
-		    !fdt32_to_cpu(*slot) || fdt32_to_cpu(*slot) >= 32) {
+		    !fdt32_ld(slot) || fdt32_ld(slot) >= 32) {
 			cv_err("instance: vfio-user/%s needs a socket and a pci-slot of 1..31",
 			       fdt_get_name(fdt, node, NULL));
 			return -EINVAL;
 		}
-		v->slot = fdt32_to_cpu(*slot);
+		v->slot = fdt32_ld(slot);
 		for (unsigned i = 0; i < d->nr_vfio_user; i++) {
 			if (d->vfio_user[i].slot == v->slot) {
 				cv_err("instance: two vfio-user devices in PCI slot %u", v->slot);
@@ -260,14 +260,14 @@ static int volumes_from_fdt(const void *fdt, struct instance_desc *d)
 				       volume_u64s[f]);
 				return -EINVAL;
 			}
-			*volume_u64(v, f) = p ? fdt64_to_cpu(*p) : 0;
+			*volume_u64(v, f) = p ? fdt64_ld(p) : 0;
 		}
 		queues = fdt_getprop(fdt, node, "queues", &len);
-		if (!queues || len != sizeof(*queues) || !fdt32_to_cpu(*queues)) {
+		if (!queues || len != sizeof(*queues) || !fdt32_ld(queues)) {
 			cv_err("instance: volumes/%s needs queues = <u32 >= 1>", name);
 			return -EINVAL;
 		}
-		v->queues = fdt32_to_cpu(*queues);
+		v->queues = fdt32_ld(queues);
 		d->nr_volumes++;
 	}
 	return 0;
@@ -303,17 +303,17 @@ int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 	d->type = instance_prop_string(fdt, 0, "instance-type");
 	d->quirks = instance_prop_string(fdt, 0, "quirks");
 	v32 = fdt_getprop(fdt, 0, "vcpus", &len);
-	if (!v32 || len != sizeof(*v32) || !fdt32_to_cpu(*v32)) {
+	if (!v32 || len != sizeof(*v32) || !fdt32_ld(v32)) {
 		cv_err("instance: vcpus must be a non-zero u32");
 		return -EINVAL;
 	}
-	d->vcpus = fdt32_to_cpu(*v32);
+	d->vcpus = fdt32_ld(v32);
 	v64 = fdt_getprop(fdt, 0, "memory", &len);
 	if (!v64 || len != sizeof(*v64)) {
 		cv_err("instance: memory must be a u64 byte count");
 		return -EINVAL;
 	}
-	d->memory = fdt64_to_cpu(*v64);
+	d->memory = fdt64_ld(v64);
 	boot = fdt_subnode_offset(fdt, 0, "boot");
 	if (boot < 0 || !(d->kernel = instance_prop_string(fdt, boot, "kernel"))) {
 		cv_err("instance: boot/kernel is missing");
