@@ -2,6 +2,7 @@
 #include "hv/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,10 +22,15 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size)
 		       (unsigned long long)size, CV_MEM_MIN >> 20);
 		return -EINVAL;
 	}
-	mem->memfd = memfd_create("cardvisor-guest-ram", MFD_CLOEXEC);
+	mem->memfd = memfd_create("cardvisor-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mem->memfd < 0)
 		return -errno;
-	if (ftruncate(mem->memfd, (off_t)size) < 0)
+	/*
+	 * Cards map this fd: sealed, its size can never change under them, so
+	 * a card that checked a mapping against the size never faults on it.
+	 */
+	if (ftruncate(mem->memfd, (off_t)size) < 0 ||
+	    fcntl(mem->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		 mem->memfd, 0);
