@@ -22,10 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/lib/card_proc.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/log.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
+#include "tools/lib/volume_store.h"
 
 #define EXIT_USAGE 1
 /*
@@ -34,6 +36,11 @@
  */
 #define CARDVISOR_LINUX_CMDLINE "console=ttyS0 reboot=k i8042.noaux"
 #define REPLY_TIMEOUT_MS 5000
+/* A card connects to its backend before it listens: give it time. */
+#define CARD_START_MS 20000
+#define CARD_STOP_MS 5000
+/* The first PCI slot for cards: 1-3 stay free for functions cv-hv emulates. */
+#define CARD_FIRST_SLOT 4
 
 static void usage(FILE *f)
 {
@@ -49,8 +56,9 @@ static void usage(FILE *f)
 		"  pause ID / resume ID\n"
 		"  console ID         attach this terminal to a VM's serial console\n"
 		"                     (shows the last 64 KiB first; Ctrl-] detaches)\n"
-		"  volume create --size SIZE [--dir DIR] ID\n"
-		"                     a sparse volume file DIR/ID.vol for cv-storaged\n\n"
+		"  volume create --size SIZE [ID]\n"
+		"                     a new volume (and its key) in the volume store;\n"
+		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n\n"
 		"cardvisor run options:\n"
 		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
 		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
@@ -63,6 +71,12 @@ static void usage(FILE *f)
 		"  --quirks SPEC      software-KVM workarounds: auto (default), all, none, or a\n"
 		"                     list like auto,-inject-int3 (see docs/kvm-hosts.md)\n"
 		"  --type NAME        instance type label (default cv.custom)\n"
+		"  --volume SPEC      an EBS volume as an NVMe device (repeatable): SPEC is\n"
+		"                     size=1G for a new volume or id=vol-... for an existing\n"
+		"                     one, plus ,iops=N ,mbps=N (limits; burst=SECONDS of\n"
+		"                     either rate, default 1) ,queues=N (default 2). Volumes\n"
+		"                     live in %s; cv-storaged is started on\n"
+		"                     127.0.0.1:4420 (CARDVISOR_STORAGED) if not running\n"
 		"  --vfio-user PATH   plug the PCI function a card serves over vfio-user on\n"
 		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
 		"  --verbose          more logging from every process\n\n"
@@ -70,13 +84,13 @@ static void usage(FILE *f)
 		"On a terminal, Ctrl-A x stops the VM at once.\n"
 		"Exit status of run: 0 guest powered off or stopped; 1 bad options or kernel;\n"
 		"2 the guest crashed or KVM failed.\n",
-		rundir_base());
+		volume_store_base(), rundir_base());
 }
 
-/* cv-hv sits next to this binary (build/ or the install prefix). */
+/* cv-hv and the cards sit next to this binary (build/ or the install prefix). */
 static int sibling_binary(const char *name, char *path, size_t len)
 {
-	const char *env = getenv("CARDVISOR_HV");
+	const char *env = strcmp(name, "cv-hv") ? NULL : getenv("CARDVISOR_HV");
 	char self[PATH_MAX];
 	ssize_t n;
 	char *slash;
@@ -97,6 +111,91 @@ static int sibling_binary(const char *name, char *path, size_t len)
 	return 0;
 }
 
+/* A --volume: what the instance description points at, and its card. */
+struct run_volume {
+	struct volume_spec spec;
+	char nqn[VOLUME_STORE_ID_MAX + 64];
+	char key[PATH_MAX];
+	struct card_proc card;
+};
+
+/*
+ * Make every volume exist, and describe it and its card's PCI function in
+ * @d: one cv-ebs per volume, serving NVMe on <dir>/<id>.sock.
+ */
+static int volumes_describe(struct instance_desc *d, struct run_volume *vols, unsigned n,
+			    const char *dir, char *target, size_t target_len)
+{
+	char storaged[PATH_MAX];
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = sibling_binary("cv-storaged", storaged, sizeof(storaged));
+	if (!ret)
+		ret = volume_store_storaged(storaged, target, target_len);
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < n; i++) {
+		struct run_volume *v = &vols[i];
+		uint64_t burst = v->spec.burst_s;
+
+		ret = volume_store_prepare(&v->spec, v->key, sizeof(v->key));
+		if (ret)
+			return ret;
+		if (snprintf(v->nqn, sizeof(v->nqn), "%s%s", VOLUME_STORE_NQN_PREFIX,
+			     v->spec.id) >= (int)sizeof(v->nqn) ||
+		    snprintf(v->card.name, sizeof(v->card.name), "cv-ebs %s",
+			     v->spec.id) >= (int)sizeof(v->card.name) ||
+		    snprintf(v->card.socket, sizeof(v->card.socket), "%s/%s.sock", dir,
+			     v->spec.id) >= (int)sizeof(v->card.socket) ||
+		    d->nr_vfio_user == CV_INSTANCE_MAX_VFIO_USER) {
+			fprintf(stderr, "cardvisor run: no room for volume %s\n", v->spec.id);
+			return -ENOSPC;
+		}
+		d->volumes[d->nr_volumes++] = (struct instance_volume){
+			.id = v->spec.id, .target = target, .subnqn = v->nqn,
+			.key_file = v->key, .socket = v->card.socket, .queues = v->spec.queues,
+			.iops = v->spec.iops, .iops_burst = v->spec.iops * burst,
+			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst };
+		d->vfio_user[d->nr_vfio_user] = (struct instance_vfio_user){
+			.socket = v->card.socket, .slot = CARD_FIRST_SLOT + d->nr_vfio_user };
+		d->nr_vfio_user++;
+	}
+	return 0;
+}
+
+static void volumes_stop(struct run_volume *vols, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		card_stop(&vols[i].card, CARD_STOP_MS);
+}
+
+/* Start each volume's card and wait until it serves its function. */
+static int volumes_start(struct run_volume *vols, unsigned n, const char *dtb, bool verbose)
+{
+	char ebs[PATH_MAX];
+	int ret = sibling_binary("cv-ebs", ebs, sizeof(ebs));
+
+	for (unsigned i = 0; !ret && i < n; i++) {
+		char *args[] = { ebs, "--instance", (char *)dtb, "--volume", vols[i].spec.id,
+				 verbose ? "--verbose" : NULL, NULL };
+
+		ret = card_spawn(&vols[i].card, args);
+		if (!ret)
+			ret = card_wait_ready(&vols[i].card, CARD_START_MS);
+		if (!ret)
+			fprintf(stderr, "cardvisor: volume %s (%llu MiB, %u queues%s) served by %s "
+				"pid %d\n", vols[i].spec.id,
+				(unsigned long long)(vols[i].spec.size >> 20), vols[i].spec.queues,
+				vols[i].spec.iops || vols[i].spec.bps ? ", rate-limited" : "",
+				vols[i].card.name, (int)vols[i].card.pid);
+	}
+	if (ret)
+		volumes_stop(vols, n);
+	return ret;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -110,6 +209,7 @@ static int cmd_run(int argc, char **argv)
 		{ "quirks", required_argument, NULL, 'q' },
 		{ "type", required_argument, NULL, 't' },
 		{ "vfio-user", required_argument, NULL, 'u' },
+		{ "volume", required_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -117,7 +217,9 @@ static int cmd_run(int argc, char **argv)
 	struct instance_desc d = { .type = "cv.custom", .vcpus = 1, .memory = 256ULL << 20,
 				   .quirks = "auto" };
 	const char *console = "stdio", *guest = NULL;
-	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600];
+	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256], err[160];
+	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
+	unsigned nr_vols = 0;
 	bool verbose = false;
 	int opt, status;
 	pid_t pid;
@@ -162,6 +264,18 @@ static int cmd_run(int argc, char **argv)
 				.socket = optarg, .slot = 4 + d.nr_vfio_user };
 			d.nr_vfio_user++;
 			break;
+		case 'V':
+			if (nr_vols == CV_INSTANCE_MAX_VOLUMES) {
+				fprintf(stderr, "cardvisor: at most %d --volume\n",
+					CV_INSTANCE_MAX_VOLUMES);
+				return EXIT_USAGE;
+			}
+			if (volume_spec_parse(optarg, &vols[nr_vols].spec, err, sizeof(err))) {
+				fprintf(stderr, "cardvisor: --volume %s: %s\n", optarg, err);
+				return EXIT_USAGE;
+			}
+			nr_vols++;
+			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return EXIT_USAGE;
@@ -188,7 +302,8 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
-	if (instance_write_file(dtb, &d)) {
+	if (volumes_describe(&d, vols, nr_vols, dir, target, sizeof(target)) ||
+	    instance_write_file(dtb, &d) || volumes_start(vols, nr_vols, dtb, verbose)) {
 		rundir_remove(d.id);
 		return EXIT_USAGE;
 	}
@@ -203,6 +318,7 @@ static int cmd_run(int argc, char **argv)
 		_exit(EXIT_USAGE);
 	}
 	if (pid < 0) {
+		volumes_stop(vols, nr_vols);
 		rundir_remove(d.id);
 		return EXIT_USAGE;
 	}
@@ -220,6 +336,7 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	volumes_stop(vols, nr_vols);
 	rundir_remove(d.id);
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "cardvisor: cv-hv for %s died of signal %s\n", d.id,
@@ -434,9 +551,10 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 }
 
 /*
- * volume create: a sparse <dir>/<id>.vol of whole 4 KiB blocks, which
- * cv-storaged serves as nqn.2026-11.io.cardvisor:vol-<id> (docs/storaged.md;
- * the id rule is tools/storaged/volume.h's volume_id_valid).
+ * volume create: a new volume in the store (file and key, as `run --volume
+ * size=` would make it), or with --dir just a sparse <dir>/<id>.vol for a
+ * cv-storaged used on its own.  cv-storaged serves it as
+ * VOLUME_STORE_NQN_PREFIX<id> (docs/storaged.md).
  */
 static int cmd_volume(int argc, char **argv)
 {
@@ -445,46 +563,49 @@ static int cmd_volume(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ 0 },
 	};
-	const char *dir = ".", *id;
-	uint64_t size = 0;
-	char path[PATH_MAX];
-	int opt, fd;
+	struct volume_spec v = { 0 };
+	const char *dir = NULL;
+	char key[PATH_MAX];
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'd')
 			dir = optarg;
-		else if (opt != 's' || parse_size(optarg, &size))
+		else if (opt != 's' || parse_size(optarg, &v.size))
 			return EXIT_USAGE;
 	}
-	if (optind != argc - 2 || strcmp(argv[optind], "create") || !size) {
-		fprintf(stderr, "usage: cardvisor volume create --size SIZE [--dir DIR] ID\n");
+	if (optind >= argc || strcmp(argv[optind], "create") || argc - optind > 2 ||
+	    !v.size || (dir && argc - optind != 2)) {
+		fprintf(stderr, "usage: cardvisor volume create --size SIZE [ID]\n"
+				"       cardvisor volume create --size SIZE --dir DIR ID\n");
 		return EXIT_USAGE;
 	}
-	id = argv[optind + 1];
-	if (!*id || strlen(id) > 64 ||
-	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-	    strlen(id)) {
-		fprintf(stderr, "cardvisor volume: \"%s\" is not a volume id "
-			"(1 to 64 of A-Z a-z 0-9 _ -)\n", id);
-		return EXIT_USAGE;
+	if (argc - optind == 2) {
+		if (!volume_store_id_valid(argv[optind + 1])) {
+			fprintf(stderr, "cardvisor volume: \"%s\" is not a volume id "
+				"(1 to 64 of A-Z a-z 0-9 _ -)\n", argv[optind + 1]);
+			return EXIT_USAGE;
+		}
+		snprintf(v.id, sizeof(v.id), "%s", argv[optind + 1]);
 	}
-	if (size % 4096 || size > INT64_MAX) {
+	if (v.size % 4096) {
 		fprintf(stderr, "cardvisor volume: --size must be a multiple of 4096 bytes\n");
 		return EXIT_USAGE;
 	}
-	if (snprintf(path, sizeof(path), "%s/%s.vol", dir, id) >= (int)sizeof(path))
-		return EXIT_USAGE;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
-		fprintf(stderr, "cardvisor volume: %s: %s\n", path, strerror(errno));
-		if (fd >= 0) {
-			unlink(path);
-			close(fd);
-		}
-		return EXIT_USAGE;
+	if (dir) {
+		ret = volume_file_create(dir, v.id, v.size);
+		if (ret)
+			fprintf(stderr, "cardvisor volume: %s/%s.vol: %s\n", dir, v.id,
+				strerror(-ret));
+	} else {
+		/* An existing id is an error here, not "attach": say so. */
+		ret = volume_store_exists(v.id) ? -EEXIST : volume_store_prepare(&v, key, sizeof(key));
+		if (ret == -EEXIST)
+			fprintf(stderr, "cardvisor volume: %s exists\n", v.id);
 	}
-	close(fd);
-	printf("%s\n", path);
+	if (ret)
+		return EXIT_USAGE;
+	printf("%s\n", v.id);
 	return 0;
 }
 

@@ -197,6 +197,14 @@ static int new_id(char id[VOLUME_STORE_ID_MAX + 1])
 	return 0;
 }
 
+bool volume_store_exists(const char *id)
+{
+	char path[PATH_MAX];
+
+	return id[0] && !store_path("volumes", id, ".vol", path, sizeof(path)) &&
+	       !access(path, F_OK);
+}
+
 int volume_store_prepare(struct volume_spec *v, char *key_path, size_t len)
 {
 	char vol[PATH_MAX], dir[PATH_MAX];

@@ -49,6 +49,9 @@ bool volume_store_id_valid(const char *id);
  */
 int volume_file_create(const char *dir, const char *id, uint64_t size);
 
+/* Whether volume @id is in the store. */
+bool volume_store_exists(const char *id);
+
 /*
  * Make @v exist in the store: a new id (vol- and 17 hex digits) when it
  * has none, the file and a fresh random key when the volume is new; an
