@@ -48,6 +48,7 @@
 #define NVME_CC_EN            (1u << 0)
 #define NVME_CC_CSS(cc)       (((cc) >> 4) & 0x7)
 #define NVME_CC_MPS(cc)       (((cc) >> 7) & 0xf)
+#define NVME_CC_AMS(cc)       (((cc) >> 11) & 0x7)  /* 0: round robin */
 #define NVME_CC_SHN(cc)       (((cc) >> 14) & 0x3)
 #define NVME_CC_SHN_NONE      0
 #define NVME_CC_SHN_NORMAL    1
@@ -376,6 +377,359 @@ struct nvmf_prop_set_cmd {
 	uint64_t value;
 	uint8_t  rsvd56[8];
 };
+
+/* ---- Admin command data layouts (Base, "Admin Command Set") ---- */
+
+/* CAP fields this project sets (Base, "Offset 0h: CAP"). */
+#define NVME_CAP_SET_MQES(v)   ((uint64_t)((v) & 0xffff))
+#define NVME_CAP_SET_TO(v)     ((uint64_t)((v) & 0xff) << 24)
+#define NVME_CAP_SET_MPSMIN(v) ((uint64_t)((v) & 0xf) << 48)
+#define NVME_CAP_SET_MPSMAX(v) ((uint64_t)((v) & 0xf) << 52)
+#define NVME_CC_CSS_NVM        0
+#define NVME_SQES_LOG2         6   /* 64-byte SQE */
+#define NVME_CQES_LOG2         4   /* 16-byte CQE */
+
+/* Identify CDW10 CNS values (Base, "Identify command"). */
+enum nvme_identify_cns {
+	NVME_CNS_NS              = 0x00,
+	NVME_CNS_CTRL            = 0x01,
+	NVME_CNS_ACTIVE_NS_LIST  = 0x02,
+	NVME_CNS_NS_DESC_LIST    = 0x03,
+	NVME_CNS_CS_CTRL         = 0x06,  /* I/O command set specific controller */
+};
+#define NVME_IDENTIFY_CDW11_CSI(c) ((c) >> 24)
+
+#define NVME_IDENTIFY_LEN 4096
+
+/* Power state descriptor (Base, "Identify Controller": PSD0..31). */
+struct nvme_id_power_state {
+	uint16_t mp;          /* maximum power, centiwatts */
+	uint8_t  rsvd2;
+	uint8_t  flags;
+	uint32_t enlat;
+	uint32_t exlat;
+	uint8_t  rrt, rrl, rwt, rwl;
+	uint16_t idlp;
+	uint8_t  ips;
+	uint8_t  rsvd19;
+	uint16_t actp;
+	uint8_t  apws;
+	uint8_t  rsvd23[9];
+};
+
+/* Identify Controller data structure (Base, "Identify Controller"). */
+struct nvme_id_ctrl {
+	uint16_t vid;
+	uint16_t ssvid;
+	char     sn[20];      /* ASCII, space padded */
+	char     mn[40];
+	char     fr[8];
+	uint8_t  rab;
+	uint8_t  ieee[3];
+	uint8_t  cmic;
+	uint8_t  mdts;        /* max transfer 2^mdts * CAP.MPSMIN pages; 0 none */
+	uint16_t cntlid;
+	uint32_t ver;
+	uint32_t rtd3r;
+	uint32_t rtd3e;
+	uint32_t oaes;
+	uint32_t ctratt;
+	uint16_t rrls;
+	uint8_t  rsvd102[9];
+	uint8_t  cntrltype;
+	uint8_t  fguid[16];
+	uint16_t crdt1, crdt2, crdt3;
+	uint8_t  rsvd134[119];
+	uint8_t  nvmsr;
+	uint8_t  vwci;
+	uint8_t  mec;
+	uint16_t oacs;
+	uint8_t  acl;         /* 0's based */
+	uint8_t  aerl;        /* 0's based */
+	uint8_t  frmw;
+	uint8_t  lpa;
+	uint8_t  elpe;        /* 0's based */
+	uint8_t  npss;        /* 0's based */
+	uint8_t  avscc;
+	uint8_t  apsta;
+	uint16_t wctemp;      /* kelvin */
+	uint16_t cctemp;
+	uint16_t mtfa;
+	uint32_t hmpre;
+	uint32_t hmmin;
+	uint8_t  tnvmcap[16];
+	uint8_t  unvmcap[16];
+	uint32_t rpmbs;
+	uint16_t edstt;
+	uint8_t  dsto;
+	uint8_t  fwug;
+	uint16_t kas;
+	uint16_t hctma;
+	uint16_t mntmt;
+	uint16_t mxtmt;
+	uint32_t sanicap;
+	uint32_t hmminds;
+	uint16_t hmmaxd;
+	uint16_t nsetidmax;
+	uint16_t endgidmax;
+	uint8_t  anatt;
+	uint8_t  anacap;
+	uint32_t anagrpmax;
+	uint32_t nanagrpid;
+	uint32_t pels;
+	uint16_t domainid;
+	uint8_t  rsvd358[10];
+	uint8_t  megcap[16];
+	uint8_t  rsvd384[128];
+	uint8_t  sqes;        /* max log2 7:4, required log2 3:0 */
+	uint8_t  cqes;
+	uint16_t maxcmd;
+	uint32_t nn;
+	uint16_t oncs;
+	uint16_t fuses;
+	uint8_t  fna;
+	uint8_t  vwc;
+	uint16_t awun;
+	uint16_t awupf;
+	uint8_t  icsvscc;
+	uint8_t  nwpc;
+	uint16_t acwu;
+	uint16_t ocfs;
+	uint32_t sgls;
+	uint32_t mnan;
+	uint8_t  maxdna[16];
+	uint32_t maxcna;
+	uint8_t  rsvd564[204];
+	char     subnqn[256];
+	uint8_t  rsvd1024[768];
+	uint8_t  nvmof[256];  /* Fabrics only */
+	struct nvme_id_power_state psd[32];
+	uint8_t  vs[1024];
+};
+
+#define NVME_CTRL_CNTRLTYPE_IO      1
+#define NVME_CTRL_OACS_DBBUF        (1u << 8)
+#define NVME_CTRL_FRMW_SLOT1_RO     (1u << 0)
+#define NVME_CTRL_FRMW_NR_SLOTS(n)  ((n) << 1)
+#define NVME_CTRL_LPA_EXT_DATA      (1u << 2)  /* NUMDU and offsets */
+#define NVME_CTRL_ONCS_DSM          (1u << 2)
+#define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
+#define NVME_CTRL_VWC_PRESENT       (1u << 0)
+#define NVME_CTRL_VWC_FLUSH_ALL     (3u << 1)  /* Flush with NSID FFFFFFFFh */
+#define NVME_CTRL_SGLS_SUPPORTED    (1u << 0)  /* bits 1:0 = 01b: no alignment */
+
+/* LBA format (NVM, "Identify Namespace": LBAF0..63). */
+struct nvme_lbaf {
+	uint16_t ms;          /* metadata bytes per LBA */
+	uint8_t  lbads;       /* log2 of the LBA data size */
+	uint8_t  rp;
+};
+
+/* Identify Namespace data structure, NVM command set (NVM, "Identify Namespace"). */
+struct nvme_id_ns {
+	uint64_t nsze;
+	uint64_t ncap;
+	uint64_t nuse;
+	uint8_t  nsfeat;
+	uint8_t  nlbaf;       /* 0's based */
+	uint8_t  flbas;
+	uint8_t  mc;
+	uint8_t  dpc;
+	uint8_t  dps;
+	uint8_t  nmic;
+	uint8_t  rescap;
+	uint8_t  fpi;
+	uint8_t  dlfeat;
+	uint16_t nawun;
+	uint16_t nawupf;
+	uint16_t nacwu;
+	uint16_t nabsn;
+	uint16_t nabo;
+	uint16_t nabspf;
+	uint16_t noiob;
+	uint8_t  nvmcap[16];
+	uint16_t npwg;
+	uint16_t npwa;
+	uint16_t npdg;
+	uint16_t npda;
+	uint16_t nows;
+	uint16_t mssrl;
+	uint32_t mcl;
+	uint8_t  msrc;
+	uint8_t  rsvd81[11];
+	uint32_t anagrpid;
+	uint8_t  rsvd96[3];
+	uint8_t  nsattr;
+	uint16_t nvmsetid;
+	uint16_t endgid;
+	uint8_t  nguid[16];
+	uint8_t  eui64[8];
+	struct nvme_lbaf lbaf[64];
+	uint8_t  rsvd384[3712];
+};
+
+/* Namespace Identification Descriptor header (Base, "Identify" CNS 03h). */
+struct nvme_ns_id_desc {
+	uint8_t  nidt;
+	uint8_t  nidl;
+	uint8_t  rsvd[2];
+	/* nidl bytes of identifier follow */
+};
+
+enum nvme_nidt {
+	NVME_NIDT_EUI64 = 1,
+	NVME_NIDT_NGUID = 2,
+	NVME_NIDT_UUID  = 3,
+	NVME_NIDT_CSI   = 4,
+};
+
+#define NVME_CSI_NVM 0
+
+/* Get Log Page (Base, "Get Log Page command"). */
+enum nvme_log_id {
+	NVME_LOG_ERROR     = 0x01,
+	NVME_LOG_SMART     = 0x02,
+	NVME_LOG_FW_SLOT   = 0x03,
+};
+
+#define NVME_LOG_CDW10_LID(c)   ((c) & 0xff)
+#define NVME_LOG_CDW10_RAE      (1u << 15)
+#define NVME_LOG_CDW10_NUMDL(c) ((c) >> 16)
+#define NVME_LOG_CDW11_NUMDU(c) ((c) & 0xffff)
+
+/* Error Information log entry (Base, "Error Information (Log Page Identifier 01h)"). */
+struct nvme_error_log {
+	uint64_t error_count;
+	uint16_t sqid;
+	uint16_t cid;
+	uint16_t status;      /* status field, bit 0 the phase tag */
+	uint16_t param_error_location;
+	uint64_t lba;
+	uint32_t nsid;
+	uint8_t  vs;
+	uint8_t  trtype;
+	uint8_t  rsvd30[2];
+	uint64_t cs;
+	uint16_t trtype_specific;
+	uint8_t  rsvd42[22];
+};
+
+/* SMART / Health Information (Base, "SMART / Health Information (Log Page Identifier 02h)"). */
+struct nvme_smart_log {
+	uint8_t  critical_warning;
+	uint16_t composite_temp;  /* kelvin */
+	uint8_t  avail_spare;
+	uint8_t  spare_thresh;
+	uint8_t  percent_used;
+	uint8_t  endgrp_crit_warn;
+	uint8_t  rsvd7[25];
+	uint8_t  data_units_read[16];  /* thousands of 512-byte units, rounded up */
+	uint8_t  data_units_written[16];
+	uint8_t  host_reads[16];
+	uint8_t  host_writes[16];
+	uint8_t  ctrl_busy_time[16];
+	uint8_t  power_cycles[16];
+	uint8_t  power_on_hours[16];
+	uint8_t  unsafe_shutdowns[16];
+	uint8_t  media_errors[16];
+	uint8_t  num_err_log_entries[16];
+	uint32_t warning_temp_time;
+	uint32_t critical_temp_time;
+	uint16_t temp_sensor[8];
+	uint32_t thm_temp1_trans;
+	uint32_t thm_temp2_trans;
+	uint32_t thm_temp1_time;
+	uint32_t thm_temp2_time;
+	uint8_t  rsvd232[280];
+} __attribute__((packed));
+
+#define NVME_SMART_CRIT_TEMPERATURE (1u << 1)
+
+/* Firmware Slot Information (Base, "Firmware Slot Information (Log Page Identifier 03h)"). */
+struct nvme_fw_slot_log {
+	uint8_t  afi;
+	uint8_t  rsvd1[7];
+	char     frs[7][8];
+	uint8_t  rsvd64[448];
+};
+
+/* Feature identifiers (Base, "Feature Identifiers"). */
+enum nvme_feature_id {
+	NVME_FEAT_ARBITRATION     = 0x01,
+	NVME_FEAT_POWER_MGMT      = 0x02,
+	NVME_FEAT_TEMP_THRESH     = 0x04,
+	NVME_FEAT_ERR_RECOVERY    = 0x05,
+	NVME_FEAT_VOLATILE_WC     = 0x06,
+	NVME_FEAT_NUM_QUEUES      = 0x07,
+	NVME_FEAT_IRQ_COALESCE    = 0x08,
+	NVME_FEAT_IRQ_CONFIG      = 0x09,
+	NVME_FEAT_WRITE_ATOMIC    = 0x0a,
+	NVME_FEAT_ASYNC_EVENT     = 0x0b,
+};
+
+#define NVME_FEAT_CDW10_FID(c)     ((c) & 0xff)
+#define NVME_FEAT_CDW10_SEL(c)     (((c) >> 8) & 0x7)  /* Get Features */
+#define NVME_FEAT_CDW10_SV         (1u << 31)         /* Set Features */
+enum nvme_feat_sel {
+	NVME_FEAT_SEL_CURRENT   = 0,
+	NVME_FEAT_SEL_DEFAULT   = 1,
+	NVME_FEAT_SEL_SAVED     = 2,
+	NVME_FEAT_SEL_SUPPORTED = 3,
+};
+/* Get Features SEL=011b answer in DW0. */
+#define NVME_FEAT_CAP_SAVEABLE     (1u << 0)
+#define NVME_FEAT_CAP_NS_SPECIFIC  (1u << 1)
+#define NVME_FEAT_CAP_CHANGEABLE   (1u << 2)
+
+/* Temperature Threshold CDW11. */
+#define NVME_TEMP_TMPTH(c)     ((c) & 0xffff)
+#define NVME_TEMP_TMPSEL(c)    (((c) >> 16) & 0xf)
+#define NVME_TEMP_THSEL(c)     (((c) >> 20) & 0x3)
+#define NVME_TEMP_THSEL_OVER   0
+#define NVME_TEMP_THSEL_UNDER  1
+
+/* Interrupt Coalescing / Interrupt Vector Configuration CDW11. */
+#define NVME_IRQC_THR(c)       ((c) & 0xff)          /* 0's based entries */
+#define NVME_IRQC_TIME(c)      (((c) >> 8) & 0xff)   /* 100 us units */
+#define NVME_IRQCFG_IV(c)      ((c) & 0xffff)
+#define NVME_IRQCFG_CD         (1u << 16)
+
+/* Asynchronous Event Request completion DW0 (Base, "Asynchronous Event Request command"). */
+enum nvme_aer_type {
+	NVME_AER_TYPE_ERROR   = 0,
+	NVME_AER_TYPE_SMART   = 1,
+	NVME_AER_TYPE_NOTICE  = 2,
+};
+#define NVME_AER_INFO_ERR_INVALID_DB       0x00  /* write to invalid doorbell register */
+#define NVME_AER_INFO_ERR_INVALID_DB_VALUE 0x01  /* invalid doorbell write value */
+#define NVME_AER_INFO_SMART_TEMPERATURE    0x01
+#define NVME_AER_DW0(type, info, lid) \
+	((uint32_t)(type) | (uint32_t)(info) << 8 | (uint32_t)(lid) << 16)
+
+/* Create I/O CQ / SQ (Base, "Create I/O Completion Queue command", "Create I/O Submission Queue command"). */
+#define NVME_CREATE_Q_QID(cdw10)   ((cdw10) & 0xffff)
+#define NVME_CREATE_Q_QSIZE(cdw10) ((cdw10) >> 16)    /* 0's based */
+#define NVME_CREATE_Q_PC           (1u << 0)
+#define NVME_CREATE_CQ_IEN         (1u << 1)
+#define NVME_CREATE_CQ_IV(cdw11)   ((cdw11) >> 16)
+#define NVME_CREATE_SQ_CQID(cdw11) ((cdw11) >> 16)
+
+/* Dataset Management (NVM, "Dataset Management command"). */
+#define NVME_DSM_NR(cdw10)   (((cdw10) & 0xff) + 1)
+#define NVME_DSM_AD          (1u << 2)              /* CDW11: deallocate */
+struct nvme_dsm_range {
+	uint32_t cattr;
+	uint32_t nlb;         /* not 0's based */
+	uint64_t slba;
+};
+
+_Static_assert(sizeof(struct nvme_id_power_state) == 32, "PSD is 32 bytes");
+_Static_assert(sizeof(struct nvme_id_ctrl) == 4096, "Identify Controller is 4 KiB");
+_Static_assert(sizeof(struct nvme_id_ns) == 4096, "Identify Namespace is 4 KiB");
+_Static_assert(sizeof(struct nvme_error_log) == 64, "Error log entry is 64 bytes");
+_Static_assert(sizeof(struct nvme_smart_log) == 512, "SMART log is 512 bytes");
+_Static_assert(sizeof(struct nvme_fw_slot_log) == 512, "Firmware slot log is 512 bytes");
+_Static_assert(sizeof(struct nvme_dsm_range) == 16, "DSM range is 16 bytes");
 
 _Static_assert(sizeof(struct nvme_sgl_desc) == 16, "SGL descriptor is 16 bytes");
 _Static_assert(sizeof(struct nvme_sqe) == 64, "SQE is 64 bytes");

@@ -683,6 +683,13 @@ static int bad_doorbell(struct bad_tally *t, const struct nvme_options *no)
 	err = nvme_admin(&ctrl, &probe, &cqe);
 	if (err)
 		return err;
+	/*
+	 * With shadow doorbells the shadow is the doorbell's value (a
+	 * controller whose doorbells are ioeventfds never sees the MMIO one):
+	 * the bad value goes there too, as a host would write it.
+	 */
+	if (q->sq_shadow)
+		*q->sq_shadow = q->size;
 	mmio_write32(q->sq_db, q->size);
 	err = nvme_wait_cid(&ctrl, &ctrl.admin, aer.cid, &cqe, 2000);
 	if (!err) {

@@ -110,7 +110,7 @@ static void test_volumes_round_trip(void **state)
 	(void)state;
 	in.volumes[0] = (struct instance_volume){
 		.id = "vol-0a", .target = "127.0.0.1:4420",
-		.subnqn = "nqn.2026-11.io.cardvisor:vol-vol-0a", .key_file = "/k/vol-0a.key",
+		.subnqn = "nqn.2026-11.io.cardvisor:vol-0a", .key_file = "/k/vol-0a.key",
 		.socket = "/run/x/vol-0a.sock", .queues = 2, .iops = 3000, .bps = 125u << 20 };
 	in.volumes[1] = in.volumes[0];
 	in.volumes[1].id = "vol-0b";

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * cv-ebs: one EBS volume as an NVMe PCI function.  It serves the function
+ * to cv-hv over vfio-user, and carries the guest's I/O through QoS and
+ * AES-256-XTS to cv-storaged over NVMe/TCP, one TCP connection per queue
+ * pair (design.md, "Storage model"; docs/ebs.md).
+ *
+ *   cv-ebs --instance FILE --volume ID [--verbose]
+ *
+ * Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "cards/ebs/datapath.h"
+#include "cards/ebs/nvme_ctrl.h"
+#include "cards/ebs/nvme_pci.h"
+#include "cards/ebs/nvmf_host.h"
+#include "cards/ebs/vfio_server.h"
+#include "tools/lib/instance.h"
+#include "tools/lib/log.h"
+
+/* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
+#define EBS_TCP_QUEUE_SIZE 127  /* cv-storaged queues hold 128: one stays empty */
+#define EBS_MQES 1023
+#define EBS_MDTS_MAX 8            /* 2^8 * 4 KiB = 1 MiB */
+
+enum ebs_src { SRC_SIGNAL, SRC_VFIO, SRC_NVMF_ADMIN, SRC_NVMF_QUEUE, SRC_QOS,
+	       SRC_IRQ_HOLD, SRC_DOORBELL };
+
+struct ebs_card {
+	const struct instance_volume *vol;
+	struct nvmf_ctrl *nvmf;
+	struct ebs_datapath *dp;
+	struct nvme_ctrl *ctrl;
+	struct vfio_server *srv;
+	struct pci_config cfg;
+	struct nvme_pci_layout layout;
+	int epfd, sigfd, hold_fd;
+	bool hold_armed;
+	struct vfio_server_ioeventfd *dbs;  /* one eventfd per I/O doorbell */
+	unsigned nr_dbs;
+	unsigned db_first;                  /* doorbell index of dbs[0] */
+};
+
+static int read_key(const char *path, uint8_t key[XTS_KEY_LEN])
+{
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		cv_err("volume key %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	if (st.st_mode & 077) {
+		cv_err("volume key %s: readable by others (mode %03o); want 0600", path,
+		       st.st_mode & 0777);
+		close(fd);
+		return -EPERM;
+	}
+	n = read(fd, key, XTS_KEY_LEN);
+	close(fd);
+	if (n != XTS_KEY_LEN || st.st_size != XTS_KEY_LEN) {
+		cv_err("volume key %s: expected exactly %d bytes", path, XTS_KEY_LEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "host:port", the port after the last colon (so "[::1]:4420" works). */
+static int split_target(const char *target, char *host, size_t len, const char **port)
+{
+	const char *colon = strrchr(target, ':');
+	size_t n;
+
+	if (!colon || colon == target || !colon[1])
+		return -EINVAL;
+	n = (size_t)(colon - target);
+	if (target[0] == '[' && colon[-1] == ']') {
+		target++;
+		n -= 2;
+	}
+	if (n >= len)
+		return -EINVAL;
+	memcpy(host, target, n);
+	host[n] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+static int nvmf_connect(struct ebs_card *card)
+{
+	const struct instance_volume *v = card->vol;
+	char host[256], hostnqn[96];
+	struct nvmf_opts o = {
+		.subnqn = v->subnqn, .hostnqn = hostnqn, .nr_io_queues = v->queues,
+		.queue_size = EBS_TCP_QUEUE_SIZE, .hdgst = true, .ddgst = true,
+		.kato_ms = 10000, .connect_timeout_ms = 5000, .reconnect_timeout_ms = 30000,
+	};
+	uint8_t *u = o.hostid;
+
+	if (split_target(v->target, host, sizeof(host), &o.port)) {
+		cv_err("volume %s: target \"%s\" is not host:port", v->id, v->target);
+		return -EINVAL;
+	}
+	o.addr = host;
+	/* A random version 4 UUID names this card's host (Base 2.0, "Host Identifier"). */
+	if (getrandom(o.hostid, sizeof(o.hostid), 0) != sizeof(o.hostid))
+		return -errno;
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(hostnqn, sizeof(hostnqn),
+		 "nqn.2014-08.org.nvmexpress:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+		 u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	return nvmf_ctrl_connect(&o, &card->nvmf);
+}
+
+/* vfio-user regions: config space is ours; BAR0 holds registers and doorbells. */
+static int region_access(void *opaque, unsigned region, uint64_t offset, void *data,
+			 uint32_t len, bool is_write)
+{
+	struct ebs_card *card = opaque;
+
+	if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
+		uint8_t *p = data;
+
+		/* Split into accesses that stay inside one dword, as the bus makes them. */
+		while (len) {
+			uint32_t n = 4 - (offset & 3), v = 0;
+
+			if (n > len)
+				n = len;
+			if (n == 3)
+				n = 2;
+			if (is_write) {
+				memcpy(&v, p, n);
+				pci_config_write(&card->cfg, (uint32_t)offset, n, v);
+			} else {
+				pci_config_read(&card->cfg, (uint32_t)offset, n, &v);
+				memcpy(p, &v, n);
+			}
+			p += n;
+			offset += n;
+			len -= n;
+		}
+		return 0;
+	}
+	if (region != VFIO_PCI_BAR0_REGION_INDEX)
+		return -EINVAL;
+	if (offset + len <= card->layout.regs_size) {
+		nvme_ctrl_mmio(card->ctrl, offset, data, len, is_write);
+		return 0;
+	}
+	/* The MSI-X table and PBA are cv-hv's; anything else reads as zero. */
+	if (!is_write)
+		memset(data, 0, len);
+	return 0;
+}
+
+static void card_reset(void *opaque)
+{
+	struct ebs_card *card = opaque;
+	uint32_t cc = 0;
+
+	/* The client is gone or reset the function: stop DMA as CC.EN = 0 does. */
+	nvme_ctrl_mmio(card->ctrl, NVME_REG_CC, &cc, sizeof(cc), true);
+}
+
+static const struct vfio_server_ops server_ops = {
+	.region_access = region_access,
+	.reset = card_reset,
+};
+
+static void *dma_ptr(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct ebs_card *card = opaque;
+
+	return vfio_server_dma_ptr(card->srv, gpa, len);
+}
+
+static void raise_irq(void *opaque, unsigned vector)
+{
+	struct ebs_card *card = opaque;
+	int ret = vfio_server_irq(card->srv, vector);
+
+	if (ret)
+		cv_err_once("volume %s: cannot signal MSI-X vector %u: %s", card->vol->id,
+			    vector, strerror(-ret));
+}
+
+static int io_submit(void *opaque, struct nvme_io *io)
+{
+	return ebs_datapath_submit(((struct ebs_card *)opaque)->dp, io);
+}
+
+static int ioq_create(void *opaque, uint16_t qid)
+{
+	return ebs_datapath_ioq_create(((struct ebs_card *)opaque)->dp, qid);
+}
+
+static const struct nvme_ctrl_ops ctrl_ops = {
+	.dma_ptr = dma_ptr,
+	.io_submit = io_submit,
+	.irq = raise_irq,
+	.ioq_create = ioq_create,
+};
+
+static int ep_add(int epfd, int fd, enum ebs_src src, uint32_t idx)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)src << 32 | idx };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* One eventfd per I/O queue doorbell, each a KVM ioeventfd in cv-hv. */
+static int doorbells_init(struct ebs_card *card)
+{
+	uint64_t off, len;
+
+	nvme_ctrl_ioeventfd_range(card->ctrl, &off, &len);
+	card->nr_dbs = (unsigned)(len / 4);
+	card->db_first = (unsigned)((off - NVME_REG_DBS) / 4);
+	card->dbs = calloc(card->nr_dbs, sizeof(*card->dbs));
+	if (!card->dbs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < card->nr_dbs; i++) {
+		struct vfio_server_ioeventfd *db = &card->dbs[i];
+
+		*db = (struct vfio_server_ioeventfd){ .region = VFIO_PCI_BAR0_REGION_INDEX,
+						      .offset = off + 4ull * i, .size = 4 };
+		db->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (db->fd < 0 || ep_add(card->epfd, db->fd, SRC_DOORBELL, i))
+			return -errno;
+	}
+	return 0;
+}
+
+static int card_init(struct ebs_card *card, const char *volume_id)
+{
+	const struct instance_volume *v = card->vol;
+	const struct nvmf_ctrl_info *in;
+	struct nvme_ctrl_params p = { .firmware = "cv1", .mqes = EBS_MQES };
+	struct vfio_server_config sc = { .name = v->id, .ops = &server_ops, .opaque = card };
+	struct qos_limits lim = { .iops = v->iops, .iops_burst = v->iops_burst,
+				  .bps = v->bps, .bps_burst = v->bps_burst };
+	uint8_t key[XTS_KEY_LEN];
+	sigset_t sigs;
+	int ret;
+
+	ret = read_key(v->key_file, key);
+	if (ret)
+		return ret;
+	ret = nvmf_connect(card);
+	if (!ret)
+		ret = ebs_datapath_create(&card->dp, card->nvmf, key, &lim);
+	explicit_bzero(key, sizeof(key));
+	if (ret)
+		return ret;
+	in = nvmf_ctrl_info(card->nvmf);
+	/* The serial number is the id without its dash, as EBS's NVMe volumes show it. */
+	for (size_t i = 0, n = 0; volume_id[i] && n < NVME_CTRL_VOLID_LEN; i++)
+		if (volume_id[i] != '-')
+			p.volume_id[n++] = volume_id[i];
+	p.nsze = in->nsze;
+	p.max_ioqs = (uint16_t)in->nr_io_queues;
+	p.nr_vectors = p.max_ioqs + 1;
+	/* No guest command larger than one NVMe/TCP command can carry. */
+	for (p.mdts = EBS_MDTS_MAX; p.mdts > 1 && (4096u << p.mdts) > in->max_xfer; p.mdts--)
+		;
+	ret = nvme_ctrl_create(&card->ctrl, &p, &ctrl_ops, card);
+	if (ret)
+		return ret;
+	ebs_datapath_attach(card->dp, card->ctrl);
+	nvme_pci_layout(p.max_ioqs, p.nr_vectors, &card->layout);
+	ret = nvme_pci_config_init(&card->cfg, &card->layout);
+	if (ret)
+		return ret;
+
+	card->epfd = epoll_create1(EPOLL_CLOEXEC);
+	card->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (card->epfd < 0 || card->hold_fd < 0)
+		return -errno;
+	ret = doorbells_init(card);
+	if (ret)
+		return ret;
+	sc.region_size[VFIO_PCI_CONFIG_REGION_INDEX] = 4096;
+	sc.region_size[VFIO_PCI_BAR0_REGION_INDEX] = card->layout.bar0_size;
+	sc.ioeventfds = card->dbs;
+	sc.nr_ioeventfds = card->nr_dbs;
+	sc.msix_vectors = p.nr_vectors;
+	ret = vfio_server_create(&card->srv, v->socket, &sc);
+	if (ret)
+		return ret;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	card->sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (card->sigfd < 0)
+		return -errno;
+	ret = ep_add(card->epfd, card->sigfd, SRC_SIGNAL, 0);
+	if (!ret)
+		ret = ep_add(card->epfd, vfio_server_fd(card->srv), SRC_VFIO, 0);
+	if (!ret)
+		ret = ep_add(card->epfd, nvmf_ctrl_fd(card->nvmf), SRC_NVMF_ADMIN, 0);
+	for (unsigned i = 0; !ret && i < in->nr_io_queues; i++)
+		ret = ep_add(card->epfd, nvmf_queue_fd(nvmf_ctrl_queue(card->nvmf, i)),
+			     SRC_NVMF_QUEUE, i);
+	if (!ret)
+		ret = ep_add(card->epfd, ebs_datapath_timer_fd(card->dp), SRC_QOS, 0);
+	if (!ret)
+		ret = ep_add(card->epfd, card->hold_fd, SRC_IRQ_HOLD, 0);
+	if (ret)
+		return ret;
+	cv_info("volume %s: %llu blocks of 4 KiB on %s (%s), %u queue pairs, serving %s",
+		v->id, (unsigned long long)in->nsze, v->target, v->subnqn, in->nr_io_queues,
+		v->socket);
+	return 0;
+}
+
+static void card_destroy(struct ebs_card *card)
+{
+	vfio_server_destroy(card->srv);
+	for (unsigned i = 0; card->dbs && i < card->nr_dbs; i++)
+		if (card->dbs[i].fd > 0)
+			close(card->dbs[i].fd);
+	free(card->dbs);
+	ebs_datapath_destroy(card->dp);
+	nvme_ctrl_destroy(card->ctrl);
+	nvmf_ctrl_free(card->nvmf);
+}
+
+/* Interrupt coalescing: completions held back get their interrupt in time. */
+static void hold_timer_update(struct ebs_card *card)
+{
+	uint32_t us = nvme_ctrl_irq_hold_us(card->ctrl);
+	struct itimerspec its = { .it_value = { .tv_sec = us / 1000000,
+						 .tv_nsec = (long)(us % 1000000) * 1000 } };
+
+	if (!us || card->hold_armed)
+		return;
+	if (!timerfd_settime(card->hold_fd, 0, &its, NULL))
+		card->hold_armed = true;
+}
+
+static int card_run(struct ebs_card *card)
+{
+	struct epoll_event evs[32];
+	uint64_t cnt;
+
+	for (;;) {
+		int n = epoll_wait(card->epfd, evs, 32, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			uint32_t idx = (uint32_t)evs[i].data.u64;
+
+			switch ((enum ebs_src)(evs[i].data.u64 >> 32)) {
+			case SRC_SIGNAL:
+				cv_info("volume %s: stopping", card->vol->id);
+				return 0;
+			case SRC_VFIO:
+				if (vfio_server_process(card->srv))
+					return -EIO;
+				break;
+			case SRC_NVMF_ADMIN:
+				nvmf_ctrl_process(card->nvmf);
+				break;
+			case SRC_NVMF_QUEUE:
+				nvmf_queue_process(nvmf_ctrl_queue(card->nvmf, idx));
+				break;
+			case SRC_QOS:
+				ebs_datapath_timer(card->dp);
+				break;
+			case SRC_IRQ_HOLD:
+				if (read(card->hold_fd, &cnt, sizeof(cnt)) > 0) {
+					card->hold_armed = false;
+					nvme_ctrl_irq_flush(card->ctrl);
+				}
+				break;
+			case SRC_DOORBELL:
+				if (read(card->dbs[idx].fd, &cnt, sizeof(cnt)) > 0)
+					nvme_ctrl_doorbell_kick(card->ctrl, card->db_first + idx);
+				break;
+			}
+		}
+		ebs_datapath_flush(card->dp);
+		hold_timer_update(card);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cv-ebs --instance FILE --volume ID [--verbose]\n"
+		   "Serves volume ID of the instance description FILE as an NVMe PCI\n"
+		   "function over vfio-user (docs/ebs.md).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "volume", required_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = NULL, *volume = NULL;
+	struct ebs_card card = { .epfd = -1, .sigfd = -1, .hold_fd = -1 };
+	struct instance_desc d;
+	bool verbose = false;
+	void *blob = NULL;
+	size_t size;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i': path = optarg; break;
+		case 'V': volume = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (!path || !volume || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	cv_log_init("cv-ebs", verbose);
+	/* A peer that goes away must show up as an error, not kill the card. */
+	signal(SIGPIPE, SIG_IGN);
+	if (instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d)) {
+		free(blob);
+		return 1;
+	}
+	for (unsigned i = 0; i < d.nr_volumes; i++)
+		if (!strcmp(d.volumes[i].id, volume))
+			card.vol = &d.volumes[i];
+	if (!card.vol) {
+		cv_err("instance %s has no volume %s", d.id, volume);
+		free(blob);
+		return 1;
+	}
+	ret = card_init(&card, volume);
+	if (!ret)
+		ret = card_run(&card);
+	else
+		cv_err("volume %s: cannot start: %s", volume, strerror(-ret));
+	card_destroy(&card);
+	free(blob);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The NVMe/TCP host library (cards/ebs/nvmf_host) against the real
+# cv-storaged, through tests/tools/nvmf_cli: data written and read back with
+# and without digests, in-capsule and R2T/H2CData writes, reads spanning
+# several C2HData PDUs, a QD 32 random workload checking every read, kill -9
+# of the target mid-workload (reconnect, no acknowledged write lost), the
+# retryable status once the target stays away, and tshark's nvme-tcp
+# dissector decoding the host's traffic with valid digests and no errors.
+. "$(dirname "$0")/lib.sh"
+
+STORAGED=$BUILD/cv-storaged
+CLI=$BUILD/tests/tools/nvmf_cli
+NQN=nqn.2026-11.io.cardvisor:hosttest
+SD_PID= TS_PID=
+
+cleanup() {
+	[ -n "$SD_PID" ] && kill -9 "$(cat "$TMP/sd.pid" 2>/dev/null)" "$SD_PID" 2>/dev/null
+	[ -n "$TS_PID" ] && kill -9 "$TS_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ ! -x "$STORAGED" ] || [ ! -x "$CLI" ]; then
+	skip "nvmf host against cv-storaged" "$STORAGED or $CLI not built"
+	exit 0
+fi
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$TMP/vols"
+truncate -s 64M "$TMP/vols/hosttest.vol"
+
+# start_storaged LOG: runs cv-storaged in the background, waits until it listens.
+start_storaged() {
+	rm -f "$TMP/sd.pid"
+	timeout --kill-after=5 300 "$STORAGED" --dir "$TMP/vols" --listen "127.0.0.1:$PORT" \
+		--pidfile "$TMP/sd.pid" >>"$TMP/$1" 2>&1 &
+	SD_PID=$!
+	for _ in $(seq 100); do
+		[ -s "$TMP/sd.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+stop_storaged() { # SIGNAL: to cv-storaged itself, not its timeout wrapper
+	kill "-$1" "$(cat "$TMP/sd.pid")" 2>/dev/null
+	wait "$SD_PID" 2>/dev/null
+	SD_PID=
+}
+
+cli() { # NAME ARGS...: nvmf_cli with a time limit, output in $TMP/NAME.out
+	local name=$1; shift
+	timeout --kill-after=5 120 "$CLI" -t "127.0.0.1:$PORT" -n "$NQN" "$@" \
+		>"$TMP/$name.out" 2>&1
+}
+
+# expect_cli DESCRIPTION NAME REGEX ARGS...: exit status 0 and REGEX in the output.
+expect_cli() {
+	local what=$1 name=$2 re=$3; shift 3
+	if cli "$name" "$@" && grep -qE -- "$re" "$TMP/$name.out"; then
+		ok "$what"
+	else
+		not_ok "$what"
+		tail -n 10 "$TMP/$name.out" | sed 's/^/#   /'
+	fi
+}
+
+if ! start_storaged sd1.log; then
+	not_ok "cv-storaged listens on 127.0.0.1:$PORT"
+	tail -n 10 "$TMP/sd1.log" | sed 's/^/#   /'
+	exit 0
+fi
+
+# Capture everything up to the kill test for the dissector check.
+timeout --kill-after=5 120 tshark -i lo -f "tcp port $PORT" -w "$TMP/host.pcap" \
+	>"$TMP/tshark.log" 2>&1 &
+TS_PID=$!
+for _ in $(seq 100); do
+	grep -q Capturing "$TMP/tshark.log" && break
+	sleep 0.1
+done
+
+expect_cli "association set up: one namespace of 4 KiB blocks, 2 I/O queues" info \
+	'nsze=16384 lba_size=4096 .*queues=2 ' -q 2 info
+icdata=$(grep -oP 'icdata=\K[0-9]+' "$TMP/info.out")
+maxh2c=$(grep -oP 'maxh2cdata=\K[0-9]+' "$TMP/info.out")
+if [ -n "$icdata" ] && [ -n "$maxh2c" ] && [ "$icdata" -ge 4096 ] &&
+	[ $((256 * 4096)) -gt "$icdata" ] && [ $((256 * 4096)) -gt "$maxh2c" ]; then
+	ok "target limits make 4 KiB in-capsule and 1 MiB an R2T with several H2CData/C2HData"
+else
+	not_ok "target limits (in-capsule $icdata, MAXH2CDATA $maxh2c) exercise both paths"
+fi
+
+expect_cli "4 KiB write in-capsule, read back" v1 'ok$' verify 0 1 11
+expect_cli "256 KiB write by R2T/H2CData, read back" v64 'ok$' verify 64 64 12
+expect_cli "1 MiB write and read (several H2CData and C2HData)" v256 'ok$' verify 256 256 13
+expect_cli "header and data digests: 4 KiB" d1 'ok$' -H -D verify 1024 1 14
+expect_cli "header and data digests: 1 MiB" d256 'ok$' -H -D verify 1280 256 15
+expect_cli "header digest only: 256 KiB" h64 'ok$' -H verify 2048 64 16
+expect_cli "data digest only: 256 KiB" dd64 'ok$' -D verify 2112 64 17
+expect_cli "a second connection reads the first one's data" r64 'ok$' read 64 64 12
+if cli wrong read 64 64 99; then
+	not_ok "reading back with the wrong pattern is caught"
+else
+	ok "reading back with the wrong pattern is caught"
+fi
+expect_cli "QD 8 random 4 KiB with digests (captured)" randcap \
+	'errors=0 mismatches=0' -H -D -d 8 -i 500 rand
+
+sleep 0.5
+kill -INT "$TS_PID" 2>/dev/null
+wait "$TS_PID" 2>/dev/null
+TS_PID=
+if command -v tshark >/dev/null && [ -s "$TMP/host.pcap" ]; then
+	dis=(-r "$TMP/host.pcap" -d "tcp.port==$PORT,nvme-tcp"
+	     -o nvme-tcp.check_hdgst:TRUE -o nvme-tcp.check_ddgst:TRUE)
+	bad=$(tshark "${dis[@]}" -Y '_ws.malformed || _ws.expert.severity >= "error"' 2>/dev/null | wc -l)
+	check "tshark: no malformed NVMe/TCP frame and no expert error" [ "$bad" -eq 0 ]
+	# Digest status 0 is "Bad"; 1 "Good" (tshark -G values).
+	dbad=$(tshark "${dis[@]}" -Y 'nvme-tcp.hdgst.status == 0 || nvme-tcp.ddgst.status == 0' 2>/dev/null | wc -l)
+	dgood=$(tshark "${dis[@]}" -Y 'nvme-tcp.hdgst.status == 1 && nvme-tcp.ddgst.status == 1' 2>/dev/null | wc -l)
+	check "tshark: every header and data digest verifies ($dgood PDUs with both)" \
+		[ "$dbad" -eq 0 ] && [ "$dgood" -gt 0 ]
+	types=" $(tshark "${dis[@]}" -T fields -e nvme-tcp.type 2>/dev/null | tr ',' '\n' | grep -x '[0-9][0-9]*' | sort -nu | tr '\n' ' ')"
+	if [[ "$types" == *" 0 1 4 5 6 7 9 "* ]]; then
+		ok "tshark decodes ICReq/ICResp, capsules and responses, H2CData, C2HData, R2T"
+	else
+		not_ok "tshark PDU types seen:$types"
+	fi
+else
+	skip "tshark decodes the host's traffic" "no capture"
+fi
+
+expect_cli "QD 32 random 4 KiB read/write over 2 queues, every read checked" rand32 \
+	'errors=0 mismatches=0' -q 2 -d 32 -i 20000 rand
+expect_cli "QD 16 random 32 KiB with digests over 4 queues" rand16 \
+	'errors=0 mismatches=0' -H -D -q 4 -d 16 -b 8 -i 2000 rand
+
+# kill -9 mid-workload: the CLI marks a quarter of its commands done, the
+# target dies and comes back; every acknowledged write must read back.
+rm -f "$TMP/mark"
+cli kill -d 32 -i 40000 -r 1 -m "$TMP/mark" -S "$TMP/state" rand &
+cli_pid=$!
+for _ in $(seq 600); do
+	[ -e "$TMP/mark" ] && break
+	sleep 0.05
+done
+stop_storaged 9
+sleep 0.5
+start_storaged sd2.log || not_ok "cv-storaged restarts"
+wait "$cli_pid"; rc=$?
+if [ "$rc" = 0 ] && grep -qE 'reconnects=1 errors=0 mismatches=0' "$TMP/kill.out"; then
+	ok "kill -9 of cv-storaged mid-workload: reconnected, workload went on, reads checked"
+else
+	not_ok "kill -9 of cv-storaged mid-workload (exit $rc)"
+	tail -n 10 "$TMP/kill.out" | sed 's/^/#   /'
+fi
+expect_cli "every acknowledged write reads back on a new association" killcheck \
+	'errors=0 mismatches=0' -S "$TMP/state" check
+
+# The target stays away: held commands complete with Command Interrupted
+# (SCT 0, SC 21h, DNR clear: status word 0x42) once the reconnect timeout passes.
+stop_storaged 9
+if cli nolisten info; then
+	not_ok "nothing listening: connect fails"
+else
+	check "nothing listening: connect fails with one error line" \
+		[ "$(grep -c 'error: nvmf' "$TMP/nolisten.out")" = 1 ]
+fi
+start_storaged sd3.log
+rm -f "$TMP/mark"
+cli gone -d 8 -i 4000 -r 1 -R 500 -m "$TMP/mark" rand &
+cli_pid=$!
+for _ in $(seq 600); do
+	[ -e "$TMP/mark" ] && break
+	sleep 0.05
+done
+stop_storaged 9
+wait "$cli_pid"; rc=$?
+if [ "$rc" = 1 ] && grep -qE 'status 0x42$' "$TMP/gone.out" &&
+	grep -q 'mismatches=0' "$TMP/gone.out"; then
+	ok "target gone for good: commands complete with Command Interrupted, DNR clear"
+else
+	not_ok "target gone for good (exit $rc)"
+	tail -n 10 "$TMP/gone.out" | sed 's/^/#   /'
+fi

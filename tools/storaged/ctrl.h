@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * NVMe-oF controllers (NVMe Base 2.0, "NVMe over Fabrics"): the dynamic
+ * controller model, where each admin-queue Connect creates a controller on
+ * one volume's subsystem, I/O-queue Connects join it by CNTLID, and the
+ * controller lives as long as its admin queue.  Here is its state: the
+ * properties CC/CSTS, the features a host sets, the keep alive timer.  No
+ * sockets: the NVMe/TCP queues (conn.c) call in.
+ */
+#ifndef CV_STORAGED_CTRL_H
+#define CV_STORAGED_CTRL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "guest-abi/nvme.h"
+#include "tools/storaged/volume.h"
+
+#define CTRL_MAX_IOQ     64      /* I/O queues per controller */
+#define CTRL_MQES        127     /* CAP.MQES: 128 entries a queue, 0's based */
+#define CTRL_AERL        3       /* 4 Asynchronous Event Requests outstanding */
+#define CTRL_CAP_TO      30      /* CAP.TO: 15 s, in 500 ms units */
+#define CTRL_KAS_MS      1000    /* Keep Alive granularity (Identify KAS) */
+#define CTRL_CNTLID_MAX  0xffef  /* FFF0h and up are reserved */
+
+/* A Connect command and its data, checked and parsed. */
+struct connect_req {
+	uint16_t qid;
+	uint16_t sqsize;          /* 0's based */
+	uint16_t cntlid;          /* FFFFh: a new controller (admin queue) */
+	uint32_t kato_ms;
+	char volume[VOLUME_ID_MAX + 1];
+};
+
+struct ctrl {
+	struct ctrl *next;        /* in the daemon's controller table */
+	unsigned refs;            /* its queues */
+	bool failed;              /* keep alive expired or admin queue gone */
+	uint16_t cntlid;
+	uint8_t hostid[16];
+	char hostnqn[256];
+	char subnqn[256];
+	struct volume vol;
+	uint32_t cc;
+	uint32_t csts;
+	uint32_t kato_ms;         /* 0: the keep alive timer is off */
+	uint64_t ka_deadline_ms;  /* CLOCK_MONOTONIC */
+	uint16_t nr_ioq;          /* granted by Set Features Number of Queues */
+	uint64_t ioq_live[(CTRL_MAX_IOQ + 64) / 64]; /* bit qid: connected */
+	uint32_t aec;             /* Asynchronous Event Configuration */
+	bool vwce;                /* Volatile Write Cache enabled */
+	unsigned aer_held;        /* Asynchronous Event Requests outstanding */
+};
+
+struct ctrl_table {
+	const char *dir;          /* where volumes live */
+	struct ctrl *head;
+	uint16_t last_cntlid;
+};
+
+/*
+ * Check a Connect (Base, "Connect Command and Response"): RECFMT 0, an SQ
+ * size within CAP.MQES, NUL-terminated NQNs, a subsystem NQN of our scheme,
+ * CNTLID FFFFh exactly for the admin queue.  On Connect Invalid Parameters
+ * *dw0 says which field (IATTR, IPO) as the response must.
+ */
+uint16_t ctrl_connect_parse(const struct nvmf_connect_cmd *cmd,
+			    const struct nvmf_connect_data *d,
+			    struct connect_req *r, uint32_t *dw0);
+
+/*
+ * Admin queue: a new controller on the volume (Connect Invalid Parameters
+ * naming SUBNQN if there is no such volume).  I/O queue: join the
+ * controller named by CNTLID, which must have been enabled by the same
+ * host.  Either way *out holds a reference for the queue.
+ */
+uint16_t ctrl_connect(struct ctrl_table *t, const struct connect_req *r,
+		      const struct nvmf_connect_data *d, uint64_t now_ms,
+		      struct ctrl **out, uint32_t *dw0);
+/*
+ * A queue's connection closed: its QID is free for a new Connect at once
+ * (an admin queue's going ends the controller: it fails).  The reference
+ * stays until the queue's file I/O has completed: ctrl_put() then frees the
+ * controller after its last queue.
+ */
+void ctrl_queue_gone(struct ctrl *c, uint16_t qid);
+void ctrl_put(struct ctrl_table *t, struct ctrl *c);
+
+/* Property Get / Set on CAP, VS, CC and CSTS (Base, "Controller Properties"). */
+uint16_t ctrl_prop_get(const struct ctrl *c, const struct nvmf_prop_get_cmd *cmd,
+		       uint64_t *value);
+uint16_t ctrl_prop_set(struct ctrl *c, const struct nvmf_prop_set_cmd *cmd);
+
+/*
+ * Get / Set Features for Volatile Write Cache, Number of Queues,
+ * Asynchronous Event Configuration and Keep Alive Timer; *dw0 is the
+ * completion's DW0.
+ */
+uint16_t ctrl_get_features(const struct ctrl *c, const struct nvme_sqe *sqe, uint32_t *dw0);
+uint16_t ctrl_set_features(struct ctrl *c, const struct nvme_sqe *sqe, uint64_t now_ms,
+			   uint32_t *dw0);
+
+/* Keep Alive command: restart the timer (Base, "Keep Alive Timer"). */
+void ctrl_keep_alive(struct ctrl *c, uint64_t now_ms);
+bool ctrl_ka_expired(const struct ctrl *c, uint64_t now_ms);
+
+/* CSTS.RDY: I/O commands and I/O queue Connects need an enabled controller. */
+static inline bool ctrl_ready(const struct ctrl *c)
+{
+	return !c->failed && (c->csts & NVME_CSTS_RDY);
+}
+
+#endif /* CV_STORAGED_CTRL_H */

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cv-storaged: the storage node.  Serves every volume file in --dir as an
+ * NVMe/TCP subsystem (docs/storaged.md).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest-abi/nvme_tcp.h"
+#include "tools/lib/log.h"
+#include "tools/storaged/server.h"
+#include "tools/storaged/volume.h"
+
+#define EXIT_USAGE 1
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cv-storaged --dir DIR [--listen ADDR[:PORT]] [--pidfile FILE] [--verbose]\n\n"
+		"Serves each volume DIR/ID.vol as the NVMe/TCP subsystem\n"
+		"  " VOLUME_NQN_PREFIX "ID  (one namespace, 4096-byte blocks)\n\n"
+		"  --dir DIR          where volumes live (cardvisor volume create --dir DIR)\n"
+		"  --listen ADDR[:PORT]  numeric IPv4 or [IPv6] address, default 0.0.0.0:%u;\n"
+		"                     port 0 picks a free one (logged at start)\n"
+		"  --pidfile FILE     written once listening, removed on exit\n"
+		"  --verbose          log every failed command\n",
+		NVME_TCP_PORT);
+}
+
+/* "ADDR", "ADDR:PORT", ":PORT", "[V6]", "[V6]:PORT". */
+static int parse_listen(const char *s, char *addr, size_t len, uint16_t *port)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *colon, *end;
+	char *tail;
+	unsigned long p;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end)
+			return -EINVAL;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] && !colon)
+			return -EINVAL;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		end = colon ? colon : s + strlen(s);
+	}
+	if ((size_t)(end - s) >= len)
+		return -EINVAL;
+	memcpy(addr, s, (size_t)(end - s));
+	addr[end - s] = '\0';
+	if (*addr && inet_pton(AF_INET, addr, &a4) != 1 && inet_pton(AF_INET6, addr, &a6) != 1)
+		return -EINVAL;
+	if (!colon)
+		return 0;
+	errno = 0;
+	p = strtoul(colon + 1, &tail, 10);
+	if (!colon[1] || *tail || errno || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *dir = NULL, *pidfile = NULL, *listen_arg = "0.0.0.0";
+	char addr[64];
+	uint16_t port = NVME_TCP_PORT;
+	bool verbose = false;
+	struct storaged sd;
+	struct stat st;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "d:l:p:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': dir = optarg; break;
+		case 'l': listen_arg = optarg; break;
+		case 'p': pidfile = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	cv_log_init("cv-storaged", verbose);
+	if (optind != argc || !dir) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		cv_err("--dir %s: not a directory", dir);
+		return EXIT_USAGE;
+	}
+	if (parse_listen(listen_arg, addr, sizeof(addr), &port) < 0) {
+		cv_err("--listen %s: expected ADDR[:PORT] with a numeric address", listen_arg);
+		return EXIT_USAGE;
+	}
+	err = storaged_init(&sd, dir, addr, port);
+	if (err < 0)
+		return 2;
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+			cv_err("--pidfile %s: %s", pidfile, strerror(errno));
+			storaged_exit(&sd);
+			return 2;
+		}
+	}
+	cv_info("listening on %s%s%s:%u, volumes in %s", strchr(addr, ':') ? "[" : "",
+		*addr ? addr : "0.0.0.0", strchr(addr, ':') ? "]" : "", storaged_port(&sd), dir);
+	err = storaged_run(&sd);
+	storaged_exit(&sd);
+	if (pidfile)
+		unlink(pidfile);
+	cv_info("stopped");
+	return err < 0 ? 2 : 0;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tools/lib/log.h"
+#include "tools/storaged/volume.h"
+
+int volume_id_from_nqn(const char *nqn, size_t field_len, char id[VOLUME_ID_MAX + 1])
+{
+	size_t plen = strlen(VOLUME_NQN_PREFIX);
+	size_t n = strnlen(nqn, field_len);
+
+	if (n == field_len || n <= plen || strncmp(nqn, VOLUME_NQN_PREFIX, plen) ||
+	    n - plen > VOLUME_ID_MAX)
+		return -EINVAL;
+	memcpy(id, nqn + plen, n - plen);
+	id[n - plen] = '\0';
+	return volume_store_id_valid(id) ? 0 : -EINVAL;
+}
+
+int volume_open(struct volume *v, const char *dir, const char *id)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (!volume_store_id_valid(id))
+		return -EINVAL;
+	if (snprintf(path, sizeof(path), "%s/%s.vol", dir, id) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	v->direct = true;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_DIRECT);
+	if (fd < 0 && errno == EINVAL) {
+		/* tmpfs and some FUSE file systems refuse O_DIRECT. */
+		cv_info("volume %s: file system refuses O_DIRECT, using the page cache", id);
+		v->direct = false;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size % VOLUME_LBA_SIZE ||
+	    !st.st_size) {
+		close(fd);
+		return -EINVAL;
+	}
+	v->fd = fd;
+	v->nsze = (uint64_t)st.st_size >> VOLUME_LBA_SHIFT;
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	/* Stable across restarts and unique per id: the NQN's hash. */
+	SHA256((const unsigned char *)id, strlen(id), md);
+	memcpy(v->nguid, md, sizeof(v->nguid));
+	return 0;
+}
+
+void volume_close(struct volume *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+uint64_t volume_blocks_used(const struct volume *v)
+{
+	struct stat st;
+
+	if (fstat(v->fd, &st) < 0)
+		return v->nsze;
+	/* st_blocks counts 512-byte units. */
+	return ((uint64_t)st.st_blocks * 512 + VOLUME_LBA_SIZE - 1) >> VOLUME_LBA_SHIFT;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A volume: the file <dir>/<id>.vol, served as the one namespace of the
+ * NVM subsystem nqn.2026-11.io.cardvisor:<id> (NVMe Base 2.0, "NVMe
+ * Qualified Names": a date-qualified reverse domain, then a colon and a
+ * string the owner of the domain chooses).
+ */
+#ifndef CV_STORAGED_VOLUME_H
+#define CV_STORAGED_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tools/lib/volume_store.h"
+
+/* The launcher's names: ids and NQNs are one scheme on both sides. */
+#define VOLUME_NQN_PREFIX VOLUME_STORE_NQN_PREFIX
+#define VOLUME_ID_MAX     VOLUME_STORE_ID_MAX
+/* One logical block: 4 KiB, so O_DIRECT's alignment always holds. */
+#define VOLUME_LBA_SHIFT  12
+#define VOLUME_LBA_SIZE   (1u << VOLUME_LBA_SHIFT)
+
+struct volume {
+	char id[VOLUME_ID_MAX + 1];
+	int fd;
+	bool direct;          /* opened O_DIRECT */
+	uint64_t nsze;        /* blocks: file size / 4096 */
+	uint8_t nguid[16];    /* Namespace Globally Unique Identifier */
+};
+
+/*
+ * The volume id an NQN names, or -EINVAL if it is not
+ * VOLUME_NQN_PREFIX followed by a valid id.  nqn may lack its NUL within
+ * NVMF_NQN_FIELD_LEN bytes: that is rejected too.
+ */
+int volume_id_from_nqn(const char *nqn, size_t field_len, char id[VOLUME_ID_MAX + 1]);
+
+/*
+ * Open <dir>/<id>.vol for I/O, O_DIRECT where the file system takes it
+ * (else buffered, with a log line).  -ENOENT if there is no such volume,
+ * -EINVAL if its size is not a multiple of 4096 bytes.
+ */
+int volume_open(struct volume *v, const char *dir, const char *id);
+void volume_close(struct volume *v);
+
+/* Bytes the volume's file occupies on disk (Identify Namespace NUSE). */
+uint64_t volume_blocks_used(const struct volume *v);
+
+#endif /* CV_STORAGED_VOLUME_H */
