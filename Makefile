@@ -39,6 +39,8 @@ VPC_SRCS   := $(filter-out cards/vpc/main.c,$(wildcard cards/vpc/*.c))
 STORAGED_SRCS := $(filter-out tools/storaged/main.c,$(wildcard tools/storaged/*.c))
 # Helpers the integration tests drive (peers, malformed-input senders).
 TTOOL_SRCS := $(wildcard tests/tools/*.c)
+# Benchmark programs `make bench` runs (tools/bench/run.sh drives them).
+BENCH_SRCS := $(wildcard tools/bench/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FIXTURE_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 GUEST_SRCS := $(wildcard tests/guest/*.c tests/guest/*.S)
@@ -49,6 +51,7 @@ EBS_OBJS   := $(EBS_SRCS:%.c=$(BUILD)/%.o)
 VPC_OBJS   := $(VPC_SRCS:%.c=$(BUILD)/%.o)
 STORAGED_OBJS := $(STORAGED_SRCS:%.c=$(BUILD)/%.o)
 TTOOL_BINS := $(TTOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/bench/%)
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(basename $(GUEST_SRCS)))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FIXTURE_OBJS := $(FIXTURE_SRCS:%.c=$(BUILD)/%.o)
@@ -68,8 +71,8 @@ Q = @
 msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-.PHONY: all deps test test-unit test-integration asan demo clean
-all: $(BINS) $(GUEST) $(UNIT_BINS) $(TTOOL_BINS)
+.PHONY: all deps test test-unit test-integration asan bench demo clean
+all: $(BINS) $(GUEST) $(UNIT_BINS) $(TTOOL_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
@@ -116,6 +119,9 @@ $(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FIXTURE_OBJS) $(LIBS)
 $(TTOOL_BINS): $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/guest-obj/%.o: %.c
 	$(call msg,GUESTCC,$<)
@@ -138,6 +144,10 @@ test: all
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 test
 
+# Figures are ratios against a baseline measured in the same run (docs/benchmarks.md).
+bench: all
+	$(Q)tools/bench/run.sh $(BUILD)
+
 demo: $(BINS) $(GUEST)
 	$(BUILD)/cardvisor run --guest $(GUEST) --vcpus 2 --mem 128M
 
@@ -145,6 +155,6 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(EBS_OBJS:.o=.d) $(VPC_OBJS:.o=.d) \
-	$(STORAGED_OBJS:.o=.d) $(TTOOL_SRCS:%.c=$(BUILD)/%.d) \
+	$(STORAGED_OBJS:.o=.d) $(TTOOL_SRCS:%.c=$(BUILD)/%.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/tools/storaged/main.d $(BUILD)/cards/ebs/main.d $(BUILD)/cards/vpc/main.d $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d

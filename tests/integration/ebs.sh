@@ -100,6 +100,17 @@ expect bad "PRPs outside guest RAM get Data Transfer Error" \
 expect bad "and the controller still reads and writes afterwards" '^cvguest: nvme after-bad ok'
 expect_rc bad "the guest powers off" 0
 
+# QoS: a volume limited to 500 IOPS with a one-second burst cannot run 3000
+# operations faster than (3000 - 500) / 500 = 5 s, however fast the host.
+# An upper bound only: a slow or busy machine just measures less.
+run_vm qos "${GUEST[@]}" --cmdline "nvme-rand user qd=8 ops=3000 queues=2" \
+	--volume "id=$vol,iops=500,burst=1"
+expect qos "the card says the volume is rate-limited" 'volume vol-[0-9a-f]+ .*rate-limited'
+qos_iops=$(grep -oP 'nvme-rand done ops=3000 .* tsc=\K[0-9]+ tsc_hz=[0-9]+' "$TMP/qos.out" |
+	awk '{ split($2, hz, "="); if ($1 > 0) printf "%d", 3000 * hz[2] / $1 }')
+check "iops=500: the guest sees at most 500 IOPS plus the burst (measured ${qos_iops:-none})" \
+	test "${qos_iops:-999999}" -le 600
+
 # Kill cv-storaged in the middle of a workload and bring it back: in-flight
 # commands wait for the card to reconnect, and every read of a unit written
 # before checks the newest acknowledged generation.
