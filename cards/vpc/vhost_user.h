@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Back-end side of the vhost-user protocol (QEMU docs/interop/vhost-user.rst)
+ * for one device: listens on a UNIX socket, serves one front-end at a time
+ * (cv-hv, QEMU, DPDK's net_virtio_user), maps the guest memory it shares,
+ * and turns ring kicks into calls of the device's kick handler.  Nothing
+ * the front-end sends is trusted: a bad request is refused (REPLY_ACK
+ * error, or the connection is dropped when the request needs a reply) and
+ * the back-end waits for the next front-end, so a restarted front-end
+ * reconnects.
+ *
+ * Non-blocking and single-threaded: vu_fd() is one stable epoll fd the
+ * card adds to its own event loop; when it is readable the card calls
+ * vu_process().
+ */
+#ifndef CV_VPC_VHOST_USER_H
+#define CV_VPC_VHOST_USER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "cards/vpc/virtq.h"
+#include "guest-abi/vhost_user.h"
+
+#define VU_MAX_RINGS 16
+/* Largest payload accepted; a bigger size is a broken stream. */
+#define VU_PAYLOAD_MAX 4096
+
+struct vu_ring {
+	struct virtq vq;
+	bool mapped;   /* vq points at rings translated through the memory table */
+	bool started;  /* kick fd received, not yet stopped by GET_VRING_BASE */
+	bool enabled;  /* SET_VRING_ENABLE (or no protocol features) */
+	uint16_t num;
+	uint16_t base;  /* last_avail while not mapped */
+	bool addr_set;
+	struct vhost_user_vring_addr addr;
+	uint64_t errors_reported; /* dropped chains already signalled on err */
+	int kick, call, err;
+};
+
+struct vu_ops {
+	/* Ring @q may have buffers: a kick, or the ring just became live. */
+	void (*kick)(void *opaque, unsigned q);
+};
+
+struct vu_config {
+	uint64_t features;          /* virtio features the device offers */
+	uint64_t protocol_features; /* on top of REPLY_ACK and RESET_DEVICE */
+	unsigned rings;             /* rings the device has, <= VU_MAX_RINGS */
+	uint64_t queue_num;         /* GET_QUEUE_NUM's answer (net: queue pairs) */
+};
+
+struct vu_stats {
+	uint64_t connects;
+	uint64_t disconnects;
+	uint64_t rejected;   /* requests refused */
+	uint64_t refused_conns; /* a second front-end while one is connected */
+};
+
+struct vu_dev {
+	struct vu_config cfg;
+	struct vu_ops ops;
+	void *opaque;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd, conn_fd, epoll_fd;
+	uint64_t acked;          /* SET_FEATURES */
+	uint64_t protocol_acked; /* SET_PROTOCOL_FEATURES */
+	bool owner;
+	struct virtq_mem mem;
+	void *map_base[VIRTQ_MEM_REGIONS];
+	size_t map_len[VIRTQ_MEM_REGIONS];
+	struct vu_ring ring[VU_MAX_RINGS];
+	/* The message being received: header + payload, and its fds. */
+	size_t rx_len;
+	union {
+		struct vhost_user_hdr hdr;
+		uint8_t bytes[sizeof(struct vhost_user_hdr) + VU_PAYLOAD_MAX];
+	} rx __attribute__((aligned(8)));
+	int rx_fds[VHOST_MEMORY_BASELINE_NREGIONS];
+	unsigned rx_nfds;
+	bool rx_fds_bad; /* too many, or truncated: the message is refused */
+	struct vu_stats stats;
+};
+
+/* Listen on @path (replacing a stale socket file there). */
+int vu_listen(struct vu_dev *dev, const char *path, const struct vu_config *cfg,
+	      const struct vu_ops *ops, void *opaque);
+void vu_close(struct vu_dev *dev);
+
+/* The fd to poll for input (stable for the device's life). */
+int vu_fd(const struct vu_dev *dev);
+/* Serve whatever is ready: new front-end, requests, kicks.  0 or -errno
+ * for a local failure; front-end misbehaviour is handled, not returned. */
+int vu_process(struct vu_dev *dev);
+
+bool vu_connected(const struct vu_dev *dev);
+/* The ring's queue when it is started, enabled and mapped, else NULL. */
+struct virtq *vu_queue(struct vu_dev *dev, unsigned q);
+/* Interrupt the driver if it wants one for what was published on @q. */
+void vu_queue_notify(struct vu_dev *dev, unsigned q);
+/* Have @q served again on the next vu_process, as if it were kicked. */
+void vu_queue_rearm(struct vu_dev *dev, unsigned q);
+bool vu_has_feature(const struct vu_dev *dev, unsigned bit);
+
+#endif /* CV_VPC_VHOST_USER_H */

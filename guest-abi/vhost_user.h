@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhost-user wire format (QEMU docs/interop/vhost-user.rst): the messages a
+ * front-end (cv-hv, QEMU, DPDK's net_virtio_user) and a back-end (cv-vpc)
+ * exchange over a UNIX stream socket.  File descriptors travel as
+ * SCM_RIGHTS ancillary data of the message's first byte.  Fields are in the
+ * host's byte order ("Message Specification").
+ */
+#ifndef CV_GUEST_ABI_VHOST_USER_H
+#define CV_GUEST_ABI_VHOST_USER_H
+
+#include <stdint.h>
+
+/* "Header": request, flags, payload size. */
+struct vhost_user_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+} __attribute__((packed));
+
+#define VHOST_USER_VERSION 0x1
+#define VHOST_USER_VERSION_MASK 0x3
+#define VHOST_USER_REPLY_MASK (1U << 2)
+#define VHOST_USER_NEED_REPLY_MASK (1U << 3)
+
+/* "Front-end message types". */
+enum vhost_user_request {
+	VHOST_USER_GET_FEATURES = 1,
+	VHOST_USER_SET_FEATURES = 2,
+	VHOST_USER_SET_OWNER = 3,
+	VHOST_USER_RESET_OWNER = 4,
+	VHOST_USER_SET_MEM_TABLE = 5,
+	VHOST_USER_SET_LOG_BASE = 6,
+	VHOST_USER_SET_LOG_FD = 7,
+	VHOST_USER_SET_VRING_NUM = 8,
+	VHOST_USER_SET_VRING_ADDR = 9,
+	VHOST_USER_SET_VRING_BASE = 10,
+	VHOST_USER_GET_VRING_BASE = 11,
+	VHOST_USER_SET_VRING_KICK = 12,
+	VHOST_USER_SET_VRING_CALL = 13,
+	VHOST_USER_SET_VRING_ERR = 14,
+	VHOST_USER_GET_PROTOCOL_FEATURES = 15,
+	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
+	VHOST_USER_GET_QUEUE_NUM = 17,
+	VHOST_USER_SET_VRING_ENABLE = 18,
+	VHOST_USER_SEND_RARP = 19,
+	VHOST_USER_NET_SET_MTU = 20,
+	VHOST_USER_SET_BACKEND_REQ_FD = 21,
+	VHOST_USER_IOTLB_MSG = 22,
+	VHOST_USER_SET_VRING_ENDIAN = 23,
+	VHOST_USER_GET_CONFIG = 24,
+	VHOST_USER_SET_CONFIG = 25,
+	VHOST_USER_GET_INFLIGHT_FD = 31,
+	VHOST_USER_SET_INFLIGHT_FD = 32,
+	VHOST_USER_RESET_DEVICE = 34,
+	VHOST_USER_VRING_KICK = 35,
+	VHOST_USER_GET_MAX_MEM_SLOTS = 36,
+	VHOST_USER_ADD_MEM_REG = 37,
+	VHOST_USER_REM_MEM_REG = 38,
+	VHOST_USER_SET_STATUS = 39,
+	VHOST_USER_GET_STATUS = 40,
+};
+
+/* Virtio feature bit 30: the back-end speaks the protocol feature messages. */
+#define VHOST_USER_F_PROTOCOL_FEATURES 30
+/* Virtio feature bit 26 (vhost's own): dirty-page logging for migration. */
+#define VHOST_F_LOG_ALL 26
+
+/* "Protocol features". */
+#define VHOST_USER_PROTOCOL_F_MQ 0
+#define VHOST_USER_PROTOCOL_F_LOG_SHMFD 1
+#define VHOST_USER_PROTOCOL_F_RARP 2
+#define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
+#define VHOST_USER_PROTOCOL_F_NET_MTU 4
+#define VHOST_USER_PROTOCOL_F_BACKEND_REQ 5
+#define VHOST_USER_PROTOCOL_F_CROSS_ENDIAN 6
+#define VHOST_USER_PROTOCOL_F_CRYPTO_SESSION 7
+#define VHOST_USER_PROTOCOL_F_PAGEFAULT 8
+#define VHOST_USER_PROTOCOL_F_CONFIG 9
+#define VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD 10
+#define VHOST_USER_PROTOCOL_F_HOST_NOTIFIER 11
+#define VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD 12
+#define VHOST_USER_PROTOCOL_F_RESET_DEVICE 13
+#define VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS 14
+#define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
+#define VHOST_USER_PROTOCOL_F_STATUS 16
+
+/* "A vring state description": index and num (size, or the avail index). */
+struct vhost_user_vring_state {
+	uint32_t index;
+	uint32_t num;
+} __attribute__((packed));
+
+/*
+ * "A vring address description": the three parts of a split ring as
+ * front-end virtual addresses (translated through the memory table's
+ * userspace_addr), plus the log address when flags has VHOST_VRING_F_LOG.
+ */
+#define VHOST_VRING_F_LOG 0
+struct vhost_user_vring_addr {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc_user_addr;
+	uint64_t used_user_addr;
+	uint64_t avail_user_addr;
+	uint64_t log_guest_addr;
+} __attribute__((packed));
+
+/* "Memory region description" and "Multiple Memory regions description". */
+struct vhost_user_mem_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr;
+	uint64_t mmap_offset;
+} __attribute__((packed));
+
+#define VHOST_MEMORY_BASELINE_NREGIONS 8
+struct vhost_user_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vhost_user_mem_region regions[VHOST_MEMORY_BASELINE_NREGIONS];
+} __attribute__((packed));
+
+/*
+ * The u64 payload of SET_VRING_KICK/CALL/ERR: the ring index in bits 0-7;
+ * bit 8 set means no file descriptor accompanies the message.
+ */
+#define VHOST_USER_VRING_IDX_MASK 0xffULL
+#define VHOST_USER_VRING_NOFD_MASK (1ULL << 8)
+
+_Static_assert(sizeof(struct vhost_user_hdr) == 12, "vhost-user header is 12 bytes");
+_Static_assert(sizeof(struct vhost_user_vring_addr) == 40, "vring address is 40 bytes");
+_Static_assert(sizeof(struct vhost_user_mem_region) == 32, "memory region is 32 bytes");
+_Static_assert(sizeof(struct vhost_user_memory) == 8 + 8 * 32, "memory table");
+
+#endif /* CV_GUEST_ABI_VHOST_USER_H */
