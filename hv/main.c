@@ -17,6 +17,7 @@
 #include "hv/control.h"
 #include "hv/pci.h"
 #include "hv/vfio_user.h"
+#include "hv/virtio_pci.h"
 #include "hv/vm.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/log.h"
@@ -64,6 +65,24 @@ static int plug_vfio_user(struct vm *vm, const struct instance_desc *desc,
 	return 0;
 }
 
+/* Each ENI is a virtio-net function whose queues its cv-vpc card serves. */
+static int plug_nics(struct vm *vm, const struct instance_desc *desc,
+		     struct virtio_pci **nics)
+{
+	for (unsigned i = 0; i < desc->nr_nics; i++) {
+		const struct instance_nic *n = &desc->nics[i];
+		int ret = virtio_net_pci_plug(&nics[i], vm->pci, &vm->irq, &vm->mem, vm->fd,
+					      n->slot, n->socket, n->mac);
+
+		if (ret) {
+			cv_err("nic %s: cannot plug it at 00:%02x.0 (card socket %s): %s", n->id,
+			       n->slot, n->socket, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /* Termination signals stop the VM; a dedicated thread takes them synchronously. */
 static void *signal_thread(void *arg)
 {
@@ -98,6 +117,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	struct vm vm;
 	struct vfio_user_dev *cards[CV_INSTANCE_MAX_VFIO_USER] = { 0 };
+	struct virtio_pci *nics[CV_INSTANCE_MAX_NICS] = { 0 };
 	pthread_t sig_thread;
 	bool verbose = false;
 	sigset_t set;
@@ -151,7 +171,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	status = VM_EXIT_SETUP;
-	if (vm_create(&vm, &cfg) < 0 || plug_vfio_user(&vm, &desc, cards) < 0)
+	if (vm_create(&vm, &cfg) < 0 || plug_vfio_user(&vm, &desc, cards) < 0 ||
+	    plug_nics(&vm, &desc, nics) < 0)
 		goto out;
 	rundir_path(desc.id, "console.sock", attach_path, sizeof(attach_path));
 	if (console_open(&console, console_spec, attach_path) < 0)
@@ -177,6 +198,9 @@ out:
 	console_close(console);
 	for (unsigned i = 0; i < desc.nr_vfio_user; i++)
 		vfio_user_dev_close(cards[i]);
+	for (unsigned i = 0; i < desc.nr_nics; i++)
+		if (nics[i])
+			virtio_pci_unplug(nics[i]);
 	vm_destroy(&vm);
 	free(blob);
 	return status;

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "tools/lib/card_proc.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/log.h"
+#include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
 #include "tools/lib/volume_store.h"
@@ -41,6 +43,8 @@
 #define CARD_STOP_MS 5000
 /* The first PCI slot for cards: 1-3 stay free for functions cv-hv emulates. */
 #define CARD_FIRST_SLOT 4
+/* NICs are functions cv-hv emulates (virtio-pci), from this slot up. */
+#define NIC_FIRST_SLOT 16
 
 static void usage(FILE *f)
 {
@@ -77,6 +81,11 @@ static void usage(FILE *f)
 		"                     either rate, default 1) ,queues=N (default 2). Volumes\n"
 		"                     live in %s; cv-storaged is started on\n"
 		"                     127.0.0.1:4420 (CARDVISOR_STORAGED) if not running\n"
+		"  --nic SPEC         an ENI as a virtio-net device (repeatable): SPEC is\n"
+		"                     subnet=10.0.1.0/24 plus ,ip= ,mac= ,vni=N (default 1)\n"
+		"                     ,encap=vxlan|geneve ,underlay=ADDR:PORT (the card's UDP\n"
+		"                     socket, default 0.0.0.0:4789) ,sg=FILE (security group\n"
+		"                     rules) ,mapping=FILE (VNI IP UNDERLAY[:PORT] lines)\n"
 		"  --vfio-user PATH   plug the PCI function a card serves over vfio-user on\n"
 		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
 		"  --verbose          more logging from every process\n\n"
@@ -111,20 +120,57 @@ static int sibling_binary(const char *name, char *path, size_t len)
 	return 0;
 }
 
-/* A --volume: what the instance description points at, and its card. */
+/*
+ * A card process `run` starts: cv-ebs for a volume, cv-vpc for an ENI.
+ * @what says what it serves, for the line printed once it is up.
+ */
+struct run_card {
+	struct card_proc proc;
+	const char *binary, *flag, *id;
+	char what[160];
+};
+
+/* A --volume: what the instance description points at. */
 struct run_volume {
 	struct volume_spec spec;
 	char nqn[VOLUME_STORE_ID_MAX + 64];
 	char key[PATH_MAX];
-	struct card_proc card;
 };
+
+/* What a card serves, in words; cut short if it has to be. */
+static void __attribute__((format(printf, 2, 3)))
+card_what(struct run_card *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->what, sizeof(c->what), fmt, ap);
+	va_end(ap);
+}
+
+static int card_describe(struct run_card *c, const char *binary, const char *flag,
+			 const char *id, const char *dir)
+{
+	c->binary = binary;
+	c->flag = flag;
+	c->id = id;
+	if (snprintf(c->proc.name, sizeof(c->proc.name), "%s %s", binary, id) >=
+		    (int)sizeof(c->proc.name) ||
+	    snprintf(c->proc.socket, sizeof(c->proc.socket), "%s/%s.sock", dir, id) >=
+		    (int)sizeof(c->proc.socket)) {
+		fprintf(stderr, "cardvisor run: %s: path too long\n", id);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
 
 /*
  * Make every volume exist, and describe it and its card's PCI function in
  * @d: one cv-ebs per volume, serving NVMe on <dir>/<id>.sock.
  */
 static int volumes_describe(struct instance_desc *d, struct run_volume *vols, unsigned n,
-			    const char *dir, char *target, size_t target_len)
+			    struct run_card *cards, const char *dir, char *target,
+			    size_t target_len)
 {
 	char storaged[PATH_MAX];
 	int ret;
@@ -138,61 +184,90 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 		return ret;
 	for (unsigned i = 0; i < n; i++) {
 		struct run_volume *v = &vols[i];
+		struct run_card *c = &cards[i];
 		uint64_t burst = v->spec.burst_s;
 
 		ret = volume_store_prepare(&v->spec, v->key, sizeof(v->key));
+		if (!ret)
+			ret = card_describe(c, "cv-ebs", "--volume", v->spec.id, dir);
 		if (ret)
 			return ret;
 		if (snprintf(v->nqn, sizeof(v->nqn), "%s%s", VOLUME_STORE_NQN_PREFIX,
 			     v->spec.id) >= (int)sizeof(v->nqn) ||
-		    snprintf(v->card.name, sizeof(v->card.name), "cv-ebs %s",
-			     v->spec.id) >= (int)sizeof(v->card.name) ||
-		    snprintf(v->card.socket, sizeof(v->card.socket), "%s/%s.sock", dir,
-			     v->spec.id) >= (int)sizeof(v->card.socket) ||
 		    d->nr_vfio_user == CV_INSTANCE_MAX_VFIO_USER) {
 			fprintf(stderr, "cardvisor run: no room for volume %s\n", v->spec.id);
 			return -ENOSPC;
 		}
+		card_what(c, "volume %s (%llu MiB, %u queues%s)", v->spec.id,
+			  (unsigned long long)(v->spec.size >> 20), v->spec.queues,
+			  v->spec.iops || v->spec.bps ? ", rate-limited" : "");
 		d->volumes[d->nr_volumes++] = (struct instance_volume){
 			.id = v->spec.id, .target = target, .subnqn = v->nqn,
-			.key_file = v->key, .socket = v->card.socket, .queues = v->spec.queues,
+			.key_file = v->key, .socket = c->proc.socket, .queues = v->spec.queues,
 			.iops = v->spec.iops, .iops_burst = v->spec.iops * burst,
 			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst };
 		d->vfio_user[d->nr_vfio_user] = (struct instance_vfio_user){
-			.socket = v->card.socket, .slot = CARD_FIRST_SLOT + d->nr_vfio_user };
+			.socket = c->proc.socket, .slot = CARD_FIRST_SLOT + d->nr_vfio_user };
 		d->nr_vfio_user++;
 	}
 	return 0;
 }
 
-static void volumes_stop(struct run_volume *vols, unsigned n)
+/* One cv-vpc per ENI, serving virtio-net over vhost-user on <dir>/<eni>.sock. */
+static int nics_describe(struct instance_desc *d, const struct nic_spec *nics, unsigned n,
+			 struct run_card *cards, const char *dir)
 {
-	for (unsigned i = 0; i < n; i++)
-		card_stop(&vols[i].card, CARD_STOP_MS);
+	for (unsigned i = 0; i < n; i++) {
+		const struct nic_spec *s = &nics[i];
+		struct run_card *c = &cards[i];
+		int ret = card_describe(c, "cv-vpc", "--nic", s->id, dir);
+
+		if (ret)
+			return ret;
+		card_what(c, "nic %s (%s in %s, %02x:%02x:%02x:%02x:%02x:%02x, %s vni %u on %s)",
+			  s->id, s->ipv4, s->subnet, s->mac[0], s->mac[1], s->mac[2], s->mac[3],
+			  s->mac[4], s->mac[5], s->encap, s->vni, s->underlay);
+		d->nics[d->nr_nics++] = (struct instance_nic){
+			.id = s->id, .socket = c->proc.socket, .subnet = s->subnet,
+			.ipv4 = s->ipv4, .underlay = s->underlay, .encap = s->encap,
+			.mapping = s->mapping[0] ? s->mapping : NULL,
+			.sg = s->sg[0] ? s->sg : NULL, .vni = s->vni, .slot = NIC_FIRST_SLOT + i };
+		memcpy(d->nics[i].mac, s->mac, 6);
+	}
+	return 0;
 }
 
-/* Start each volume's card and wait until it serves its function. */
-static int volumes_start(struct run_volume *vols, unsigned n, const char *dtb, bool verbose)
+static void cards_stop(struct run_card *cards, unsigned n)
 {
-	char ebs[PATH_MAX];
-	int ret = sibling_binary("cv-ebs", ebs, sizeof(ebs));
+	for (unsigned i = 0; i < n; i++)
+		card_stop(&cards[i].proc, CARD_STOP_MS);
+}
+
+/*
+ * Start each card and wait until it serves its device: cv-hv connects to
+ * them all before the guest runs.
+ */
+static int cards_start(struct run_card *cards, unsigned n, const char *dtb, bool verbose)
+{
+	int ret = 0;
 
 	for (unsigned i = 0; !ret && i < n; i++) {
-		char *args[] = { ebs, "--instance", (char *)dtb, "--volume", vols[i].spec.id,
+		struct run_card *c = &cards[i];
+		char bin[PATH_MAX];
+		char *args[] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id,
 				 verbose ? "--verbose" : NULL, NULL };
 
-		ret = card_spawn(&vols[i].card, args);
+		ret = sibling_binary(c->binary, bin, sizeof(bin));
 		if (!ret)
-			ret = card_wait_ready(&vols[i].card, CARD_START_MS);
+			ret = card_spawn(&c->proc, args);
 		if (!ret)
-			fprintf(stderr, "cardvisor: volume %s (%llu MiB, %u queues%s) served by %s "
-				"pid %d\n", vols[i].spec.id,
-				(unsigned long long)(vols[i].spec.size >> 20), vols[i].spec.queues,
-				vols[i].spec.iops || vols[i].spec.bps ? ", rate-limited" : "",
-				vols[i].card.name, (int)vols[i].card.pid);
+			ret = card_wait_ready(&c->proc, CARD_START_MS);
+		if (!ret)
+			fprintf(stderr, "cardvisor: %s served by %s pid %d\n", c->what, c->binary,
+				(int)c->proc.pid);
 	}
 	if (ret)
-		volumes_stop(vols, n);
+		cards_stop(cards, n);
 	return ret;
 }
 
@@ -210,6 +285,7 @@ static int cmd_run(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "vfio-user", required_argument, NULL, 'u' },
 		{ "volume", required_argument, NULL, 'V' },
+		{ "nic", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -219,7 +295,9 @@ static int cmd_run(int argc, char **argv)
 	const char *console = "stdio", *guest = NULL;
 	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256], err[160];
 	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
-	unsigned nr_vols = 0;
+	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
+	struct run_card cards[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS] = { 0 };
+	unsigned nr_vols = 0, nr_nics = 0, nr_cards;
 	bool verbose = false;
 	int opt, status;
 	pid_t pid;
@@ -276,6 +354,17 @@ static int cmd_run(int argc, char **argv)
 			}
 			nr_vols++;
 			break;
+		case 'N':
+			if (nr_nics == CV_INSTANCE_MAX_NICS) {
+				fprintf(stderr, "cardvisor: at most %d --nic\n", CV_INSTANCE_MAX_NICS);
+				return EXIT_USAGE;
+			}
+			if (nic_spec_parse(optarg, &nics[nr_nics], err, sizeof(err))) {
+				fprintf(stderr, "cardvisor: --nic %s: %s\n", optarg, err);
+				return EXIT_USAGE;
+			}
+			nr_nics++;
+			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return EXIT_USAGE;
@@ -302,8 +391,10 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
-	if (volumes_describe(&d, vols, nr_vols, dir, target, sizeof(target)) ||
-	    instance_write_file(dtb, &d) || volumes_start(vols, nr_vols, dtb, verbose)) {
+	nr_cards = nr_vols + nr_nics;
+	if (volumes_describe(&d, vols, nr_vols, cards, dir, target, sizeof(target)) ||
+	    nics_describe(&d, nics, nr_nics, cards + nr_vols, dir) ||
+	    instance_write_file(dtb, &d) || cards_start(cards, nr_cards, dtb, verbose)) {
 		rundir_remove(d.id);
 		return EXIT_USAGE;
 	}
@@ -318,7 +409,7 @@ static int cmd_run(int argc, char **argv)
 		_exit(EXIT_USAGE);
 	}
 	if (pid < 0) {
-		volumes_stop(vols, nr_vols);
+		cards_stop(cards, nr_cards);
 		rundir_remove(d.id);
 		return EXIT_USAGE;
 	}
@@ -336,7 +427,7 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	volumes_stop(vols, nr_vols);
+	cards_stop(cards, nr_cards);
 	rundir_remove(d.id);
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "cardvisor: cv-hv for %s died of signal %s\n", d.id,

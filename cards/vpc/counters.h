@@ -36,7 +36,13 @@
 	X(GENEVE_OAM, "geneve_oam")           /* O bit: control message */  \
 	X(GENEVE_PROTO, "geneve_proto")       /* not Ethernet (0x6558) */   \
 	X(VNI, "vni")                         /* not this ENI's VNI */      \
-	X(NO_ROUTE, "no_route")               /* no mapping for the dest */
+	X(NO_ROUTE, "no_route")               /* no mapping for the dest */ \
+	/* Router (router.c) */                                             \
+	X(SPOOF, "spoofed")                   /* guest's source not the ENI */ \
+	X(LOCAL_MALFORMED, "local_malformed") /* bad ARP/DHCP/metadata frame */ \
+	X(ARP_UNANSWERED, "arp_unanswered")   /* ARP the card need not relay */ \
+	X(UNDERLAY_SPOOF, "underlay_spoof")   /* sender not the inner source's host */ \
+	X(TX_ERROR, "tx_error")               /* the underlay send failed */
 
 #define VPC_DROP_ENUM_(name, str) VPC_DROP_##name,
 enum vpc_drop { VPC_DROP_REASONS(VPC_DROP_ENUM_) VPC_DROP__COUNT };

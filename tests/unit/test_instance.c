@@ -143,6 +143,56 @@ static void test_volumes_round_trip(void **state)
 	free(blob);
 }
 
+static void test_nics_round_trip(void **state)
+{
+	struct instance_desc in = sample, d;
+	void *blob;
+	size_t size;
+
+	(void)state;
+	in.nics[0] = (struct instance_nic){
+		.id = "eni-0a", .socket = "/run/x/eni-0a.sock", .subnet = "10.0.1.0/24",
+		.ipv4 = "10.0.1.23", .underlay = "0.0.0.0:4789", .encap = "vxlan",
+		.mapping = "/etc/map", .mac = { 0x02, 0, 0, 0, 0, 0x17 }, .vni = 0, .slot = 3 };
+	in.nics[1] = in.nics[0];
+	in.nics[1].id = "eni-0b";
+	in.nics[1].mapping = NULL;
+	in.nics[1].sg = "/etc/sg";
+	in.nics[1].vni = 4242;
+	in.nr_nics = 2;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), 0);
+	assert_int_equal(d.nr_nics, 2);
+	assert_string_equal(d.nics[0].id, "eni-0a");
+	assert_string_equal(d.nics[0].ipv4, "10.0.1.23");
+	assert_string_equal(d.nics[0].mapping, "/etc/map");
+	assert_null(d.nics[0].sg);
+	assert_memory_equal(d.nics[0].mac, in.nics[0].mac, 6);
+	assert_int_equal(d.nics[0].vni, 0);
+	assert_int_equal(d.nics[0].slot, 3);
+	assert_null(d.nics[1].mapping);
+	assert_string_equal(d.nics[1].sg, "/etc/sg");
+	assert_int_equal(d.nics[1].vni, 4242);
+	free(blob);
+
+	/* A NIC without its card's socket cannot be described. */
+	in.nics[1].socket = NULL;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), -EINVAL);
+	/* A MAC of the wrong length is refused when read back. */
+	in.nics[1].socket = "/s";
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	{
+		int nic = fdt_path_offset(blob, "/nics/nic@1");
+
+		assert_true(nic >= 0);
+		assert_int_equal(fdt_setprop_inplace(blob, nic, "mac", "\x02\0\0\0\0", 5),
+				 -FDT_ERR_NOSPACE);
+		assert_int_equal(fdt_nop_property(blob, nic, "mac"), 0);
+	}
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+}
+
 static void test_ids(void **state)
 {
 	char a[CV_INSTANCE_ID_MAX], b[CV_INSTANCE_ID_MAX];
@@ -165,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_optional_fields_absent),
 		cmocka_unit_test(test_rejects_bad_blobs),
 		cmocka_unit_test(test_volumes_round_trip),
+		cmocka_unit_test(test_nics_round_trip),
 		cmocka_unit_test(test_ids),
 	};
 

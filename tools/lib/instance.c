@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfdt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,47 +60,137 @@ static size_t vfio_user_len(const struct instance_desc *d)
 	return n;
 }
 
-static const char *const volume_strings[] = {
-	"volume-id", "target", "subnqn", "key-file", "socket",
-};
-static const char *const volume_u64s[] = {
-	"iops", "iops-burst", "bps", "bps-burst",
-};
-
-static const char **volume_string(struct instance_volume *v, unsigned i)
-{
-	const char **f[] = { &v->id, &v->target, &v->subnqn, &v->key_file, &v->socket };
-
-	return f[i];
-}
-
-static uint64_t *volume_u64(struct instance_volume *v, unsigned i)
-{
-	uint64_t *f[] = { &v->iops, &v->iops_burst, &v->bps, &v->bps_burst };
-
-	return f[i];
-}
-
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Room the volume nodes need; 0 if malformed. */
-static size_t volumes_len(const struct instance_desc *d)
+/*
+ * Volumes and NICs are lists of nodes with typed properties: one table per
+ * kind says which, and the same code writes, sizes and checks them all.
+ */
+enum field_kind {
+	FIELD_STR,      /* required, non-empty */
+	FIELD_STR_OPT,  /* written only when set */
+	FIELD_U32,      /* required, non-zero */
+	FIELD_U32_ANY,  /* required, any value */
+	FIELD_U64,      /* optional, 0 when absent */
+	FIELD_MAC,      /* 6 bytes */
+};
+
+struct field {
+	const char *name;
+	enum field_kind kind;
+	size_t off;
+};
+
+struct node_list {
+	const char *parent, *child;  /* "volumes", "volume" */
+	const struct field *fields;
+	size_t nr_fields, elem_size, max;
+};
+
+#define F(type, member, prop, kind) { prop, kind, offsetof(type, member) }
+
+static const struct field volume_fields[] = {
+	F(struct instance_volume, id, "volume-id", FIELD_STR),
+	F(struct instance_volume, target, "target", FIELD_STR),
+	F(struct instance_volume, subnqn, "subnqn", FIELD_STR),
+	F(struct instance_volume, key_file, "key-file", FIELD_STR),
+	F(struct instance_volume, socket, "socket", FIELD_STR),
+	F(struct instance_volume, queues, "queues", FIELD_U32),
+	F(struct instance_volume, iops, "iops", FIELD_U64),
+	F(struct instance_volume, iops_burst, "iops-burst", FIELD_U64),
+	F(struct instance_volume, bps, "bps", FIELD_U64),
+	F(struct instance_volume, bps_burst, "bps-burst", FIELD_U64),
+};
+
+static const struct field nic_fields[] = {
+	F(struct instance_nic, id, "eni-id", FIELD_STR),
+	F(struct instance_nic, socket, "socket", FIELD_STR),
+	F(struct instance_nic, subnet, "subnet", FIELD_STR),
+	F(struct instance_nic, ipv4, "ipv4", FIELD_STR),
+	F(struct instance_nic, underlay, "underlay", FIELD_STR),
+	F(struct instance_nic, encap, "encap", FIELD_STR),
+	F(struct instance_nic, mapping, "mapping-file", FIELD_STR_OPT),
+	F(struct instance_nic, sg, "sg-file", FIELD_STR_OPT),
+	F(struct instance_nic, mac, "mac", FIELD_MAC),
+	F(struct instance_nic, vni, "vni", FIELD_U32_ANY),
+	F(struct instance_nic, slot, "pci-slot", FIELD_U32),
+};
+
+static const struct node_list volume_list = {
+	"volumes", "volume", volume_fields, ARRAY_LEN(volume_fields),
+	sizeof(struct instance_volume), CV_INSTANCE_MAX_VOLUMES,
+};
+static const struct node_list nic_list = {
+	"nics", "nic", nic_fields, ARRAY_LEN(nic_fields),
+	sizeof(struct instance_nic), CV_INSTANCE_MAX_NICS,
+};
+
+#define FIELD_PTR(obj, f, type) ((type *)((char *)(obj) + (f)->off))
+
+/* Room @n elements of @l need; 0 if too many or a required string is unset. */
+static size_t list_len(const struct node_list *l, const void *elems, unsigned n)
 {
-	size_t n = 1;
+	size_t len = 1;
 
-	if (d->nr_volumes > CV_INSTANCE_MAX_VOLUMES)
+	if (n > l->max)
 		return 0;
-	for (unsigned i = 0; i < d->nr_volumes; i++) {
-		struct instance_volume v = d->volumes[i];
+	for (unsigned i = 0; i < n; i++) {
+		const void *e = (const char *)elems + i * l->elem_size;
 
-		n += 256;
-		for (unsigned f = 0; f < ARRAY_LEN(volume_strings); f++) {
-			if (!*volume_string(&v, f))
+		len += 64;
+		for (size_t k = 0; k < l->nr_fields; k++) {
+			const struct field *f = &l->fields[k];
+			const char *str = *FIELD_PTR(e, f, const char *);
+
+			len += strlen(f->name) + 32;
+			if (f->kind == FIELD_STR && (!str || !*str))
 				return 0;
-			n += strlen(*volume_string(&v, f)) + 16;
+			if ((f->kind == FIELD_STR || f->kind == FIELD_STR_OPT) && str)
+				len += strlen(str);
 		}
 	}
-	return n;
+	return len;
+}
+
+static int list_to_fdt(void *fdt, const struct node_list *l, const void *elems, unsigned n)
+{
+	char node[32];
+	int err = 0;
+
+	if (!n)
+		return 0;
+	err = fdt_begin_node(fdt, l->parent);
+	for (unsigned i = 0; !err && i < n; i++) {
+		const void *e = (const char *)elems + i * l->elem_size;
+
+		snprintf(node, sizeof(node), "%s@%x", l->child, i);
+		err = fdt_begin_node(fdt, node);
+		for (size_t k = 0; !err && k < l->nr_fields; k++) {
+			const struct field *f = &l->fields[k];
+			const char *str = *FIELD_PTR(e, f, const char *);
+
+			switch (f->kind) {
+			case FIELD_STR:
+			case FIELD_STR_OPT:
+				if (str)
+					err = fdt_property_string(fdt, f->name, str);
+				break;
+			case FIELD_U32:
+			case FIELD_U32_ANY:
+				err = fdt_property_u32(fdt, f->name, *FIELD_PTR(e, f, unsigned));
+				break;
+			case FIELD_U64:
+				err = fdt_property_u64(fdt, f->name, *FIELD_PTR(e, f, uint64_t));
+				break;
+			case FIELD_MAC:
+				err = fdt_property(fdt, f->name, FIELD_PTR(e, f, uint8_t), 6);
+				break;
+			}
+		}
+		if (!err)
+			err = fdt_end_node(fdt);
+	}
+	return err ? err : fdt_end_node(fdt);
 }
 
 /* Keep the first libfdt error (0 or -FDT_ERR_*); later steps are skipped. */
@@ -107,10 +198,12 @@ static size_t volumes_len(const struct instance_desc *d)
 
 int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
 {
-	size_t vfio_len = vfio_user_len(d), vol_len = volumes_len(d);
+	size_t vfio_len = vfio_user_len(d);
+	size_t vol_len = list_len(&volume_list, d->volumes, d->nr_volumes);
+	size_t nic_len = list_len(&nic_list, d->nics, d->nr_nics);
 	size_t cap = 4096 + (d->cmdline ? strlen(d->cmdline) : 0) +
 		     (d->kernel ? strlen(d->kernel) : 0) + (d->initrd ? strlen(d->initrd) : 0) +
-		     vfio_len + vol_len;
+		     vfio_len + vol_len + nic_len;
 	char node[32];
 	void *fdt;
 	int err = 0;
@@ -120,8 +213,9 @@ int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
 		       d->nr_vfio_user);
 		return -EINVAL;
 	}
-	if (!vol_len) {
-		cv_err("instance: %u volumes, or one without all of its strings", d->nr_volumes);
+	if (!vol_len || !nic_len) {
+		cv_err("instance: %u volumes and %u NICs: too many, or one without all it needs",
+		       d->nr_volumes, d->nr_nics);
 		return -EINVAL;
 	}
 	fdt = malloc(cap);
@@ -154,23 +248,8 @@ int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
 	}
 	if (d->nr_vfio_user)
 		FDT_STEP(fdt_end_node(fdt));
-	if (d->nr_volumes)
-		FDT_STEP(fdt_begin_node(fdt, "volumes"));
-	for (unsigned i = 0; i < d->nr_volumes; i++) {
-		struct instance_volume v = d->volumes[i];
-
-		snprintf(node, sizeof(node), "volume@%x", i);
-		FDT_STEP(fdt_begin_node(fdt, node));
-		for (unsigned f = 0; f < ARRAY_LEN(volume_strings); f++)
-			FDT_STEP(fdt_property_string(fdt, volume_strings[f],
-						     *volume_string(&v, f)));
-		for (unsigned f = 0; f < ARRAY_LEN(volume_u64s); f++)
-			FDT_STEP(fdt_property_u64(fdt, volume_u64s[f], *volume_u64(&v, f)));
-		FDT_STEP(fdt_property_u32(fdt, "queues", v.queues));
-		FDT_STEP(fdt_end_node(fdt));
-	}
-	if (d->nr_volumes)
-		FDT_STEP(fdt_end_node(fdt));
+	FDT_STEP(list_to_fdt(fdt, &volume_list, d->volumes, d->nr_volumes));
+	FDT_STEP(list_to_fdt(fdt, &nic_list, d->nics, d->nr_nics));
 	FDT_STEP(fdt_end_node(fdt));
 	FDT_STEP(fdt_finish(fdt));
 	if (err) {
@@ -228,47 +307,55 @@ static int vfio_user_from_fdt(const void *fdt, struct instance_desc *d)
 	return 0;
 }
 
-static int volumes_from_fdt(const void *fdt, struct instance_desc *d)
+/* Fill @elems from the nodes under @l->parent; *@n counts them. */
+static int list_from_fdt(const void *fdt, const struct node_list *l, void *elems, unsigned *n)
 {
-	int parent = fdt_subnode_offset(fdt, 0, "volumes"), node, len;
+	int parent = fdt_subnode_offset(fdt, 0, l->parent), node, len;
 
 	if (parent < 0)
 		return 0;
 	fdt_for_each_subnode(node, fdt, parent) {
-		struct instance_volume *v = &d->volumes[d->nr_volumes];
+		void *e = (char *)elems + *n * l->elem_size;
 		const char *name = fdt_get_name(fdt, node, NULL);
-		const fdt32_t *queues;
 
-		if (d->nr_volumes == CV_INSTANCE_MAX_VOLUMES) {
-			cv_err("instance: more than %d volumes", CV_INSTANCE_MAX_VOLUMES);
+		if (*n == l->max) {
+			cv_err("instance: more than %zu %s", l->max, l->parent);
 			return -EINVAL;
 		}
-		for (unsigned f = 0; f < ARRAY_LEN(volume_strings); f++) {
-			const char *s = instance_prop_string(fdt, node, volume_strings[f]);
+		for (size_t k = 0; k < l->nr_fields; k++) {
+			const struct field *f = &l->fields[k];
+			const void *p = fdt_getprop(fdt, node, f->name, &len);
+			const char *str = instance_prop_string(fdt, node, f->name);
+			bool ok = true;
 
-			if (!s || !*s) {
-				cv_err("instance: volumes/%s needs a %s", name, volume_strings[f]);
+			switch (f->kind) {
+			case FIELD_STR:
+			case FIELD_STR_OPT:
+				ok = str ? *str != '\0' : f->kind == FIELD_STR_OPT && !p;
+				*FIELD_PTR(e, f, const char *) = str;
+				break;
+			case FIELD_U32:
+			case FIELD_U32_ANY:
+				ok = p && len == 4 && (f->kind == FIELD_U32_ANY || fdt32_ld(p));
+				*FIELD_PTR(e, f, unsigned) = ok ? fdt32_ld(p) : 0;
+				break;
+			case FIELD_U64:
+				ok = !p || len == 8;
+				*FIELD_PTR(e, f, uint64_t) = p && ok ? fdt64_ld(p) : 0;
+				break;
+			case FIELD_MAC:
+				ok = p && len == 6;
+				if (ok)
+					memcpy(FIELD_PTR(e, f, uint8_t), p, 6);
+				break;
+			}
+			if (!ok) {
+				cv_err("instance: %s/%s: %s is missing or malformed", l->parent, name,
+				       f->name);
 				return -EINVAL;
 			}
-			*volume_string(v, f) = s;
 		}
-		for (unsigned f = 0; f < ARRAY_LEN(volume_u64s); f++) {
-			const fdt64_t *p = fdt_getprop(fdt, node, volume_u64s[f], &len);
-
-			if (p && len != sizeof(*p)) {
-				cv_err("instance: volumes/%s: %s must be a u64", name,
-				       volume_u64s[f]);
-				return -EINVAL;
-			}
-			*volume_u64(v, f) = p ? fdt64_ld(p) : 0;
-		}
-		queues = fdt_getprop(fdt, node, "queues", &len);
-		if (!queues || len != sizeof(*queues) || !fdt32_ld(queues)) {
-			cv_err("instance: volumes/%s needs queues = <u32 >= 1>", name);
-			return -EINVAL;
-		}
-		v->queues = fdt32_ld(queues);
-		d->nr_volumes++;
+		(*n)++;
 	}
 	return 0;
 }
@@ -323,7 +410,9 @@ int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 	d->cmdline = instance_prop_string(fdt, boot, "cmdline");
 	d->linux_guest = fdt_getprop(fdt, boot, "linux", &len) != NULL;
 	ret = vfio_user_from_fdt(fdt, d);
-	return ret ? ret : volumes_from_fdt(fdt, d);
+	if (!ret)
+		ret = list_from_fdt(fdt, &volume_list, d->volumes, &d->nr_volumes);
+	return ret ? ret : list_from_fdt(fdt, &nic_list, d->nics, &d->nr_nics);
 }
 
 int instance_write_file(const char *path, const struct instance_desc *desc)

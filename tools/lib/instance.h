@@ -29,6 +29,15 @@
  *               queues = <u32>;       iops, iops-burst, bps, bps-burst = <u64>;
  *           };
  *       };
+ *       nics {                 (optional: one cv-vpc each)
+ *           nic@<n> {
+ *               eni-id = "eni-…";  mac = [6 bytes];  pci-slot = <u32>;
+ *               subnet = "10.0.1.0/24";  ipv4 = "10.0.1.23";  vni = <u32>;
+ *               encap = "vxlan" | "geneve";  underlay = "addr:port" (bound);
+ *               mapping-file = "/path";  sg-file = "/path";  (optional)
+ *               socket = "/path";     (the card's vhost-user socket)
+ *           };
+ *       };
  *   };
  */
 #ifndef CV_INSTANCE_H
@@ -42,6 +51,7 @@
 #define CV_INSTANCE_ID_MAX 32
 #define CV_INSTANCE_MAX_VFIO_USER 8
 #define CV_INSTANCE_MAX_VOLUMES 8
+#define CV_INSTANCE_MAX_NICS 8
 
 /* A card that owns a PCI function, served over vfio-user (docs/vfio-user.md). */
 struct instance_vfio_user {
@@ -60,6 +70,21 @@ struct instance_volume {
 	uint64_t iops, iops_burst, bps, bps_burst;  /* 0: unlimited / default */
 };
 
+/* An ENI: its card, and the virtio-net function cv-hv gives the guest. */
+struct instance_nic {
+	const char *id;
+	const char *socket;       /* cv-vpc's vhost-user socket */
+	const char *subnet;       /* CIDR */
+	const char *ipv4;
+	const char *underlay;     /* where the card's UDP socket binds */
+	const char *encap;        /* "vxlan" or "geneve" */
+	const char *mapping;      /* mapping table file, or NULL */
+	const char *sg;           /* security group rules file, or NULL */
+	uint8_t mac[6];
+	unsigned vni;
+	unsigned slot;            /* PCI device number of the NIC */
+};
+
 struct instance_desc {
 	char id[CV_INSTANCE_ID_MAX];
 	const char *type;
@@ -74,6 +99,8 @@ struct instance_desc {
 	unsigned nr_vfio_user;
 	struct instance_volume volumes[CV_INSTANCE_MAX_VOLUMES];
 	unsigned nr_volumes;
+	struct instance_nic nics[CV_INSTANCE_MAX_NICS];
+	unsigned nr_nics;
 };
 
 /* A new EC2-style id, "i-" and 17 hex digits, from the kernel's RNG. */
