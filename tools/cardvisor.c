@@ -60,6 +60,9 @@ static void usage(FILE *f)
 		"  pause ID / resume ID\n"
 		"  console ID         attach this terminal to a VM's serial console\n"
 		"                     (shows the last 64 KiB first; Ctrl-] detaches)\n"
+		"  interrupt ID [--action terminate|stop|hibernate] [--in SECONDS] [--cancel]\n"
+		"                     a spot interruption notice (default: terminate in\n"
+		"                     120 s) at the metadata service's spot/instance-action\n"
 		"  volume create --size SIZE [ID]\n"
 		"                     a new volume (and its key) in the volume store;\n"
 		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n\n"
@@ -86,6 +89,7 @@ static void usage(FILE *f)
 		"                     ,encap=vxlan|geneve ,underlay=ADDR:PORT (the card's UDP\n"
 		"                     socket, default 0.0.0.0:4789) ,sg=FILE (security group\n"
 		"                     rules) ,mapping=FILE (VNI IP UNDERLAY[:PORT] lines)\n"
+		"                     ,conntrack=N (tracked flows, default 65536)\n"
 		"  --vfio-user PATH   plug the PCI function a card serves over vfio-user on\n"
 		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
 		"  --verbose          more logging from every process\n\n"
@@ -231,8 +235,24 @@ static int nics_describe(struct instance_desc *d, const struct nic_spec *nics, u
 			.id = s->id, .socket = c->proc.socket, .subnet = s->subnet,
 			.ipv4 = s->ipv4, .underlay = s->underlay, .encap = s->encap,
 			.mapping = s->mapping[0] ? s->mapping : NULL,
-			.sg = s->sg[0] ? s->sg : NULL, .vni = s->vni, .slot = NIC_FIRST_SLOT + i };
+			.sg = s->sg[0] ? s->sg : NULL, .vni = s->vni, .slot = NIC_FIRST_SLOT + i,
+			.conntrack = s->conntrack };
 		memcpy(d->nics[i].mac, s->mac, 6);
+	}
+	return 0;
+}
+
+/* <socket>.pid: how `cardvisor interrupt` finds a running card. */
+static int card_pidfile(const struct run_card *c)
+{
+	char path[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.pid", c->proc.socket);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d\n", (int)c->proc.pid) < 0 || fclose(f)) {
+		fprintf(stderr, "cardvisor run: cannot write %s: %s\n", path, strerror(errno));
+		return -EIO;
 	}
 	return 0;
 }
@@ -262,6 +282,8 @@ static int cards_start(struct run_card *cards, unsigned n, const char *dtb, bool
 			ret = card_spawn(&c->proc, args);
 		if (!ret)
 			ret = card_wait_ready(&c->proc, CARD_START_MS);
+		if (!ret)
+			ret = card_pidfile(c);
 		if (!ret)
 			fprintf(stderr, "cardvisor: %s served by %s pid %d\n", c->what, c->binary,
 				(int)c->proc.pid);
@@ -700,6 +722,84 @@ static int cmd_volume(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * interrupt: a spot interruption notice, as EC2 gives two minutes ahead.
+ * Every ENI card of the instance serves it at the metadata service's
+ * spot/instance-action; --cancel withdraws it.
+ */
+static int cmd_interrupt(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "action", required_argument, NULL, 'a' },
+		{ "in", required_argument, NULL, 'i' },
+		{ "cancel", no_argument, NULL, 'c' },
+		{ 0 },
+	};
+	const char *action = "terminate";
+	long in_s = 120;
+	bool cancel = false;
+	struct instance_desc d;
+	char path[600], when[32];
+	void *blob = NULL;
+	size_t size;
+	time_t at;
+	unsigned told = 0;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'a' && (!strcmp(optarg, "terminate") || !strcmp(optarg, "stop") ||
+				   !strcmp(optarg, "hibernate")))
+			action = optarg;
+		else if (opt == 'c')
+			cancel = true;
+		else if (opt != 'i' || !parse_seconds(optarg, &in_s))
+			return EXIT_USAGE;
+	}
+	if (optind != argc - 1 || !instance_id_valid(argv[optind])) {
+		fprintf(stderr, "usage: cardvisor interrupt ID [--action terminate|stop|hibernate] "
+				"[--in SECONDS] [--cancel]\n");
+		return EXIT_USAGE;
+	}
+	if (rundir_path(argv[optind], "instance.dtb", path, sizeof(path)) ||
+	    instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d)) {
+		fprintf(stderr, "cardvisor interrupt: no running instance %s\n", argv[optind]);
+		free(blob);
+		return EXIT_USAGE;
+	}
+	at = time(NULL) + in_s;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
+	for (unsigned i = 0; i < d.nr_nics; i++) {
+		char file[PATH_MAX + 8];
+		FILE *f;
+		int pid = 0;
+
+		snprintf(file, sizeof(file), "%s.spot", d.nics[i].socket);
+		f = fopen(file, "w");
+		if (!f)
+			continue;
+		if (!cancel)
+			fprintf(f, "%s %lld\n", action, (long long)at);
+		fclose(f);
+		snprintf(file, sizeof(file), "%s.pid", d.nics[i].socket);
+		f = fopen(file, "r");
+		if (f && fscanf(f, "%d", &pid) == 1 && pid > 0 && !kill(pid, SIGUSR1))
+			told++;
+		if (f)
+			fclose(f);
+	}
+	free(blob);
+	if (!told) {
+		fprintf(stderr, "cardvisor interrupt: %s has no running ENI card to serve the "
+			"notice (the metadata service needs a --nic)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (cancel)
+		printf("%s: spot interruption notice withdrawn\n", argv[optind]);
+	else
+		printf("%s: spot interruption notice: %s at %s\n", argv[optind], action, when);
+	return 0;
+}
+
 #define CONSOLE_DETACH 0x1d /* Ctrl-], as in telnet and virsh */
 
 /* Copy everything from @from to @to; false on EOF or error. */
@@ -790,6 +890,8 @@ int main(int argc, char **argv)
 		return cmd_ps();
 	if (!strcmp(cmd, "console"))
 		return cmd_console(argc - 1, argv + 1);
+	if (!strcmp(cmd, "interrupt"))
+		return cmd_interrupt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "volume"))
 		return cmd_volume(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||

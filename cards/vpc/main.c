@@ -180,7 +180,8 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 		       n->id, n->subnet, n->ipv4, n->underlay, n->encap, n->vni);
 		return -EINVAL;
 	}
-	ret = vpc_router_init(&card->router, &eni, n->vni, encap, &underlay, deliver, card);
+	ret = vpc_router_init(&card->router, &eni, n->vni, encap, &underlay, n->conntrack,
+			      deliver, card);
 	if (ret)
 		return ret;
 	card->router_up = true;

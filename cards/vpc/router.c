@@ -37,7 +37,7 @@ static int udp_socket(const struct sockaddr_in *bind_to)
 
 int vpc_router_init(struct vpc_router *r, const struct eni *eni, uint32_t vni,
 		    enum vpc_encap encap, const struct sockaddr_in *underlay,
-		    vpc_deliver_fn deliver, void *opaque)
+		    uint32_t conntrack_max, vpc_deliver_fn deliver, void *opaque)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET, .sin_addr = underlay->sin_addr };
 	int ret;
@@ -51,7 +51,7 @@ int vpc_router_init(struct vpc_router *r, const struct eni *eni, uint32_t vni,
 	r->encap = encap;
 	r->deliver = deliver;
 	r->opaque = opaque;
-	ret = vpc_filter_init(&r->filter, r->eni.id, 1u << 16, NULL);
+	ret = vpc_filter_init(&r->filter, r->eni.id, conntrack_max, NULL);
 	if (ret)
 		return ret;
 	ret = imds_init(&r->imds);

@@ -68,12 +68,12 @@ struct vpc_router {
 
 /*
  * The router for @eni (copied) in @vni, receiving @encap datagrams on
- * @underlay.  @map and the security groups in @r->filter are the caller's
+ * @underlay, tracking at most @conntrack_max flows.  @map and the security groups in @r->filter are the caller's
  * to load afterwards (empty map: only the card's own services answer).
  */
 int vpc_router_init(struct vpc_router *r, const struct eni *eni, uint32_t vni,
 		    enum vpc_encap encap, const struct sockaddr_in *underlay,
-		    vpc_deliver_fn deliver, void *opaque);
+		    uint32_t conntrack_max, vpc_deliver_fn deliver, void *opaque);
 void vpc_router_destroy(struct vpc_router *r);
 
 /* A frame the guest sent (vnet's tx callback, opaque = the router). */

@@ -153,7 +153,8 @@ static void test_nics_round_trip(void **state)
 	in.nics[0] = (struct instance_nic){
 		.id = "eni-0a", .socket = "/run/x/eni-0a.sock", .subnet = "10.0.1.0/24",
 		.ipv4 = "10.0.1.23", .underlay = "0.0.0.0:4789", .encap = "vxlan",
-		.mapping = "/etc/map", .mac = { 0x02, 0, 0, 0, 0, 0x17 }, .vni = 0, .slot = 3 };
+		.mapping = "/etc/map", .mac = { 0x02, 0, 0, 0, 0, 0x17 }, .vni = 0, .slot = 3,
+		.conntrack = 1024 };
 	in.nics[1] = in.nics[0];
 	in.nics[1].id = "eni-0b";
 	in.nics[1].mapping = NULL;

@@ -114,6 +114,7 @@ static const struct field nic_fields[] = {
 	F(struct instance_nic, mac, "mac", FIELD_MAC),
 	F(struct instance_nic, vni, "vni", FIELD_U32_ANY),
 	F(struct instance_nic, slot, "pci-slot", FIELD_U32),
+	F(struct instance_nic, conntrack, "conntrack", FIELD_U32),
 };
 
 static const struct node_list volume_list = {

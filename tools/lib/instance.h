@@ -35,6 +35,7 @@
  *               subnet = "10.0.1.0/24";  ipv4 = "10.0.1.23";  vni = <u32>;
  *               encap = "vxlan" | "geneve";  underlay = "addr:port" (bound);
  *               mapping-file = "/path";  sg-file = "/path";  (optional)
+ *               conntrack = <u32>;    (tracked flows at most)
  *               socket = "/path";     (the card's vhost-user socket)
  *           };
  *       };
@@ -83,6 +84,7 @@ struct instance_nic {
 	uint8_t mac[6];
 	unsigned vni;
 	unsigned slot;            /* PCI device number of the NIC */
+	unsigned conntrack;       /* connection tracking table size */
 };
 
 struct instance_desc {

@@ -11,6 +11,8 @@
 
 #define VXLAN_PORT 4789           /* RFC 7348 §5 */
 #define GENEVE_PORT 6081          /* RFC 8926 §3.3 */
+#define NIC_CONNTRACK_DEFAULT 65536
+#define NIC_CONNTRACK_MAX (1u << 22)
 
 static int fail(char *err, size_t len, const char *fmt, const char *what)
 {
@@ -48,6 +50,7 @@ int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen)
 
 	memset(n, 0, sizeof(*n));
 	n->vni = 1;
+	n->conntrack = NIC_CONNTRACK_DEFAULT;
 	snprintf(n->encap, sizeof(n->encap), "vxlan");
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return fail(err, errlen, "%s", "no random bytes");
@@ -83,6 +86,13 @@ int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen)
 			if (*end || !*val || v > 0xffffff)
 				return fail(err, errlen, "vni=%s: 0 to 16777215 (24 bits)", val);
 			n->vni = (unsigned)v;
+		} else if (!strcmp(kv, "conntrack")) {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+
+			if (*end || !*val || v < 16 || v > NIC_CONNTRACK_MAX)
+				return fail(err, errlen, "conntrack=%s: 16 to 4194304 flows", val);
+			n->conntrack = (unsigned)v;
 		} else if (!strcmp(kv, "encap")) {
 			if (strcmp(val, "vxlan") && strcmp(val, "geneve"))
 				return fail(err, errlen, "encap=%s: vxlan or geneve", val);
@@ -101,7 +111,7 @@ int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen)
 			}
 		} else {
 			return fail(err, errlen, "unknown key \"%s\" (subnet, ip, mac, vni, encap, "
-				    "underlay, sg, mapping)", kv);
+				    "underlay, sg, mapping, conntrack)", kv);
 		}
 	}
 	if (!n->subnet[0])

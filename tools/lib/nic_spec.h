@@ -22,11 +22,12 @@ struct nic_spec {
 	char mapping[PATH_MAX];   /* "" for none: only the card's services */
 	uint8_t mac[6];
 	unsigned vni;
+	unsigned conntrack;       /* tracked flows at most */
 };
 
 /*
  * Parse "subnet=10.0.1.0/24[,ip=A.B.C.D][,mac=02:..][,vni=N][,encap=vxlan|
- * geneve][,underlay=ADDR:PORT][,sg=FILE][,mapping=FILE]" and fill in the
+ * geneve][,underlay=ADDR:PORT][,sg=FILE][,mapping=FILE][,conntrack=N]" and fill in the
  * rest.  -EINVAL with a message for the user in @err.
  */
 int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tools/lib/rundir.h"
 
+#include "tools/lib/instance.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const rundir_files[] = { "instance.dtb", "control.sock", "console.sock", "pid" };
 
 const char *rundir_base(void)
 {
@@ -59,10 +61,22 @@ int rundir_path(const char *id, const char *file, char *path, size_t len)
 void rundir_remove(const char *id)
 {
 	char path[512];
+	struct dirent *e;
+	DIR *dir;
 
-	for (size_t i = 0; i < sizeof(rundir_files) / sizeof(rundir_files[0]); i++)
-		if (!rundir_path(id, rundir_files[i], path, sizeof(path)))
-			unlink(path);
-	snprintf(path, sizeof(path), "%s/%s", rundir_base(), id);
+	if (!instance_id_valid(id) ||
+	    snprintf(path, sizeof(path), "%s/%s", rundir_base(), id) >= (int)sizeof(path))
+		return;
+	/*
+	 * The directory is the instance's alone: its description, sockets and
+	 * pid files, and a card that died may have left its socket behind.
+	 */
+	dir = opendir(path);
+	if (dir) {
+		while ((e = readdir(dir)))
+			if (e->d_name[0] != '.')
+				unlinkat(dirfd(dir), e->d_name, 0);
+		closedir(dir);
+	}
 	rmdir(path);
 }
