@@ -36,6 +36,8 @@ HV_SRCS    := $(filter-out hv/main.c,$(wildcard hv/*.c))
 # The EBS card's core (everything but its main) is a library its tests link.
 EBS_SRCS   := $(filter-out cards/ebs/main.c,$(wildcard cards/ebs/*.c))
 VPC_SRCS   := $(filter-out cards/vpc/main.c,$(wildcard cards/vpc/*.c))
+# What more than one card uses: virtqueues and the vhost-user back-end.
+CARDLIB_SRCS := $(wildcard cards/lib/*.c)
 STORAGED_SRCS := $(filter-out tools/storaged/main.c,$(wildcard tools/storaged/*.c))
 # Helpers the integration tests drive (peers, malformed-input senders).
 TTOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -49,6 +51,7 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 HV_OBJS    := $(HV_SRCS:%.c=$(BUILD)/%.o)
 EBS_OBJS   := $(EBS_SRCS:%.c=$(BUILD)/%.o)
 VPC_OBJS   := $(VPC_SRCS:%.c=$(BUILD)/%.o)
+CARDLIB_OBJS := $(CARDLIB_SRCS:%.c=$(BUILD)/%.o)
 STORAGED_OBJS := $(STORAGED_SRCS:%.c=$(BUILD)/%.o)
 TTOOL_BINS := $(TTOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/bench/%)
@@ -63,7 +66,7 @@ BINS := $(BUILD)/cv-hv $(BUILD)/cardvisor \
 	$(if $(wildcard cards/vpc/main.c),$(BUILD)/cv-vpc)
 # Everything but cv-hv's own main: what tests and tools link against.
 LIBS := $(BUILD)/libstoraged.a $(BUILD)/libebs.a $(BUILD)/libvpc.a \
-	$(BUILD)/libhv.a $(BUILD)/libcv.a
+	$(BUILD)/libcards.a $(BUILD)/libhv.a $(BUILD)/libcv.a
 GUEST := $(BUILD)/guest/cv-testguest.elf
 
 ifeq ($(V),0)
@@ -91,6 +94,9 @@ $(BUILD)/libebs.a: $(EBS_OBJS)
 $(BUILD)/libvpc.a: $(VPC_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libcards.a: $(CARDLIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/libstoraged.a: $(STORAGED_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -106,10 +112,12 @@ $(BUILD)/cv-storaged: $(BUILD)/tools/storaged/main.o $(BUILD)/libstoraged.a $(BU
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The card borrows hv/'s PCI config-space model; it never opens /dev/kvm.
-$(BUILD)/cv-ebs: $(BUILD)/cards/ebs/main.o $(BUILD)/libebs.a $(BUILD)/libhv.a $(BUILD)/libcv.a
+$(BUILD)/cv-ebs: $(BUILD)/cards/ebs/main.o $(BUILD)/libebs.a $(BUILD)/libcards.a \
+		$(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/cv-vpc: $(BUILD)/cards/vpc/main.o $(BUILD)/libvpc.a $(BUILD)/libcv.a
+$(BUILD)/cv-vpc: $(BUILD)/cards/vpc/main.o $(BUILD)/libvpc.a $(BUILD)/libcards.a \
+		$(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -155,6 +163,7 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(HV_OBJS:.o=.d) $(EBS_OBJS:.o=.d) $(VPC_OBJS:.o=.d) \
+	$(CARDLIB_OBJS:.o=.d) \
 	$(STORAGED_OBJS:.o=.d) $(TTOOL_SRCS:%.c=$(BUILD)/%.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/tools/storaged/main.d $(BUILD)/cards/ebs/main.d $(BUILD)/cards/vpc/main.d $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cards/vpc/vhost_user.h"
+#include "cards/lib/vhost_user.h"
 
 /* Largest Ethernet frame carried either way (no GSO is offered). */
 #define VNET_FRAME_MAX 65535

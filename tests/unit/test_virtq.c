@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cards/vpc/virtq.h"
+#include "cards/lib/virtq.h"
 
 #define GPA_BASE 0x100000ULL
 #define MEM_SIZE (1U << 20)

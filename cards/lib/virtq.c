@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cards/vpc/virtq.h"
+#include "cards/lib/virtq.h"
 
 #include <errno.h>
 #include <string.h>

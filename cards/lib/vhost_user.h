@@ -13,14 +13,14 @@
  * card adds to its own event loop; when it is readable the card calls
  * vu_process().
  */
-#ifndef CV_VPC_VHOST_USER_H
-#define CV_VPC_VHOST_USER_H
+#ifndef CV_CARDS_VHOST_USER_H
+#define CV_CARDS_VHOST_USER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/un.h>
 
-#include "cards/vpc/virtq.h"
+#include "cards/lib/virtq.h"
 #include "guest-abi/vhost_user.h"
 
 #define VU_MAX_RINGS 16
@@ -104,4 +104,4 @@ void vu_queue_notify(struct vu_dev *dev, unsigned q);
 void vu_queue_rearm(struct vu_dev *dev, unsigned q);
 bool vu_has_feature(const struct vu_dev *dev, unsigned bit);
 
-#endif /* CV_VPC_VHOST_USER_H */
+#endif /* CV_CARDS_VHOST_USER_H */

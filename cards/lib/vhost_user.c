@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cards/vpc/vhost_user.h"
+#include "cards/lib/vhost_user.h"
 
 #include <errno.h>
 #include <stdio.h>

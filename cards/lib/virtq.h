@@ -5,8 +5,8 @@
  * untrusted: a chain that breaks a rule is dropped and counted, the queue
  * keeps working.  Single-threaded: one caller per queue.
  */
-#ifndef CV_VPC_VIRTQ_H
-#define CV_VPC_VIRTQ_H
+#ifndef CV_CARDS_VIRTQ_H
+#define CV_CARDS_VIRTQ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -134,4 +134,4 @@ size_t virtq_elem_read(const struct virtq_elem *elem, size_t off, void *buf, siz
 size_t virtq_elem_write(const struct virtq_elem *elem, size_t off, const void *buf,
 			size_t len);
 
-#endif /* CV_VPC_VIRTQ_H */
+#endif /* CV_CARDS_VIRTQ_H */
