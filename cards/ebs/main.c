@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@
 #include "cards/ebs/nvme_pci.h"
 #include "cards/ebs/nvmf_host.h"
 #include "cards/ebs/vfio_server.h"
-#include "tools/lib/instance.h"
+#include "tools/lib/card_cli.h"
 #include "tools/lib/log.h"
 
 /* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
@@ -409,64 +408,30 @@ static int card_run(struct ebs_card *card)
 	}
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: cv-ebs --instance FILE --volume ID [--verbose]\n"
-		   "Serves volume ID of the instance description FILE as an NVMe PCI\n"
-		   "function over vfio-user (docs/ebs.md).\n");
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "instance", required_argument, NULL, 'i' },
-		{ "volume", required_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *path = NULL, *volume = NULL;
 	struct ebs_card card = { .epfd = -1, .sigfd = -1, .hold_fd = -1 };
-	struct instance_desc d;
-	bool verbose = false;
-	void *blob = NULL;
-	size_t size;
-	int opt, ret;
+	struct card_cli cli;
+	int ret = card_cli_start(&cli, argc, argv, "cv-ebs", "volume",
+				 "Serves volume ID of the instance description FILE as an NVMe PCI\n"
+				 "function over vfio-user (docs/ebs.md).");
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'i': path = optarg; break;
-		case 'V': volume = optarg; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
-		}
-	}
-	if (!path || !volume || optind != argc) {
-		usage(stderr);
-		return 1;
-	}
-	cv_log_init("cv-ebs", verbose);
-	/* A peer that goes away must show up as an error, not kill the card. */
-	signal(SIGPIPE, SIG_IGN);
-	if (instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d)) {
-		free(blob);
-		return 1;
-	}
-	for (unsigned i = 0; i < d.nr_volumes; i++)
-		if (!strcmp(d.volumes[i].id, volume))
-			card.vol = &d.volumes[i];
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	for (unsigned i = 0; i < cli.desc.nr_volumes; i++)
+		if (!strcmp(cli.desc.volumes[i].id, cli.id))
+			card.vol = &cli.desc.volumes[i];
 	if (!card.vol) {
-		cv_err("instance %s has no volume %s", d.id, volume);
-		free(blob);
+		cv_err("instance %s has no volume %s", cli.desc.id, cli.id);
+		card_cli_free(&cli);
 		return 1;
 	}
-	ret = card_init(&card, volume);
+	ret = card_init(&card, cli.id);
 	if (!ret)
 		ret = card_run(&card);
 	else
-		cv_err("volume %s: cannot start: %s", volume, strerror(-ret));
+		cv_err("volume %s: cannot start: %s", cli.id, strerror(-ret));
 	card_destroy(&card);
-	free(blob);
+	card_cli_free(&cli);
 	return ret ? 1 : 0;
 }

@@ -13,8 +13,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@
 
 #include "cards/vpc/router.h"
 #include "cards/vpc/vnet.h"
-#include "tools/lib/instance.h"
+#include "tools/lib/card_cli.h"
 #include "tools/lib/log.h"
 
 /* What a 1500-byte underlay carries once VXLAN's 50 bytes are added. */
@@ -224,11 +224,44 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	return 0;
 }
 
-/* One line of counters at exit: what an operator asks first. */
+/*
+ * " NAME=N" for each nonzero counter, summed over the device's rings:
+ * chains the driver malformed, by the reason virtq.c dropped them.
+ */
+static size_t chain_drops(const struct vu_dev *vu, char *buf, size_t cap)
+{
+#define CHAIN_DROP_(f) { #f, offsetof(struct virtq_stats, f) }
+	static const struct { const char *name; size_t off; } kinds[] = {
+		CHAIN_DROP_(bad_head), CHAIN_DROP_(bad_desc), CHAIN_DROP_(bad_addr),
+		CHAIN_DROP_(loop), CHAIN_DROP_(bad_indirect), CHAIN_DROP_(bad_order),
+		CHAIN_DROP_(too_many_segs), CHAIN_DROP_(bad_avail_idx),
+	};
+#undef CHAIN_DROP_
+	size_t off = 0;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		uint64_t n = 0;
+
+		for (unsigned q = 0; q < VU_MAX_RINGS; q++)
+			n += *(const uint64_t *)((const char *)&vu->ring[q].vq.stats +
+						 kinds[k].off);
+		if (n && off < cap)
+			off += (size_t)snprintf(buf + off, cap - off, " %s=%llu", kinds[k].name,
+						(unsigned long long)n);
+	}
+	return off;
+}
+
+/*
+ * One line of counters at exit: what an operator asks first.  Router
+ * drops by reason; then what never reached the router (malformed chains
+ * and frames, by virtio-net) and the connection table's use.
+ */
 static void card_report(struct vpc_card *card)
 {
 	const struct vpc_router_stats *s = &card->router.stats;
-	char drops[1024] = "";
+	const struct vpc_ct *ct = &card->router.filter.ct;
+	char drops[1024] = "", chains[512] = "";
 	size_t off = 0;
 
 	for (int r = 1; r < VPC_DROP__COUNT; r++) {
@@ -245,6 +278,13 @@ static void card_report(struct vpc_card *card)
 		(unsigned long long)s->encapsulated, (unsigned long long)s->from_underlay,
 		(unsigned long long)s->delivered, (unsigned long long)s->undeliverable,
 		off ? drops : " none");
+	cv_info("eni %s: virtio-net tx_bad %llu, chains dropped:%s; conntrack %u/%u, created "
+		"%llu, expired %llu, evicted %llu, full %llu", card->nic->id,
+		(unsigned long long)card->vnet.stats.tx_bad,
+		chain_drops(&card->vnet.vu, chains, sizeof(chains)) ? chains : " none", ct->count,
+		ct->max, (unsigned long long)ct->stats.created,
+		(unsigned long long)ct->stats.expired, (unsigned long long)ct->stats.evicted,
+		(unsigned long long)ct->stats.full);
 }
 
 static int card_run(struct vpc_card *card)
@@ -293,66 +333,33 @@ static int card_run(struct vpc_card *card)
 	}
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: cv-vpc --instance FILE --nic ENI-ID [--verbose]\n"
-		   "Serves ENI-ID of the instance description FILE as a virtio-net device\n"
-		   "over vhost-user (docs/vpc.md).\n");
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "instance", required_argument, NULL, 'i' },
-		{ "nic", required_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *path = NULL, *eni = NULL;
 	static struct vpc_card card = { .epfd = -1, .sigfd = -1, .tick_fd = -1 };
-	struct instance_desc d;
-	bool verbose = false;
-	void *blob = NULL;
-	size_t size;
-	int opt, ret;
+	struct card_cli cli;
+	int ret = card_cli_start(&cli, argc, argv, "cv-vpc", "nic",
+				 "Serves ENI ID of the instance description FILE as a virtio-net\n"
+				 "device over vhost-user (docs/vpc.md).");
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'i': path = optarg; break;
-		case 'n': eni = optarg; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
-		}
-	}
-	if (!path || !eni || optind != argc) {
-		usage(stderr);
-		return 1;
-	}
-	cv_log_init("cv-vpc", verbose);
-	signal(SIGPIPE, SIG_IGN);
-	if (instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d)) {
-		free(blob);
-		return 1;
-	}
-	for (unsigned i = 0; i < d.nr_nics; i++)
-		if (!strcmp(d.nics[i].id, eni))
-			card.nic = &d.nics[i];
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	for (unsigned i = 0; i < cli.desc.nr_nics; i++)
+		if (!strcmp(cli.desc.nics[i].id, cli.id))
+			card.nic = &cli.desc.nics[i];
 	if (!card.nic) {
-		cv_err("instance %s has no NIC %s", d.id, eni);
-		free(blob);
+		cv_err("instance %s has no NIC %s", cli.desc.id, cli.id);
+		card_cli_free(&cli);
 		return 1;
 	}
-	ret = card_init(&card, &d);
+	ret = card_init(&card, &cli.desc);
 	if (!ret)
 		ret = card_run(&card);
 	else
-		cv_err("eni %s: cannot start: %s", eni, strerror(-ret));
+		cv_err("eni %s: cannot start: %s", cli.id, strerror(-ret));
 	if (card.vnet_up)
 		vnet_close(&card.vnet);
 	if (card.router_up)
 		vpc_router_destroy(&card.router);
-	free(blob);
+	card_cli_free(&cli);
 	return ret ? 1 : 0;
 }

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tools/lib/card_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tools/lib/log.h"
+
+static void usage(FILE *f, const char *tag, const char *kind, const char *what)
+{
+	fprintf(f, "usage: %s --instance FILE --%s ID [--verbose]\n%s\n", tag, kind, what);
+}
+
+int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
+		   const char *kind, const char *what)
+{
+	const struct option opts[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ kind, required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = NULL;
+	bool verbose = false;
+	size_t size;
+	int opt;
+
+	*c = (struct card_cli){ 0 };
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i': path = optarg; break;
+		case 'k': c->id = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout, tag, kind, what); return 1;
+		default: usage(stderr, tag, kind, what); return -EINVAL;
+		}
+	}
+	if (!path || !c->id || optind != argc) {
+		usage(stderr, tag, kind, what);
+		return -EINVAL;
+	}
+	cv_log_init(tag, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (instance_read_file(path, &c->blob, &size) ||
+	    instance_from_fdt(c->blob, size, &c->desc)) {
+		card_cli_free(c);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void card_cli_free(struct card_cli *c)
+{
+	free(c->blob);
+	c->blob = NULL;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The command line every card takes, `--instance FILE --<kind> ID
+ * [--verbose]`, and the start every card makes: logging, SIGPIPE ignored
+ * (a peer that goes away is an error to handle, not a death), and the
+ * instance description read and checked.
+ */
+#ifndef CV_CARD_CLI_H
+#define CV_CARD_CLI_H
+
+#include <stdbool.h>
+
+#include "tools/lib/instance.h"
+
+struct card_cli {
+	const char *id;           /* the volume or ENI this card serves */
+	struct instance_desc desc;
+	void *blob;               /* desc's strings point into it */
+};
+
+/*
+ * Parse the command line of card @tag ("cv-ebs") serving a @kind
+ * ("volume") and load the instance.  0: go on; 1: --help was printed, exit
+ * 0; negative: exit 1 (usage or the error already printed).
+ */
+int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
+		   const char *kind, const char *what);
+void card_cli_free(struct card_cli *c);
+
+#endif /* CV_CARD_CLI_H */
