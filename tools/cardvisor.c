@@ -41,6 +41,7 @@
 /* A card connects to its backend before it listens: give it time. */
 #define CARD_START_MS 20000
 #define CARD_STOP_MS 5000
+#define CARD_RESTARTS 3
 /* The first PCI slot for cards: 1-3 stay free for functions cv-hv emulates. */
 #define CARD_FIRST_SLOT 4
 /* NICs are functions cv-hv emulates (virtio-pci), from this slot up. */
@@ -131,6 +132,7 @@ static int sibling_binary(const char *name, char *path, size_t len)
 struct run_card {
 	struct card_proc proc;
 	const char *binary, *flag, *id;
+	unsigned restarts;
 	char what[160];
 };
 
@@ -263,34 +265,74 @@ static void cards_stop(struct run_card *cards, unsigned n)
 		card_stop(&cards[i].proc, CARD_STOP_MS);
 }
 
-/*
- * Start each card and wait until it serves its device: cv-hv connects to
- * them all before the guest runs.
- */
+/* Start one card and wait until it serves its device. */
+static int card_start(struct run_card *c, const char *dtb, bool verbose)
+{
+	char bin[PATH_MAX];
+	char *args[] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id,
+			 verbose ? "--verbose" : NULL, NULL };
+	int ret = sibling_binary(c->binary, bin, sizeof(bin));
+
+	/* A card that died left its socket: readiness means the new one's. */
+	unlink(c->proc.socket);
+	if (!ret)
+		ret = card_spawn(&c->proc, args);
+	if (!ret)
+		ret = card_wait_ready(&c->proc, CARD_START_MS);
+	if (!ret)
+		ret = card_pidfile(c);
+	if (!ret)
+		fprintf(stderr, "cardvisor: %s served by %s pid %d\n", c->what, c->binary,
+			(int)c->proc.pid);
+	return ret;
+}
+
+/* cv-hv connects to every card before the guest runs: start them all first. */
 static int cards_start(struct run_card *cards, unsigned n, const char *dtb, bool verbose)
 {
 	int ret = 0;
 
-	for (unsigned i = 0; !ret && i < n; i++) {
-		struct run_card *c = &cards[i];
-		char bin[PATH_MAX];
-		char *args[] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id,
-				 verbose ? "--verbose" : NULL, NULL };
-
-		ret = sibling_binary(c->binary, bin, sizeof(bin));
-		if (!ret)
-			ret = card_spawn(&c->proc, args);
-		if (!ret)
-			ret = card_wait_ready(&c->proc, CARD_START_MS);
-		if (!ret)
-			ret = card_pidfile(c);
-		if (!ret)
-			fprintf(stderr, "cardvisor: %s served by %s pid %d\n", c->what, c->binary,
-				(int)c->proc.pid);
-	}
+	for (unsigned i = 0; !ret && i < n; i++)
+		ret = card_start(&cards[i], dtb, verbose);
 	if (ret)
 		cards_stop(cards, n);
 	return ret;
+}
+
+/*
+ * Wait for cv-hv to end.  A card that dies meanwhile fails the instance's
+ * system check (design.md, "Lifecycle"): it is started again, and its
+ * device recovers through its protocol (cv-hv reconnects to a vhost-user
+ * back-end and replays its rings).  A card that keeps dying is left down.
+ */
+static int instance_wait(pid_t hv, struct run_card *cards, unsigned n, const char *dtb,
+			 bool verbose)
+{
+	int status;
+	pid_t p;
+
+	for (;;) {
+		p = waitpid(-1, &status, 0);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0 || p == hv)
+			return status;
+		for (unsigned i = 0; i < n; i++) {
+			struct run_card *c = &cards[i];
+
+			if (!card_exited(&c->proc, p, status))
+				continue;
+			if (c->restarts++ == CARD_RESTARTS) {
+				fprintf(stderr, "cardvisor: system check failed: %s died %u times, "
+					"leaving it down\n", c->proc.name, CARD_RESTARTS + 1);
+				break;
+			}
+			fprintf(stderr, "cardvisor: system check failed: restarting %s\n",
+				c->proc.name);
+			if (card_start(c, dtb, verbose))
+				card_stop(&c->proc, CARD_STOP_MS);
+		}
+	}
 }
 
 static int cmd_run(int argc, char **argv)
@@ -447,8 +489,7 @@ static int cmd_run(int argc, char **argv)
 	fprintf(stderr, "cardvisor: instance %s started (cv-hv pid %d)\n", d.id, (int)pid);
 	/* The terminal's Ctrl-C goes to cv-hv too (same process group): it decides. */
 	signal(SIGINT, SIG_IGN);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	status = instance_wait(pid, cards, nr_cards, dtb, verbose);
 	cards_stop(cards, nr_cards);
 	rundir_remove(d.id);
 	if (WIFSIGNALED(status)) {

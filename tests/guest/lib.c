@@ -89,6 +89,22 @@ uint64_t cmdline_value(const char *cmdline, const char *key, uint64_t dflt)
 	return digits && (*v == ' ' || !*v) ? x : dflt;
 }
 
+bool cmdline_string(const char *cmdline, const char *key, char *buf, size_t size)
+{
+	const char *v;
+	size_t len = 0;
+
+	if (!cmdline_find(cmdline, key, true, &v))
+		return false;
+	while (v[len] && v[len] != ' ')
+		len++;
+	if (len >= size)
+		return false;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	return true;
+}
+
 uint64_t mix64(uint64_t x)
 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -10,11 +10,15 @@
 
 /* Linux errno values for the guest's "0 or a negative errno" returns. */
 #define EIO       5
+#define EAGAIN   11
 #define EBUSY    16
 #define ENODEV   19
 #define EINVAL   22
 #define EPROTO   71
+#define EMSGSIZE 90
+#define ECONNRESET 104
 #define ETIMEDOUT 110
+#define ECONNREFUSED 111
 
 /* The compiler may emit calls to memcpy and memset on its own (C11 5.1.2.1). */
 void *memcpy(void *dst, const void *src, size_t n);
@@ -41,6 +45,9 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
  */
 bool cmdline_has_word(const char *cmdline, const char *word);
 uint64_t cmdline_value(const char *cmdline, const char *key, uint64_t dflt);
+/* Copies the value of "key=value" to @buf (NUL-terminated); false when
+ * @key is absent or its value does not fit. */
+bool cmdline_string(const char *cmdline, const char *key, char *buf, size_t size);
 
 /*
  * SplitMix64 (Steele, Lea, Flood, "Fast Splittable Pseudorandom Number

@@ -15,6 +15,7 @@
 #include "tests/guest/idt.h"
 #include "tests/guest/kbd.h"
 #include "tests/guest/lib.h"
+#include "tests/guest/netwl.h"
 #include "tests/guest/pci.h"
 #include "tests/guest/power.h"
 #include "tests/guest/serial.h"
@@ -140,16 +141,18 @@ void main(const struct hvm_start_info *si)
 	kprintf("cvguest: mxcsr ok\n");
 
 	/*
-	 * The NVMe workloads; with "user" at CPL 3, where a software KVM runs
-	 * them natively rather than emulating every instruction.
+	 * The NVMe, then the network workloads; with "user" at CPL 3, where a
+	 * software KVM runs them natively rather than emulating every
+	 * instruction.
 	 */
-	if (workload_requested(cmdline)) {
+	bool nvme_wl = workload_requested(cmdline), net_wl = netwl_requested(cmdline);
+	bool user = cmdline_has_word(cmdline, "user");
+	if (nvme_wl || net_wl)
 		tsc_init();
-		int err = cmdline_has_word(cmdline, "user") ? user_run(workload_run, cmdline) :
-							       workload_run(cmdline);
-		if (err)
-			fail("nvme");
-	}
+	if (nvme_wl && (user ? user_run(workload_run, cmdline) : workload_run(cmdline)))
+		fail("nvme");
+	if (net_wl && (user ? user_run(netwl_run, cmdline) : netwl_run(cmdline)))
+		fail("net");
 
 	if (online != madt.cpus)
 		fail("cpus offline");

@@ -122,13 +122,14 @@ uint64_t pci_bar_mem(uint8_t dev, uint8_t fn, unsigned int index)
 }
 
 /* PCI Local Bus 3.0, 6.7: the list starts at 0x34 if Status says it exists. */
-uint8_t pci_find_cap(uint8_t dev, uint8_t fn, uint8_t id)
+uint8_t pci_next_cap(uint8_t dev, uint8_t fn, uint8_t id, uint8_t prev)
 {
 	uint8_t ptr;
 
 	if (!((pci_cfg_read32(0, dev, fn, PCI_COMMAND) >> 16) & PCI_STATUS_CAP_LIST))
 		return 0;
-	ptr = (uint8_t)pci_cfg_read32(0, dev, fn, PCI_CAP_PTR);
+	ptr = prev ? (uint8_t)(pci_cfg_read32(0, dev, fn, prev) >> 8)
+		   : (uint8_t)pci_cfg_read32(0, dev, fn, PCI_CAP_PTR);
 	/* 48 capabilities fill the 192 bytes above the header: a loop is bad. */
 	for (int hops = 0; hops < 48 && ptr >= 0x40; hops++) {
 		uint32_t hdr = pci_cfg_read32(0, dev, fn, ptr & 0xfc);
@@ -140,7 +141,67 @@ uint8_t pci_find_cap(uint8_t dev, uint8_t fn, uint8_t id)
 	return 0;
 }
 
-int pci_find_class(uint32_t class, uint8_t *dev, uint8_t *fn)
+uint8_t pci_find_cap(uint8_t dev, uint8_t fn, uint8_t id)
+{
+	return pci_next_cap(dev, fn, id, 0);
+}
+
+/* PCI Local Bus 3.0, 6.8.2: MSI-X capability and table entry layout. */
+#define MSIX_CTRL_ENABLE   (1u << 31)  /* Message Control bit 15, as a dword */
+#define MSIX_CTRL_MASKALL  (1u << 30)
+#define MSIX_CTRL_SIZE(d)  ((((d) >> 16) & 0x7ff) + 1)
+#define MSIX_TABLE_BIR(d)  ((d) & 7)
+#define MSIX_TABLE_OFF(d)  ((d) & ~7u)
+#define MSIX_ENTRY_SIZE    16
+/* Intel SDM Vol. 3A, "Message Signalled Interrupts". */
+#define MSI_ADDR_BASE      0xfee00000u
+#define MSI_ADDR_DEST(id)  ((uint32_t)(id) << 12)
+
+int pci_msix_find(uint8_t dev, uint8_t fn, struct pci_msix *m)
+{
+	uint8_t cap = pci_find_cap(dev, fn, PCI_CAP_ID_MSIX);
+
+	*m = (struct pci_msix){ 0 };
+	if (!cap)
+		return -ENODEV;
+	uint32_t ctrl = pci_cfg_read32(0, dev, fn, cap);
+	uint32_t table = pci_cfg_read32(0, dev, fn, cap + 4);
+	uint64_t base = pci_bar_mem(dev, fn, MSIX_TABLE_BIR(table));
+
+	if (!base || base + MSIX_TABLE_OFF(table) +
+		     (uint64_t)MSIX_CTRL_SIZE(ctrl) * MSIX_ENTRY_SIZE > 0x100000000ull)
+		return -ENODEV;
+	m->cap = cap;
+	m->table = (uintptr_t)(base + MSIX_TABLE_OFF(table));
+	m->size = (uint16_t)MSIX_CTRL_SIZE(ctrl);
+	return 0;
+}
+
+void pci_msix_route(const struct pci_msix *m, uint16_t entry, uint8_t apic_id,
+		    uint8_t vector)
+{
+	uintptr_t e = m->table + (uintptr_t)entry * MSIX_ENTRY_SIZE;
+
+	if (entry >= m->size)
+		return;
+	mmio_write32(e + 0, MSI_ADDR_BASE | MSI_ADDR_DEST(apic_id));
+	mmio_write32(e + 4, 0);
+	mmio_write32(e + 8, vector);
+	mmio_write32(e + 12, 0);
+}
+
+void pci_msix_enable(uint8_t dev, uint8_t fn, const struct pci_msix *m, bool on)
+{
+	uint32_t ctrl = pci_cfg_read32(0, dev, fn, m->cap);
+
+	ctrl &= ~(MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	pci_cfg_write32(0, dev, fn, m->cap, ctrl | (on ? MSIX_CTRL_ENABLE : 0));
+}
+
+/* The first function on bus 0 whose config dword @reg, shifted right by
+ * @shift, equals @want. */
+static int find_function(uint8_t reg, unsigned int shift, uint32_t want, uint8_t *dev,
+			 uint8_t *fn)
 {
 	for (uint8_t d = 0; d < 32; d++) {
 		uint8_t nfn = 1;
@@ -152,7 +213,7 @@ int pci_find_class(uint32_t class, uint8_t *dev, uint8_t *fn)
 				continue;
 			if (f == 0 && (header_type(d, f) & PCI_HEADER_MULTIFUNCTION))
 				nfn = 8;
-			if (pci_cfg_read32(0, d, f, PCI_CLASS_REVISION) >> 8 == class) {
+			if (pci_cfg_read32(0, d, f, reg) >> shift == want) {
 				*dev = d;
 				*fn = f;
 				return 0;
@@ -160,6 +221,16 @@ int pci_find_class(uint32_t class, uint8_t *dev, uint8_t *fn)
 		}
 	}
 	return -ENODEV;
+}
+
+int pci_find_class(uint32_t class, uint8_t *dev, uint8_t *fn)
+{
+	return find_function(PCI_CLASS_REVISION, 8, class, dev, fn);
+}
+
+int pci_find_id(uint16_t vendor, uint16_t device, uint8_t *dev, uint8_t *fn)
+{
+	return find_function(PCI_VENDOR_ID, 0, (uint32_t)device << 16 | vendor, dev, fn);
 }
 
 static void report_function(uint8_t dev, uint8_t fn, uint32_t id, uint8_t header)

@@ -35,6 +35,20 @@ int card_spawn(struct card_proc *c, char *const argv[])
 	return 0;
 }
 
+bool card_exited(struct card_proc *c, pid_t pid, int status)
+{
+	if (!c->pid || pid != c->pid)
+		return false;
+	c->pid = 0;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "cardvisor: %s died of signal %s\n", c->name,
+			strsignal(WTERMSIG(status)));
+	else if (WEXITSTATUS(status))
+		fprintf(stderr, "cardvisor: %s exited with status %d\n", c->name,
+			WEXITSTATUS(status));
+	return true;
+}
+
 /* Reap @c if it exited, saying how; true if it is gone. */
 static bool card_reaped(struct card_proc *c, int options)
 {
@@ -45,16 +59,7 @@ static bool card_reaped(struct card_proc *c, int options)
 		return true;
 	while ((r = waitpid(c->pid, &status, options)) < 0 && errno == EINTR)
 		;
-	if (r != c->pid)
-		return false;
-	c->pid = 0;
-	if (WIFSIGNALED(status))
-		fprintf(stderr, "cardvisor: %s died of signal %s\n", c->name,
-			strsignal(WTERMSIG(status)));
-	else if (WEXITSTATUS(status))
-		fprintf(stderr, "cardvisor: %s exited with status %d\n", c->name,
-			WEXITSTATUS(status));
-	return true;
+	return r == c->pid && card_exited(c, r, status);
 }
 
 /*

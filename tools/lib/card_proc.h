@@ -9,6 +9,7 @@
 #define CV_CARD_PROC_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct card_proc {
@@ -24,6 +25,11 @@ int card_spawn(struct card_proc *c, char *const argv[]);
  * printing how it exited if the card died first; -ETIMEDOUT.
  */
 int card_wait_ready(struct card_proc *c, int timeout_ms);
+/*
+ * waitpid() returned @pid with @status: if that is @c, say how it ended,
+ * forget its pid and return true.
+ */
+bool card_exited(struct card_proc *c, pid_t pid, int status);
 /* SIGTERM, up to @grace_ms to exit, then SIGKILL; reaps it. */
 void card_stop(struct card_proc *c, int grace_ms);
 
