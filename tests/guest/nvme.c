@@ -37,19 +37,6 @@
 #define FEAT_NUM_QUEUES 0x07
 #define CQ_IRQ_ENABLED    (1u << 1)
 
-/* PCI Local Bus 3.0, 6.8.2: MSI-X capability and table entry layout. */
-#define MSIX_CTRL_ENABLE   (1u << 31)  /* Message Control bit 15, as a dword */
-#define MSIX_CTRL_MASKALL  (1u << 30)
-#define MSIX_CTRL_SIZE(d)  ((((d) >> 16) & 0x7ff) + 1)
-#define MSIX_TABLE_BIR(d)  ((d) & 7)
-#define MSIX_TABLE_OFF(d)  ((d) & ~7u)
-#define MSIX_ENTRY_SIZE    16
-#define MSIX_VECTOR_MASKED 1u
-/* Intel SDM Vol. 3A, "Message Signalled Interrupts": fixed, edge, to one
- * APIC ID in physical destination mode. */
-#define MSI_ADDR_BASE      0xfee00000u
-#define MSI_ADDR_DEST(id)  ((uint32_t)(id) << 12)
-
 /* Admin queues, I/O queues and the two Doorbell Buffer Config pages. */
 static struct nvme_sqe admin_sq[NVME_ADMIN_QSIZE] __attribute__((aligned(4096)));
 static struct nvme_cqe admin_cq[NVME_ADMIN_QSIZE] __attribute__((aligned(4096)));
@@ -378,37 +365,24 @@ static int find_function(struct nvme_ctrl *c)
  */
 static void msix_setup(struct nvme_ctrl *c, unsigned int nvec)
 {
-	uint8_t cap = pci_find_cap(c->dev, c->fn, PCI_CAP_ID_MSIX);
+	struct pci_msix m;
 
 	c->msix_size = 0;
-	if (!cap)
+	if (pci_msix_find(c->dev, c->fn, &m))
 		return;
-	uint32_t ctrl = pci_cfg_read32(0, c->dev, c->fn, cap);
-	uint32_t table = pci_cfg_read32(0, c->dev, c->fn, cap + 4);
-	uint64_t base = pci_bar_mem(c->dev, c->fn, MSIX_TABLE_BIR(table));
-
-	if (!base || base + MSIX_TABLE_OFF(table) >= 0x100000000ull)
-		return;
-	c->msix_table = (uintptr_t)(base + MSIX_TABLE_OFF(table));
-	c->msix_size = (uint16_t)MSIX_CTRL_SIZE(ctrl);
-	c->msix_used = (uint16_t)(nvec < c->msix_size ? nvec : c->msix_size);
+	c->msix_size = m.size;
+	c->msix_used = (uint16_t)(nvec < m.size ? nvec : m.size);
 	if (!nvec)
 		return;
-	for (unsigned int i = 0; i < c->msix_size; i++) {
-		uintptr_t e = c->msix_table + i * MSIX_ENTRY_SIZE;
-
+	for (uint16_t i = 0; i < m.size; i++) {
 		if (i >= c->msix_used) {
-			mmio_write32(e + 12, MSIX_VECTOR_MASKED);
+			pci_msix_mask(&m, i);
 			continue;
 		}
 		idt_set_handler((uint8_t)(NVME_IRQ_VECTOR_BASE + i), nvme_isr);
-		mmio_write32(e + 0, MSI_ADDR_BASE | MSI_ADDR_DEST(lapic_id()));
-		mmio_write32(e + 4, 0);
-		mmio_write32(e + 8, NVME_IRQ_VECTOR_BASE + i);
-		mmio_write32(e + 12, 0);
+		pci_msix_route(&m, i, lapic_id(), (uint8_t)(NVME_IRQ_VECTOR_BASE + i));
 	}
-	pci_cfg_write32(0, c->dev, c->fn, cap,
-			(ctrl | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_MASKALL);
+	pci_msix_enable(c->dev, c->fn, &m, true);
 }
 
 static void copy_id_string(char *dst, const uint8_t *src, size_t n)

@@ -72,7 +72,6 @@ struct nvme_ctrl {
 	bool dbbuf;              /* shadow doorbells on */
 	bool irq;                /* MSI-X interrupts on */
 	bool sgl;                /* the controller takes SGLs for NVM I/O */
-	uintptr_t msix_table;
 	uint16_t msix_size;      /* table entries */
 	uint16_t msix_used;      /* of which programmed and unmasked */
 };

@@ -190,6 +190,12 @@ void pci_msix_route(const struct pci_msix *m, uint16_t entry, uint8_t apic_id,
 	mmio_write32(e + 12, 0);
 }
 
+void pci_msix_mask(const struct pci_msix *m, uint16_t entry)
+{
+	if (entry < m->size)
+		mmio_write32(m->table + (uintptr_t)entry * MSIX_ENTRY_SIZE + 12, 1);
+}
+
 void pci_msix_enable(uint8_t dev, uint8_t fn, const struct pci_msix *m, bool on)
 {
 	uint32_t ctrl = pci_cfg_read32(0, dev, fn, m->cap);

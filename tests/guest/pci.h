@@ -60,6 +60,8 @@ int pci_msix_find(uint8_t dev, uint8_t fn, struct pci_msix *m);
 void pci_msix_route(const struct pci_msix *m, uint16_t entry, uint8_t apic_id,
 		    uint8_t vector);
 void pci_msix_enable(uint8_t dev, uint8_t fn, const struct pci_msix *m, bool on);
+/* Set entry @entry's Mask bit: an entry no queue uses never fires. */
+void pci_msix_mask(const struct pci_msix *m, uint16_t entry);
 
 /*
  * Prints one "cvguest: pci" line per function on bus 0 and returns how many
