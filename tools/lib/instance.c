@@ -95,6 +95,7 @@ static const struct field volume_fields[] = {
 	F(struct instance_volume, subnqn, "subnqn", FIELD_STR),
 	F(struct instance_volume, key_file, "key-file", FIELD_STR),
 	F(struct instance_volume, socket, "socket", FIELD_STR),
+	F(struct instance_volume, face, "face", FIELD_STR_OPT),
 	F(struct instance_volume, queues, "queues", FIELD_U32),
 	F(struct instance_volume, iops, "iops", FIELD_U64),
 	F(struct instance_volume, iops_burst, "iops-burst", FIELD_U64),
@@ -141,12 +142,15 @@ static size_t list_len(const struct node_list *l, const void *elems, unsigned n)
 		len += 64;
 		for (size_t k = 0; k < l->nr_fields; k++) {
 			const struct field *f = &l->fields[k];
-			const char *str = *FIELD_PTR(e, f, const char *);
+			const char *str;
 
 			len += strlen(f->name) + 32;
+			if (f->kind != FIELD_STR && f->kind != FIELD_STR_OPT)
+				continue;
+			str = *FIELD_PTR(e, f, const char *);
 			if (f->kind == FIELD_STR && (!str || !*str))
 				return 0;
-			if ((f->kind == FIELD_STR || f->kind == FIELD_STR_OPT) && str)
+			if (str)
 				len += strlen(str);
 		}
 	}
@@ -168,11 +172,12 @@ static int list_to_fdt(void *fdt, const struct node_list *l, const void *elems, 
 		err = fdt_begin_node(fdt, node);
 		for (size_t k = 0; !err && k < l->nr_fields; k++) {
 			const struct field *f = &l->fields[k];
-			const char *str = *FIELD_PTR(e, f, const char *);
+			const char *str;
 
 			switch (f->kind) {
 			case FIELD_STR:
 			case FIELD_STR_OPT:
+				str = *FIELD_PTR(e, f, const char *);
 				if (str)
 					err = fdt_property_string(fdt, f->name, str);
 				break;
