@@ -11,9 +11,17 @@
  * while unmasked, and the doorbells KVM ioeventfds at the BAR's current guest
  * address, so neither the I/O fast path nor interrupts cross the socket.
  *
- * A card that dies (socket EOF, error, or no answer within
- * VFU_IO_TIMEOUT_MS) is logged once and its function reads all ones from
- * then on; cv-hv keeps running.
+ * A card that dies (socket EOF or hang-up, error, or no answer within
+ * VFU_IO_TIMEOUT_MS) is logged and its BARs read all ones (writes vanish)
+ * while config reads come from a shadow of what the guest last saw; cv-hv
+ * keeps running.  Once plugged, a monitor thread per function reconnects
+ * to the same socket path every 100 ms: a card that answers as the same
+ * function (regions, MSI-X layout) gets guest RAM mapped again, the same
+ * vector eventfds (still KVM irqfds), and a replay of every config byte
+ * cv-hv wrote (BARs, Command last, MSI-X Message Control); its doorbells
+ * replace the old ones at the BAR's current address.  The new controller
+ * starts from reset: the guest's driver sees all ones, and resets it.  A
+ * card that is not the same function leaves the function dead (logged).
  */
 #ifndef CV_HV_VFIO_USER_H
 #define CV_HV_VFIO_USER_H
@@ -41,7 +49,7 @@ int vfio_user_dev_plug(struct vfio_user_dev *d, struct pci_bus *bus,
 		       unsigned slot, unsigned fn);
 /* Unplug (if plugged), unbind every fd from KVM and disconnect. */
 void vfio_user_dev_close(struct vfio_user_dev *d);
-/* Whether the card stopped answering (the function then reads all ones). */
+/* Whether the card is gone (its BARs read all ones) until a new one is set up. */
 bool vfio_user_dev_dead(struct vfio_user_dev *d);
 
 #endif /* CV_HV_VFIO_USER_H */

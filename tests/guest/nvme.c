@@ -10,6 +10,11 @@
 #include "tests/guest/user.h"
 
 #define NVME_CMD_TIMEOUT_MS 10000
+/* How long a function may stay away (a card restart is well under this),
+ * and how many resets one nvme_init allows before the driver gives up. */
+#define NVME_RECOVER_MS   60000
+#define NVME_RESETS_MAX   8
+#define NVME_RECOVER_POLL_MS 10
 
 /* CC fields we set (Base, "Controller Configuration"): NVM command set,
  * 4 KiB pages (MPS 0), round robin, 64-byte SQEs and 16-byte CQEs. */
@@ -608,6 +613,9 @@ int nvme_init(struct nvme_ctrl *c, const struct nvme_options *o)
 	uint16_t size = (uint16_t)o->qsize;
 	if (size > NVME_CAP_MQES(c->cap) + 1)
 		size = (uint16_t)(NVME_CAP_MQES(c->cap) + 1);
+	c->opts = *o;
+	c->io_qsize = size;
+	c->resets = 0;
 	c->nr_io = 0;
 	for (unsigned int i = 0; i < o->queues && i < c->nr_alloc; i++) {
 		err = create_io_queue(c, i, size);
@@ -617,5 +625,77 @@ int nvme_init(struct nvme_ctrl *c, const struct nvme_options *o)
 	}
 	report("cvguest: nvme io queues=%u qsize=%u mode=%s sgl=%u\n", c->nr_io, size,
 		c->irq ? "msix" : "poll", c->sgl);
+	return 0;
+}
+
+const char *nvme_fault(const struct nvme_ctrl *c)
+{
+	uint32_t csts = reg_read(c, NVME_REG_CSTS);
+
+	if (csts == 0xffffffff)
+		return "csts all ones";
+	if (csts & NVME_CSTS_CFS)
+		return "controller fatal status";
+	/* We enabled it: a controller that is not ready was reset under us
+	 * (a restarted card comes back with CC.EN = 0). */
+	return csts & NVME_CSTS_RDY ? NULL : "controller not ready";
+}
+
+static void pause_ms(uint32_t ms)
+{
+	uint64_t end = tsc_deadline_ms(ms);
+
+	while (rdtsc() < end)
+		cpu_relax();
+}
+
+/* One try at what nvme_init did after finding the function; MSI-X is untouched. */
+static int reinit(struct nvme_ctrl *c)
+{
+	int err = enable(c);
+
+	if (!err)
+		err = set_num_queues(c, c->opts.queues + c->opts.spare);
+	if (err)
+		return err;
+	if (c->nr_alloc < c->nr_io) {
+		report("cvguest: nvme queues granted %u, %u in use\n", c->nr_alloc, c->nr_io);
+		return -EINVAL;
+	}
+	dbbuf_config(c);
+	for (unsigned int i = 0; i < c->nr_io && !err; i++)
+		err = create_io_queue(c, i, c->io_qsize);
+	return err;
+}
+
+int nvme_recover(struct nvme_ctrl *c, const char *reason)
+{
+	uint64_t t0 = rdtsc(), deadline = tsc_deadline_ms(NVME_RECOVER_MS);
+	int err;
+
+	if (c->resets >= NVME_RESETS_MAX) {
+		report("cvguest: nvme controller reset (%s) refused: %u resets already\n",
+			reason, c->resets);
+		return -EIO;
+	}
+	c->resets++;
+	for (;;) {
+		/* A function that is away reads all ones; a restarted card
+		 * comes back with its controller disabled (CC.EN = 0). */
+		if (reg_read(c, NVME_REG_CSTS) == 0xffffffff) {
+			err = -ENODEV;
+		} else {
+			err = reinit(c);
+			if (!err)
+				break;
+		}
+		if (rdtsc() > deadline) {
+			report("cvguest: nvme controller reset (%s) failed (%d)\n", reason, err);
+			return err;
+		}
+		pause_ms(NVME_RECOVER_POLL_MS);
+	}
+	report("cvguest: nvme controller reset (%s) recovered in %lu ms\n", reason,
+		(rdtsc() - t0) / (tsc_hz() / 1000));
 	return 0;
 }

@@ -74,6 +74,10 @@ struct nvme_ctrl {
 	bool sgl;                /* the controller takes SGLs for NVM I/O */
 	uint16_t msix_size;      /* table entries */
 	uint16_t msix_used;      /* of which programmed and unmasked */
+	/* What nvme_init set up, for nvme_recover to set up again. */
+	struct nvme_options opts;
+	uint16_t io_qsize;
+	unsigned int resets;     /* nvme_recover calls since nvme_init */
 };
 
 /* MSI-X vectors taken, all queues together. */
@@ -89,6 +93,24 @@ uint64_t nvme_doorbell_writes(void);
  * "cvguest: nvme ..." line.  May be called again to start over.
  */
 int nvme_init(struct nvme_ctrl *c, const struct nvme_options *o);
+
+/*
+ * Why the enabled controller cannot go on, or NULL: CSTS reads all ones
+ * (the function is gone, e.g. its card is being restarted), Controller
+ * Fatal Status is set, or RDY is clear (it was reset under us: a restarted
+ * card) (Base, "Controller Status").  One MMIO read.
+ */
+const char *nvme_fault(const struct nvme_ctrl *c);
+/*
+ * Controller Level Reset by the host (Base, "Controller Reset"): waits
+ * (bounded) for the function to answer again, clears CC.EN and waits for
+ * CSTS.RDY to clear (bounded by CAP.TO), enables it and creates the admin
+ * queue, the I/O queues and the Doorbell Buffer Config as nvme_init did.
+ * Every command not completed before is lost: the caller submits it again.
+ * Prints "cvguest: nvme controller reset (@reason) recovered in N ms".
+ * MMIO only, so it runs at either privilege level.
+ */
+int nvme_recover(struct nvme_ctrl *c, const char *reason);
 
 /* Free SQ slots (one stays empty: Base, "Full Queue"). */
 unsigned int nvme_sq_space(const struct nvme_queue *q);

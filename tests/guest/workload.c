@@ -10,6 +10,9 @@
 #include "tests/guest/user.h"
 
 #define IO_TIMEOUT_MS 10000
+/* After this long without a completion, look at CSTS for a dead or failed
+ * controller (one MMIO read) rather than wait out IO_TIMEOUT_MS. */
+#define FAULT_CHECK_MS 200
 
 /* Sequential pattern: transfers up to XFER_MAX, plus a page for the
  * unaligned starts that give PRP1 an offset. */
@@ -55,13 +58,23 @@ static uint64_t ilog2(uint64_t v)
 
 /* ---- one synchronous I/O, shared by the pattern and bad-command runs ---- */
 
+/*
+ * A command that times out is submitted again on the reset controller, as
+ * a host would retry it (nvme_recover bounds how often).
+ */
 static int io_sync(struct nvme_queue *q, struct nvme_sqe *sqe, struct nvme_cqe *cqe)
 {
-	int err = nvme_exec(&ctrl, q, sqe, cqe, IO_TIMEOUT_MS);
+	int err;
 
-	if (err)
+	for (;;) {
+		err = nvme_exec(&ctrl, q, sqe, cqe, IO_TIMEOUT_MS);
+		if (!err)
+			return 0;
 		report("cvguest: nvme io opcode 0x%x q%u timed out\n", sqe->opc, q->qid);
-	return err;
+		const char *fault = nvme_fault(&ctrl);
+		if (nvme_recover(&ctrl, fault ? fault : "timeout"))
+			return err;
+	}
 }
 
 /* Read or Write of @nlb blocks at @lba through @buf; -EIO on error status. */
@@ -212,6 +225,7 @@ static uint64_t pattern_blocks(const struct opts *o)
 /* ---- "nvme-rand": random 4 KiB I/O at a queue depth ---- */
 
 struct rand_slot {
+	struct nvme_sqe sqe;  /* kept to submit again after a controller reset */
 	bool active;       /* a command is in flight */
 	uint32_t unit;
 	uint32_t gen;      /* the generation a write stores */
@@ -293,9 +307,33 @@ static void rand_submit(struct rand_slot *s, unsigned int slot, uint64_t *rng,
 		    rand_base + (uint64_t)s->unit * per_unit, per_unit);
 	nvme_map(&sqe, slot_buf[slot], RAND_UNIT, prp_lists[slot], sgl);
 	sqe.cid = (uint16_t)slot;
+	s->sqe = sqe;
 	s->active = true;
 	s->t0 = rdtsc();
 	nvme_sq_push(q, &sqe);
+}
+
+/*
+ * The controller is reset and every command in flight submitted again:
+ * the new controller knows none of them.  A write among them may or may
+ * not have reached the medium before; it stores the same data and
+ * generation again, and no other command touches its unit until it
+ * completes, so reads keep expecting the newest acknowledged generation.
+ */
+static int rand_recover(const struct rand_slot *slots, unsigned int qd, const char *reason)
+{
+	int err = nvme_recover(&ctrl, reason);
+
+	if (err) {
+		report("cvguest: nvme-rand fail controller reset (%s): %d\n", reason, err);
+		return err;
+	}
+	for (unsigned int slot = 0; slot < qd; slot++)
+		if (slots[slot].active)
+			nvme_sq_push(&ctrl.io[slot % ctrl.nr_io], &slots[slot].sqe);
+	for (unsigned int i = 0; i < ctrl.nr_io; i++)
+		nvme_sq_ring(&ctrl.io[i]);
+	return 0;
 }
 
 static int rand_complete(struct rand_slot *s, const struct nvme_cqe *cqe,
@@ -415,6 +453,7 @@ static int nvme_rand(const struct opts *o)
 		ctrl.irq ? "msix" : "poll", sgl ? "sgl" : "prp");
 
 	uint64_t t0 = rdtsc(), deadline = tsc_deadline_ms(IO_TIMEOUT_MS);
+	uint64_t check = tsc_deadline_ms(FAULT_CHECK_MS);
 	for (; issued < qd && issued < ops; issued++)
 		rand_submit(&slots[issued], issued, &rng, (uint32_t)span, read_pct, sgl);
 	for (unsigned int i = 0; i < ctrl.nr_io; i++)
@@ -453,11 +492,27 @@ static int nvme_rand(const struct opts *o)
 				progress = true;
 			}
 		}
+		const char *fault = NULL;
+
 		if (progress) {
 			deadline = tsc_deadline_ms(IO_TIMEOUT_MS);
-		} else if (rdtsc() > deadline) {
-			report("cvguest: nvme-rand fail timeout done=%u issued=%u\n", done, issued);
-			return -ETIMEDOUT;
+			check = tsc_deadline_ms(FAULT_CHECK_MS);
+			continue;
+		}
+		if (rdtsc() > check) {
+			fault = nvme_fault(&ctrl);
+			check = tsc_deadline_ms(FAULT_CHECK_MS);
+		}
+		if (!fault && rdtsc() > deadline) {
+			report("cvguest: nvme-rand timeout done=%u issued=%u\n", done, issued);
+			fault = "timeout";
+		}
+		if (fault) {
+			int err = rand_recover(slots, qd, fault);
+
+			if (err)
+				return err;
+			deadline = tsc_deadline_ms(IO_TIMEOUT_MS);
 		} else {
 			nvme_idle(&ctrl);
 		}

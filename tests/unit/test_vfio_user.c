@@ -490,22 +490,87 @@ static void test_card_death(void **state)
 
 	enable_memory(f);
 	addr = bar0(f);
+	assert_int_equal(cfg_read(f, PCI_VENDOR_ID, 4), TD_DEVICE << 16 | TD_VENDOR);
 	mmio_write(f, TD_SCRATCH0, 0x600d);
 	card_kill(f);
-	/* The function reads all ones, through config space and its BAR. */
-	assert_int_equal(cfg_read(f, PCI_VENDOR_ID, 4), 0xffffffffu);
-	assert_true(vfio_user_dev_dead(f->dev));
+	/* Its BAR reads all ones, and the function is known dead. */
 	assert_int_equal(iobus_dispatch(&f->mmio, addr + TD_SCRATCH0, &v, 4, false), 0);
 	assert_int_equal(v, 0xffffffffu);
-	/* Writes vanish, and nothing else is affected. */
+	assert_true(vfio_user_dev_dead(f->dev));
+	/* Config space the guest saw is still there for a rescan; the rest is all ones. */
+	assert_int_equal(cfg_read(f, PCI_VENDOR_ID, 4), TD_DEVICE << 16 | TD_VENDOR);
+	assert_int_equal(bar0(f), addr);
+	assert_int_equal(cfg_read(f, PCI_INTERRUPT_PIN, 1), 0xff);
+	/* Writes vanish: decoding stays as it was, and nothing else is affected. */
 	v = 1;
 	assert_int_equal(iobus_dispatch(&f->mmio, addr + TD_SCRATCH0, &v, 4, true), 0);
 	cfg_write(f, PCI_COMMAND, 2, 0);
-	assert_int_equal(cfg_read(f, PCI_DEVICE_ID, 2), 0xffff);
-	assert_int_equal(cfg_read(f, PCI_VENDOR_ID, 2), 0xffff);
+	assert_true(cfg_read(f, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
+	assert_int_equal(iobus_dispatch(&f->mmio, addr + TD_SCRATCH0, &v, 4, false), 0);
+	assert_int_equal(v, 0xffffffffu);
 	assert_int_equal(iobus_dispatch(&f->mmio, CV_PCI_ECAM_START + PCI_VENDOR_ID, &v, 2,
 					false), 0);
 	assert_int_not_equal(v & 0xffff, 0xffff);  /* the host bridge still answers */
+}
+
+/* The monitor reconnects on its own; bounded so a broken one fails, not hangs. */
+static bool wait_alive(struct fixture *f)
+{
+	for (unsigned i = 0; i < 1000; i++) {
+		if (!vfio_user_dev_dead(f->dev))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_card_restart(void **state)
+{
+	struct fixture *f = fixture(state);
+	uint64_t moved;
+	uint8_t buf[4096];
+	uint32_t v = 0;
+
+	/* The guest's state before the crash: a moved BAR, decoding, MSI-X on. */
+	enable_memory(f);
+	moved = bar0(f) + 0x100000;
+	cfg_write(f, PCI_BASE_ADDRESS_0, 4, (uint32_t)moved);
+	msix_program(f, 0, 0x51);
+	msix_mask(f, 0, false);
+	mmio_write(f, TD_SCRATCH0, 0x600d);
+
+	card_kill(f);
+	assert_int_equal(iobus_dispatch(&f->mmio, moved + TD_SCRATCH0, &v, 4, false), 0);
+	assert_int_equal(v, 0xffffffffu);
+	assert_true(vfio_user_dev_dead(f->dev));
+
+	/* A new card on the same socket, as cardvisor restarts one. */
+	card_start(f);
+	assert_true(wait_alive(f));
+	/* Its config space got cv-hv's replay: read from the card, not the shadow. */
+	assert_int_equal(bar0(f), moved);
+	assert_true(cfg_read(f, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
+	assert_int_equal(cfg_read(f, MSIX_CAP + PCI_MSIX_FLAGS, 2),
+			 PCI_MSIX_FLAGS_ENABLE | (TD_VECTORS - 1));
+	/* A fresh card behind the same BAR address. */
+	assert_int_equal(mmio_read(f, TD_SCRATCH0), 0);
+	mmio_write(f, TD_SCRATCH0, 0xfeed);
+	assert_int_equal(mmio_read(f, TD_SCRATCH0), 0xfeed);
+	/* Its doorbell is an ioeventfd at the BAR's current address. */
+	assert_int_equal(guest_store(f, (uint32_t)(moved + TD_DOORBELL), 1), 0);
+	assert_int_equal(mmio_read(f, TD_DOORBELLS), 1);
+	assert_int_equal(mmio_read(f, TD_DOORBELLS_SOCKET), 0);
+	/* It reaches guest memory again ... */
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(guest_mem_write(&f->mem, DMA_GPA, buf, sizeof(buf)), 0);
+	dma(f, DMA_GPA, sizeof(buf));
+	assert_int_equal(mmio_read(f, TD_DMA_STATUS), 0);
+	assert_int_equal(mmio_read(f, TD_DMA_RESULT), crc32c(0, buf, sizeof(buf)));
+	/* ... and its interrupt is the same irqfd, the guest's MSI-X entry untouched. */
+	assert_false(irr(f, 0x51));
+	assert_int_equal(card_irq(f, 0), 0);
+	assert_true(irr(f, 0x51));
 }
 
 static void test_open_fails_cleanly(void **state)
@@ -540,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msix_irqfd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_masking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_card_death, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_card_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_cleanly, setup, teardown),
 	};
 

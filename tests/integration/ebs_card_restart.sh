@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A cv-ebs card that dies is a failed system check (design.md, "Lifecycle"):
+# cardvisor starts it again, cv-hv reconnects over vfio-user to the same
+# socket and replays the function's config state (BARs, Command, MSI-X
+# Enable), and the guest's NVMe driver, having seen CSTS read all ones,
+# resets the controller and submits its unanswered commands again.  Here the
+# card is killed with SIGKILL in the middle of a random read/write workload
+# whose every read checks the newest acknowledged generation of its unit.
+. "$(dirname "$0")/lib.sh"
+
+export CARDVISOR_STATE=$TMP/state
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export CARDVISOR_STORAGED=127.0.0.1:$port
+STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
+cleanup() {
+	[ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if ! have_kvm; then
+	skip "a killed cv-ebs is restarted and the guest's NVMe controller recovers" \
+		"/dev/kvm is not usable here"
+	exit 0
+fi
+
+# The workload runs in ring 3: on a software KVM ring 0 is emulated.
+VM_TIMEOUT=300 run_vm restart --guest "$TESTGUEST" --mem 128M \
+	--cmdline "nvme-rand user qd=8 ops=300000 queues=2" --volume size=64M,queues=2 &
+vm=$!
+killed=
+for _ in $(seq 600); do
+	pid=$(cat "$CARDVISOR_RUNDIR"/i-*/vol-*.sock.pid 2>/dev/null | head -n1)
+	if [ -n "$pid" ] && grep -q '^cvguest: nvme-rand start' "$TMP/restart.out" 2>/dev/null; then
+		sleep 1
+		kill -9 "$pid" && killed=$pid
+		break
+	fi
+	sleep 0.1
+done
+wait "$vm"
+check "cv-ebs was killed while the guest's workload ran through it" test -n "$killed"
+expect restart "cardvisor saw the card die and started it again" \
+	"system check failed: restarting cv-ebs"
+expect restart "cv-hv reconnected to the new card and replayed its config space" \
+	"vfio-user: .* card at .* is back: config replayed"
+expect restart "the guest's driver reset the controller and recovered" \
+	'^cvguest: nvme controller reset \(.*\) recovered in [0-9]+ ms'
+expect restart "the workload completes" '^cvguest: nvme-rand done ops=300000 '
+expect restart "with no failed command and no acknowledged write lost" '^cvguest: result pass'
+expect_rc restart "the guest powers off normally" 0
