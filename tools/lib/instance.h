@@ -25,7 +25,10 @@
  *               volume-id = "vol-…";  target = "host:port";  subnqn = "nqn…";
  *               key-file = "/path";   (64-byte AES-256-XTS key; only the
  *                                      card reads it, cv-hv never holds it)
- *               socket = "/path";     (the card's vfio-user socket)
+ *               socket = "/path";     (the card's vfio-user socket, or its
+ *                                      vhost-user one for vhost-user-blk)
+ *               face = "nvme" | "vhost-user-blk";  (optional, default nvme:
+ *                                      what the guest sees, docs/ebs.md)
  *               queues = <u32>;       iops, iops-burst, bps, bps-burst = <u64>;
  *           };
  *       };
@@ -66,8 +69,9 @@ struct instance_volume {
 	const char *target;       /* cv-storaged, "host:port" */
 	const char *subnqn;
 	const char *key_file;
-	const char *socket;       /* where the card serves its NVMe function */
-	unsigned queues;          /* NVMe I/O queue pairs */
+	const char *socket;       /* where the card serves its guest-facing face */
+	const char *face;         /* "nvme", "vhost-user-blk", or NULL (nvme) */
+	unsigned queues;          /* I/O queues (NVMe queue pairs or virtqueues) */
 	uint64_t iops, iops_burst, bps, bps_burst;  /* 0: unlimited / default */
 };
 
