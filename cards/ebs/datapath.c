@@ -10,7 +10,7 @@
 #include "cards/ebs/datapath.h"
 #include "tools/lib/log.h"
 
-#define LBA_SIZE (1u << NVME_CTRL_LBA_SHIFT)
+#define LBA_SIZE EBS_LBA_SIZE
 
 /*
  * One guest command on its way: the NVMe/TCP commands that carry it (one,
@@ -19,7 +19,7 @@
  */
 struct dp_io {
 	struct ebs_datapath *dp;
-	struct nvme_io *io;
+	struct ebs_io *io;
 	struct dp_io *next;       /* wait list */
 	uint8_t *bounce;          /* ciphertext, Read and Write */
 	uint32_t bytes;           /* what QoS charges */
@@ -37,7 +37,6 @@ struct dp_queue {
 };
 
 struct ebs_datapath {
-	struct nvme_ctrl *ctrl;
 	struct nvmf_ctrl *nvmf;
 	struct qos qos;
 	int timer_fd;
@@ -101,11 +100,6 @@ fail:
 	return ret;
 }
 
-void ebs_datapath_attach(struct ebs_datapath *dp, struct nvme_ctrl *ctrl)
-{
-	dp->ctrl = ctrl;
-}
-
 static void dp_io_free(struct dp_io *d)
 {
 	free(d->bounce);
@@ -142,7 +136,7 @@ static struct dp_queue *dp_queue(struct ebs_datapath *dp, uint16_t sqid)
 typedef int (*block_fn)(struct dp_queue *q, uint64_t lba, uint8_t *guest,
 			uint8_t *bounce);
 
-static int for_each_block(struct dp_queue *q, struct nvme_io *io, uint8_t *bounce,
+static int for_each_block(struct dp_queue *q, struct ebs_io *io, uint8_t *bounce,
 			  bool copy_back, block_fn fn)
 {
 	uint8_t tmp[LBA_SIZE];
@@ -239,19 +233,22 @@ static int decrypt_block(struct dp_queue *q, uint64_t lba, uint8_t *guest,
 static void dp_io_complete(struct dp_io *d)
 {
 	struct ebs_datapath *dp = d->dp;
-	struct nvme_io *io = d->io;
+	struct ebs_io *io = d->io;
+	uint16_t status;
 
-	if (!d->status && io->opcode == NVME_NVM_READ &&
-	    for_each_block(dp_queue(dp, io->sqid), io, d->bounce, true, decrypt_block)) {
-		cv_err_once("volume: sq %u cid %u: cannot decrypt blocks at lba %llu",
-			    io->sqid, io->cid, (unsigned long long)io->slba);
+	/* No buffers: the face took them back, nothing to place. */
+	if (!d->status && io->opcode == NVME_NVM_READ && io->iov &&
+	    for_each_block(dp_queue(dp, io->queue), io, d->bounce, true, decrypt_block)) {
+		cv_err_once("volume: queue %u: cannot decrypt blocks at lba %llu", io->queue,
+			    (unsigned long long)io->slba);
 		d->status = nvme_cqe_status(NVME_SC_INTERNAL, false);
 	}
 	dp->stats.completed++;
 	if (d->status)
 		dp->stats.errors++;
-	nvme_ctrl_io_complete(dp->ctrl, io, d->status);
+	status = d->status;
 	dp_io_free(d);
+	io->done(io, status);
 }
 
 static void drain(struct ebs_datapath *dp);
@@ -271,23 +268,27 @@ static void sub_done(struct nvmf_req *req, uint16_t status)
 	}
 }
 
-/* Turn @d into its NVMe/TCP commands; encrypt what a Write carries. */
-static int dp_io_prepare(struct dp_io *d)
+/*
+ * Turn @d into its NVMe/TCP commands; encrypt what a Write carries.  An
+ * NVMe status when it cannot go: its buffers were dropped while it waited
+ * (Command Aborted), or no memory (Internal Error).
+ */
+static uint16_t dp_io_prepare(struct dp_io *d)
 {
-	struct nvme_io *io = d->io;
+	struct ebs_io *io = d->io;
 	bool data = io->opcode == NVME_NVM_READ || io->opcode == NVME_NVM_WRITE;
 
+	if (data && !io->iov)
+		return nvme_cqe_status(NVME_SC_ABORT_REQ, false);
 	if (data) {
 		d->bounce = malloc((size_t)io->nlb * LBA_SIZE);
 		if (!d->bounce)
-			return -ENOMEM;
+			return nvme_cqe_status(NVME_SC_INTERNAL, false);
 		d->bounce_iov = (struct iovec){ d->bounce, (size_t)io->nlb * LBA_SIZE };
 		if (io->opcode == NVME_NVM_WRITE) {
-			int ret = for_each_block(dp_queue(d->dp, io->sqid), io, d->bounce,
-						 false, encrypt_block);
-
-			if (ret)
-				return ret;
+			if (for_each_block(dp_queue(d->dp, io->queue), io, d->bounce, false,
+					   encrypt_block))
+				return nvme_cqe_status(NVME_SC_INTERNAL, false);
 		}
 	}
 	for (unsigned i = 0; i < d->nr_sub; i++) {
@@ -310,7 +311,7 @@ static int dp_io_prepare(struct dp_io *d)
 /* Start what queue slots allow; true once every sub-command is out. */
 static bool dp_io_start(struct dp_io *d)
 {
-	struct dp_queue *q = dp_queue(d->dp, d->io->sqid);
+	struct dp_queue *q = dp_queue(d->dp, d->io->queue);
 
 	while (d->started < d->nr_sub) {
 		struct nvmf_req *r = &d->sub[d->started];
@@ -326,8 +327,8 @@ static bool dp_io_start(struct dp_io *d)
 			return false;
 		d->started++;
 		if (ret) {
-			cv_err_once("volume: sq %u cid %u: NVMe/TCP refused opcode %#x at lba %llu: %s",
-				    d->io->sqid, d->io->cid, r->opc,
+			cv_err_once("volume: queue %u: NVMe/TCP refused opcode %#x at lba %llu: %s",
+				    d->io->queue, r->opc,
 				    (unsigned long long)r->slba, strerror(-ret));
 			if (!d->status)
 				d->status = nvme_cqe_status(NVME_SC_INTERNAL, false);
@@ -356,10 +357,9 @@ static bool dp_io_advance(struct dp_io *d, uint64_t *wait_ns)
 			return false;
 		}
 		d->admitted = true;
-		if (dp_io_prepare(d)) {
-			d->status = nvme_cqe_status(NVME_SC_INTERNAL, false);
+		d->status = dp_io_prepare(d);
+		if (d->status)
 			d->started = d->nr_sub;
-		}
 	}
 	if (!dp_io_start(d))
 		return false;
@@ -425,13 +425,12 @@ static void drain(struct ebs_datapath *dp)
 	dp->draining = false;
 }
 
-int ebs_datapath_submit(void *opaque, struct nvme_io *io)
+int ebs_datapath_submit(struct ebs_datapath *dp, struct ebs_io *io)
 {
-	struct ebs_datapath *dp = opaque;
 	unsigned nr_sub = io->opcode == NVME_NVM_DSM ? io->nr_ranges : 1;
 	struct dp_io *d;
 
-	if (!dp_queue(dp, io->sqid))
+	if (!dp_queue(dp, io->queue))
 		return -EINVAL;
 	d = calloc(1, sizeof(*d) + nr_sub * sizeof(d->sub[0]));
 	if (!d)
@@ -453,10 +452,8 @@ int ebs_datapath_submit(void *opaque, struct nvme_io *io)
  * Create I/O SQ for a queue the association does not carry fails: the
  * controller offers exactly as many I/O queues as there are NVMe/TCP ones.
  */
-int ebs_datapath_ioq_create(void *opaque, uint16_t qid)
+int ebs_datapath_ioq_create(struct ebs_datapath *dp, uint16_t qid)
 {
-	struct ebs_datapath *dp = opaque;
-
 	if (dp_queue(dp, qid))
 		return 0;
 	cv_err("volume: I/O queue %u has no NVMe/TCP queue (%u connected)", qid,

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The EBS card's block path between the guest-facing NVMe controller and
- * the NVMe/TCP association to cv-storaged (design.md, "Storage model"):
+ * The EBS card's block path between a guest-facing face and the NVMe/TCP
+ * association to cv-storaged (design.md, "Storage model"):
  *
- *   nvme_io  ->  QoS admission  ->  AES-256-XTS  ->  NVMe/TCP I/O queue
+ *   ebs_io  ->  QoS admission  ->  AES-256-XTS  ->  NVMe/TCP I/O queue
  *
- * NVMe I/O queue y is carried by NVMe/TCP I/O queue y (the association is
- * set up with as many I/O queues as the controller offers), so queue pairs
- * stay independent end to end.
+ * The path knows no face.  The NVMe controller (cards/ebs/nvme_ctrl.h,
+ * NVMe I/O queue y on NVMe/TCP queue y) and the virtio-blk device
+ * (cards/ebs/vblk.h, virtqueue i on NVMe/TCP queue i + 1) each turn their
+ * guest requests into ebs_io and get them back through its done callback,
+ * so queues stay independent end to end whichever face the guest sees.
+ * Requests and statuses are NVMe's, the protocol toward storage: a face
+ * maps what its guest speaks onto them.
  *
  * Every written block is encrypted into a bounce buffer before it leaves
  * the card; every read block is decrypted from one into guest memory, so
@@ -23,12 +27,45 @@
 #ifndef CV_EBS_DATAPATH_H
 #define CV_EBS_DATAPATH_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
-#include "cards/ebs/nvme_ctrl.h"
 #include "cards/ebs/nvmf_host.h"
 #include "cards/ebs/qos.h"
 #include "cards/ebs/xts.h"
+
+#define EBS_LBA_SHIFT 12                       /* 4096-byte blocks */
+#define EBS_LBA_SIZE (1u << EBS_LBA_SHIFT)
+
+struct ebs_io;
+/*
+ * @io finished with @status, an NVMe CQE status word without phase
+ * (nvme_cqe_status(); 0 is success).  Called from the event loop, or from
+ * inside ebs_datapath_submit() when the I/O fails at once.
+ */
+typedef void (*ebs_io_done_fn)(struct ebs_io *io, uint16_t status);
+
+/*
+ * One block request of a face, validated by it (range inside the volume,
+ * data length = nlb blocks, no more than one NVMe/TCP command carries),
+ * owned by it until done() is called.  The face may drop its buffers while
+ * the I/O is in flight (its guest memory goes away) by setting iov to
+ * NULL: the path then neither reads nor writes them, and a Read or Write
+ * not yet sent completes with Command Aborted.
+ */
+struct ebs_io {
+	uint16_t queue;        /* NVMe/TCP I/O queue, 1..nr_io_queues */
+	uint8_t opcode;        /* NVME_NVM_READ, _WRITE, _FLUSH, _WRITE_ZEROES, _DSM */
+	bool fua;
+	uint64_t slba;
+	uint32_t nlb;          /* blocks, 1-based; 0 for Flush and DSM */
+	struct iovec *iov;     /* guest memory, Read and Write only */
+	unsigned iovcnt;
+	const struct nvme_dsm_range *ranges; /* DSM only, in card memory */
+	unsigned nr_ranges;
+	ebs_io_done_fn done;
+};
 
 struct ebs_datapath;
 
@@ -40,20 +77,21 @@ struct ebs_datapath_stats {
 
 /*
  * A path over the live association @nvmf (nvmf_ctrl_info() tells its LBA
- * size, which must be the controller's 4096) with volume key @key and QoS
- * @lim.  The controller is attached afterwards with
- * ebs_datapath_attach(), because it needs the path's callbacks first.
+ * size, which must be EBS_LBA_SIZE) with volume key @key and QoS @lim.
  * Returns 0 or a negative errno (bad key, LBA size mismatch, no memory).
  */
 int ebs_datapath_create(struct ebs_datapath **out, struct nvmf_ctrl *nvmf,
 			const uint8_t key[XTS_KEY_LEN], const struct qos_limits *lim);
-void ebs_datapath_attach(struct ebs_datapath *dp, struct nvme_ctrl *ctrl);
-/* Requests still in flight are dropped uncompleted: reset the controller first. */
+/* Requests still in flight are dropped uncompleted: stop the face first. */
 void ebs_datapath_destroy(struct ebs_datapath *dp);
 
-/* nvme_ctrl_ops.io_submit and .ioq_create, opaque = the path. */
-int ebs_datapath_submit(void *dp, struct nvme_io *io);
-int ebs_datapath_ioq_create(void *dp, uint16_t qid);
+/*
+ * Start @io: 0, and done() follows (perhaps before this returns); or
+ * -EINVAL (no such queue) / -ENOMEM with done() never called.
+ */
+int ebs_datapath_submit(struct ebs_datapath *dp, struct ebs_io *io);
+/* Whether NVMe/TCP I/O queue @qid exists: 0, else -ENOSPC after a log line. */
+int ebs_datapath_ioq_create(struct ebs_datapath *dp, uint16_t qid);
 
 /*
  * The QoS timer: a timerfd armed whenever an I/O waits for tokens.  Add it

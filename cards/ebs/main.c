@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * cv-ebs: one EBS volume as an NVMe PCI function.  It serves the function
- * to cv-hv over vfio-user, and carries the guest's I/O through QoS and
- * AES-256-XTS to cv-storaged over NVMe/TCP, one TCP connection per queue
- * pair (design.md, "Storage model"; docs/ebs.md).
+ * cv-ebs: one EBS volume, carried through QoS and AES-256-XTS to
+ * cv-storaged over NVMe/TCP, one TCP connection per queue (design.md,
+ * "Storage model"; docs/ebs.md).  The guest sees it through one of two
+ * faces, as the volume node's `face` property says:
+ *   nvme (default)  an NVMe PCI function served to cv-hv over vfio-user
+ *   vhost-user-blk  a virtio-blk device served over vhost-user, for QEMU
+ *                   or Cloud Hypervisor (cards/ebs/vblk.h)
  *
  *   cv-ebs --instance FILE --volume ID [--verbose]
  *
@@ -12,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,7 @@
 #include "cards/ebs/nvme_ctrl.h"
 #include "cards/ebs/nvme_pci.h"
 #include "cards/ebs/nvmf_host.h"
+#include "cards/ebs/vblk.h"
 #include "cards/ebs/vfio_server.h"
 #include "tools/lib/card_cli.h"
 #include "tools/lib/log.h"
@@ -37,12 +42,14 @@
 #define EBS_MDTS_MAX 8            /* 2^8 * 4 KiB = 1 MiB */
 
 enum ebs_src { SRC_SIGNAL, SRC_VFIO, SRC_NVMF_ADMIN, SRC_NVMF_QUEUE, SRC_QOS,
-	       SRC_IRQ_HOLD, SRC_DOORBELL };
+	       SRC_IRQ_HOLD, SRC_DOORBELL, SRC_VHOST };
 
 struct ebs_card {
 	const struct instance_volume *vol;
 	struct nvmf_ctrl *nvmf;
 	struct ebs_datapath *dp;
+	struct vblk *vblk;                  /* the vhost-user-blk face, or NULL */
+	/* The NVMe face. */
 	struct nvme_ctrl *ctrl;
 	struct vfio_server *srv;
 	struct pci_config cfg;
@@ -203,9 +210,45 @@ static void raise_irq(void *opaque, unsigned vector)
 			    vector, strerror(-ret));
 }
 
-static int io_submit(void *opaque, struct nvme_io *io)
+_Static_assert(EBS_LBA_SIZE == 1u << NVME_CTRL_LBA_SHIFT,
+	       "the controller's LBA is the datapath's block");
+
+/* An NVMe command on its way through the face-neutral datapath. */
+struct nvme_face_io {
+	struct ebs_io io;
+	struct nvme_io *nio;
+	struct ebs_card *card;
+};
+
+static void nvme_io_done(struct ebs_io *io, uint16_t status)
 {
-	return ebs_datapath_submit(((struct ebs_card *)opaque)->dp, io);
+	struct nvme_face_io *f = (struct nvme_face_io *)((char *)io -
+							  offsetof(struct nvme_face_io, io));
+
+	nvme_ctrl_io_complete(f->card->ctrl, f->nio, status);
+	free(f);
+}
+
+static int io_submit(void *opaque, struct nvme_io *nio)
+{
+	struct ebs_card *card = opaque;
+	struct nvme_face_io *f = malloc(sizeof(*f));
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	/* NVMe I/O queue y is NVMe/TCP queue y. */
+	*f = (struct nvme_face_io){
+		.io = { .queue = nio->sqid, .opcode = nio->opcode, .fua = nio->fua,
+			.slba = nio->slba, .nlb = nio->nlb, .iov = nio->iov,
+			.iovcnt = nio->iovcnt, .ranges = nio->ranges,
+			.nr_ranges = nio->nr_ranges, .done = nvme_io_done },
+		.nio = nio, .card = card,
+	};
+	ret = ebs_datapath_submit(card->dp, &f->io);
+	if (ret)
+		free(f);
+	return ret;
 }
 
 static int ioq_create(void *opaque, uint16_t qid)
@@ -250,14 +293,73 @@ static int doorbells_init(struct ebs_card *card)
 	return 0;
 }
 
-static int card_init(struct ebs_card *card, const char *volume_id)
+/* The NVMe face: a controller on a PCI function cv-hv reaches over vfio-user. */
+static int nvme_face_init(struct ebs_card *card, const char *serial)
+{
+	const struct instance_volume *v = card->vol;
+	const struct nvmf_ctrl_info *in = nvmf_ctrl_info(card->nvmf);
+	struct nvme_ctrl_params p = { .firmware = "cv1", .mqes = EBS_MQES };
+	struct vfio_server_config sc = { .name = v->id, .ops = &server_ops, .opaque = card };
+	int ret;
+
+	snprintf(p.volume_id, sizeof(p.volume_id), "%s", serial);
+	p.nsze = in->nsze;
+	p.max_ioqs = (uint16_t)in->nr_io_queues;
+	p.nr_vectors = p.max_ioqs + 1;
+	/* No guest command larger than one NVMe/TCP command can carry. */
+	for (p.mdts = EBS_MDTS_MAX; p.mdts > 1 && (4096u << p.mdts) > in->max_xfer; p.mdts--)
+		;
+	ret = nvme_ctrl_create(&card->ctrl, &p, &ctrl_ops, card);
+	if (ret)
+		return ret;
+	nvme_pci_layout(p.max_ioqs, p.nr_vectors, &card->layout);
+	ret = nvme_pci_config_init(&card->cfg, &card->layout);
+	if (ret)
+		return ret;
+	card->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (card->hold_fd < 0)
+		return -errno;
+	ret = doorbells_init(card);
+	if (ret)
+		return ret;
+	sc.region_size[VFIO_PCI_CONFIG_REGION_INDEX] = 4096;
+	sc.region_size[VFIO_PCI_BAR0_REGION_INDEX] = card->layout.bar0_size;
+	sc.ioeventfds = card->dbs;
+	sc.nr_ioeventfds = card->nr_dbs;
+	sc.msix_vectors = p.nr_vectors;
+	ret = vfio_server_create(&card->srv, v->socket, &sc);
+	if (!ret)
+		ret = ep_add(card->epfd, vfio_server_fd(card->srv), SRC_VFIO, 0);
+	if (!ret)
+		ret = ep_add(card->epfd, card->hold_fd, SRC_IRQ_HOLD, 0);
+	return ret;
+}
+
+/* The vhost-user-blk face: virtqueue i on NVMe/TCP queue i + 1. */
+static int vblk_face_init(struct ebs_card *card, const char *serial)
+{
+	const struct nvmf_ctrl_info *in = nvmf_ctrl_info(card->nvmf);
+	struct vblk_config vc = { .path = card->vol->socket, .serial = serial,
+				  .blocks = in->nsze, .queues = in->nr_io_queues,
+				  .max_xfer = in->max_xfer, .dp = card->dp };
+	int ret = vblk_open(&card->vblk, &vc);
+
+	if (ret) {
+		cv_err("volume %s: cannot serve vhost-user-blk on %s (%u queues, at most %u): %s",
+		       card->vol->id, card->vol->socket, in->nr_io_queues, VBLK_MAX_QUEUES,
+		       strerror(-ret));
+		return ret;
+	}
+	return ep_add(card->epfd, vblk_fd(card->vblk), SRC_VHOST, 0);
+}
+
+static int card_init(struct ebs_card *card, const char *volume_id, bool vblk_face)
 {
 	const struct instance_volume *v = card->vol;
 	const struct nvmf_ctrl_info *in;
-	struct nvme_ctrl_params p = { .firmware = "cv1", .mqes = EBS_MQES };
-	struct vfio_server_config sc = { .name = v->id, .ops = &server_ops, .opaque = card };
 	struct qos_limits lim = { .iops = v->iops, .iops_burst = v->iops_burst,
 				  .bps = v->bps, .bps_burst = v->bps_burst };
+	char serial[NVME_CTRL_VOLID_LEN + 1] = "";
 	uint8_t key[XTS_KEY_LEN];
 	sigset_t sigs;
 	int ret;
@@ -272,38 +374,16 @@ static int card_init(struct ebs_card *card, const char *volume_id)
 	if (ret)
 		return ret;
 	in = nvmf_ctrl_info(card->nvmf);
-	/* The serial number is the id without its dash, as EBS's NVMe volumes show it. */
+	/* The serial number is the id without its dash, as EBS's NVMe volumes
+	 * show it; the virtio-blk face answers GET_ID with the same. */
 	for (size_t i = 0, n = 0; volume_id[i] && n < NVME_CTRL_VOLID_LEN; i++)
 		if (volume_id[i] != '-')
-			p.volume_id[n++] = volume_id[i];
-	p.nsze = in->nsze;
-	p.max_ioqs = (uint16_t)in->nr_io_queues;
-	p.nr_vectors = p.max_ioqs + 1;
-	/* No guest command larger than one NVMe/TCP command can carry. */
-	for (p.mdts = EBS_MDTS_MAX; p.mdts > 1 && (4096u << p.mdts) > in->max_xfer; p.mdts--)
-		;
-	ret = nvme_ctrl_create(&card->ctrl, &p, &ctrl_ops, card);
-	if (ret)
-		return ret;
-	ebs_datapath_attach(card->dp, card->ctrl);
-	nvme_pci_layout(p.max_ioqs, p.nr_vectors, &card->layout);
-	ret = nvme_pci_config_init(&card->cfg, &card->layout);
-	if (ret)
-		return ret;
+			serial[n++] = volume_id[i];
 
 	card->epfd = epoll_create1(EPOLL_CLOEXEC);
-	card->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (card->epfd < 0 || card->hold_fd < 0)
+	if (card->epfd < 0)
 		return -errno;
-	ret = doorbells_init(card);
-	if (ret)
-		return ret;
-	sc.region_size[VFIO_PCI_CONFIG_REGION_INDEX] = 4096;
-	sc.region_size[VFIO_PCI_BAR0_REGION_INDEX] = card->layout.bar0_size;
-	sc.ioeventfds = card->dbs;
-	sc.nr_ioeventfds = card->nr_dbs;
-	sc.msix_vectors = p.nr_vectors;
-	ret = vfio_server_create(&card->srv, v->socket, &sc);
+	ret = vblk_face ? vblk_face_init(card, serial) : nvme_face_init(card, serial);
 	if (ret)
 		return ret;
 
@@ -316,26 +396,23 @@ static int card_init(struct ebs_card *card, const char *volume_id)
 		return -errno;
 	ret = ep_add(card->epfd, card->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
-		ret = ep_add(card->epfd, vfio_server_fd(card->srv), SRC_VFIO, 0);
-	if (!ret)
 		ret = ep_add(card->epfd, nvmf_ctrl_fd(card->nvmf), SRC_NVMF_ADMIN, 0);
 	for (unsigned i = 0; !ret && i < in->nr_io_queues; i++)
 		ret = ep_add(card->epfd, nvmf_queue_fd(nvmf_ctrl_queue(card->nvmf, i)),
 			     SRC_NVMF_QUEUE, i);
 	if (!ret)
 		ret = ep_add(card->epfd, ebs_datapath_timer_fd(card->dp), SRC_QOS, 0);
-	if (!ret)
-		ret = ep_add(card->epfd, card->hold_fd, SRC_IRQ_HOLD, 0);
 	if (ret)
 		return ret;
-	cv_info("volume %s: %llu blocks of 4 KiB on %s (%s), %u queue pairs, serving %s",
+	cv_info("volume %s: %llu blocks of 4 KiB on %s (%s), %u queues, serving %s on %s",
 		v->id, (unsigned long long)in->nsze, v->target, v->subnqn, in->nr_io_queues,
-		v->socket);
+		vblk_face ? "vhost-user-blk" : "NVMe", v->socket);
 	return 0;
 }
 
 static void card_destroy(struct ebs_card *card)
 {
+	vblk_close(card->vblk);
 	vfio_server_destroy(card->srv);
 	for (unsigned i = 0; card->dbs && i < card->nr_dbs; i++)
 		if (card->dbs[i].fd > 0)
@@ -401,10 +478,17 @@ static int card_run(struct ebs_card *card)
 				if (read(card->dbs[idx].fd, &cnt, sizeof(cnt)) > 0)
 					nvme_ctrl_doorbell_kick(card->ctrl, card->db_first + idx);
 				break;
+			case SRC_VHOST:
+				if (vblk_process(card->vblk))
+					return -EIO;
+				break;
 			}
 		}
 		ebs_datapath_flush(card->dp);
-		hold_timer_update(card);
+		if (card->vblk)
+			vblk_flush(card->vblk);
+		else
+			hold_timer_update(card);
 	}
 }
 
@@ -414,7 +498,9 @@ int main(int argc, char **argv)
 	struct card_cli cli;
 	int ret = card_cli_start(&cli, argc, argv, "cv-ebs", "volume",
 				 "Serves volume ID of the instance description FILE as an NVMe PCI\n"
-				 "function over vfio-user (docs/ebs.md).");
+				 "function over vfio-user, or as a virtio-blk device over vhost-user\n"
+				 "when the volume's face is vhost-user-blk (docs/ebs.md).");
+	const char *face;
 
 	if (ret)
 		return ret > 0 ? 0 : 1;
@@ -426,7 +512,13 @@ int main(int argc, char **argv)
 		card_cli_free(&cli);
 		return 1;
 	}
-	ret = card_init(&card, cli.id);
+	face = card.vol->face ? card.vol->face : "nvme";
+	if (strcmp(face, "nvme") && strcmp(face, "vhost-user-blk")) {
+		cv_err("volume %s: face \"%s\" is neither nvme nor vhost-user-blk", cli.id, face);
+		card_cli_free(&cli);
+		return 1;
+	}
+	ret = card_init(&card, cli.id, !strcmp(face, "vhost-user-blk"));
 	if (!ret)
 		ret = card_run(&card);
 	else

@@ -42,6 +42,13 @@ bool vu_has_feature(const struct vu_dev *dev, unsigned bit)
 	return dev->acked & VIRTIO_BIT(bit);
 }
 
+/* What GET_PROTOCOL_FEATURES offers: the device's, ours, CONFIG with a hook. */
+static uint64_t protocol_offered(const struct vu_dev *dev)
+{
+	return dev->cfg.protocol_features | base_protocol |
+	       (dev->ops.get_config ? VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) : 0);
+}
+
 static bool has_protocol(const struct vu_dev *dev, unsigned bit)
 {
 	return dev->protocol_acked & VIRTIO_BIT(bit);
@@ -49,8 +56,16 @@ static bool has_protocol(const struct vu_dev *dev, unsigned bit)
 
 /* ------------------------------------------------------------------ rings */
 
+static void ring_release(struct vu_dev *dev, unsigned q)
+{
+	if (dev->ops.release)
+		dev->ops.release(dev->opaque, q);
+}
+
 static void ring_stop(struct vu_dev *dev, struct vu_ring *r)
 {
+	if (r->started || r->mapped)
+		ring_release(dev, (unsigned)(r - dev->ring));
 	if (r->mapped)
 		r->base = r->vq.last_avail;
 	if (r->kick >= 0)
@@ -249,6 +264,9 @@ static int set_mem_table(struct vu_dev *dev, const struct vhost_user_memory *m, 
 			munmap(base[i], len[i]);
 		return r;
 	}
+	/* In-flight buffers point into the old mappings. */
+	for (unsigned q = 0; q < dev->cfg.rings; q++)
+		ring_release(dev, q);
 	mem_unmap(dev);
 	mem.nregions = m->nregions;
 	dev->mem = mem;
@@ -319,6 +337,8 @@ static int payload_size(uint32_t request)
 	case VHOST_USER_SET_VRING_ADDR:
 		return sizeof(struct vhost_user_vring_addr);
 	case VHOST_USER_SET_MEM_TABLE:
+	case VHOST_USER_GET_CONFIG:
+	case VHOST_USER_SET_CONFIG:
 		return -1;
 	default:
 		return -2; /* not served */
@@ -436,8 +456,36 @@ struct reply {
 	union {
 		uint64_t u64;
 		struct vhost_user_vring_state state;
+		struct vhost_user_config config;
 	};
 };
+
+/*
+ * GET_CONFIG / SET_CONFIG ("Device config space"): the window must fit the
+ * payload exactly and the 256 bytes vhost-user allows; GET_CONFIG answers
+ * with the same header and the bytes read.
+ */
+static int config_request(struct vu_dev *dev, uint32_t request, const uint8_t *p,
+			  uint32_t size, struct reply *out)
+{
+	struct vhost_user_config c;
+
+	if (!dev->ops.get_config || !has_protocol(dev, VHOST_USER_PROTOCOL_F_CONFIG))
+		return -EOPNOTSUPP;
+	if (size < VHOST_USER_CONFIG_HDR_SIZE || size > sizeof(c))
+		return -EINVAL;
+	memcpy(&c, p, size);
+	if (c.size > VHOST_USER_MAX_CONFIG_SIZE || size != VHOST_USER_CONFIG_HDR_SIZE + c.size ||
+	    c.offset > VHOST_USER_MAX_CONFIG_SIZE - c.size)
+		return -EINVAL;
+	if (request == VHOST_USER_SET_CONFIG)
+		return dev->ops.set_config ?
+			       dev->ops.set_config(dev->opaque, c.offset, c.region, c.size, c.flags) :
+			       -EPERM;
+	out->config = c;
+	out->size = size;
+	return dev->ops.get_config(dev->opaque, c.offset, out->config.region, c.size);
+}
 
 static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32_t size,
 		  int *fds, unsigned nfds, struct reply *out)
@@ -471,10 +519,10 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 		return 0;
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
 		out->size = sizeof(out->u64);
-		out->u64 = dev->cfg.protocol_features | base_protocol;
+		out->u64 = protocol_offered(dev);
 		return 0;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		if (v & ~(dev->cfg.protocol_features | base_protocol))
+		if (v & ~protocol_offered(dev))
 			return -EINVAL;
 		dev->protocol_acked = v;
 		return 0;
@@ -551,6 +599,9 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 		if (r->enabled)
 			ring_poke(dev, st.index);
 		return 0;
+	case VHOST_USER_GET_CONFIG:
+	case VHOST_USER_SET_CONFIG:
+		return config_request(dev, request, p, size, out);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -575,6 +626,8 @@ static const char *request_name(uint32_t request)
 		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
 		[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
 		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
+		[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
 		[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
 	};
 

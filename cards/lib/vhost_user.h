@@ -43,7 +43,40 @@ struct vu_ring {
 struct vu_ops {
 	/* Ring @q may have buffers: a kick, or the ring just became live. */
 	void (*kick)(void *opaque, unsigned q);
+	/*
+	 * Optional, for devices that complete chains after kick() returned:
+	 * chains popped from @q must be forgotten, neither their buffers
+	 * touched nor their heads filled, because the ring stopped or the
+	 * memory they lie in is about to be unmapped.  Called before that.
+	 */
+	void (*release)(void *opaque, unsigned q);
+	/*
+	 * Optional: the device's configuration space (virtio 1.2 §4.1.4.3),
+	 * which a vhost-user front-end reads with GET_CONFIG and writes with
+	 * SET_CONFIG.  Setting get_config offers VHOST_USER_PROTOCOL_F_CONFIG.
+	 * get_config fills @buf with [@offset, @offset + @len), bytes past the
+	 * device's config reading as zero; set_config returns 0 or a negative
+	 * errno (a field the device does not let the driver write).
+	 */
+	int (*get_config)(void *opaque, uint32_t offset, void *buf, uint32_t len);
+	int (*set_config)(void *opaque, uint32_t offset, const void *buf, uint32_t len,
+			  uint32_t flags);
 };
+
+/*
+ * "Device config space" payload of GET_CONFIG / SET_CONFIG: offset and
+ * size of the window, flags (VHOST_SET_CONFIG_TYPE_*), then @size bytes.
+ */
+#define VHOST_USER_MAX_CONFIG_SIZE 256
+#define VHOST_SET_CONFIG_TYPE_FRONTEND 0
+#define VHOST_SET_CONFIG_TYPE_MIGRATION 1
+struct vhost_user_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
+} __attribute__((packed));
+#define VHOST_USER_CONFIG_HDR_SIZE 12
 
 struct vu_config {
 	uint64_t features;          /* virtio features the device offers */

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The EBS card's second guest-facing face: a virtio-blk device (virtio 1.2
+ * §5.2) served over vhost-user (cards/lib/vhost_user.h), so QEMU's or
+ * Cloud Hypervisor's vhost-user-blk front-end gives the guest the volume
+ * as /dev/vda.  Requests become ebs_io for the same QoS, AES-256-XTS and
+ * NVMe/TCP path the NVMe face uses (cards/ebs/datapath.h); virtqueue i is
+ * carried by NVMe/TCP I/O queue i + 1.
+ *
+ * Blocks are 4096 bytes (BLK_SIZE), so every request must be 4 KiB aligned
+ * in its 512-byte sector and length: one that is not is answered with
+ * VIRTIO_BLK_S_IOERR (the type is supported, this instance of it cannot be
+ * served), as is one past the capacity or above the advertised limits.
+ * Types the device does not offer get VIRTIO_BLK_S_UNSUPP (§5.2.6.1).
+ *
+ * Offered: VERSION_1, INDIRECT_DESC, EVENT_IDX, SIZE_MAX, SEG_MAX,
+ * BLK_SIZE, FLUSH, DISCARD, WRITE_ZEROES, and MQ with more than one
+ * queue.  Not offered: RO, GEOMETRY, TOPOLOGY, CONFIG_WCE (the cache mode
+ * is fixed: writeback, FLUSH passes through to cv-storaged), SECURE_ERASE.
+ */
+#ifndef CV_EBS_VBLK_H
+#define CV_EBS_VBLK_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "cards/ebs/datapath.h"
+#include "cards/lib/vhost_user.h"
+
+/* §5.2.3 feature bits. */
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_GEOMETRY 4
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_TOPOLOGY 10
+#define VIRTIO_BLK_F_CONFIG_WCE 11
+#define VIRTIO_BLK_F_MQ 12
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+#define VIRTIO_BLK_F_SECURE_ERASE 16
+
+/* §5.2.6 request types and status values. */
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_GET_LIFETIME 10
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_T_SECURE_ERASE 14
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_SECTOR_SIZE 512
+#define VIRTIO_BLK_ID_BYTES 20
+/* struct virtio_blk_discard_write_zeroes.flags */
+#define VIRTIO_BLK_WZ_F_UNMAP 1
+
+/* §5.2.4 device configuration layout (little endian, as x86-64 is). */
+struct virtio_blk_config {
+	uint64_t capacity;            /* 512-byte sectors */
+	uint32_t size_max;
+	uint32_t seg_max;
+	struct {
+		uint16_t cylinders;
+		uint8_t heads;
+		uint8_t sectors;
+	} geometry;
+	uint32_t blk_size;
+	struct {
+		uint8_t physical_block_exp;
+		uint8_t alignment_offset;
+		uint16_t min_io_size;
+		uint32_t opt_io_size;
+	} topology;
+	uint8_t writeback;
+	uint8_t unused0;
+	uint16_t num_queues;
+	uint32_t max_discard_sectors;
+	uint32_t max_discard_seg;
+	uint32_t discard_sector_alignment;
+	uint32_t max_write_zeroes_sectors;
+	uint32_t max_write_zeroes_seg;
+	uint8_t write_zeroes_may_unmap;
+	uint8_t unused1[3];
+	uint32_t max_secure_erase_sectors;
+	uint32_t max_secure_erase_seg;
+	uint32_t secure_erase_sector_alignment;
+} __attribute__((packed));
+
+/* §5.2.6: the header every request starts with, and a discard/zeroes segment. */
+struct virtio_blk_outhdr {
+	uint32_t type;
+	uint32_t ioprio;
+	uint64_t sector;
+} __attribute__((packed));
+
+struct virtio_blk_discard_write_zeroes {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct virtio_blk_config) == 72, "virtio_blk_config is 72 bytes");
+_Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "virtio-blk header is 16 bytes");
+_Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16, "segment is 16 bytes");
+
+/* Limits the device advertises and enforces. */
+#define VBLK_MAX_QUEUES VU_MAX_RINGS
+#define VBLK_MAX_DISCARD_SEG 256           /* NVMe Dataset Management ranges */
+#define VBLK_MAX_DISCARD_BLOCKS (1u << 19) /* 2 GiB per segment */
+#define VBLK_MAX_ZEROES_BLOCKS (1u << 16)  /* NVMe Write Zeroes: 16-bit NLB */
+
+/* What a request may ask, from the volume and the NVMe/TCP association. */
+struct vblk_limits {
+	uint64_t blocks;     /* capacity in 4 KiB blocks */
+	uint32_t max_data;   /* bytes of one read or write */
+};
+
+/* One chain parsed: what to send down the path, where the status goes. */
+struct vblk_parsed {
+	uint32_t type;
+	uint64_t slba;
+	uint32_t nlb;
+	struct iovec *iov;     /* data segments (IN, OUT), caller's array */
+	unsigned iovcnt;
+	size_t data_len;
+	struct nvme_dsm_range *ranges;  /* DISCARD, WRITE_ZEROES: caller's array */
+	unsigned nr_ranges;
+	uint8_t *status;       /* the status byte in guest memory */
+};
+
+/*
+ * Parse chain @e: VIRTIO_BLK_S_OK with @p filled (p->iov and p->ranges
+ * point at caller arrays of VIRTQ_MAX_SEGS and VBLK_MAX_DISCARD_SEG
+ * entries), else the status to answer with (p->status set).  -1 when the
+ * chain has no writable byte for a status: it can only be dropped.
+ */
+int vblk_parse(const struct virtq_elem *e, const struct vblk_limits *lim,
+	       struct vblk_parsed *p);
+
+struct vblk_config {
+	const char *path;      /* vhost-user socket to listen on */
+	const char *serial;    /* GET_ID answer, first VIRTIO_BLK_ID_BYTES bytes */
+	uint64_t blocks;       /* capacity in 4 KiB blocks */
+	unsigned queues;       /* virtqueues, 1..VBLK_MAX_QUEUES, each an NVMe/TCP queue */
+	uint32_t max_xfer;     /* bytes one NVMe/TCP command carries, >= 4096 */
+	struct ebs_datapath *dp;
+};
+
+struct vblk_stats {
+	uint64_t requests;     /* chains popped */
+	uint64_t ioerr;        /* answered IOERR: malformed, out of range, failed */
+	uint64_t unsupp;       /* answered UNSUPP */
+	uint64_t dropped;      /* no status byte: returned unanswered */
+	uint64_t released;     /* in flight when their ring stopped */
+};
+
+struct vblk;
+
+/* Listen on cfg->path.  0 or a negative errno. */
+int vblk_open(struct vblk **out, const struct vblk_config *cfg);
+/* Requests still in the datapath must not complete after this. */
+void vblk_close(struct vblk *vb);
+/* The fd to poll; when readable call vblk_process(). */
+int vblk_fd(const struct vblk *vb);
+int vblk_process(struct vblk *vb);
+/* Publish completions of this loop turn and interrupt the driver once. */
+void vblk_flush(struct vblk *vb);
+void vblk_stats(const struct vblk *vb, struct vblk_stats *s);
+/* The config space as the front-end reads it (for tests and logs). */
+void vblk_config_space(const struct vblk *vb, struct virtio_blk_config *c);
+
+#endif /* CV_EBS_VBLK_H */
