@@ -74,7 +74,7 @@ Q = @
 msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-.PHONY: all deps test test-unit test-integration asan bench demo clean
+.PHONY: all deps test test-boot test-unit test-integration asan bench demo clean
 all: $(BINS) $(GUEST) $(UNIT_BINS) $(TTOOL_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -151,6 +151,10 @@ test: all
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 test
+
+# The stock Debian kernel under cv-hv and under QEMU with our cards (also in `test`).
+test-boot: all
+	$(Q)st=0; for t in stock_linux boot_qemu; do tests/run.sh $(BUILD) $$t || st=1; done; exit $$st
 
 # Figures are ratios against a baseline measured in the same run (docs/benchmarks.md).
 bench: all

@@ -216,6 +216,14 @@ void vpc_router_from_guest(void *opaque, const uint8_t *frame, size_t len)
 		drop(r, VPC_DROP_ARP_UNANSWERED);
 		return;
 	}
+	/*
+	 * The metadata address lives in the card: a segment its TCP endpoint
+	 * needed no answer for (a last ACK) ends here, it is never routed.
+	 */
+	if (!pkt_ipv4_parse(frame, len, &p) && p.ip->daddr == htonl(IMDS_IPV4)) {
+		r->stats.answered++;
+		return;
+	}
 	if (vpc_filter(&r->filter, VPC_DIR_EGRESS, frame, len, now_ns(), &why))
 		return;
 	/* The filter parsed the frame: it is IPv4. */

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds the stock-kernel boot test's initramfs: busybox-static and
-# tests/boot/init as /init, in an uncompressed newc cpio archive.  Needs no
-# root: the one device node, /dev/console, is written straight into the
-# archive instead of being created with mknod.
+# Builds the stock-kernel boot test's initramfs: busybox-static,
+# tests/boot/init as /init, its udhcpc script, and, given the kernel package,
+# the modules tests/boot/modules lists, taken from that package (the guest
+# runs the kernel's own virtio drivers), in an uncompressed newc cpio
+# archive.  Needs no root: the one device node, /dev/console, is written
+# straight into the archive instead of being created with mknod.
 # Uncompressed because on a software KVM the kernel's ring-0 code is emulated
 # instruction by instruction: inflating a 1 MiB gzip archive took ~120 s of
 # the boot there, while copying 2 MiB costs next to nothing on any host.
-# usage: tests/boot/make-initramfs.sh OUT.cpio
+# usage: tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]
 # Exits 77 with a one-line reason when a tool it needs is missing.
 set -euo pipefail
 
-out=${1:?usage: tests/boot/make-initramfs.sh OUT.cpio}
-init=$(dirname "$0")/init
+out=${1:?usage: tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]}
+deb=${2:-}
+here=$(dirname "$0")
+init=$here/init
 busybox=/bin/busybox
 
 skip() { echo "make-initramfs: $*" >&2; exit 77; }
@@ -25,10 +29,22 @@ command -v cpio >/dev/null || skip "cpio is missing (run make deps)"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp}
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,etc/cvboot}
 cp "$busybox" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 install -m 0755 "$init" "$stage/init"
+install -m 0755 "$here/udhcpc.script" "$stage/etc/cvboot/udhcpc.script"
+if [ -n "$deb" ]; then
+	# Only the listed modules, not the package's 3000: the archive is copied,
+	# not inflated, and stays small.
+	mapfile -t mods < <(grep -v '^#' "$here/modules")
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -x -C "$stage" --wildcards "${mods[@]/#/./lib/modules/*/kernel/}" ||
+		{ echo "make-initramfs: $deb lacks a module of $here/modules" >&2; exit 1; }
+	cp "$here/modules" "$stage/etc/cvboot/modules"
+else
+	: >"$stage/etc/cvboot/modules"
+fi
 
 # newc_node NAME MODE RDEVMAJOR RDEVMINOR: one cpio "newc" entry with no
 # data (Linux Documentation/driver-api/early-userspace/buffer-format.rst):

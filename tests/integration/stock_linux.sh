@@ -2,17 +2,34 @@
 # SPDX-License-Identifier: Apache-2.0
 # Boots Debian's stock cloud kernel (linux-image-cloud-amd64) with a busybox
 # initramfs under cv-hv, via PVH (vmlinux) and via the 64-bit boot protocol
-# (bzImage), and reports how far it got.  On hardware KVM the PVH boot must
-# reach /init and power off; on a software KVM (no VT-x/AMD-V) it goes as far
-# as that KVM's instruction emulator allows, and the test records where it
-# stopped as a SKIP.  See docs/kvm-hosts.md.
-#   STOCK_BOOT_TIMEOUT     limit for the full PVH boot (default 600 s)
+# (bzImage), and reports how far it got.  The PVH boot has an ENI and a new
+# volume (`cardvisor run --nic --volume`): the kernel's own NVMe (built in)
+# and virtio_net (a module from the same package) drivers talk to cv-ebs and
+# cv-vpc, and /init (tests/boot/init, cvboot=net,mkfs) takes a DHCP lease,
+# pings the gateway, asks the metadata service for the instance id, makes a
+# filesystem on the volume and writes a file; a second boot on the same
+# volume (new VM, new cards, same cv-storaged) reads it back.
+# On hardware KVM all of that must pass; on a software KVM (no VT-x/AMD-V)
+# the kernel goes as far as that KVM allows, and the test records where it
+# stopped (the last console line) as a SKIP.  See docs/kvm-hosts.md.
+#   STOCK_BOOT_TIMEOUT     limit for each full PVH boot (default 600 s)
 #   STOCK_BZIMAGE_TIMEOUT  limit for the bzImage entry check (default 120 s)
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../boot/lib.sh"
 
 STOCK_BOOT_TIMEOUT=${STOCK_BOOT_TIMEOUT:-600}
 STOCK_BZIMAGE_TIMEOUT=${STOCK_BZIMAGE_TIMEOUT:-120}
-boot=$BUILD/boot
+boot=$BOOT_DIR
+# The volume store and cv-storaged of this test alone (as in ebs.sh).
+export CARDVISOR_STATE=$TMP/state
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export CARDVISOR_STORAGED=127.0.0.1:$port
+STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
+cleanup() {
+	[ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
 # earlyprintk: the console shows how far the kernel got even when it stops
 # before the 8250 driver registers.  panic=-1: a panic ends the VM at once
 # instead of leaving it to the timeout.
@@ -22,23 +39,7 @@ if ! have_kvm; then
 	skip "stock kernel boot" "/dev/kvm is not usable here"
 	exit 0
 fi
-# prepare WHAT COMMAND...: exit 77 from a step is a SKIP (offline, no deps).
-prepare() {
-	local what=$1 rc=0
-	shift
-	"$@" 2>"$TMP/prepare.err" || rc=$?
-	[ "$rc" = 0 ] && return 0
-	if [ "$rc" = 77 ]; then
-		skip "stock kernel boot" "$(tail -n1 "$TMP/prepare.err")"
-	else
-		not_ok "stock kernel boot: $what failed (exit $rc)"
-		sed 's/^/#   /' "$TMP/prepare.err"
-	fi
-	exit 0
-}
-prepare "fetching the kernel" tests/boot/fetch-kernel.sh "$boot"
-prepare "building the initramfs" tests/boot/make-initramfs.sh "$boot/initramfs.cpio"
-echo "# kernel: $(cat "$boot/version")"
+boot_prepare "stock kernel boot"
 
 if grep -qwE 'vmx|svm' /proc/cpuinfo; then
 	hw_kvm=1; echo "# host KVM: hardware-assisted (VT-x/AMD-V)"
@@ -46,9 +47,10 @@ else
 	hw_kvm=0; echo "# host KVM: software (no vmx/svm in /proc/cpuinfo)"
 fi
 
-# cv-hv's own log lines ("[ts] cv-hv: info: ...") share the output with the
-# guest console; everything else is what the guest printed.
-hv_log='^\[ *[0-9]+\.[0-9]+\] [a-z-]+: (error|warn|info|debug): '
+# cv-hv's and the cards' log lines ("[ts] cv-hv: info: ...") and
+# cardvisor's ("cardvisor: ...") share the output with the guest console;
+# everything else is what the guest printed.
+hv_log='^\[ *[0-9]+\.[0-9]+\] [a-z-]+: (error|warn|info|debug): |^cardvisor: '
 
 console_of() {
 	tr -d '\r' <"$TMP/$1.out" | grep -avE "$hv_log|^# $1: timed out" | grep -av '^[[:space:]]*$'
@@ -59,6 +61,13 @@ last_console_line() {
 	local lines
 	lines=$(console_of "$1")
 	{ grep -aE '^\[ *[0-9]+\.[0-9]+\] |^cvboot: ' <<<"$lines" || echo "$lines"; } |
+		tail -n1 | cut -c1-200
+}
+# The last kernel message that is not part of an oops or lockup report
+# (stack trace, registers, code bytes): where the boot itself had got to.
+last_message() {
+	console_of "$1" | grep -aE '^\[ *[0-9]+\.[0-9]+\] ' |
+		grep -avE '^\[[^]]*\] ( |<|\? |Call Trace:|Code:|Modules linked|CPU: [0-9]+ PID|Hardware name:|Workqueue:|RIP:|RSP:|RAX:|RDX:|RBP:|R10:|R13:|FS:|CS:|CR2:|DR[0-9]:|PKRU:|watchdog: BUG: soft lockup|INFO: task |rcu: |task:|"echo 0 >|Sending NMI|NMI backtrace)' |
 		tail -n1 | cut -c1-200
 }
 # The first error cv-hv logged, without its timestamp and tag.
@@ -80,28 +89,39 @@ insn_at() {
 		"$boot/vmlinux" 2>/dev/null | grep -m1 -E "^ *${1#0x}:" | cut -f2- | tr -s ' \t' ' '
 }
 
+# now: CLOCK_MONOTONIC in seconds, the clock of cv-hv's log timestamps.
+now() { python3 -c 'import time; print("%.3f" % time.monotonic())'; }
+# since START [END]: seconds from START to END (default: now), 2 decimals.
+since() { awk -v a="${2:-$(now)}" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
+
 # boot_vm NAME LIMIT MARKER... -- RUN_ARGS...: run_vm in the background,
-# noting the wall time (s) at which each MARKER first shows in the output.
+# noting the wall time (s) at which each MARKER first shows in the output,
+# and when cv-hv started the vCPUs (its "vm ID: N vCPU" line, logged just
+# before the first guest instruction).
 boot_vm() {
-	local name=$1 limit=$2 markers=() start=$SECONDS pid m t
+	local name=$1 limit=$2 markers=() start pid m t
 	shift 2
 	while [ "$1" != -- ]; do markers+=("$1"); shift; done
 	shift
 
 	: >"$TMP/$name.out"
 	: >"$TMP/$name.seen"
+	start=$(now)
 	VM_TIMEOUT=$limit run_vm "$name" "$@" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		for m in "${markers[@]}"; do
 			grep -qF "$m	" "$TMP/$name.seen" && continue
 			grep -aqF -- "$m" "$TMP/$name.out" &&
-				printf '%s\t%s\n' "$m" $((SECONDS - start)) >>"$TMP/$name.seen"
+				printf '%s\t%s\n' "$m" "$(since "$start")" >>"$TMP/$name.seen"
 		done
-		sleep 1
+		sleep 0.2
 	done
 	wait "$pid"
-	echo "# $name: cardvisor exit status $(rc_of "$name") after $((SECONDS - start)) s wall"
+	echo "# $name: cardvisor exit status $(rc_of "$name") after $(since "$start") s wall"
+	t=$(grep -aoP '^\[ *\K[0-9.]+(?=\] cv-hv: info: vm i-[0-9a-f]+: [0-9]+ vCPU)' \
+		"$TMP/$name.out" | head -n1)
+	[ -z "$t" ] || echo "# $name: first guest instruction after $(since "$start" "$t") s wall"
 	while IFS=$'\t' read -r m t; do
 		echo "# $name: \"$m\" after ${t} s wall, kernel time" \
 			"$(kernel_time "$(console_of "$name" | grep -aF -m1 -- "$m")") s"
@@ -114,33 +134,70 @@ boot_vm() {
 	echo "# $name: full output in $boot/stock-$name.log"
 }
 
-markers=("Linux version" "x86/fpu:" "Memory:" "smp: Brought up" "Trying to unpack rootfs"
-	 "Run /init" "cvboot: init reached" "reboot: Power down")
+init_reached() { grep -aq '^cvboot: init reached' <(tr -d '\r' <"$TMP/$1.out"); }
 
-# --- PVH: the vmlinux, the whole way to /init and power-off -------------------
-boot_vm pvh "$STOCK_BOOT_TIMEOUT" "${markers[@]}" -- \
-	--kernel "$boot/vmlinux" --initrd "$boot/initramfs.cpio" \
-	--vcpus 2 --mem 512M --cmdline "$cmdline"
+# where_stopped NAME LIMIT: how far a boot that did not reach /init got.
+where_stopped() {
+	local where rip
+	if [ "$(rc_of "$1")" = 124 ]; then
+		where="timed out after $2 s"
+	else
+		where=$(stop_error "$1")
+		rip=$(grep -oE 'at RIP 0x[0-9a-f]+' <<<"$where" | cut -d' ' -f3)
+		[ -z "$rip" ] || where="$where [vmlinux at $rip: $(insn_at "$rip")]"
+		where=${where:-"exit status $(rc_of "$1"): $(stop_reason "$1")"}
+	fi
+	where="$where; last console line: $(last_console_line "$1")"
+	[ "$(last_message "$1")" = "$(last_console_line "$1")" ] ||
+		where="$where; last message outside oops/lockup reports: $(last_message "$1")"
+	echo "$where"
+}
+
+markers=("Linux version" "x86/fpu:" "Memory:" "smp: Brought up" "Trying to unpack rootfs"
+	 "nvme nvme0: " "Run /init" "cvboot: init reached" "cvboot: checks done"
+	 "reboot: Power down")
+# ipv6.disable=1: the VPC is IPv4 only (docs/vpc.md); the guest's IPv6
+# router solicitations would only be counted as drops.
+pvh_args=(--kernel "$boot/vmlinux" --initrd "$TMP/initramfs.cpio" --vcpus 2 --mem 512M
+	  --nic subnet=10.0.1.0/24,underlay=127.0.0.1:0)
+pvh_cmdline="$cmdline ipv6.disable=1"
+
+# --- PVH: the vmlinux with an ENI and a volume, to /init and power-off -------
+boot_vm pvh "$STOCK_BOOT_TIMEOUT" "${markers[@]}" -- "${pvh_args[@]}" \
+	--volume size=64M --cmdline "$pvh_cmdline cvboot=net,mkfs"
 
 expect pvh "stock kernel: cv-hv reached the kernel's first console line" 'Linux version [0-9]'
-if grep -aq '^cvboot: init reached' <(tr -d '\r' <"$TMP/pvh.out"); then
+expect pvh "stock kernel: cv-hv plugged cv-ebs's NVMe function" 'vfio-user@[0-9a-f:.]+: card at '
+expect pvh "stock kernel: cv-hv plugged cv-vpc's virtio-net function" 'virtio-net@[0-9a-f:.]+: back-end '
+vol=$(grep -aoP 'volume \Kvol-[0-9a-f]+(?= \()' "$TMP/pvh.out" | head -n1)
+ip=$(grep -aoP 'nic eni-[0-9a-f]+ \(\K[0-9.]+(?= in )' "$TMP/pvh.out" | head -n1)
+iid=$(grep -aoP 'instance \Ki-[0-9a-f]+(?= started)' "$TMP/pvh.out" | head -n1)
+if init_reached pvh; then
 	ok "stock kernel boot: init reached"
 	expect pvh "stock kernel boot: /init sees 2 CPUs" '^cvboot: cpus=2'
+	cvboot_net_checks pvh "$ip" 10.0.1.1 "$iid"
+	cvboot_volume_checks pvh nvme0n1 "$vol"
 	expect_rc pvh "stock kernel boot: powered off, exit status 0" 0
 	expect pvh "stock kernel boot: cv-hv saw the ACPI power-off" 'guest powered off'
 	grep -a '^cvboot: ' "$TMP/pvh.out" | tr -d '\r' | sed 's/^/# pvh: /'
-else
-	if [ "$(rc_of pvh)" = 124 ]; then
-		where="timed out after ${STOCK_BOOT_TIMEOUT} s"
+
+	# The same volume in a new VM with new cards: the file must be there.
+	boot_vm again "$STOCK_BOOT_TIMEOUT" "${markers[@]}" -- "${pvh_args[@]}" \
+		--volume "id=$vol" --cmdline "$pvh_cmdline cvboot=verify"
+	if init_reached again; then
+		cvboot_check again persisted \
+			"second boot, new cards, same cv-storaged: the file on $vol is intact" \
+			"sha256=$(cvboot_sha256)\$"
+		expect_rc again "second boot: powered off, exit status 0" 0
 	else
-		where=$(stop_error pvh)
-		rip=$(grep -oE 'at RIP 0x[0-9a-f]+' <<<"$where" | cut -d' ' -f3)
-		[ -z "$rip" ] || where="$where [vmlinux at $rip: $(insn_at "$rip")]"
-		where=${where:-"exit status $(rc_of pvh): $(stop_reason pvh)"}
+		not_ok "second boot on $vol: init reached ($(where_stopped again "$STOCK_BOOT_TIMEOUT"))"
 	fi
-	where="$where; last console line: $(last_console_line pvh)"
+else
+	where=$(where_stopped pvh "$STOCK_BOOT_TIMEOUT")
 	if [ "$hw_kvm" = 0 ]; then
 		skip "stock kernel boot: stopped by this host's KVM" "$where"
+		skip "stock kernel boot: network, volume and second-boot checks" \
+			"/init not reached on this host's software KVM"
 	else
 		not_ok "stock kernel boot: init reached ($where)"
 		tail -n 15 "$TMP/pvh.out" | sed 's/^/#   /'
@@ -152,7 +209,7 @@ fi
 # alone takes minutes: running to the limit without an error counts as
 # entered.
 boot_vm bz "$STOCK_BZIMAGE_TIMEOUT" "Linux version" "cvboot: init reached" -- \
-	--kernel "$boot/bzImage" --initrd "$boot/initramfs.cpio" \
+	--kernel "$boot/bzImage" --initrd "$TMP/initramfs.cpio" \
 	--vcpus 1 --mem 512M --cmdline "$cmdline"
 what="stock kernel: cv-hv entered the bzImage through the 64-bit boot protocol"
 rc=$(rc_of bz)
