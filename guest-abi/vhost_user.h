@@ -133,4 +133,48 @@ _Static_assert(sizeof(struct vhost_user_vring_addr) == 40, "vring address is 40 
 _Static_assert(sizeof(struct vhost_user_mem_region) == 32, "memory region is 32 bytes");
 _Static_assert(sizeof(struct vhost_user_memory) == 8 + 8 * 32, "memory table");
 
+/*
+ * "Device config space" payload of GET_CONFIG / SET_CONFIG: offset and
+ * size of the window, flags (VHOST_SET_CONFIG_TYPE_*), then @size bytes.
+ */
+#define VHOST_USER_MAX_CONFIG_SIZE 256
+#define VHOST_SET_CONFIG_TYPE_FRONTEND 0
+#define VHOST_SET_CONFIG_TYPE_MIGRATION 1
+struct vhost_user_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
+} __attribute__((packed));
+#define VHOST_USER_CONFIG_HDR_SIZE 12
+
+/* A request's name, for logs on either side of the socket. */
+static inline const char *vhost_user_request_name(uint32_t request)
+{
+	static const char *const names[] = {
+		[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
+		[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
+		[VHOST_USER_SET_OWNER] = "SET_OWNER",
+		[VHOST_USER_RESET_OWNER] = "RESET_OWNER",
+		[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
+		[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
+		[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
+		[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
+		[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
+		[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
+		[VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
+		[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+		[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
+		[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
+		[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
+	};
+
+	return request < sizeof(names) / sizeof(names[0]) && names[request] ?
+		       names[request] : "unknown request";
+}
+
 #endif /* CV_GUEST_ABI_VHOST_USER_H */

@@ -25,33 +25,12 @@ struct vuc_msg {
 	union vuc_payload p;
 } __attribute__((packed));
 
-static const char *request_name(uint32_t req)
-{
-	static const char *const names[] = {
-		[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-		[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-		[VHOST_USER_SET_OWNER] = "SET_OWNER",
-		[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-		[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-		[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-		[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-		[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-		[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-		[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-		[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-	};
-
-	return req < sizeof(names) / sizeof(names[0]) && names[req] ? names[req] : "?";
-}
-
 static int fail(struct vuc *c, uint32_t req, int err, const char *what)
 {
 	c->broken = true;
 	/* A failed opening is the caller's to report, once per outage. */
 	if (!c->opening)
-		cv_err("vhost-user: %s: %s: %s: %s", c->path, request_name(req), what,
+		cv_err("vhost-user: %s: %s: %s: %s", c->path, vhost_user_request_name(req), what,
 	       strerror(-err));
 	return err;
 }
@@ -149,7 +128,7 @@ static int recv_reply(struct vuc *c, uint32_t req, void *payload, uint32_t size)
 	if (h.request != req || !(h.flags & VHOST_USER_REPLY_MASK) ||
 	    (h.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION || h.size != size) {
 		cv_err("vhost-user: %s: reply to %s is request %u flags %#x size %u, "
-		       "expected %u bytes", c->path, request_name(req), h.request,
+		       "expected %u bytes", c->path, vhost_user_request_name(req), h.request,
 		       h.flags, h.size, size);
 		return fail(c, req, -EPROTO, "bad reply");
 	}
@@ -189,7 +168,7 @@ static int request(struct vuc *c, struct vuc_msg *m, uint32_t req, uint32_t size
 	if (m->p.u64) {
 		/* A refusal is the back-end's verdict, not a broken stream. */
 		cv_err("vhost-user: %s: back-end refused %s (status %llu)", c->path,
-		       request_name(req), (unsigned long long)m->p.u64);
+		       vhost_user_request_name(req), (unsigned long long)m->p.u64);
 		return -EREMOTEIO;
 	}
 	return 0;

@@ -607,34 +607,6 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 	}
 }
 
-static const char *request_name(uint32_t request)
-{
-	static const char *const names[] = {
-		[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-		[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-		[VHOST_USER_SET_OWNER] = "SET_OWNER",
-		[VHOST_USER_RESET_OWNER] = "RESET_OWNER",
-		[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-		[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-		[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-		[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-		[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-		[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-		[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-		[VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
-		[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-		[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
-		[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
-		[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
-	};
-
-	return request < sizeof(names) / sizeof(names[0]) && names[request] ?
-		       names[request] : "unknown request";
-}
-
 /* One complete message in dev->rx: serve it.  -EPIPE drops the front-end. */
 static int dispatch(struct vu_dev *dev)
 {
@@ -656,12 +628,12 @@ static int dispatch(struct vu_dev *dev)
 		r = handle(dev, request, dev->rx.bytes + sizeof(*h), size, dev->rx_fds,
 			   dev->rx_nfds, &out);
 	cv_debug("vhost-user %s: %s (%u) size %u fds %u: %s", dev->path,
-		 request_name(request), request, size, dev->rx_nfds, r ? strerror(-r) : "ok");
+		 vhost_user_request_name(request), request, size, dev->rx_nfds, r ? strerror(-r) : "ok");
 	if (r) {
 		/* Counted always, logged once: the front-end may repeat it. */
 		dev->stats.rejected++;
 		cv_err_once("vhost-user %s: %s (%u, %u bytes, %u fds) refused: %s", dev->path,
-			    request_name(request), request, size, dev->rx_nfds, strerror(-r));
+			    vhost_user_request_name(request), request, size, dev->rx_nfds, strerror(-r));
 		/* A front-end waiting for an answer we cannot give would hang:
 		 * dropping it is the only honest reply. */
 		if (has_reply(request))

@@ -63,20 +63,6 @@ struct vu_ops {
 			  uint32_t flags);
 };
 
-/*
- * "Device config space" payload of GET_CONFIG / SET_CONFIG: offset and
- * size of the window, flags (VHOST_SET_CONFIG_TYPE_*), then @size bytes.
- */
-#define VHOST_USER_MAX_CONFIG_SIZE 256
-#define VHOST_SET_CONFIG_TYPE_FRONTEND 0
-#define VHOST_SET_CONFIG_TYPE_MIGRATION 1
-struct vhost_user_config {
-	uint32_t offset;
-	uint32_t size;
-	uint32_t flags;
-	uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
-} __attribute__((packed));
-#define VHOST_USER_CONFIG_HDR_SIZE 12
 
 struct vu_config {
 	uint64_t features;          /* virtio features the device offers */
