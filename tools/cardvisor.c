@@ -82,7 +82,9 @@ static void usage(FILE *f)
 		"  --volume SPEC      an EBS volume as an NVMe device (repeatable): SPEC is\n"
 		"                     size=1G for a new volume or id=vol-... for an existing\n"
 		"                     one, plus ,iops=N ,mbps=N (limits; burst=SECONDS of\n"
-		"                     either rate, default 1) ,queues=N (default 2). Volumes\n"
+		"                     either rate, default 1) ,queues=N (default 2)\n"
+		"                     ,hold=SECONDS (I/O waits this long for an unreachable\n"
+		"                     cv-storaged, then fails retryably; default 30). Volumes\n"
 		"                     live in %s; cv-storaged is started on\n"
 		"                     127.0.0.1:4420 (CARDVISOR_STORAGED) if not running\n"
 		"  --nic SPEC         an ENI as a virtio-net device (repeatable): SPEC is\n"
@@ -211,7 +213,8 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 			.id = v->spec.id, .target = target, .subnqn = v->nqn,
 			.key_file = v->key, .socket = c->proc.socket, .queues = v->spec.queues,
 			.iops = v->spec.iops, .iops_burst = v->spec.iops * burst,
-			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst };
+			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst,
+			.hold_ms = v->spec.hold_s * 1000 };
 		d->vfio_user[d->nr_vfio_user] = (struct instance_vfio_user){
 			.socket = c->proc.socket, .slot = CARD_FIRST_SLOT + d->nr_vfio_user };
 		d->nr_vfio_user++;

@@ -116,7 +116,8 @@ static int nvmf_connect(struct ebs_card *card)
 	struct nvmf_opts o = {
 		.subnqn = v->subnqn, .hostnqn = hostnqn, .nr_io_queues = v->queues,
 		.queue_size = EBS_TCP_QUEUE_SIZE, .hdgst = true, .ddgst = true,
-		.kato_ms = 10000, .connect_timeout_ms = 5000, .reconnect_timeout_ms = 30000,
+		.kato_ms = 10000, .connect_timeout_ms = 5000,
+		.reconnect_timeout_ms = v->hold_ms ? (unsigned)v->hold_ms : 30000,
 	};
 	uint8_t *u = o.hostid;
 

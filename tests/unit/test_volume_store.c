@@ -27,6 +27,7 @@ static void test_spec_parse(void **state)
 	assert_int_equal(v.iops, 0);
 	assert_int_equal(v.queues, 2);
 	assert_int_equal(v.burst_s, 1);
+	assert_int_equal(v.hold_s, 30);
 
 	assert_int_equal(volume_spec_parse("iops=3000,mbps=125,id=vol-1,burst=5,queues=4",
 					   &v, err, sizeof(err)), 0);
@@ -37,6 +38,9 @@ static void test_spec_parse(void **state)
 	assert_int_equal(v.burst_s, 5);
 	assert_int_equal(v.queues, 4);
 
+	assert_int_equal(volume_spec_parse("size=1G,hold=5", &v, err, sizeof(err)), 0);
+	assert_int_equal(v.hold_s, 5);
+	assert_int_equal(volume_spec_parse("size=1G,hold=0", &v, err, sizeof(err)), -EINVAL);
 	assert_int_equal(volume_spec_parse("iops=5", &v, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "size="));
 	assert_int_equal(volume_spec_parse("size=1000", &v, err, sizeof(err)), -EINVAL);

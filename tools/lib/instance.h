@@ -30,6 +30,7 @@
  *               face = "nvme" | "vhost-user-blk";  (optional, default nvme:
  *                                      what the guest sees, docs/ebs.md)
  *               queues = <u32>;       iops, iops-burst, bps, bps-burst = <u64>;
+ *               hold-ms = <u64>;      (I/O waits this long for the storage)
  *           };
  *       };
  *       nics {                 (optional: one cv-vpc each)
@@ -73,6 +74,7 @@ struct instance_volume {
 	const char *face;         /* "nvme", "vhost-user-blk", or NULL (nvme) */
 	unsigned queues;          /* I/O queues (NVMe queue pairs or virtqueues) */
 	uint64_t iops, iops_burst, bps, bps_burst;  /* 0: unlimited / default */
+	uint64_t hold_ms;         /* how long I/O waits for the storage; 0: 30 s */
 };
 
 /* An ENI: its card, and the virtio-net function cv-hv gives the guest. */

@@ -60,7 +60,7 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 	char buf[512], *save = NULL, *kv;
 	uint64_t n;
 
-	*v = (struct volume_spec){ .burst_s = 1, .queues = 2 };
+	*v = (struct volume_spec){ .burst_s = 1, .queues = 2, .hold_s = 30 };
 	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
 		snprintf(err, errlen, "too long");
 		return -EINVAL;
@@ -104,6 +104,13 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 				snprintf(err, errlen, "burst=%s: 1 to 3600 seconds", val);
 				return -EINVAL;
 			}
+		} else if (!strcmp(kv, "hold")) {
+			if (spec_u64(kv, val, &v->hold_s, err, errlen))
+				return -EINVAL;
+			if (!v->hold_s || v->hold_s > 3600) {
+				snprintf(err, errlen, "hold=%s: 1 to 3600 seconds", val);
+				return -EINVAL;
+			}
 		} else if (!strcmp(kv, "queues")) {
 			if (spec_u64(kv, val, &n, err, errlen))
 				return -EINVAL;
@@ -113,7 +120,7 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 			}
 			v->queues = (unsigned)n;
 		} else {
-			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues)",
+			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues, hold)",
 				 kv);
 			return -EINVAL;
 		}

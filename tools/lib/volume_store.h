@@ -31,11 +31,12 @@ struct volume_spec {
 	uint64_t size;                     /* bytes; 0: the existing volume's */
 	uint64_t iops, bps;                /* 0: unlimited */
 	uint64_t burst_s;                  /* seconds of the rate a burst may use */
+	uint64_t hold_s;                   /* storage unreachable: I/O waits this long */
 	unsigned queues;
 };
 
 /*
- * Parse "size=1G,id=vol-…,iops=N,mbps=N,burst=SECONDS,queues=N" (any order,
+ * Parse "size=1G,id=vol-…,iops=N,mbps=N,burst=SECONDS,queues=N,hold=SECONDS" (any order,
  * size or id required).  -EINVAL with a message for the user in @err.
  */
 int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t errlen);
