@@ -1504,8 +1504,19 @@ static void doorbell_apply(struct nvme_ctrl *c, unsigned db, struct nvme_sq *sq,
 	} else if (sq_set_tail(c, sq, v)) {
 		sq_process(c, sq);
 	}
-	if (c->dbbuf && db >= 2)
-		dbbuf_set_eventidx(c, db, sq ? sq->tail : cq->head);
+	if (c->dbbuf && db >= 2) {
+		uint32_t ev = sq ? sq->tail : cq->head;
+
+		/*
+		 * A CQ head matters only once the CQ is full, and cq_full() then
+		 * reads the shadow and arms EventIdx itself.  Until then EventIdx
+		 * stays one behind the head, where no head update crosses it
+		 * (Linux's nvme_dbbuf_need_event()): completions cost no exit.
+		 */
+		if (cq && !cq->ovf)
+			ev = (cq->head + cq->size - 1u) % cq->size;
+		dbbuf_set_eventidx(c, db, ev);
+	}
 }
 
 static void doorbell_write(struct nvme_ctrl *c, unsigned db, uint32_t v)

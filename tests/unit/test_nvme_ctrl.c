@@ -935,10 +935,14 @@ static void test_dbbuf(void **state)
 	assert_int_equal(e->submitted, 3);
 	assert_true(io_reap_noring(e, &cqe));
 	assert_int_equal(cqe.cid, s.cid);
-	/* A doorbell that still comes by MMIO carries its value and moves EventIdx. */
+	/*
+	 * A doorbell that still comes by MMIO carries its value; a CQ with room
+	 * then parks its EventIdx one behind the head (size 2 here), where no
+	 * head update the host makes asks for a doorbell.
+	 */
 	*shadow(e, DBS_PAGE, 3) = e->cq_head;
 	w32(e, NVME_REG_DBS + 12, e->cq_head);
-	assert_int_equal(*shadow(e, EIS_PAGE, 3), e->cq_head);
+	assert_int_equal(*shadow(e, EIS_PAGE, 3), (e->cq_head + 1) % 2);
 	s = rw(NVME_NVM_READ, 0, 1, DATA, 0);
 	io_send(e, &s);
 	assert_int_equal(e->submitted, 4);
