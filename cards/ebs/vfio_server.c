@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 #include "tools/lib/vfio_user.h"
 
@@ -300,23 +301,6 @@ static int trigger(struct vfio_server *srv, unsigned v)
 	return write(srv->irq_fds[v], &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
 }
 
-/*
- * We write to interrupt fds on the card's loop: anything but an eventfd
- * (a pipe, a socket) could block it once full.
- */
-static bool is_eventfd(int fd)
-{
-	char path[32], target[32];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	return !strcmp(target, "anon_inode:[eventfd]");
-}
-
 static int handle_set_irqs(struct vfio_server *srv, const struct vfu_msg *m)
 {
 	const struct vfio_user_irq_set *s = m->payload;
@@ -349,7 +333,7 @@ static int handle_set_irqs(struct vfio_server *srv, const struct vfu_msg *m)
 		if (m->nr_fds && m->nr_fds != s->count)
 			return -EINVAL;
 		for (unsigned i = 0; i < m->nr_fds; i++)
-			if (!is_eventfd(m->fds[i]))
+			if (!fd_is_eventfd(m->fds[i]))
 				return -EINVAL;
 		irq_fds_close(srv, s->start, s->count);
 		for (unsigned i = 0; i < m->nr_fds; i++) {

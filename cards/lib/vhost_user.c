@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 
 /* epoll tags: the listener, the connection, then one per ring's kick. */
@@ -382,20 +383,6 @@ static int send_reply(struct vu_dev *dev, uint32_t request, const void *payload,
 	return n == (ssize_t)(sizeof(hdr) + size) ? 0 : -EPIPE;
 }
 
-/* The fd must be an eventfd: anything else would be read or written blindly. */
-static bool is_eventfd(int fd)
-{
-	char link[64], target[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:[eventfd]") == 0;
-}
-
 static struct vu_ring *ring_of(struct vu_dev *dev, uint32_t index)
 {
 	return index < dev->cfg.rings ? &dev->ring[index] : NULL;
@@ -417,7 +404,7 @@ static int set_vring_fd(struct vu_dev *dev, uint32_t request, uint64_t v, int *f
 	if (request == VHOST_USER_SET_VRING_KICK && nofd)
 		return -EOPNOTSUPP;
 	fd = nofd ? -1 : fds[0];
-	if (fd >= 0 && !is_eventfd(fd))
+	if (fd >= 0 && !fd_is_eventfd(fd))
 		return -EBADF;
 	if (request == VHOST_USER_SET_VRING_CALL) {
 		slot = &r->call;

@@ -20,18 +20,9 @@ if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	exit 0
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/cv-bench-boot.XXXXXX")
-export CARDVISOR_STATE=$TMP/state
-export CARDVISOR_RUNDIR=$TMP/run
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CARDVISOR_STORAGED=127.0.0.1:$port
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-	local pidfile=$CARDVISOR_RUNDIR/storaged.pid
-	[ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=tools/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_env boot
 
 "$BUILD/cardvisor" volume create --size 64M bootvol >/dev/null || exit 1
 

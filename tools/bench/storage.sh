@@ -28,18 +28,9 @@ UNITS=$((SIZE_MIB * 256))          # 4 KiB units: the whole volume
 QUEUES=2
 REPEAT=${BENCH_REPEAT:-3}
 
-TMP=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cv-bench.XXXXXX")
-export CARDVISOR_STATE=$TMP/state
-export CARDVISOR_RUNDIR=$TMP/run
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CARDVISOR_STORAGED=127.0.0.1:$port
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-	local pidfile=$CARDVISOR_RUNDIR/storaged.pid
-	[ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=tools/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_env storage "${BENCH_DIR:-}"
 
 die() { echo "storage bench: $*" >&2; exit 1; }
 
