@@ -7,6 +7,7 @@
 #ifndef CV_TEST_FIXTURE_H
 #define CV_TEST_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +26,15 @@ void drop_file(char *path);
 extern struct guest_mem fixture_mem;
 int fixture_mem_64m(void **state);
 int fixture_mem_destroy(void **state);
+
+/*
+ * /dev/kvm opened, or -1 after printing why the KVM tests skip (a host
+ * without usable KVM is a reason to skip, not to fail).
+ */
+int fixture_kvm_open(void);
+/* Software-enable @vcpu_fd's LAPIC (SVR bit 8): only then does it take fixed interrupts. */
+void fixture_lapic_enable(int vcpu_fd);
+/* Whether @vector is pending in the vCPU's LAPIC (its IRR). */
+bool fixture_lapic_irr(int vcpu_fd, unsigned vector);
 
 #endif /* CV_TEST_FIXTURE_H */

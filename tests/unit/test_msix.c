@@ -22,11 +22,10 @@
 #include "guest-abi/cv_platform.h"
 #include "hv/irq.h"
 #include "hv/msix.h"
+#include "tests/unit/fixture.h"
 
 #define NR_VECTORS 4
 #define MSI_ADDR   0xfee00000ULL  /* physical destination, APIC ID 0 */
-#define APIC_SVR   0xf0
-#define APIC_IRR   0x200
 
 struct fixture {
 	int kvm_fd, vm_fd, vcpu_fd;
@@ -39,12 +38,10 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = test_calloc(1, sizeof(*f));
-	struct kvm_lapic_state lapic;
 
 	*state = NULL;
-	f->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	f->kvm_fd = fixture_kvm_open();
 	if (f->kvm_fd < 0) {
-		printf("# skipping: /dev/kvm: %s\n", strerror(errno));
 		test_free(f);
 		return 0;
 	}
@@ -53,11 +50,7 @@ static int setup(void **state)
 	assert_int_equal(ioctl(f->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
 	f->vcpu_fd = ioctl(f->vm_fd, KVM_CREATE_VCPU, 0);
 	assert_true(f->vcpu_fd >= 0);
-	/* A LAPIC only accepts fixed interrupts once software-enabled (SVR bit 8). */
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
-	lapic.regs[APIC_SVR] = 0xff;
-	lapic.regs[APIC_SVR + 1] = 0x01;
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_LAPIC, &lapic), 0);
+	fixture_lapic_enable(f->vcpu_fd);
 	assert_int_equal(irq_routing_init(&f->irq, f->vm_fd), 0);
 
 	assert_int_equal(pci_config_init(&f->cfg, PCI_CFG_SPACE_SIZE, 0x1234,
@@ -93,12 +86,7 @@ static struct fixture *fixture(void **state)
 
 static bool irr(struct fixture *f, unsigned vector)
 {
-	struct kvm_lapic_state lapic;
-	uint32_t reg;
-
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
-	memcpy(&reg, &lapic.regs[APIC_IRR + 0x10 * (vector / 32)], 4);
-	return reg & (1u << (vector % 32));
+	return fixture_lapic_irr(f->vcpu_fd, vector);
 }
 
 static uint32_t table_read(struct fixture *f, uint64_t off, uint32_t len)

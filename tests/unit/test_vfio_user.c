@@ -40,8 +40,6 @@
 #define SLOT       4
 #define DEVFN      (SLOT << 3)
 #define MSI_ADDR   0xfee00000ULL  /* physical destination, APIC ID 0 */
-#define APIC_SVR   0xf0
-#define APIC_IRR   0x200
 #define CODE_GPA   0x1000
 #define DMA_GPA    0x200000
 #define MSIX_CAP   0x40           /* the test card's only capability */
@@ -110,7 +108,6 @@ static void vm_create(struct fixture *f)
 	struct kvm_userspace_memory_region slot = {
 		.memory_size = 64 * MIB,
 	};
-	struct kvm_lapic_state lapic;
 
 	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, 0);
 	assert_true(f->vm_fd >= 0);
@@ -124,11 +121,7 @@ static void vm_create(struct fixture *f)
 	f->run_size = (size_t)ioctl(f->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	f->run = mmap(NULL, f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu_fd, 0);
 	assert_true(f->run != MAP_FAILED);
-	/* A LAPIC only accepts fixed interrupts once software-enabled (SVR bit 8). */
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
-	lapic.regs[APIC_SVR] = 0xff;
-	lapic.regs[APIC_SVR + 1] = 0x01;
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_LAPIC, &lapic), 0);
+	fixture_lapic_enable(f->vcpu_fd);
 	assert_int_equal(irq_routing_init(&f->irq, f->vm_fd), 0);
 	assert_int_equal(iobus_init(&f->pio, "pio"), 0);
 	assert_int_equal(iobus_init(&f->mmio, "mmio"), 0);
@@ -142,9 +135,8 @@ static int setup(void **state)
 
 	*state = NULL;
 	signal(SIGPIPE, SIG_IGN);
-	f->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	f->kvm_fd = fixture_kvm_open();
 	if (f->kvm_fd < 0) {
-		printf("# skipping: /dev/kvm: %s\n", strerror(errno));
 		test_free(f);
 		return 0;
 	}
@@ -235,12 +227,7 @@ static void mmio_write(struct fixture *f, uint64_t off, uint32_t v)
 
 static bool irr(struct fixture *f, unsigned vector)
 {
-	struct kvm_lapic_state lapic;
-	uint32_t reg;
-
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
-	memcpy(&reg, &lapic.regs[APIC_IRR + 0x10 * (vector / 32)], 4);
-	return reg & (1u << (vector % 32));
+	return fixture_lapic_irr(f->vcpu_fd, vector);
 }
 
 /*

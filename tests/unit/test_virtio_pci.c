@@ -37,12 +37,11 @@
 #include "hv/msix.h"
 #include "hv/pci.h"
 #include "hv/virtio_pci.h"
+#include "tests/unit/fixture.h"
 
 #define SLOT 5
 #define DEVFN (SLOT << 3)
 #define MSI_ADDR 0xfee00000ULL
-#define APIC_SVR 0xf0
-#define APIC_IRR 0x200
 #define VEC_CONFIG 0x50 /* the LAPIC vector each MSI-X vector sends */
 #define VEC_RX 0x51
 #define VEC_TX 0x52
@@ -196,12 +195,10 @@ static void testpmd_stop(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = test_calloc(1, sizeof(*f));
-	struct kvm_lapic_state lapic;
 
 	*state = NULL;
-	f->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	f->kvm_fd = fixture_kvm_open();
 	if (f->kvm_fd < 0) {
-		printf("# skipping: /dev/kvm: %s\n", strerror(errno));
 		test_free(f);
 		return 0;
 	}
@@ -210,10 +207,7 @@ static int setup(void **state)
 	assert_int_equal(ioctl(f->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
 	f->vcpu_fd = ioctl(f->vm_fd, KVM_CREATE_VCPU, 0);
 	assert_true(f->vcpu_fd >= 0);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
-	lapic.regs[APIC_SVR] = 0xff;
-	lapic.regs[APIC_SVR + 1] = 0x01;
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_LAPIC, &lapic), 0);
+	fixture_lapic_enable(f->vcpu_fd);
 	assert_int_equal(irq_routing_init(&f->irq, f->vm_fd), 0);
 	assert_int_equal(guest_mem_init(&f->mem, CV_MEM_MIN), 0);
 	assert_int_equal(iobus_init(&f->pio, "pio"), 0);
@@ -313,13 +307,11 @@ static void *gptr(struct fixture *f, uint64_t gpa)
 
 static bool irr(struct fixture *f, unsigned vector)
 {
-	struct kvm_lapic_state lapic;
-	uint32_t reg;
-
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
-	memcpy(&reg, &lapic.regs[APIC_IRR + 0x10 * (vector / 32)], 4);
-	return reg & (1u << (vector % 32));
+	return fixture_lapic_irr(f->vcpu_fd, vector);
 }
+
+/* Intel SDM Vol. 3A, "Local APIC Register Address Map". */
+#define APIC_IRR 0x200
 
 /* No vCPU runs to accept interrupts: clear the IRR to see the next one. */
 static void irr_clear(struct fixture *f)
