@@ -6,15 +6,15 @@
 
 BOOT_DIR=$BUILD/boot
 
-# boot_prepare WHAT: fetches the kernel into $BOOT_DIR (cached) and builds
-# $TMP/initramfs.cpio with the package's modules.  Offline or without the
-# tools it prints a SKIP for WHAT and exits the test; any other failure is a
-# "not ok".
+# boot_prepare WHAT [INIT]: fetches the kernel into $BOOT_DIR (cached) and
+# builds $TMP/initramfs.cpio with the package's modules and INIT (default
+# tests/boot/init) as /init.  Offline or without the tools it prints a SKIP
+# for WHAT and exits the test; any other failure is a "not ok".
 boot_prepare() {
 	local what=$1 debs
 	boot_step "$what" "fetching the kernel" tests/boot/fetch-kernel.sh "$BOOT_DIR"
 	debs=("$BOOT_DIR"/linux-image-*.deb)
-	boot_step "$what" "building the initramfs" \
+	INIT=${2:-tests/boot/init} boot_step "$what" "building the initramfs" \
 		tests/boot/make-initramfs.sh "$TMP/initramfs.cpio" "${debs[0]}"
 	echo "# kernel: $(cat "$BOOT_DIR/version")"
 }

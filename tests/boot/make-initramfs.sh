@@ -9,14 +9,15 @@
 # Uncompressed because on a software KVM the kernel's ring-0 code is emulated
 # instruction by instruction: inflating a 1 MiB gzip archive took ~120 s of
 # the boot there, while copying 2 MiB costs next to nothing on any host.
-# usage: tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]
-# Exits 77 with a one-line reason when a tool it needs is missing.
+# usage: [INIT=FILE] tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]
+# (INIT: another /init, for tests that check something else with the same
+# kernel and modules.)  Exits 77 with a one-line reason when a tool it needs is missing.
 set -euo pipefail
 
 out=${1:?usage: tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]}
 deb=${2:-}
 here=$(dirname "$0")
-init=$here/init
+init=${INIT:-$here/init}
 busybox=/bin/busybox
 
 skip() { echo "make-initramfs: $*" >&2; exit 77; }

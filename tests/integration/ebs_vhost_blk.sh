@@ -17,10 +17,10 @@
 # MSI-X (no irqfd without KVM); with INTx the same path works.
 set -u
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/boot/lib.sh
+. tests/boot/lib.sh
 
 QEMU=$(command -v qemu-system-x86_64 || true)
-BUSYBOX=/bin/busybox
-boot=$BUILD/boot
 export CARDVISOR_STATE=$TMP/state
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 storaged_pid= ebs_pid=
@@ -38,34 +38,9 @@ what="cv-ebs vhost-user-blk face under QEMU with a Linux guest"
 for b in cardvisor cv-storaged cv-ebs; do
 	[ -x "$BUILD/$b" ] || { not_ok "$b built ($BUILD/$b missing)"; exit 0; }
 done
-if [ ! -x "$BUSYBOX" ] || readelf -l "$BUSYBOX" | grep -q interpreter; then
-	skip "$what" "no static busybox (make deps: busybox-static)"
-	exit 0
-fi
-command -v cpio >/dev/null || { skip "$what" "cpio missing (make deps)"; exit 0; }
-tests/boot/fetch-kernel.sh "$boot" 2>"$TMP/fetch.err"
-case $? in
-0) ;;
-77) skip "$what" "$(tail -n1 "$TMP/fetch.err")"; exit 0 ;;
-*) not_ok "fetching the stock kernel"; sed 's/^/#   /' "$TMP/fetch.err"; exit 0 ;;
-esac
-debs=("$boot"/linux-image-*.deb)
-[ -f "${debs[0]}" ] || { skip "$what" "no kernel package in $boot"; exit 0; }
-
-# The initramfs: busybox, the virtio-blk modules of the same package (the
-# cloud kernel builds them as modules) and tests/boot/vblk-init as /init.
-stage=$TMP/stage
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp}
-cp "$BUSYBOX" "$stage/bin/busybox"
-ln -s busybox "$stage/bin/sh"
-install -m 0755 tests/boot/vblk-init "$stage/init"
-dpkg-deb --fsys-tarfile "${debs[0]}" | tar -x -C "$stage" --wildcards \
-	'./lib/modules/*/kernel/drivers/virtio/virtio.ko' \
-	'./lib/modules/*/kernel/drivers/virtio/virtio_ring.ko' \
-	'./lib/modules/*/kernel/drivers/virtio/virtio_pci*.ko' \
-	'./lib/modules/*/kernel/drivers/block/virtio_blk.ko' 2>"$TMP/tar.err" ||
-	{ not_ok "virtio-blk modules in ${debs[0]}"; sed 's/^/#   /' "$TMP/tar.err"; exit 0; }
-(cd "$stage" && find . | cpio --quiet -o -H newc -R 0:0) >"$TMP/initrd.cpio"
+# The initramfs the boot tests use (busybox, the kernel package's virtio
+# modules) with tests/boot/vblk-init as /init.
+boot_prepare "$what" tests/boot/vblk-init
 
 # The volume, in the store as `cardvisor run --volume` would make it, and
 # the storage node serving it.
@@ -79,51 +54,11 @@ storaged_pid=$!
 for _ in $(seq 100); do [ -s "$TMP/storaged.pid" ] && break; sleep 0.1; done
 check "cv-storaged listens on 127.0.0.1:$port" test -s "$TMP/storaged.pid"
 
-# The instance description: a flattened device tree (Devicetree
-# Specification v0.4, chapter 5) with the one volume cv-ebs serves.  Written
-# here because no launcher writes one for a QEMU guest.
-python3 - "$TMP/instance.dtb" "$vol" "127.0.0.1:$port" \
-	"$CARDVISOR_STATE/keys/$vol.key" "$TMP/vblk.sock" <<'EOF'
-import struct, sys
-out, vol, target, key, sock = sys.argv[1:]
-strings = b''
-def stroff(name):
-    global strings
-    i = strings.find(name.encode() + b'\0')
-    if i < 0:
-        i = len(strings)
-        strings += name.encode() + b'\0'
-    return i
-def pad(b):
-    return b + b'\0' * (-len(b) % 4)
-def prop(name, value):
-    if isinstance(value, str):
-        value = value.encode() + b'\0'
-    return struct.pack('>III', 3, len(value), stroff(name)) + pad(value)
-def node(name, *body):
-    return struct.pack('>I', 1) + pad(name.encode() + b'\0') + b''.join(body) + struct.pack('>I', 2)
-u32 = lambda v: struct.pack('>I', v)
-u64 = lambda v: struct.pack('>Q', v)
-tree = node('',
-    prop('compatible', 'cardvisor,instance-v1'),
-    prop('instance-id', 'i-0123456789abcdef0'),
-    prop('vcpus', u32(1)),
-    prop('memory', u64(256 << 20)),
-    node('boot', prop('kernel', 'qemu')),
-    node('volumes', node('volume@0',
-        prop('volume-id', vol), prop('target', target),
-        prop('subnqn', 'nqn.2026-11.io.cardvisor:' + vol), prop('key-file', key),
-        prop('socket', sock), prop('face', 'vhost-user-blk'), prop('queues', u32(2)))),
-) + struct.pack('>I', 9)
-rsv = b'\0' * 16
-off_rsv = 40
-off_struct = off_rsv + len(rsv)
-off_strings = off_struct + len(tree)
-total = off_strings + len(strings)
-hdr = struct.pack('>10I', 0xd00dfeed, total, off_struct, off_strings, off_rsv, 17, 16, 0,
-                  len(strings), len(tree))
-open(out, 'wb').write(hdr + rsv + tree + strings)
-EOF
+# The instance description for the card alone (no launcher writes one for
+# a QEMU guest): the volume above, served on its vhost-user-blk face.
+CARDVISOR_STORAGED=127.0.0.1:$port "$BUILD/tests/tools/mkinstance" "$TMP/instance.dtb" \
+	--kernel "$BOOT_DIR/bzImage" --volume "$TMP/vblk.sock,id=$vol" \
+	--storaged "$BUILD/cv-storaged" >"$TMP/mkinstance.out" 2>&1
 check "an instance description with face = vhost-user-blk" test -s "$TMP/instance.dtb"
 
 timeout --kill-after=5 900 "$BUILD/cv-ebs" --instance "$TMP/instance.dtb" \
@@ -145,7 +80,7 @@ boot_vm() {
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		-chardev "socket,id=c0,path=$TMP/vblk.sock" \
 		-device "vhost-user-blk-pci,chardev=c0,num-queues=$3,vectors=0" \
-		-kernel "$boot/bzImage" -initrd "$TMP/initrd.cpio" \
+		-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/initramfs.cpio" \
 		-append "console=ttyS0 panic=-1 quiet cvvblk=$2" -no-reboot -display none \
 		-serial stdio -monitor none </dev/null >"$TMP/$1.out" 2>&1
 	echo $? >"$TMP/$1.rc"

@@ -14,11 +14,11 @@
 # MSI-X (no irqfd without KVM); with INTx the same path works.
 set -u
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/boot/lib.sh
+. tests/boot/lib.sh
 
 ECHO=$BUILD/tests/tools/vnet_echo
 QEMU=$(command -v qemu-system-x86_64 || true)
-BUSYBOX=/bin/busybox
-boot=$BUILD/boot
 echo_pid=
 
 cleanup() {
@@ -30,36 +30,9 @@ trap cleanup EXIT
 what="QEMU vhost-user front-end with a Linux guest"
 [ -n "$QEMU" ] || { skip "$what" "qemu-system-x86_64 not installed"; exit 0; }
 [ -x "$ECHO" ] || { not_ok "vnet_echo built ($ECHO missing)"; exit 0; }
-if [ ! -x "$BUSYBOX" ] || readelf -l "$BUSYBOX" | grep -q interpreter; then
-	skip "$what" "no static busybox (make deps: busybox-static)"
-	exit 0
-fi
-command -v cpio >/dev/null || { skip "$what" "cpio missing (make deps)"; exit 0; }
-tests/boot/fetch-kernel.sh "$boot" 2>"$TMP/fetch.err"
-case $? in
-0) ;;
-77) skip "$what" "$(tail -n1 "$TMP/fetch.err")"; exit 0 ;;
-*) not_ok "fetching the stock kernel"; sed 's/^/#   /' "$TMP/fetch.err"; exit 0 ;;
-esac
-debs=("$boot"/linux-image-*.deb)
-[ -f "${debs[0]}" ] || { skip "$what" "no kernel package in $boot"; exit 0; }
-
-# The initramfs: busybox, the virtio-net modules from the same package (the
-# cloud kernel builds them as modules), and an /init that reports in
-# "cvnet:" lines and powers off.
-stage=$TMP/stage
-mkdir -p "$stage"/{bin,dev,proc,sys}
-cp "$BUSYBOX" "$stage/bin/busybox"
-ln -s busybox "$stage/bin/sh"
-dpkg-deb --fsys-tarfile "${debs[0]}" | tar -x -C "$stage" --wildcards \
-	'./lib/modules/*/kernel/drivers/virtio/virtio.ko' \
-	'./lib/modules/*/kernel/drivers/virtio/virtio_ring.ko' \
-	'./lib/modules/*/kernel/drivers/virtio/virtio_pci*.ko' \
-	'./lib/modules/*/kernel/drivers/net/net_failover.ko' \
-	'./lib/modules/*/kernel/drivers/net/virtio_net.ko' \
-	'./lib/modules/*/kernel/net/core/failover.ko' 2>"$TMP/tar.err" ||
-	{ not_ok "virtio-net modules in ${debs[0]}"; sed 's/^/#   /' "$TMP/tar.err"; exit 0; }
-cat >"$stage/init" <<'EOF'
+# The initramfs the boot tests use (busybox, the kernel package's virtio
+# modules) with an /init that reports in "cvnet:" lines and powers off.
+cat >"$TMP/init" <<'EOF'
 #!/bin/sh
 /bin/busybox --install -s 2>/dev/null
 export PATH=/bin
@@ -81,8 +54,7 @@ ping -c 3 -W 1 10.9.0.1 >/dev/null 2>&1
 echo "cvnet: tx=$(cat $n/statistics/tx_packets) rx=$(cat $n/statistics/rx_packets)"
 poweroff -f
 EOF
-chmod +x "$stage/init"
-(cd "$stage" && find . | cpio --quiet -o -H newc -R 0:0) >"$TMP/initrd.cpio"
+boot_prepare "$what" "$TMP/init"
 
 rm -f "$TMP/vu.sock"
 VERBOSE=1 timeout --kill-after=5 600 "$ECHO" "$TMP/vu.sock" >"$TMP/echo.out" 2>&1 &
@@ -95,7 +67,7 @@ boot_vm() {
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		-chardev "socket,id=c,path=$TMP/vu.sock" -netdev vhost-user,id=n,chardev=c \
 		-device virtio-net-pci,netdev=n,mac=52:54:00:12:34:56,vectors=0 \
-		-kernel "$boot/bzImage" -initrd "$TMP/initrd.cpio" \
+		-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/initramfs.cpio" \
 		-append "console=ttyS0 panic=-1 quiet" -no-reboot -display none \
 		-serial stdio -monitor none </dev/null >"$TMP/$1.out" 2>&1
 	echo $? >"$TMP/$1.rc"
