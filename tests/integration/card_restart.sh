@@ -16,16 +16,7 @@ port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_
 run_vm restart --guest "$TESTGUEST" --mem 128M --cmdline "net-dhcp net-ping count=4000" \
 	--nic "subnet=10.0.1.0/24,underlay=127.0.0.1:$port" &
 vm=$!
-killed=
-for _ in $(seq 300); do
-	pid=$(cat "$CARDVISOR_RUNDIR"/i-*/eni-*.sock.pid 2>/dev/null | head -n1)
-	if [ -n "$pid" ] && grep -q '^cvguest: net dhcp ip=' "$TMP/restart.out" 2>/dev/null; then
-		sleep 1
-		kill -9 "$pid" && killed=$pid
-		break
-	fi
-	sleep 0.1
-done
+killed=$(kill_card_when restart 'i-*/eni-*.sock.pid' '^cvguest: net dhcp ip=')
 wait "$vm"
 check "cv-vpc was killed while the guest pinged through it" test -n "$killed"
 expect restart "cardvisor saw the card die" "cv-vpc eni-[0-9a-f]+ died of signal Killed"

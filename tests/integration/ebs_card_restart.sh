@@ -29,16 +29,7 @@ fi
 VM_TIMEOUT=300 run_vm restart --guest "$TESTGUEST" --mem 128M \
 	--cmdline "nvme-rand user qd=8 ops=300000 queues=2" --volume size=64M,queues=2 &
 vm=$!
-killed=
-for _ in $(seq 600); do
-	pid=$(cat "$CARDVISOR_RUNDIR"/i-*/vol-*.sock.pid 2>/dev/null | head -n1)
-	if [ -n "$pid" ] && grep -q '^cvguest: nvme-rand start' "$TMP/restart.out" 2>/dev/null; then
-		sleep 1
-		kill -9 "$pid" && killed=$pid
-		break
-	fi
-	sleep 0.1
-done
+killed=$(kill_card_when restart 'i-*/vol-*.sock.pid' '^cvguest: nvme-rand start')
 wait "$vm"
 check "cv-ebs was killed while the guest's workload ran through it" test -n "$killed"
 expect restart "cardvisor saw the card die and started it again" \

@@ -59,3 +59,21 @@ expect_rc() {
 }
 
 have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+# kill_card_when NAME PIDFILES REGEX: once VM NAME's output matches REGEX
+# and a card's pid file (a glob under $CARDVISOR_RUNDIR, like
+# 'i-*/eni-*.sock.pid') exists, wait a second and SIGKILL that card; prints
+# its pid.  Gives up after 60 s.
+kill_card_when() {
+	local pid
+	for _ in $(seq 600); do
+		# shellcheck disable=SC2086  # $2 is a glob
+		pid=$(cat "$CARDVISOR_RUNDIR"/$2 2>/dev/null | head -n1)
+		if [ -n "$pid" ] && grep -qE "$3" "$TMP/$1.out" 2>/dev/null; then
+			sleep 1
+			kill -9 "$pid" && echo "$pid"
+			return
+		fi
+		sleep 0.1
+	done
+}
