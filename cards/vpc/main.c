@@ -272,10 +272,11 @@ static void card_report(struct vpc_card *card)
 						vpc_drop_name((enum vpc_drop)r),
 						(unsigned long long)n);
 	}
-	cv_info("eni %s: from guest %llu (answered %llu, encapsulated %llu), from underlay "
-		"%llu, delivered %llu, undeliverable %llu; drops:%s", card->nic->id,
+	cv_info("eni %s: from guest %llu (answered %llu, consumed %llu, encapsulated %llu), "
+		"from underlay %llu, delivered %llu, undeliverable %llu; drops:%s", card->nic->id,
 		(unsigned long long)s->from_guest, (unsigned long long)s->answered,
-		(unsigned long long)s->encapsulated, (unsigned long long)s->from_underlay,
+		(unsigned long long)s->consumed, (unsigned long long)s->encapsulated,
+		(unsigned long long)s->from_underlay,
 		(unsigned long long)s->delivered, (unsigned long long)s->undeliverable,
 		off ? drops : " none");
 	cv_info("eni %s: virtio-net tx_bad %llu, chains dropped:%s; conntrack %u/%u, created "

@@ -221,7 +221,7 @@ void vpc_router_from_guest(void *opaque, const uint8_t *frame, size_t len)
 	 * needed no answer for (a last ACK) ends here, it is never routed.
 	 */
 	if (!pkt_ipv4_parse(frame, len, &p) && p.ip->daddr == htonl(IMDS_IPV4)) {
-		r->stats.answered++;
+		r->stats.consumed++;
 		return;
 	}
 	if (vpc_filter(&r->filter, VPC_DIR_EGRESS, frame, len, now_ns(), &why))

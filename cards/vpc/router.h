@@ -45,7 +45,8 @@ typedef int (*vpc_deliver_fn)(void *opaque, const uint8_t *frame, size_t len);
 
 struct vpc_router_stats {
 	uint64_t from_guest;
-	uint64_t answered;        /* by the card's services (or needing no answer) */
+	uint64_t answered;        /* replied to by the card's services */
+	uint64_t consumed;        /* for the card's services, needing no reply */
 	uint64_t encapsulated;
 	uint64_t from_underlay, delivered, undeliverable;
 };

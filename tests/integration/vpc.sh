@@ -11,7 +11,7 @@
 # chains; tshark decoding what the cards put on the underlay.
 #
 # Every assertion about the card reads the counters line cv-vpc prints when
-# it stops ("from guest N (answered N, encapsulated N), from underlay N,
+# it stops ("from guest N (answered N, consumed N, encapsulated N), from underlay N,
 # delivered N, ...; drops: reason=N ..." and "virtio-net tx_bad N, chains
 # dropped: ...; conntrack N/MAX, created N, expired N, evicted N, full N").
 . "$(dirname "$0")/lib.sh"
