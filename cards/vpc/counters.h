@@ -42,6 +42,7 @@
 	X(LOCAL_MALFORMED, "local_malformed") /* bad ARP/DHCP/metadata frame */ \
 	X(ARP_UNANSWERED, "arp_unanswered")   /* ARP the card need not relay */ \
 	X(UNDERLAY_SPOOF, "underlay_spoof")   /* sender not the inner source's host */ \
+	X(NOT_FOR_ENI, "not_for_eni")         /* inner destination not the ENI */ \
 	X(TX_ERROR, "tx_error")               /* the underlay send failed */
 
 #define VPC_DROP_ENUM_(name, str) VPC_DROP_##name,

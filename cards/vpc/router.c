@@ -89,6 +89,25 @@ void vpc_router_destroy(struct vpc_router *r)
 	vpc_filter_destroy(&r->filter);
 }
 
+/*
+ * The IPv4 header of a frame with room for one, for the router's address
+ * checks; the filter checks everything else about it (flow.c).
+ */
+static const struct ipv4_hdr *ipv4_of(const uint8_t *frame, size_t len)
+{
+	const struct eth_hdr *eth = (const void *)frame;
+
+	return len >= ETH_HLEN + IPV4_HLEN && eth->type == htons(ETH_P_IPV4) ?
+		       (const void *)(frame + ETH_HLEN) : NULL;
+}
+
+/* Why a frame without room for an IPv4 header is dropped. */
+static enum vpc_drop non_ipv4_reason(const uint8_t *frame)
+{
+	return ((const struct eth_hdr *)frame)->type == htons(ETH_P_IPV4) ? VPC_DROP_IP_TRUNC
+									  : VPC_DROP_ETHERTYPE;
+}
+
 static void drop(struct vpc_router *r, enum vpc_drop why)
 {
 	r->drops[why]++;
@@ -189,7 +208,8 @@ void vpc_router_from_guest(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct vpc_router *r = opaque;
 	const struct eth_hdr *eth = (const void *)frame;
-	struct pkt_ipv4 p;
+	const struct vpc_map_entry *to;
+	const struct ipv4_hdr *ip;
 	enum vpc_drop why;
 	int n;
 
@@ -216,31 +236,33 @@ void vpc_router_from_guest(void *opaque, const uint8_t *frame, size_t len)
 		drop(r, VPC_DROP_ARP_UNANSWERED);
 		return;
 	}
+	ip = ipv4_of(frame, len);
+	if (!ip) {
+		drop(r, non_ipv4_reason(frame));
+		return;
+	}
 	/*
 	 * The metadata address lives in the card: a segment its TCP endpoint
 	 * needed no answer for (a last ACK) ends here, it is never routed.
 	 */
-	if (!pkt_ipv4_parse(frame, len, &p) && p.ip->daddr == htonl(IMDS_IPV4)) {
+	if (ip->daddr == htonl(IMDS_IPV4)) {
 		r->stats.consumed++;
 		return;
 	}
-	if (vpc_filter(&r->filter, VPC_DIR_EGRESS, frame, len, now_ns(), &why))
-		return;
-	/* The filter parsed the frame: it is IPv4. */
-	if (pkt_ipv4_parse(frame, len, &p) || p.ip->saddr != r->eni.ipv4) {
+	/* Before the filter: a forged source must not become a tracked flow. */
+	if (ip->saddr != r->eni.ipv4) {
 		cv_err_once("eni %s: the guest sent IPv4 from an address not its own", r->eni.id);
 		drop(r, VPC_DROP_SPOOF);
 		return;
 	}
-	{
-		const struct vpc_map_entry *to = vpc_mapping_lookup(&r->map, r->vni, p.ip->daddr);
-
-		if (!to) {
-			drop(r, VPC_DROP_NO_ROUTE);
-			return;
-		}
-		encapsulate(r, to, frame, len);
+	if (vpc_filter(&r->filter, VPC_DIR_EGRESS, frame, len, now_ns(), &why))
+		return;
+	to = vpc_mapping_lookup(&r->map, r->vni, ip->daddr);
+	if (!to) {
+		drop(r, VPC_DROP_NO_ROUTE);
+		return;
 	}
+	encapsulate(r, to, frame, len);
 }
 
 /* One datagram from the underlay, from @from. */
@@ -248,9 +270,9 @@ static void from_underlay(struct vpc_router *r, const uint8_t *dgram, size_t len
 			  const struct sockaddr_in *from)
 {
 	const struct vpc_map_entry *src;
+	const struct ipv4_hdr *ip;
 	struct vpc_decap d;
 	struct eth_hdr *eth;
-	struct pkt_ipv4 p;
 	enum vpc_drop why;
 
 	r->stats.from_underlay++;
@@ -266,17 +288,22 @@ static void from_underlay(struct vpc_router *r, const uint8_t *dgram, size_t len
 		drop(r, VPC_DROP_RUNT);
 		return;
 	}
-	/* Only the host that owns the inner source address may send for it. */
-	if (pkt_ipv4_parse(d.frame, d.len, &p)) {
-		drop(r, ((const struct eth_hdr *)d.frame)->type == htons(ETH_P_IPV4)
-			? VPC_DROP_IP_LEN : VPC_DROP_ETHERTYPE);
+	/* Only IPv4 crosses the underlay: the card answers ARP on both sides. */
+	ip = ipv4_of(d.frame, d.len);
+	if (!ip) {
+		drop(r, non_ipv4_reason(d.frame));
 		return;
 	}
-	src = vpc_mapping_lookup(&r->map, r->vni, p.ip->saddr);
+	/* Only the host that owns the inner source address may send for it. */
+	src = vpc_mapping_lookup(&r->map, r->vni, ip->saddr);
 	if (!src || src->underlay_ip != from->sin_addr.s_addr) {
 		cv_err_once("eni %s: underlay host %s sent for an address it does not own",
 			    r->eni.id, inet_ntoa(from->sin_addr));
 		drop(r, VPC_DROP_UNDERLAY_SPOOF);
+		return;
+	}
+	if (ip->daddr != r->eni.ipv4) {
+		drop(r, VPC_DROP_NOT_FOR_ENI);
 		return;
 	}
 	/* From the VPC router to the ENI, whatever the sender's MACs were. */
