@@ -10,14 +10,11 @@
 # that tshark's nvme-tcp dissector finds nothing malformed on the wire.
 . "$(dirname "$0")/lib.sh"
 
-export CARDVISOR_STATE=$TMP/state
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CARDVISOR_STORAGED=127.0.0.1:$port
-STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
+volume_env
 capture=
 cleanup() {
 	[ -n "$capture" ] && kill "$capture" 2>/dev/null
-	[ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null
+	storaged_kill
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

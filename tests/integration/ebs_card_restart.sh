@@ -9,15 +9,8 @@
 # whose every read checks the newest acknowledged generation of its unit.
 . "$(dirname "$0")/lib.sh"
 
-export CARDVISOR_STATE=$TMP/state
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CARDVISOR_STORAGED=127.0.0.1:$port
-STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
-cleanup() {
-	[ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+volume_env
+trap 'storaged_kill; rm -rf "$TMP"' EXIT
 
 if ! have_kvm; then
 	skip "a killed cv-ebs is restarted and the guest's NVMe controller recovers" \

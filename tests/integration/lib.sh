@@ -77,3 +77,14 @@ kill_card_when() {
 		sleep 0.1
 	done
 }
+
+# volume_env: a volume store and cv-storaged port of the test's own, so
+# `cardvisor run --volume` starts a cv-storaged nobody else shares.  Sets
+# $port and $STORAGED_PID; call storaged_kill from the test's EXIT trap.
+volume_env() {
+	export CARDVISOR_STATE=$TMP/state
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export CARDVISOR_STORAGED=127.0.0.1:$port
+	STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
+}
+storaged_kill() { [ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null; }

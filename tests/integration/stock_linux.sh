@@ -21,15 +21,8 @@ STOCK_BOOT_TIMEOUT=${STOCK_BOOT_TIMEOUT:-600}
 STOCK_BZIMAGE_TIMEOUT=${STOCK_BZIMAGE_TIMEOUT:-120}
 boot=$BOOT_DIR
 # The volume store and cv-storaged of this test alone (as in ebs.sh).
-export CARDVISOR_STATE=$TMP/state
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CARDVISOR_STORAGED=127.0.0.1:$port
-STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
-cleanup() {
-	[ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+volume_env
+trap 'storaged_kill; rm -rf "$TMP"' EXIT
 # earlyprintk: the console shows how far the kernel got even when it stops
 # before the 8250 driver registers.  panic=-1: a panic ends the VM at once
 # instead of leaving it to the timeout.
