@@ -137,6 +137,7 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 length");
 #define ACPI_FADT_IAPC_PCIE_ASPM_CONTROLS (1u << 4)  /* OS must not touch ASPM */
 /* ACPI 6.4, 5.2.9, Table 5.10: Fixed ACPI Description Table Fixed Feature Flags. */
 #define ACPI_FADT_PWR_BUTTON      (1u << 4)  /* no fixed-feature power button */
+#define ACPI_FADT_RESET_REG_SUP   (1u << 10) /* RESET_REG is supported */
 #define ACPI_FADT_SLP_BUTTON      (1u << 5)  /* no fixed-feature sleep button */
 #define ACPI_FADT_HW_REDUCED_ACPI (1u << 20)
 

@@ -74,6 +74,14 @@
 #define CV_SLEEP_TYP_MASK       (7u << CV_SLEEP_TYP_SHIFT)
 #define CV_SLEEP_EN             (1u << 5)
 #define CV_SLEEP_TYP_S5         5u
+/*
+ * The ACPI reset register (ACPI 6.4, 4.8.3.6), one byte after the sleep
+ * registers: writing CV_RESET_VALUE resets the machine, which for cv-hv
+ * ends the VM.  Hardware-reduced ACPI has no other reset it describes, and
+ * Linux tries it first (before the i8042's pulse, which also works).
+ */
+#define CV_PORT_RESET           0x03c2
+#define CV_RESET_VALUE          0x06
 
 /* ---- Interrupt lines (ISA IRQ == IOAPIC pin == GSI for 0..15) ------------ */
 #define CV_IRQ_PIT              0   /* IOAPIC pin 2 by the ISA override */

@@ -246,7 +246,7 @@ static uint64_t build_dsdt(struct acpi_area *a)
 	return gpa;
 }
 
-static struct acpi_gas sleep_reg(uint16_t port)
+static struct acpi_gas io_byte_reg(uint16_t port)
 {
 	return (struct acpi_gas){
 		.address_space_id = ACPI_GAS_SPACE_SYSTEM_IO,
@@ -270,10 +270,13 @@ static uint64_t build_fadt(struct acpi_area *a, uint64_t dsdt)
 	f->iapc_boot_arch = ACPI_FADT_IAPC_LEGACY_DEVICES | ACPI_FADT_IAPC_8042 |
 			    ACPI_FADT_IAPC_VGA_NOT_PRESENT |
 			    ACPI_FADT_IAPC_PCIE_ASPM_CONTROLS;
-	f->flags = ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON;
+	f->flags = ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON |
+		   ACPI_FADT_RESET_REG_SUP;
 	/* Linux offers S5 only when both registers are set (acpi_sleep_state_supported). */
-	f->sleep_control_reg = sleep_reg(CV_PORT_SLEEP_CONTROL);
-	f->sleep_status_reg = sleep_reg(CV_PORT_SLEEP_STATUS);
+	f->sleep_control_reg = io_byte_reg(CV_PORT_SLEEP_CONTROL);
+	f->sleep_status_reg = io_byte_reg(CV_PORT_SLEEP_STATUS);
+	f->reset_reg = io_byte_reg(CV_PORT_RESET);
+	f->reset_value = CV_RESET_VALUE;
 	header_finish(&f->header);
 	return gpa;
 }

@@ -93,6 +93,19 @@ static char *reply_status(struct control *ctl)
 	json_object_object_add(o, "exits", json_object_new_int64((int64_t)vm_exits(vm)));
 	if (vm->stop_reason[0])
 		json_object_object_add(o, "stop_reason", json_object_new_string(vm->stop_reason));
+	if (vm->state == VM_STATE_PAUSED) {
+		/* Where each vCPU stopped: what a hung guest is doing, without a debugger. */
+		struct json_object *rips = json_object_new_array();
+
+		for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++) {
+			char rip[24];
+
+			snprintf(rip, sizeof(rip), "0x%llx",
+				 (unsigned long long)vm->vcpus[i].parked_rip);
+			json_object_array_add(rips, json_object_new_string(rip));
+		}
+		json_object_object_add(o, "vcpu_rip", rips);
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return json_take(o);
 }

@@ -54,12 +54,13 @@ int vm_request_shutdown(struct vm *vm)
 }
 
 /*
- * ACPI hardware-reduced sleep control register (ACPI 6.4, 4.8.3.7): the FADT
- * points Linux here, and SLP_EN with SLP_TYP = S5 (from the DSDT's \_S5) is
- * a power-off.  Other sleep states are not offered, so they are ignored.
+ * The ACPI hardware-reduced registers the FADT points at, one byte each:
+ * sleep control, sleep status (ACPI 6.4, 4.8.3.7) and reset (4.8.3.6).
+ * SLP_EN with SLP_TYP = S5 (from the DSDT's \_S5) is a power-off; other
+ * sleep states are not offered, so they are ignored.
  */
-static void sleep_control_access(void *opaque, uint64_t offset, void *data, uint32_t len,
-				 bool is_write)
+static void acpi_regs_access(void *opaque, uint64_t offset, void *data, uint32_t len,
+			     bool is_write)
 {
 	struct vm *vm = opaque;
 	uint8_t v;
@@ -68,9 +69,15 @@ static void sleep_control_access(void *opaque, uint64_t offset, void *data, uint
 		memset(data, 0, len);
 		return;
 	}
+	v = *(uint8_t *)data;
+	if (offset == CV_PORT_RESET - CV_PORT_SLEEP_CONTROL) {
+		if (v == CV_RESET_VALUE)
+			vm_stop(vm, VM_EXIT_OK,
+				"guest reset through the ACPI reset register: reboot ends the VM");
+		return;
+	}
 	if (offset != 0)
 		return; /* the status register: nothing to clear */
-	v = *(uint8_t *)data;
 	if ((v & CV_SLEEP_EN) &&
 	    ((v & CV_SLEEP_TYP_MASK) >> CV_SLEEP_TYP_SHIFT) == CV_SLEEP_TYP_S5)
 		vm_stop(vm, VM_EXIT_OK, "guest powered off (ACPI S5)");
@@ -95,8 +102,9 @@ int platform_create(struct vm *vm)
 	if (!ret)
 		ret = rtc_init(vm->rtc, &vm->pio, vm->mem.low_size, vm->mem.high_size, NULL);
 	if (!ret)
-		ret = iobus_register(&vm->pio, CV_PORT_SLEEP_CONTROL, 2, sleep_control_access, vm,
-				     "acpi-sleep");
+		ret = iobus_register(&vm->pio, CV_PORT_SLEEP_CONTROL,
+				     CV_PORT_RESET - CV_PORT_SLEEP_CONTROL + 1, acpi_regs_access, vm,
+				     "acpi");
 	if (!ret)
 		ret = pci_bus_init(vm->pci, &vm->pio, &vm->mmio, &vm->mem);
 	if (ret)

@@ -385,6 +385,8 @@ static bool vcpu_wait_runnable(struct vcpu *vcpu)
 
 	if (!__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
 		return !__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE);
+	/* Out of KVM_RUN the registers are ours to read: status shows them while paused. */
+	vcpu->parked_rip = vcpu_rip(vcpu);
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpus_parked++;
 	pthread_cond_broadcast(&vm->cond);

@@ -60,6 +60,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t exits;          /* KVM_RUN returns, for status (atomic) */
+	uint64_t parked_rip;     /* where the guest was when this vCPU last parked */
 };
 
 struct vm {

@@ -170,5 +170,7 @@ void main(const struct hvm_start_info *si)
 			cpu_wait_irq();
 		kprintf("cvguest: shutdown requested (ctrl-alt-del)\n");
 	}
+	if (cmdline_has_word(cmdline, "reboot") || cmdline_has_word(cmdline, "reboot-kbd"))
+		reboot(cmdline_has_word(cmdline, "reboot-kbd"));
 	power_off();
 }

@@ -20,3 +20,14 @@ void power_off(void)
 	kprintf("cvguest: poweroff failed\n");
 	cpu_halt_forever();
 }
+
+void reboot(bool kbd)
+{
+	kprintf("cvguest: reboot\n");
+	if (kbd)
+		outb(0x64, 0xfe); /* i8042 command: pulse output port bit 0, the reset line */
+	else
+		outb(CV_PORT_RESET, CV_RESET_VALUE);
+	kprintf("cvguest: reboot failed\n");
+	cpu_halt_forever();
+}

@@ -54,6 +54,17 @@ check "stop with a malformed timeout is refused and leaves the VM running" \
 check "cardvisor pause answers paused" grep -q "$id paused" <("$CARDVISOR" pause "$id")
 check "status of a paused VM says paused" \
 	grep -q '"state":"paused"' <("$CARDVISOR" status "$id" | tr -d ' \n')
+# Where each vCPU stopped: the boot CPU waits in the test guest's code.
+"$CARDVISOR" status "$id" >"$TMP/paused.out" 2>&1
+check "status of a paused VM gives each vCPU's RIP, the boot CPU's in the guest's code" \
+	python3 - "$TMP/paused.out" "$TESTGUEST" <<'PY'
+import json, subprocess, sys
+rips = [int(r, 16) for r in json.load(open(sys.argv[1]))["vcpu_rip"]]
+text = [l.split() for l in subprocess.run(["readelf", "-lW", sys.argv[2]], capture_output=True,
+        text=True, check=True).stdout.splitlines() if l.split()[:1] == ["LOAD"] and " E " in l]
+assert len(rips) == 2, rips
+assert any(int(t[2], 16) <= rips[0] < int(t[2], 16) + int(t[5], 16) for t in text), (rips, text)
+PY
 check "cardvisor resume answers running" grep -q "$id running" <("$CARDVISOR" resume "$id")
 check "resume of a running VM is harmless" grep -q "$id running" <("$CARDVISOR" resume "$id")
 
@@ -108,6 +119,18 @@ if start_vm sig --guest "$TESTGUEST" --cmdline wait; then
 else
 	not_ok "a guest to signal comes up"
 fi
+
+# A reboot from inside the guest ends the VM (as in Firecracker), through
+# either reset the platform has: the FADT's reset register, which Linux
+# tries first, and the i8042's reset line.
+for how in reboot reboot-kbd; do
+	run_vm "$how" --guest "$TESTGUEST" --cmdline "$how"
+done
+expect reboot "a reset through the ACPI reset register ends the VM" \
+	'guest reset through the ACPI reset register'
+expect_rc reboot "ACPI reset: exit status 0" 0
+expect reboot-kbd "a reset through the i8042 ends the VM" 'guest reset through the i8042'
+expect_rc reboot-kbd "i8042 reset: exit status 0" 0
 
 # A run directory whose cv-hv died without cleaning up is removed by ps.
 mkdir -p "$CARDVISOR_RUNDIR/i-0000000000000dead"

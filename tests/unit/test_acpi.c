@@ -148,6 +148,10 @@ static void test_fadt(void **state)
 	assert_false(rd(t.fadt + 109, 2) & (1u << 5));
 	assert_io_gas(t.fadt + 244, CV_PORT_SLEEP_CONTROL);
 	assert_io_gas(t.fadt + 256, CV_PORT_SLEEP_STATUS);
+	/* RESET_REG (offset 116) and RESET_VALUE (128), announced by flag 10. */
+	assert_true(rd(t.fadt + 112, 4) & (1u << 10));
+	assert_io_gas(t.fadt + 116, CV_PORT_RESET);
+	assert_int_equal(t.fadt[128], CV_RESET_VALUE);
 	/* No PM timer, no FACS, no PM1 blocks. */
 	assert_int_equal(rd(t.fadt + 76, 4), 0);   /* PM_TMR_BLK */
 	assert_int_equal(t.fadt[91], 0);           /* PM_TMR_LEN */
