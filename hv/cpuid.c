@@ -9,6 +9,13 @@
 #define CPUID_1_ECX_HYPERVISOR  (1u << 31)
 #define CPUID_1_EDX_HTT         (1u << 28)
 
+/*
+ * KVM's paravirtual leaf (Documentation/virt/kvm/x86/cpuid.rst): the
+ * kvmclock features, old and new MSRs and the "stable" hint.
+ */
+#define KVM_CPUID_FEATURES_LEAF 0x40000001
+#define KVM_CPUID_KVMCLOCK      ((1u << 0) | (1u << 3) | (1u << 24))
+
 void cpuid_build(const struct kvm_cpuid2 *supported, const struct cpuid_config *cfg,
 		 struct kvm_cpuid2 *out)
 {
@@ -51,6 +58,10 @@ void cpuid_build(const struct kvm_cpuid2 *supported, const struct cpuid_config *
 				e->eax = e->ebx = 0;
 				e->ecx = e->index;
 			}
+			break;
+		case KVM_CPUID_FEATURES_LEAF:
+			if (cfg->hide_kvmclock)
+				e->eax &= ~KVM_CPUID_KVMCLOCK;
 			break;
 		default:
 			break;

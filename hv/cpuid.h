@@ -10,6 +10,7 @@ struct cpuid_config {
 	unsigned vcpu_index;
 	unsigned nr_vcpus;
 	bool hide_cx16;
+	bool hide_kvmclock;
 };
 
 /*

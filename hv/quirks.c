@@ -12,6 +12,7 @@ static const char *const quirk_names[QUIRK_COUNT] = {
 	[QUIRK_INJECT_INT3]   = "inject-int3",
 	[QUIRK_FWAIT_NOP]     = "fwait-nop",
 	[QUIRK_EMULATE_MXCSR] = "emulate-mxcsr",
+	[QUIRK_TIME_DILATION] = "time-dilation",
 };
 
 const char *quirk_name(enum quirk_id id)
@@ -76,12 +77,15 @@ int quirks_parse(struct quirks *q, const char *spec, const char **bad, size_t *b
 	return 0;
 }
 
-int quirks_linux_cmdline(const char *user, char **out)
+int quirks_linux_cmdline(const struct quirks *q, const char *user, uint32_t tsc_khz,
+			 char **out)
 {
 	static const char key[] = "clearcpuid=";
 	const size_t key_len = sizeof(key) - 1;
+	const bool switches = q->enabled[QUIRK_LINUX_CMDLINE];
+	const bool dilate = q->enabled[QUIRK_TIME_DILATION] && tsc_khz;
 	size_t cap = (user ? strlen(user) : 0) * 2 + sizeof(QUIRK_LINUX_SWITCHES) +
-		     sizeof(QUIRK_LINUX_CLEARCPUID) + sizeof(key) + 4;
+		     sizeof(QUIRK_LINUX_CLEARCPUID) + sizeof(key) + 64;
 	char *words = malloc(cap), *lists = malloc(cap);
 	size_t nw = 0, nl = 0;
 
@@ -99,15 +103,22 @@ int quirks_linux_cmdline(const char *user, char **out)
 		len = strcspn(p, " ");
 		if (!len)
 			break;
-		if (len > key_len && !strncmp(p, key, key_len))
+		if (switches && len > key_len && !strncmp(p, key, key_len))
 			nl += (size_t)snprintf(lists + nl, cap - nl, "%.*s,", (int)(len - key_len),
 					       p + key_len);
 		else
 			nw += (size_t)snprintf(words + nw, cap - nw, "%.*s ", (int)len, p);
 		p += len;
 	}
-	snprintf(words + nw, cap - nw, "%s %s%s%s", QUIRK_LINUX_SWITCHES, key, lists,
-		 QUIRK_LINUX_CLEARCPUID);
+	if (dilate)
+		nw += (size_t)snprintf(words + nw, cap - nw, "tsc_early_khz=%llu tsc=reliable ",
+				       (unsigned long long)tsc_khz * QUIRK_TIME_DILATION_FACTOR);
+	if (switches)
+		nw += (size_t)snprintf(words + nw, cap - nw, "%s %s%s%s ", QUIRK_LINUX_SWITCHES,
+				       key, lists, QUIRK_LINUX_CLEARCPUID);
+	/* No trailing blank. */
+	if (nw)
+		words[nw - 1] = '\0';
 	free(lists);
 	*out = words;
 	return 0;

@@ -26,6 +26,12 @@ enum quirk_id {
 	QUIRK_FWAIT_NOP,
 	/* `ldmxcsr`/`stmxcsr` fail to emulate: cv-hv does them (hv/emulate.c). */
 	QUIRK_EMULATE_MXCSR,
+	/*
+	 * A Linux guest's clock runs QUIRK_TIME_DILATION_FACTOR times slower
+	 * than real time, so that its timer tick no longer outpaces ring-0 code
+	 * that is emulated instruction by instruction.
+	 */
+	QUIRK_TIME_DILATION,
 	QUIRK_COUNT,
 };
 
@@ -40,10 +46,21 @@ struct quirks {
  * and CPUID features hidden so the kernel takes its plain fallbacks:
  * SMAP (stac/clac), popcnt, invpcid, rdpid, and the SIMD extensions its
  * boot-time crypto uses (BLAKE2s for the RNG: ssse3; crc32c: sse4_2;
- * AES-NI, PCLMULQDQ and SHA-NI self-tests).
+ * AES-NI, PCLMULQDQ and SHA-NI self-tests).  And no crypto self-tests
+ * (cryptomgr.notests): their RSA private-key vectors are minutes of
+ * generic multi-precision arithmetic when ring 0 is emulated.
  */
-#define QUIRK_LINUX_SWITCHES   "noxsave nofsgsbase"
+#define QUIRK_LINUX_SWITCHES   "noxsave nofsgsbase cryptomgr.notests"
 #define QUIRK_LINUX_CLEARCPUID "smap,popcnt,invpcid,rdpid,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni"
+
+/*
+ * What QUIRK_TIME_DILATION does: hide kvmclock (CPUID 0x40000001) so that
+ * Linux times itself by the TSC, and tell it the TSC runs this many times
+ * faster than it does (tsc_early_khz=, with tsc=reliable so that no other
+ * clock second-guesses it).  Every guest timer, the scheduler tick among
+ * them, then fires this many times less often in real time.
+ */
+#define QUIRK_TIME_DILATION_FACTOR 16
 
 const char *quirk_name(enum quirk_id id);
 
@@ -61,11 +78,14 @@ int quirks_parse(struct quirks *q, const char *spec, const char **bad, size_t *b
 void quirks_count(struct quirks *q, enum quirk_id id);
 
 /*
- * The Linux command line with QUIRK_LINUX_CMDLINE's switches added.  Linux
- * honours only the last clearcpuid=, so the user's clearcpuid= lists are
- * merged with ours into one, placed last.  Returns a malloc()ed string.
+ * The Linux command line with the switches of the enabled quirks added:
+ * QUIRK_LINUX_CMDLINE's (Linux honours only the last clearcpuid=, so the
+ * user's clearcpuid= lists are merged with ours into one, placed last) and
+ * QUIRK_TIME_DILATION's, which need the real TSC rate @tsc_khz (0: unknown,
+ * that quirk adds nothing).  Returns a malloc()ed string in @out.
  */
-int quirks_linux_cmdline(const char *user, char **out);
+int quirks_linux_cmdline(const struct quirks *q, const char *user, uint32_t tsc_khz,
+			 char **out);
 
 /* "name=uses,..." of the enabled quirks, for logs and the status reply. */
 void quirks_format(const struct quirks *q, char *buf, size_t len);

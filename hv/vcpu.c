@@ -82,6 +82,9 @@ static int vcpu_setup_cpuid(struct vcpu *vcpu)
 		.vcpu_index = vcpu->index,
 		.nr_vcpus = vcpu->vm->cfg.nr_vcpus,
 		.hide_cx16 = vcpu->vm->quirks.enabled[QUIRK_CPUID_NO_CX16],
+		/* The dilated clock is the TSC: Linux must not find the real one. */
+		.hide_kvmclock = vcpu->vm->cfg.linux_guest &&
+				 vcpu->vm->quirks.enabled[QUIRK_TIME_DILATION],
 	};
 	struct kvm_cpuid2 *cpuid;
 	int ret;

@@ -139,6 +139,22 @@ static int vm_setup_quirks(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The real TSC rate, which QUIRK_TIME_DILATION scales; 0 when KVM cannot
+ * say (that quirk then leaves the guest's clock alone).
+ */
+static uint32_t vm_tsc_khz(struct vm *vm)
+{
+	int khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
+
+	if (khz <= 0) {
+		cv_warn("vm: KVM_GET_TSC_KHZ: %s; the guest's clock is not dilated",
+			khz < 0 ? strerror(errno) : "rate unknown");
+		return 0;
+	}
+	return (uint32_t)khz;
+}
+
 static int vm_load_kernel(struct vm *vm, struct boot_entry *entry)
 {
 	struct loader_config lc = {
@@ -147,15 +163,28 @@ static int vm_load_kernel(struct vm *vm, struct boot_entry *entry)
 		.cmdline = vm->cfg.cmdline,
 		.nr_vcpus = vm->cfg.nr_vcpus,
 	};
+	const bool switches = vm->quirks.enabled[QUIRK_LINUX_CMDLINE];
+	const bool dilate = vm->quirks.enabled[QUIRK_TIME_DILATION];
+	uint32_t tsc_khz = 0;
 	char *cmdline = NULL;
 	int ret;
 
-	if (vm->cfg.linux_guest && vm->quirks.enabled[QUIRK_LINUX_CMDLINE]) {
-		ret = quirks_linux_cmdline(vm->cfg.cmdline, &cmdline);
+	if (vm->cfg.linux_guest && (switches || dilate)) {
+		if (dilate)
+			tsc_khz = vm_tsc_khz(vm);
+		ret = quirks_linux_cmdline(&vm->quirks, vm->cfg.cmdline, tsc_khz, &cmdline);
 		if (ret)
 			return ret;
 		lc.cmdline = cmdline;
-		quirks_count(&vm->quirks, QUIRK_LINUX_CMDLINE);
+		if (switches)
+			quirks_count(&vm->quirks, QUIRK_LINUX_CMDLINE);
+		if (tsc_khz) {
+			quirks_count(&vm->quirks, QUIRK_TIME_DILATION);
+			cv_info("vm: time-dilation: the guest's clock runs %ux slower than real "
+				"time (TSC %u kHz, announced as %llu kHz)",
+				QUIRK_TIME_DILATION_FACTOR, tsc_khz,
+				(unsigned long long)tsc_khz * QUIRK_TIME_DILATION_FACTOR);
+		}
 	}
 	ret = loader_load(&vm->mem, &lc, entry);
 	free(cmdline);
@@ -205,20 +234,23 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		ret = vm_setup_memory(vm);
 	if (!ret)
 		ret = platform_create(vm);
-	if (!ret)
-		ret = vm_load_kernel(vm, &entry);
 	if (ret)
 		return ret;
 
 	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
-	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
+	for (unsigned i = 0; i < cfg->nr_vcpus; i++)
 		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
 		ret = vcpu_create(vm, &vm->vcpus[i], i);
 		if (ret)
 			return ret;
 	}
+	/* After the vCPUs: the Linux command line may need the TSC rate from one. */
+	ret = vm_load_kernel(vm, &entry);
+	if (ret)
+		return ret;
 	/* APs wait in KVM for INIT/SIPI from the guest; only the BSP has a boot state. */
 	ret = vcpu_set_boot_state(&vm->vcpus[0], &entry);
 	if (ret)

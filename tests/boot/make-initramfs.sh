@@ -9,6 +9,11 @@
 # Uncompressed because on a software KVM the kernel's ring-0 code is emulated
 # instruction by instruction: inflating a 1 MiB gzip archive took ~120 s of
 # the boot there, while copying 2 MiB costs next to nothing on any host.
+# For the same reason the modules go in without their appended signatures:
+# checking one is an RSA verification that took about two minutes of
+# emulated ring 0 per module there.  Debian's kernel enforces module
+# signatures only under UEFI Secure Boot, which these VMs do not have; it
+# loads an unsigned module and marks itself tainted (E).
 # usage: [INIT=FILE] tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]
 # (INIT: another /init, for tests that check something else with the same
 # kernel and modules.)  Exits 77 with a one-line reason when a tool it needs is missing.
@@ -28,6 +33,20 @@ skip() { echo "make-initramfs: $*" >&2; exit 77; }
 	skip "$busybox is not static (install busybox-static)"
 command -v cpio >/dev/null || skip "cpio is missing (run make deps)"
 
+# strip_module_signature FILE: cut the signature Linux's scripts/sign-file
+# appends (include/linux/module_signature.h): the signature, a 12-byte
+# struct module_signature whose last 4 bytes are the signature's length
+# (big endian), then the 28-byte magic "~Module signature appended~\n".
+strip_module_signature() {
+	local f=$1 magic='~Module signature appended~' size siglen
+	size=$(stat -c %s "$f")
+	[ "$(tail -c 28 "$f" | head -c 27)" = "$magic" ] || return 0
+	siglen=$((16#$(tail -c 32 "$f" | head -c 4 | od -An -tx1 | tr -d ' \n')))
+	((siglen > 0 && siglen + 40 < size)) ||
+		{ echo "make-initramfs: $f: implausible signature length $siglen" >&2; exit 1; }
+	truncate -s $((size - siglen - 40)) "$f"
+}
+
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,etc/cvboot}
@@ -42,6 +61,9 @@ if [ -n "$deb" ]; then
 	dpkg-deb --fsys-tarfile "$deb" |
 		tar -x -C "$stage" --wildcards "${mods[@]/#/./lib/modules/*/kernel/}" ||
 		{ echo "make-initramfs: $deb lacks a module of $here/modules" >&2; exit 1; }
+	for m in "${mods[@]}"; do
+		strip_module_signature "$stage"/lib/modules/*/kernel/"$m"
+	done
 	cp "$here/modules" "$stage/etc/cvboot/modules"
 else
 	: >"$stage/etc/cvboot/modules"

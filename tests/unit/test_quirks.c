@@ -71,26 +71,62 @@ static void test_count_and_format(void **state)
 
 static void test_linux_cmdline(void **state)
 {
+	struct quirks q;
+	const char *bad;
+	size_t bad_len;
 	char *out;
 
 	(void)state;
-	assert_int_equal(quirks_linux_cmdline("console=ttyS0 quiet", &out), 0);
+	assert_int_equal(quirks_parse(&q, "linux-cmdline", &bad, &bad_len), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, "console=ttyS0 quiet", 0, &out), 0);
 	assert_string_equal(out, "console=ttyS0 quiet " QUIRK_LINUX_SWITCHES
 				 " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
 	free(out);
-	assert_int_equal(quirks_linux_cmdline(NULL, &out), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, NULL, 0, &out), 0);
 	assert_string_equal(out, QUIRK_LINUX_SWITCHES " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
 	free(out);
 	/* Linux takes only the last clearcpuid=: the user's lists are merged into ours. */
-	assert_int_equal(quirks_linux_cmdline("  clearcpuid=avx2 console=ttyS0  clearcpuid=pku,umip ",
-					      &out), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, "  clearcpuid=avx2 console=ttyS0  clearcpuid=pku,umip ",
+					      0, &out), 0);
 	assert_string_equal(out, "console=ttyS0 " QUIRK_LINUX_SWITCHES
 				 " clearcpuid=avx2,pku,umip," QUIRK_LINUX_CLEARCPUID);
 	free(out);
 	/* A word that only starts like the switch is left alone. */
-	assert_int_equal(quirks_linux_cmdline("clearcpuid= xclearcpuid=1", &out), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, "clearcpuid= xclearcpuid=1", 0, &out), 0);
 	assert_string_equal(out, "clearcpuid= xclearcpuid=1 " QUIRK_LINUX_SWITCHES
 				 " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
+	free(out);
+}
+
+static void test_time_dilation_cmdline(void **state)
+{
+	struct quirks q;
+	const char *bad;
+	size_t bad_len;
+	char *out;
+
+	(void)state;
+	/* The TSC is announced QUIRK_TIME_DILATION_FACTOR times faster than it runs. */
+	assert_int_equal(QUIRK_TIME_DILATION_FACTOR, 16);
+	assert_int_equal(quirks_parse(&q, "time-dilation", &bad, &bad_len), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, "console=ttyS0 clearcpuid=pku", 2596152, &out),
+			 0);
+	assert_string_equal(out, "console=ttyS0 clearcpuid=pku tsc_early_khz=41538432 tsc=reliable");
+	free(out);
+	/* An unknown TSC rate dilates nothing; the user's words stay as they were. */
+	assert_int_equal(quirks_linux_cmdline(&q, "console=ttyS0", 0, &out), 0);
+	assert_string_equal(out, "console=ttyS0");
+	free(out);
+	/* Both quirks: the dilation words before the clearcpuid= that must come last. */
+	assert_int_equal(quirks_parse(&q, "linux-cmdline,time-dilation", &bad, &bad_len), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, NULL, 1000000, &out), 0);
+	assert_string_equal(out, "tsc_early_khz=16000000 tsc=reliable " QUIRK_LINUX_SWITCHES
+				 " clearcpuid=" QUIRK_LINUX_CLEARCPUID);
+	free(out);
+	/* Neither: the command line is the user's. */
+	assert_int_equal(quirks_parse(&q, "none", &bad, &bad_len), 0);
+	assert_int_equal(quirks_linux_cmdline(&q, "  a  b ", 2596152, &out), 0);
+	assert_string_equal(out, "a b");
 	free(out);
 }
 
@@ -101,6 +137,7 @@ int main(void)
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_count_and_format),
 		cmocka_unit_test(test_linux_cmdline),
+		cmocka_unit_test(test_time_dilation_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
