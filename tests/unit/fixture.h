@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fixtures shared by the cmocka unit tests (linked into every test binary):
- * temporary files and a guest RAM for the loader tests.  Include after
+ * temporary files, a guest RAM for the loader tests and a VM with a PCI bus
+ * for the device tests.  Include after
  * <cmocka.h>; failures inside a fixture fail the calling test.
  */
 #ifndef CV_TEST_FIXTURE_H
@@ -11,7 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/kvm.h>
+
+#include "hv/iobus.h"
+#include "hv/irq.h"
 #include "hv/memory.h"
+#include "hv/pci.h"
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
@@ -28,13 +34,29 @@ int fixture_mem_64m(void **state);
 int fixture_mem_destroy(void **state);
 
 /*
- * /dev/kvm opened, or -1 after printing why the KVM tests skip (a host
- * without usable KVM is a reason to skip, not to fail).
+ * A VM for device tests: a VM with the in-kernel irqchip, one vCPU (its
+ * kvm_run mapped) whose LAPIC takes fixed interrupts, and GSI routing; with
+ * a RAM size, that much guest RAM in memory slot 0 and a PCI bus on port
+ * and MMIO buses.  Embedded in a test's own fixture.
  */
-int fixture_kvm_open(void);
-/* Software-enable @vcpu_fd's LAPIC (SVR bit 8): only then does it take fixed interrupts. */
-void fixture_lapic_enable(int vcpu_fd);
+struct fixture_vm {
+	int kvm_fd, vm_fd, vcpu_fd;
+	struct kvm_run *run;
+	size_t run_size;
+	struct irq_routing irq;
+	bool has_bus;
+	struct guest_mem mem;
+	struct iobus pio, mmio;
+	struct pci_bus bus;
+};
+/*
+ * Builds @v (@mem_size 0: no RAM, no buses).  False, after printing why,
+ * where /dev/kvm is unusable: a reason for the KVM tests to skip, not to
+ * fail.
+ */
+bool fixture_vm_create(struct fixture_vm *v, uint64_t mem_size);
+void fixture_vm_destroy(struct fixture_vm *v);
 /* Whether @vector is pending in the vCPU's LAPIC (its IRR). */
-bool fixture_lapic_irr(int vcpu_fd, unsigned vector);
+bool fixture_lapic_irr(const struct fixture_vm *v, unsigned vector);
 
 #endif /* CV_TEST_FIXTURE_H */

@@ -28,8 +28,7 @@
 #define MSI_ADDR   0xfee00000ULL  /* physical destination, APIC ID 0 */
 
 struct fixture {
-	int kvm_fd, vm_fd, vcpu_fd;
-	struct irq_routing irq;
+	struct fixture_vm vm;
 	struct pci_config cfg;
 	int cap;
 	struct msix msix;
@@ -40,24 +39,15 @@ static int setup(void **state)
 	struct fixture *f = test_calloc(1, sizeof(*f));
 
 	*state = NULL;
-	f->kvm_fd = fixture_kvm_open();
-	if (f->kvm_fd < 0) {
+	if (!fixture_vm_create(&f->vm, 0)) {
 		test_free(f);
 		return 0;
 	}
-	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, 0);
-	assert_true(f->vm_fd >= 0);
-	assert_int_equal(ioctl(f->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
-	f->vcpu_fd = ioctl(f->vm_fd, KVM_CREATE_VCPU, 0);
-	assert_true(f->vcpu_fd >= 0);
-	fixture_lapic_enable(f->vcpu_fd);
-	assert_int_equal(irq_routing_init(&f->irq, f->vm_fd), 0);
-
 	assert_int_equal(pci_config_init(&f->cfg, PCI_CFG_SPACE_SIZE, 0x1234,
 					 0x5678, 0, 0), 0);
 	f->cap = msix_cap_add(&f->cfg, NR_VECTORS, 0, 0, 0, 0x800);
 	assert_true(f->cap >= 0x40);
-	assert_int_equal(msix_init(&f->msix, &f->irq, NR_VECTORS, "test"), 0);
+	assert_int_equal(msix_init(&f->msix, &f->vm.irq, NR_VECTORS, "test"), 0);
 	*state = f;
 	return 0;
 }
@@ -69,10 +59,7 @@ static int teardown(void **state)
 	if (!f)
 		return 0;
 	msix_destroy(&f->msix);
-	irq_routing_destroy(&f->irq);
-	close(f->vcpu_fd);
-	close(f->vm_fd);
-	close(f->kvm_fd);
+	fixture_vm_destroy(&f->vm);
 	test_free(f);
 	return 0;
 }
@@ -86,7 +73,7 @@ static struct fixture *fixture(void **state)
 
 static bool irr(struct fixture *f, unsigned vector)
 {
-	return fixture_lapic_irr(f->vcpu_fd, vector);
+	return fixture_lapic_irr(&f->vm, vector);
 }
 
 static uint32_t table_read(struct fixture *f, uint64_t off, uint32_t len)
@@ -134,7 +121,7 @@ static const struct irq_msi_route *route(struct fixture *f, unsigned v)
 	uint32_t gsi;
 
 	assert_int_equal(msix_vector_gsi(&f->msix, v, &gsi), 0);
-	return &f->irq.msi[gsi];
+	return &f->vm.irq.msi[gsi];
 }
 
 static uint64_t pba(struct fixture *f)
@@ -309,11 +296,11 @@ static void test_irqfd_on_vector_gsi(void **state)
 	program(f, 1, MSI_ADDR, 0x44);
 	unmask(f, 1, true);
 	assert_int_equal(msix_vector_gsi(&f->msix, 1, &gsi), 0);
-	assert_int_equal(irq_irqfd_assign(&f->irq, efd, gsi), 0);
+	assert_int_equal(irq_irqfd_assign(&f->vm.irq, efd, gsi), 0);
 	/* A card's signal reaches the guest without passing through cv-hv. */
 	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
 	assert_true(irr(f, 0x44));
-	assert_int_equal(irq_irqfd_deassign(&f->irq, efd, gsi), 0);
+	assert_int_equal(irq_irqfd_deassign(&f->vm.irq, efd, gsi), 0);
 	close(efd);
 }
 
@@ -360,11 +347,11 @@ static void test_init_limits(void **state)
 	struct fixture *f = fixture(state);
 	struct msix m;
 
-	assert_int_equal(msix_init(&m, &f->irq, 0, "none"), -EINVAL);
-	assert_int_equal(msix_init(&m, &f->irq, MSIX_MAX_VECTORS + 1, "many"), -EINVAL);
+	assert_int_equal(msix_init(&m, &f->vm.irq, 0, "none"), -EINVAL);
+	assert_int_equal(msix_init(&m, &f->vm.irq, MSIX_MAX_VECTORS + 1, "many"), -EINVAL);
 	/* More vectors than GSIs left: refused, and every GSI handed back. */
-	assert_int_equal(msix_init(&m, &f->irq, CV_MAX_GSI, "greedy"), -ENOSPC);
-	assert_int_equal(msix_init(&m, &f->irq, 8, "after"), 0);
+	assert_int_equal(msix_init(&m, &f->vm.irq, CV_MAX_GSI, "greedy"), -ENOSPC);
+	assert_int_equal(msix_init(&m, &f->vm.irq, 8, "after"), 0);
 	msix_destroy(&m);
 }
 

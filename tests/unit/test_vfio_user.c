@@ -43,16 +43,9 @@
 #define CODE_GPA   0x1000
 #define DMA_GPA    0x200000
 #define MSIX_CAP   0x40           /* the test card's only capability */
-#define TSS_ADDR   0xfffbd000
 
 struct fixture {
-	int kvm_fd, vm_fd, vcpu_fd;
-	struct kvm_run *run;
-	size_t run_size;
-	struct guest_mem mem;
-	struct irq_routing irq;
-	struct iobus pio, mmio;
-	struct pci_bus bus;
+	struct fixture_vm vm;
 	char dir[32], sock[64];
 	pid_t card;
 	struct vfio_user_dev *dev;
@@ -103,31 +96,6 @@ static void card_kill(struct fixture *f)
 	}
 }
 
-static void vm_create(struct fixture *f)
-{
-	struct kvm_userspace_memory_region slot = {
-		.memory_size = 64 * MIB,
-	};
-
-	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, 0);
-	assert_true(f->vm_fd >= 0);
-	assert_int_equal(ioctl(f->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_ADDR), 0);
-	assert_int_equal(ioctl(f->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
-	assert_int_equal(guest_mem_init(&f->mem, 64 * MIB), 0);
-	slot.userspace_addr = (uint64_t)(uintptr_t)f->mem.host;
-	assert_int_equal(ioctl(f->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot), 0);
-	f->vcpu_fd = ioctl(f->vm_fd, KVM_CREATE_VCPU, 0);
-	assert_true(f->vcpu_fd >= 0);
-	f->run_size = (size_t)ioctl(f->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	f->run = mmap(NULL, f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu_fd, 0);
-	assert_true(f->run != MAP_FAILED);
-	fixture_lapic_enable(f->vcpu_fd);
-	assert_int_equal(irq_routing_init(&f->irq, f->vm_fd), 0);
-	assert_int_equal(iobus_init(&f->pio, "pio"), 0);
-	assert_int_equal(iobus_init(&f->mmio, "mmio"), 0);
-	assert_int_equal(pci_bus_init(&f->bus, &f->pio, &f->mmio, &f->mem), 0);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = test_calloc(1, sizeof(*f));
@@ -135,22 +103,20 @@ static int setup(void **state)
 
 	*state = NULL;
 	signal(SIGPIPE, SIG_IGN);
-	f->kvm_fd = fixture_kvm_open();
-	if (f->kvm_fd < 0) {
+	if (!fixture_vm_create(&f->vm, 64 * MIB)) {
 		test_free(f);
 		return 0;
 	}
-	vm_create(f);
 	strcpy(f->dir, "/tmp/cv-vfu-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->sock, sizeof(f->sock), "%s/card.sock", f->dir);
 	card_start(f);
 	p = (struct vfio_user_params){
-		.socket_path = f->sock, .name = "vfu-testdev", .vm_fd = f->vm_fd,
-		.mem = &f->mem, .irq = &f->irq,
+		.socket_path = f->sock, .name = "vfu-testdev", .vm_fd = f->vm.vm_fd,
+		.mem = &f->vm.mem, .irq = &f->vm.irq,
 	};
 	assert_int_equal(vfio_user_dev_open(&f->dev, &p), 0);
-	assert_int_equal(vfio_user_dev_plug(f->dev, &f->bus, SLOT, 0), 0);
+	assert_int_equal(vfio_user_dev_plug(f->dev, &f->vm.bus, SLOT, 0), 0);
 	*state = f;
 	return 0;
 }
@@ -165,15 +131,7 @@ static int teardown(void **state)
 	card_kill(f);
 	unlink(f->sock);
 	rmdir(f->dir);
-	pci_bus_destroy(&f->bus);
-	iobus_destroy(&f->mmio);
-	iobus_destroy(&f->pio);
-	irq_routing_destroy(&f->irq);
-	munmap(f->run, f->run_size);
-	close(f->vcpu_fd);
-	close(f->vm_fd);
-	guest_mem_destroy(&f->mem);
-	close(f->kvm_fd);
+	fixture_vm_destroy(&f->vm);
 	test_free(f);
 	return 0;
 }
@@ -191,14 +149,14 @@ static uint32_t cfg_read(struct fixture *f, unsigned reg, uint32_t len)
 {
 	uint32_t v = 0;
 
-	assert_int_equal(iobus_dispatch(&f->mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
 					&v, len, false), 0);
 	return v;
 }
 
 static void cfg_write(struct fixture *f, unsigned reg, uint32_t len, uint32_t v)
 {
-	assert_int_equal(iobus_dispatch(&f->mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
 					&v, len, true), 0);
 }
 
@@ -216,18 +174,18 @@ static uint32_t mmio_read(struct fixture *f, uint64_t off)
 {
 	uint32_t v = 0;
 
-	assert_int_equal(iobus_dispatch(&f->mmio, bar0(f) + off, &v, 4, false), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, bar0(f) + off, &v, 4, false), 0);
 	return v;
 }
 
 static void mmio_write(struct fixture *f, uint64_t off, uint32_t v)
 {
-	assert_int_equal(iobus_dispatch(&f->mmio, bar0(f) + off, &v, 4, true), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, bar0(f) + off, &v, 4, true), 0);
 }
 
 static bool irr(struct fixture *f, unsigned vector)
 {
-	return fixture_lapic_irr(f->vcpu_fd, vector);
+	return fixture_lapic_irr(&f->vm, vector);
 }
 
 /*
@@ -247,25 +205,25 @@ static unsigned guest_store(struct fixture *f, uint32_t addr, uint32_t val)
 
 	memcpy(&code[2], &addr, 4);
 	memcpy(&code[6], &val, 4);
-	assert_int_equal(guest_mem_write(&f->mem, CODE_GPA, code, sizeof(code)), 0);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_SREGS, &sregs), 0);
+	assert_int_equal(guest_mem_write(&f->vm.mem, CODE_GPA, code, sizeof(code)), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_GET_SREGS, &sregs), 0);
 	ds.type = 0x3;
 	ds.selector = 0x10;
 	sregs.cs = cs;
 	sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = ds;
 	sregs.cr0 |= 1;  /* PE, no paging */
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_SREGS, &sregs), 0);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_REGS, &regs), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_SET_SREGS, &sregs), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_SET_REGS, &regs), 0);
 	for (unsigned i = 0; i < 16; i++) {
-		assert_int_equal(ioctl(f->vcpu_fd, KVM_RUN, 0), 0);
-		if (f->run->exit_reason == KVM_EXIT_IO) {
-			assert_int_equal(f->run->io.port, 0x80);
+		assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_RUN, 0), 0);
+		if (f->vm.run->exit_reason == KVM_EXIT_IO) {
+			assert_int_equal(f->vm.run->io.port, 0x80);
 			return mmio_exits;
 		}
-		assert_int_equal(f->run->exit_reason, KVM_EXIT_MMIO);
+		assert_int_equal(f->vm.run->exit_reason, KVM_EXIT_MMIO);
 		mmio_exits++;
-		iobus_dispatch(&f->mmio, f->run->mmio.phys_addr, f->run->mmio.data,
-			       f->run->mmio.len, f->run->mmio.is_write);
+		iobus_dispatch(&f->vm.mmio, f->vm.run->mmio.phys_addr, f->vm.run->mmio.data,
+			       f->vm.run->mmio.len, f->vm.run->mmio.is_write);
 	}
 	fail_msg("the guest never reached its port write");
 	return 0;
@@ -307,7 +265,7 @@ static void test_bar_access_forwarded(void **state)
 	uint32_t v = 0;
 
 	/* Decoding off: nothing is mapped, the bus answers all ones. */
-	assert_int_equal(iobus_dispatch(&f->mmio, bar0(f) + TD_SCRATCH0, &v, 4, false),
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, bar0(f) + TD_SCRATCH0, &v, 4, false),
 			 -ENOENT);
 	enable_memory(f);
 	assert_int_equal(mmio_read(f, TD_SCRATCH0), 0);
@@ -316,7 +274,7 @@ static void test_bar_access_forwarded(void **state)
 	assert_int_equal(mmio_read(f, TD_SCRATCH0), 0xdeadbeef);
 	assert_int_equal(mmio_read(f, TD_SCRATCH1), 0x12345678);
 	/* An access the card refuses reads as all ones, and the card lives on. */
-	assert_int_equal(iobus_dispatch(&f->mmio, bar0(f) + TD_SCRATCH0, &v, 2, false), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, bar0(f) + TD_SCRATCH0, &v, 2, false), 0);
 	assert_int_equal(v & 0xffff, 0xffff);
 	assert_int_equal(mmio_read(f, TD_SCRATCH0), 0xdeadbeef);
 	assert_false(vfio_user_dev_dead(f->dev));
@@ -367,14 +325,14 @@ static void test_card_reads_guest_memory(void **state)
 
 	for (unsigned i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
-	assert_int_equal(guest_mem_write(&f->mem, DMA_GPA, buf, sizeof(buf)), 0);
+	assert_int_equal(guest_mem_write(&f->vm.mem, DMA_GPA, buf, sizeof(buf)), 0);
 	enable_memory(f);
 	dma(f, DMA_GPA, sizeof(buf));
 	assert_int_equal(mmio_read(f, TD_DMA_STATUS), 0);
 	assert_int_equal(mmio_read(f, TD_DMA_RESULT), crc32c(0, buf, sizeof(buf)));
 	/* The card sees the guest's later writes: the same pages, not a copy. */
 	buf[100] ^= 0xff;
-	assert_int_equal(guest_mem_write(&f->mem, DMA_GPA + 100, &buf[100], 1), 0);
+	assert_int_equal(guest_mem_write(&f->vm.mem, DMA_GPA + 100, &buf[100], 1), 0);
 	dma(f, DMA_GPA, sizeof(buf));
 	assert_int_equal(mmio_read(f, TD_DMA_RESULT), crc32c(0, buf, sizeof(buf)));
 	/* Past the end of RAM, across it, and in the PCI hole: refused. */
@@ -481,7 +439,7 @@ static void test_card_death(void **state)
 	mmio_write(f, TD_SCRATCH0, 0x600d);
 	card_kill(f);
 	/* Its BAR reads all ones, and the function is known dead. */
-	assert_int_equal(iobus_dispatch(&f->mmio, addr + TD_SCRATCH0, &v, 4, false), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, addr + TD_SCRATCH0, &v, 4, false), 0);
 	assert_int_equal(v, 0xffffffffu);
 	assert_true(vfio_user_dev_dead(f->dev));
 	/* Config space the guest saw is still there for a rescan; the rest is all ones. */
@@ -490,12 +448,12 @@ static void test_card_death(void **state)
 	assert_int_equal(cfg_read(f, PCI_INTERRUPT_PIN, 1), 0xff);
 	/* Writes vanish: decoding stays as it was, and nothing else is affected. */
 	v = 1;
-	assert_int_equal(iobus_dispatch(&f->mmio, addr + TD_SCRATCH0, &v, 4, true), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, addr + TD_SCRATCH0, &v, 4, true), 0);
 	cfg_write(f, PCI_COMMAND, 2, 0);
 	assert_true(cfg_read(f, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
-	assert_int_equal(iobus_dispatch(&f->mmio, addr + TD_SCRATCH0, &v, 4, false), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, addr + TD_SCRATCH0, &v, 4, false), 0);
 	assert_int_equal(v, 0xffffffffu);
-	assert_int_equal(iobus_dispatch(&f->mmio, CV_PCI_ECAM_START + PCI_VENDOR_ID, &v, 2,
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + PCI_VENDOR_ID, &v, 2,
 					false), 0);
 	assert_int_not_equal(v & 0xffff, 0xffff);  /* the host bridge still answers */
 }
@@ -527,7 +485,7 @@ static void test_card_restart(void **state)
 	mmio_write(f, TD_SCRATCH0, 0x600d);
 
 	card_kill(f);
-	assert_int_equal(iobus_dispatch(&f->mmio, moved + TD_SCRATCH0, &v, 4, false), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, moved + TD_SCRATCH0, &v, 4, false), 0);
 	assert_int_equal(v, 0xffffffffu);
 	assert_true(vfio_user_dev_dead(f->dev));
 
@@ -550,7 +508,7 @@ static void test_card_restart(void **state)
 	/* It reaches guest memory again ... */
 	for (unsigned i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 13 + 1);
-	assert_int_equal(guest_mem_write(&f->mem, DMA_GPA, buf, sizeof(buf)), 0);
+	assert_int_equal(guest_mem_write(&f->vm.mem, DMA_GPA, buf, sizeof(buf)), 0);
 	dma(f, DMA_GPA, sizeof(buf));
 	assert_int_equal(mmio_read(f, TD_DMA_STATUS), 0);
 	assert_int_equal(mmio_read(f, TD_DMA_RESULT), crc32c(0, buf, sizeof(buf)));
@@ -567,7 +525,7 @@ static void test_open_fails_cleanly(void **state)
 	char long_path[200];
 	struct vfio_user_params p = {
 		.socket_path = long_path, .name = "nobody",
-		.vm_fd = f->vm_fd, .mem = &f->mem, .irq = &f->irq,
+		.vm_fd = f->vm.vm_fd, .mem = &f->vm.mem, .irq = &f->vm.irq,
 	};
 
 	memset(long_path, 'a', sizeof(long_path) - 1);

@@ -64,11 +64,7 @@ struct backend {
 };
 
 struct fixture {
-	int kvm_fd, vm_fd, vcpu_fd;
-	struct irq_routing irq;
-	struct guest_mem mem;
-	struct iobus pio, mmio;
-	struct pci_bus bus;
+	struct fixture_vm vm;
 	struct backend *be;
 	char path[64];
 	struct virtio_pci *vp;
@@ -197,22 +193,10 @@ static int setup(void **state)
 	struct fixture *f = test_calloc(1, sizeof(*f));
 
 	*state = NULL;
-	f->kvm_fd = fixture_kvm_open();
-	if (f->kvm_fd < 0) {
+	if (!fixture_vm_create(&f->vm, CV_MEM_MIN)) {
 		test_free(f);
 		return 0;
 	}
-	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, 0);
-	assert_true(f->vm_fd >= 0);
-	assert_int_equal(ioctl(f->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
-	f->vcpu_fd = ioctl(f->vm_fd, KVM_CREATE_VCPU, 0);
-	assert_true(f->vcpu_fd >= 0);
-	fixture_lapic_enable(f->vcpu_fd);
-	assert_int_equal(irq_routing_init(&f->irq, f->vm_fd), 0);
-	assert_int_equal(guest_mem_init(&f->mem, CV_MEM_MIN), 0);
-	assert_int_equal(iobus_init(&f->pio, "pio"), 0);
-	assert_int_equal(iobus_init(&f->mmio, "mmio"), 0);
-	assert_int_equal(pci_bus_init(&f->bus, &f->pio, &f->mmio, &f->mem), 0);
 	snprintf(f->path, sizeof(f->path), "/tmp/cv-vp-test.%d.sock", getpid());
 	backend_start(f);
 	*state = f;
@@ -231,14 +215,7 @@ static int teardown(void **state)
 		testpmd_stop(f);
 	if (f->be)
 		backend_stop(f);
-	pci_bus_destroy(&f->bus);
-	iobus_destroy(&f->mmio);
-	iobus_destroy(&f->pio);
-	guest_mem_destroy(&f->mem);
-	irq_routing_destroy(&f->irq);
-	close(f->vcpu_fd);
-	close(f->vm_fd);
-	close(f->kvm_fd);
+	fixture_vm_destroy(&f->vm);
 	test_free(f);
 	return 0;
 }
@@ -256,14 +233,14 @@ static uint32_t cfg_read(struct fixture *f, unsigned reg, uint32_t len)
 {
 	uint32_t v = 0;
 
-	assert_int_equal(iobus_dispatch(&f->mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
 					&v, len, false), 0);
 	return v;
 }
 
 static void cfg_write(struct fixture *f, unsigned reg, uint32_t len, uint32_t v)
 {
-	assert_int_equal(iobus_dispatch(&f->mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
 					&v, len, true), 0);
 }
 
@@ -271,13 +248,13 @@ static uint64_t mmio_read(struct fixture *f, uint64_t addr, uint32_t len)
 {
 	uint64_t v = 0;
 
-	assert_int_equal(iobus_dispatch(&f->mmio, addr, &v, len, false), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, addr, &v, len, false), 0);
 	return v;
 }
 
 static void mmio_write(struct fixture *f, uint64_t addr, uint32_t len, uint64_t v)
 {
-	assert_int_equal(iobus_dispatch(&f->mmio, addr, &v, len, true), 0);
+	assert_int_equal(iobus_dispatch(&f->vm.mmio, addr, &v, len, true), 0);
 }
 
 static uint64_t common_rd(struct fixture *f, unsigned off, uint32_t len)
@@ -302,12 +279,12 @@ static void status_set(struct fixture *f, uint8_t bits)
 
 static void *gptr(struct fixture *f, uint64_t gpa)
 {
-	return guest_mem_ptr(&f->mem, gpa, 1);
+	return guest_mem_ptr(&f->vm.mem, gpa, 1);
 }
 
 static bool irr(struct fixture *f, unsigned vector)
 {
-	return fixture_lapic_irr(f->vcpu_fd, vector);
+	return fixture_lapic_irr(&f->vm, vector);
 }
 
 /* Intel SDM Vol. 3A, "Local APIC Register Address Map". */
@@ -318,10 +295,10 @@ static void irr_clear(struct fixture *f)
 {
 	struct kvm_lapic_state lapic;
 
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_GET_LAPIC, &lapic), 0);
 	for (unsigned i = 0; i < 8; i++)
 		memset(&lapic.regs[APIC_IRR + 0x10 * i], 0, 4);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_LAPIC, &lapic), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_SET_LAPIC, &lapic), 0);
 }
 
 #define WAIT_FOR(cond)                                                   \
@@ -346,7 +323,7 @@ static void plug_at(struct fixture *f, const char *path)
 {
 	unsigned ptr, hops = 0;
 
-	assert_int_equal(virtio_net_pci_plug(&f->vp, &f->bus, &f->irq, &f->mem, f->vm_fd,
+	assert_int_equal(virtio_net_pci_plug(&f->vp, &f->vm.bus, &f->vm.irq, &f->vm.mem, f->vm.vm_fd,
 					     SLOT, path, mac), 0);
 	cfg_write(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	f->bar1 = bar_addr(f, 1);
@@ -643,8 +620,8 @@ static void test_notify_without_exit(void **state)
 {
 	struct fixture *f = fixture(state);
 	struct kvm_userspace_memory_region ram = {
-		.memory_size = f->mem.low_size,
-		.userspace_addr = (uintptr_t)f->mem.host,
+		.memory_size = f->vm.mem.low_size,
+		.userspace_addr = (uintptr_t)f->vm.mem.host,
 	};
 	struct kvm_segment seg = { .limit = 0xffffffff, .selector = 0x10, .type = 3,
 				   .present = 1, .db = 1, .s = 1, .g = 1 };
@@ -669,20 +646,20 @@ static void test_notify_without_exit(void **state)
 	memcpy(code + 3, &addr, 4);
 	memcpy(code + 7, "\x01\x00\xe6\x80\xf4", 5);
 
-	assert_int_equal(ioctl(f->vm_fd, KVM_SET_USER_MEMORY_REGION, &ram), 0);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_GET_SREGS, &sregs), 0);
+	assert_int_equal(ioctl(f->vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &ram), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_GET_SREGS, &sregs), 0);
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = seg;
 	seg.type = 0xb;
 	seg.selector = 0x8;
 	sregs.cs = seg;
 	sregs.cr0 |= 1; /* PE */
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_SREGS, &sregs), 0);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_SET_REGS, &regs), 0);
-	size = ioctl(f->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_SET_SREGS, &sregs), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_SET_REGS, &regs), 0);
+	size = ioctl(f->vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	assert_true(size > 0);
-	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu_fd, 0);
+	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vm.vcpu_fd, 0);
 	assert_true(run != MAP_FAILED);
-	assert_int_equal(ioctl(f->vcpu_fd, KVM_RUN, 0), 0);
+	assert_int_equal(ioctl(f->vm.vcpu_fd, KVM_RUN, 0), 0);
 	assert_int_equal(run->exit_reason, KVM_EXIT_IO);
 	assert_int_equal(run->io.port, 0x80);
 	munmap(run, (size_t)size);
@@ -856,7 +833,7 @@ static void test_plug_without_backend(void **state)
 	struct fixture *f = fixture(state);
 	struct virtio_pci *vp = NULL;
 
-	assert_int_equal(virtio_net_pci_plug(&vp, &f->bus, &f->irq, &f->mem, f->vm_fd, SLOT,
+	assert_int_equal(virtio_net_pci_plug(&vp, &f->vm.bus, &f->vm.irq, &f->vm.mem, f->vm.vm_fd, SLOT,
 					     "/tmp/cv-vp-test.nobody.sock", mac), -ENOENT);
 	assert_null(vp);
 	/* Nothing was left on the bus. */
