@@ -88,3 +88,26 @@ volume_env() {
 	STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
 }
 storaged_kill() { [ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null; }
+
+# veth_netns_pair NS_A NS_B VETH_A VETH_B ADDR_A ADDR_B [ADDR...]: two network
+# namespaces joined by a veth pair: VETH_A with ADDR_A (address/prefix) in
+# NS_A, VETH_B with ADDR_B and any further ADDRs in NS_B, both up, and no
+# IPv6 in NS_B (so only the frames a test asks for come back).  Nonzero with
+# the reason on stderr where the host cannot (not root, no veth): a skip.
+# netns_del removes them, veths and devices inside with them.
+veth_netns_pair() {
+	local ns_a=$1 ns_b=$2 veth_a=$3 veth_b=$4 addr_a=$5 addr
+	shift 5
+	ip netns add "$ns_a" && ip netns add "$ns_b" &&
+		ip link add "$veth_a" type veth peer name "$veth_b" &&
+		ip link set "$veth_a" netns "$ns_a" && ip link set "$veth_b" netns "$ns_b" &&
+		ip -n "$ns_a" link set lo up && ip -n "$ns_b" link set lo up &&
+		ip -n "$ns_a" addr add "$addr_a" dev "$veth_a" || return 1
+	for addr; do
+		ip -n "$ns_b" addr add "$addr" dev "$veth_b" || return 1
+	done
+	ip -n "$ns_a" link set "$veth_a" up && ip -n "$ns_b" link set "$veth_b" up &&
+		ip netns exec "$ns_b" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1
+}
+netns_del() { local ns; for ns; do ip netns del "$ns" 2>/dev/null; done; }

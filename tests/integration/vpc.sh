@@ -39,8 +39,7 @@ cleanup() {
 		kill "$CAPTURE" 2>/dev/null
 		wait "$CAPTURE" 2>/dev/null
 	fi
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
+	netns_del "$NS_A" "$NS_B"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -297,24 +296,14 @@ if ! command -v ip >/dev/null; then
 	skip "$what" "iproute2 is not installed"
 	exit 0
 fi
-if ! ip netns add "$NS_A" 2>/dev/null || ! ip netns add "$NS_B" 2>/dev/null; then
-	skip "$what" "cannot create network namespaces (needs root)"
+if ! veth_netns_pair "$NS_A" "$NS_B" "$VETH_A" "$VETH_B" "$UNDER_A/29" "$UNDER_B/29" \
+	"$UNDER_X/29" 2>"$TMP/netns.err"; then
+	skip "$what" "cannot set up two network namespaces and a veth pair: $(tail -n1 "$TMP/netns.err")"
 	exit 0
 fi
 P_K=$(free_udp_port)
 ROUTER_MAC=02:c7:00:00:2a:01    # VNI 42, as the card makes it
 MAC_A=02:00:0a:00:01:0a
-{
-	ip link add "$VETH_A" type veth peer name "$VETH_B" &&
-	ip link set "$VETH_A" netns "$NS_A" && ip link set "$VETH_B" netns "$NS_B" &&
-	ip -n "$NS_A" link set lo up && ip -n "$NS_B" link set lo up &&
-	ip -n "$NS_A" addr add "$UNDER_A/29" dev "$VETH_A" &&
-	ip -n "$NS_B" addr add "$UNDER_B/29" dev "$VETH_B" &&
-	ip -n "$NS_B" addr add "$UNDER_X/29" dev "$VETH_B" &&
-	ip -n "$NS_A" link set "$VETH_A" up && ip -n "$NS_B" link set "$VETH_B" up &&
-	ip netns exec "$NS_B" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1
-} 2>"$TMP/netns.err" || { skip "$what" "cannot set up a veth pair: $(tail -n1 "$TMP/netns.err")"; exit 0; }
 if ! ip -n "$NS_B" link add vx0 type vxlan id 42 dstport "$P_K" remote "$UNDER_A" \
 	local "$UNDER_B" dev "$VETH_B" 2>>"$TMP/netns.err"; then
 	skip "$what" "no kernel vxlan device: $(tail -n1 "$TMP/netns.err")"

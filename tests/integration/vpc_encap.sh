@@ -23,8 +23,7 @@ cleanup() {
 		kill "$TSHARK_PID" 2>/dev/null
 		wait "$TSHARK_PID" 2>/dev/null
 	fi
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
+	netns_del "$NS_A" "$NS_B"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -38,24 +37,11 @@ if ! command -v ip >/dev/null; then
 	skip "$what" "iproute2 not installed"
 	exit 0
 fi
-if ! ip netns add "$NS_A" 2>/dev/null || ! ip netns add "$NS_B" 2>/dev/null; then
-	skip "$what" "cannot create network namespaces (needs root)"
+if ! veth_netns_pair "$NS_A" "$NS_B" "$VETH_A" "$VETH_B" "$UNDER_A/30" "$UNDER_B/30" \
+	2>"$TMP/netns.err"; then
+	skip "$what" "cannot set up two network namespaces and a veth pair: $(tail -n1 "$TMP/netns.err")"
 	exit 0
 fi
-
-set -e
-ip link add "$VETH_A" type veth peer name "$VETH_B"
-ip link set "$VETH_A" netns "$NS_A"
-ip link set "$VETH_B" netns "$NS_B"
-for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_A" addr add "$UNDER_A/30" dev "$VETH_A"
-ip -n "$NS_B" addr add "$UNDER_B/30" dev "$VETH_B"
-ip -n "$NS_A" link set "$VETH_A" up
-ip -n "$NS_B" link set "$VETH_B" up
-# No IPv6 on the overlay: only the frames we ask for come back.
-ip netns exec "$NS_B" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-	net.ipv6.conf.default.disable_ipv6=1
-set +e
 if ! ip -n "$NS_B" link add vx0 type vxlan id 42 dstport 4789 \
 	remote "$UNDER_A" local "$UNDER_B" dev "$VETH_B" 2>"$TMP/vxlan.err"; then
 	skip "$what" "no kernel vxlan device: $(head -n1 "$TMP/vxlan.err")"
