@@ -363,6 +363,14 @@ static void kick(void *opaque, unsigned q)
 	vblk_flush(vb);
 }
 
+/* What a GET_VRING_BASE on @q waits for: requests the datapath still has. */
+static unsigned in_flight(void *opaque, unsigned q)
+{
+	const struct vblk *vb = opaque;
+
+	return q < vb->queues ? vb->inflight[q] : 0;
+}
+
 /* The ring stopped or its memory goes: in-flight requests answer nothing. */
 static void release(void *opaque, unsigned q)
 {
@@ -406,7 +414,8 @@ static int set_config(void *opaque, uint32_t offset, const void *buf, uint32_t l
 int vblk_open(struct vblk **out, const struct vblk_config *cfg)
 {
 	static const struct vu_ops ops = { .kick = kick, .release = release,
-					   .get_config = get_config, .set_config = set_config };
+					   .in_flight = in_flight, .get_config = get_config,
+					   .set_config = set_config };
 	struct vu_config vc = {
 		.features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |
 			    VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |
@@ -489,17 +498,19 @@ int vblk_process(struct vblk *vb)
 
 void vblk_flush(struct vblk *vb)
 {
-	for (unsigned q = 0; vb->dirty && q < vb->queues; q++) {
-		struct virtq *vq;
+	for (unsigned q = 0; q < vb->queues; q++) {
+		struct virtq *vq = vu_queue(&vb->vu, q);
 
-		if (!(vb->dirty & (1u << q)))
-			continue;
-		vb->dirty &= ~(1u << q);
-		vq = vu_queue(&vb->vu, q);
-		if (!vq)
-			continue;
-		virtq_publish(vq);
-		vu_queue_notify(&vb->vu, q);
+		if (vb->dirty & (1u << q)) {
+			vb->dirty &= ~(1u << q);
+			if (vq) {
+				virtq_publish(vq);
+				vu_queue_notify(&vb->vu, q);
+			}
+		}
+		/* Published: a GET_VRING_BASE waiting for this ring may be answered. */
+		if (!vb->inflight[q])
+			vu_ring_idle(&vb->vu, q);
 	}
 }
 

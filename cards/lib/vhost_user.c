@@ -74,6 +74,7 @@ static void ring_stop(struct vu_dev *dev, struct vu_ring *r)
 	close_fd(&r->kick);
 	r->mapped = false;
 	r->started = false;
+	r->stopping = false;
 }
 
 static void ring_reset(struct vu_dev *dev, struct vu_ring *r)
@@ -139,7 +140,7 @@ static void rings_remap(struct vu_dev *dev)
 
 static void ring_poke(struct vu_dev *dev, unsigned q)
 {
-	if (vu_queue(dev, q) && dev->ops.kick)
+	if (vu_queue(dev, q) && !dev->ring[q].stopping && dev->ops.kick)
 		dev->ops.kick(dev->opaque, q);
 }
 
@@ -286,6 +287,7 @@ static void device_reset(struct vu_dev *dev)
 		ring_reset(dev, &dev->ring[q]);
 	mem_unmap(dev);
 	dev->acked = 0;
+	dev->stopping_ring = -1;
 }
 
 static void rx_reset(struct vu_dev *dev)
@@ -438,6 +440,24 @@ static int set_vring_fd(struct vu_dev *dev, uint32_t request, uint64_t v, int *f
 	return 0;
 }
 
+/*
+ * GET_VRING_BASE on a ring whose chains are still with the device: stop
+ * serving its kicks and reading requests, and answer from vu_ring_idle().
+ */
+#define REPLY_DEFERRED 1
+
+static int ring_drain(struct vu_dev *dev, struct vu_ring *r)
+{
+	if (r->kick >= 0)
+		epoll_ctl(dev->epoll_fd, EPOLL_CTL_DEL, r->kick, NULL);
+	epoll_ctl(dev->epoll_fd, EPOLL_CTL_DEL, dev->conn_fd, NULL);
+	r->stopping = true;
+	dev->stopping_ring = (int)(r - dev->ring);
+	cv_debug("vhost-user %s: ring %d stops once its chains in flight are back", dev->path,
+		 dev->stopping_ring);
+	return REPLY_DEFERRED;
+}
+
 struct reply {
 	uint32_t size;
 	union {
@@ -569,7 +589,11 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 		if (!r)
 			return -EINVAL;
 		/* "Stop the ring": no more kicks are served until the next
-		 * SET_VRING_KICK; the answer is where to resume. */
+		 * SET_VRING_KICK; the answer is where to resume, given once the
+		 * device's chains in flight are filled (vu_ops.in_flight). */
+		if (r->started && r->mapped && dev->ops.in_flight &&
+		    dev->ops.in_flight(dev->opaque, st.index))
+			return ring_drain(dev, r);
 		ring_stop(dev, r);
 		out->size = sizeof(out->state);
 		out->state = (struct vhost_user_vring_state){ .index = st.index, .num = r->base };
@@ -615,7 +639,10 @@ static int dispatch(struct vu_dev *dev)
 		r = handle(dev, request, dev->rx.bytes + sizeof(*h), size, dev->rx_fds,
 			   dev->rx_nfds, &out);
 	cv_debug("vhost-user %s: %s (%u) size %u fds %u: %s", dev->path,
-		 vhost_user_request_name(request), request, size, dev->rx_nfds, r ? strerror(-r) : "ok");
+		 vhost_user_request_name(request), request, size, dev->rx_nfds,
+		 r == REPLY_DEFERRED ? "answer deferred" : r ? strerror(-r) : "ok");
+	if (r == REPLY_DEFERRED)
+		return 0;
 	if (r) {
 		/* Counted always, logged once: the front-end may repeat it. */
 		dev->stats.rejected++;
@@ -709,7 +736,7 @@ static int receive(struct vu_dev *dev)
 
 static void serve_conn(struct vu_dev *dev)
 {
-	for (int i = 0; i < MSGS_PER_CALL && dev->conn_fd >= 0; i++) {
+	for (int i = 0; i < MSGS_PER_CALL && dev->conn_fd >= 0 && dev->stopping_ring < 0; i++) {
 		int r = receive(dev);
 
 		if (r == 0)
@@ -752,6 +779,22 @@ static void serve_kick(struct vu_dev *dev, unsigned q)
 	if (r->kick < 0 || read(r->kick, &count, sizeof(count)) < 0)
 		return;
 	ring_poke(dev, q);
+}
+
+void vu_ring_idle(struct vu_dev *dev, unsigned q)
+{
+	struct vu_ring *r = &dev->ring[q];
+	struct vhost_user_vring_state st = { .index = q };
+
+	if (dev->stopping_ring != (int)q)
+		return;
+	ring_stop(dev, r);
+	dev->stopping_ring = -1;
+	st.num = r->base;
+	cv_debug("vhost-user %s: ring %u drained, stopped at %u", dev->path, q, st.num);
+	if (send_reply(dev, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) ||
+	    epoll_set(dev, EPOLL_CTL_ADD, dev->conn_fd, TAG_CONN))
+		disconnect(dev);
 }
 
 int vu_process(struct vu_dev *dev)
@@ -797,6 +840,7 @@ int vu_listen(struct vu_dev *dev, const char *path, const struct vu_config *cfg,
 	dev->ops = *ops;
 	dev->opaque = opaque;
 	dev->conn_fd = -1;
+	dev->stopping_ring = -1;
 	for (unsigned q = 0; q < VU_MAX_RINGS; q++)
 		dev->ring[q].kick = dev->ring[q].call = dev->ring[q].err = -1;
 	snprintf(dev->path, sizeof(dev->path), "%s", path);

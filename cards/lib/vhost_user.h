@@ -31,6 +31,7 @@ struct vu_ring {
 	struct virtq vq;
 	bool mapped;   /* vq points at rings translated through the memory table */
 	bool started;  /* kick fd received, not yet stopped by GET_VRING_BASE */
+	bool stopping; /* GET_VRING_BASE waits for the device's chains in flight */
 	bool enabled;  /* SET_VRING_ENABLE (or no protocol features) */
 	uint16_t num;
 	uint16_t base;  /* last_avail while not mapped */
@@ -50,6 +51,16 @@ struct vu_ops {
 	 * memory they lie in is about to be unmapped.  Called before that.
 	 */
 	void (*release)(void *opaque, unsigned q);
+	/*
+	 * Optional, for the same devices: how many chains popped from @q are
+	 * not yet filled.  GET_VRING_BASE then waits for them, as the answer
+	 * closes the ring's state: kick() is no longer called for @q, the
+	 * device fills what it holds (vu_queue() still gives the ring) and
+	 * calls vu_ring_idle() when none is left; only then is the ring
+	 * stopped and the front-end answered, and no other request is read
+	 * in between (the front-end waits for this answer anyway).
+	 */
+	unsigned (*in_flight)(void *opaque, unsigned q);
 	/*
 	 * Optional: the device's configuration space (virtio 1.2 §4.1.4.3),
 	 * which a vhost-user front-end reads with GET_CONFIG and writes with
@@ -91,6 +102,7 @@ struct vu_dev {
 	void *map_base[VIRTQ_MEM_REGIONS];
 	size_t map_len[VIRTQ_MEM_REGIONS];
 	struct vu_ring ring[VU_MAX_RINGS];
+	int stopping_ring;       /* the ring whose GET_VRING_BASE waits, or -1 */
 	/* The message being received: header + payload, and its fds. */
 	size_t rx_len;
 	union {
@@ -122,5 +134,10 @@ void vu_queue_notify(struct vu_dev *dev, unsigned q);
 /* Have @q served again on the next vu_process, as if it were kicked. */
 void vu_queue_rearm(struct vu_dev *dev, unsigned q);
 bool vu_has_feature(const struct vu_dev *dev, unsigned bit);
+/*
+ * The device has no chain of @q in flight any more: a GET_VRING_BASE that
+ * waits for it is answered now (see vu_ops.in_flight).  Cheap otherwise.
+ */
+void vu_ring_idle(struct vu_dev *dev, unsigned q);
 
 #endif /* CV_CARDS_VHOST_USER_H */

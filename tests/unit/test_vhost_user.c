@@ -624,6 +624,70 @@ static void test_get_vring_base_stops_ring(void **state)
 	fe_close(&fe);
 }
 
+/* The chains a device that completes later claims to hold, per ring. */
+static unsigned held[2];
+
+static unsigned held_in_flight(void *opaque, unsigned q)
+{
+	(void)opaque;
+	return q < 2 ? held[q] : 0;
+}
+
+/* True when the back-end has written something for us to read. */
+static bool fe_pending(struct fe *fe)
+{
+	struct pollfd p = { .fd = fe->sock, .events = POLLIN };
+
+	serve();
+	return poll(&p, 1, 0) == 1;
+}
+
+static void test_get_vring_base_waits_for_in_flight(void **state)
+{
+	struct fe fe;
+	struct vhost_user_vring_state st = { .index = 1 };
+	uint64_t features;
+
+	(void)state;
+	net.vu.ops.in_flight = held_in_flight;
+	fe_connect(&fe);
+	fe_start(&fe, base_features, 2);
+	drv_tx(&fe, 1, 0, 60);
+	drv_kick(&fe, 1);
+	assert_int_equal(txd.count, 1);
+	held[1] = 1;
+	fe_send(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+	/* No answer while the device holds a chain of the ring... */
+	assert_false(fe_pending(&fe));
+	/* ...which still takes its completions, but no new kicks... */
+	assert_non_null(vu_queue(&net.vu, 1));
+	drv_tx(&fe, 1, 2, 60);
+	assert_int_equal(eventfd_write(fe.kick[1], 1), 0);
+	serve();
+	assert_int_equal(txd.count, 1);
+	/* ...and a request sent meanwhile waits its turn. */
+	fe_send(&fe, VHOST_USER_GET_FEATURES, NULL, 0);
+	assert_false(fe_pending(&fe));
+	/* Another ring going idle answers nothing. */
+	vu_ring_idle(&net.vu, 0);
+	assert_false(fe_pending(&fe));
+	held[1] = 0;
+	vu_ring_idle(&net.vu, 1);
+	fe_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+	assert_int_equal(st.index, 1);
+	assert_int_equal(st.num, 1);
+	assert_null(vu_queue(&net.vu, 1));
+	fe_reply(&fe, VHOST_USER_GET_FEATURES, &features, sizeof(features));
+	assert_true(features & VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	/* Nothing held: answered at once, as before. */
+	st.index = 0;
+	fe_send(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+	fe_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+	assert_int_equal(st.index, 0);
+	net.vu.ops.in_flight = NULL;
+	fe_close(&fe);
+}
+
 static void test_malformed_requests(void **state)
 {
 	struct fe fe;
@@ -1065,6 +1129,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_chain_signals_err, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_drop_across_malformed_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_vring_base_stops_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_vring_base_waits_for_in_flight, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_requests_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect_and_reconnect, setup, teardown),
