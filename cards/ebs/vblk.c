@@ -217,7 +217,7 @@ static void req_free(struct vblk_req *r)
 static void answer(struct vblk *vb, unsigned q, uint16_t head, uint8_t *status_byte,
 		   uint8_t status, uint32_t len)
 {
-	struct virtq *vq = vu_queue(&vb->vu, q);
+	struct virtq *vq = vu_queue_held(&vb->vu, q);
 
 	if (!vq)
 		return;
@@ -499,7 +499,7 @@ int vblk_process(struct vblk *vb)
 void vblk_flush(struct vblk *vb)
 {
 	for (unsigned q = 0; q < vb->queues; q++) {
-		struct virtq *vq = vu_queue(&vb->vu, q);
+		struct virtq *vq = vu_queue_held(&vb->vu, q);
 
 		if (vb->dirty & (1u << q)) {
 			vb->dirty &= ~(1u << q);

@@ -140,7 +140,7 @@ static void rings_remap(struct vu_dev *dev)
 
 static void ring_poke(struct vu_dev *dev, unsigned q)
 {
-	if (vu_queue(dev, q) && !dev->ring[q].stopping && dev->ops.kick)
+	if (vu_queue(dev, q) && dev->ops.kick)
 		dev->ops.kick(dev->opaque, q);
 }
 
@@ -151,7 +151,17 @@ struct virtq *vu_queue(struct vu_dev *dev, unsigned q)
 	if (q >= dev->cfg.rings)
 		return NULL;
 	r = &dev->ring[q];
-	return r->started && r->enabled && r->mapped ? &r->vq : NULL;
+	return r->started && r->enabled && r->mapped && !r->stopping ? &r->vq : NULL;
+}
+
+struct virtq *vu_queue_held(struct vu_dev *dev, unsigned q)
+{
+	struct vu_ring *r;
+
+	if (q >= dev->cfg.rings)
+		return NULL;
+	r = &dev->ring[q];
+	return r->started && r->mapped ? &r->vq : NULL;
 }
 
 void vu_queue_rearm(struct vu_dev *dev, unsigned q)
@@ -172,7 +182,7 @@ static uint64_t ring_errors(const struct virtq_stats *s)
 
 void vu_queue_notify(struct vu_dev *dev, unsigned q)
 {
-	struct virtq *vq = vu_queue(dev, q);
+	struct virtq *vq = vu_queue_held(dev, q);
 	struct vu_ring *r = &dev->ring[q];
 	uint64_t one = 1, errors;
 

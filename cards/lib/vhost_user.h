@@ -55,7 +55,7 @@ struct vu_ops {
 	 * Optional, for the same devices: how many chains popped from @q are
 	 * not yet filled.  GET_VRING_BASE then waits for them, as the answer
 	 * closes the ring's state: kick() is no longer called for @q, the
-	 * device fills what it holds (vu_queue() still gives the ring) and
+	 * device fills what it holds (through vu_queue_held()) and
 	 * calls vu_ring_idle() when none is left; only then is the ring
 	 * stopped and the front-end answered, and no other request is read
 	 * in between (the front-end waits for this answer anyway).
@@ -127,8 +127,19 @@ int vu_fd(const struct vu_dev *dev);
 int vu_process(struct vu_dev *dev);
 
 bool vu_connected(const struct vu_dev *dev);
-/* The ring's queue when it is started, enabled and mapped, else NULL. */
+/*
+ * The ring's queue to take new chains from: started, enabled, mapped and
+ * not being stopped; else NULL.
+ */
 struct virtq *vu_queue(struct vu_dev *dev, unsigned q);
+/*
+ * The ring's queue to fill chains already taken from it: while it is
+ * started and mapped, enabled or not.  A front-end disables a ring before
+ * it stops it (QEMU does), and a started but disabled ring must still be
+ * processed without side effects (vhost-user, "Ring states"): the device
+ * takes nothing new, but what it holds completes.
+ */
+struct virtq *vu_queue_held(struct vu_dev *dev, unsigned q);
 /* Interrupt the driver if it wants one for what was published on @q. */
 void vu_queue_notify(struct vu_dev *dev, unsigned q);
 /* Have @q served again on the next vu_process, as if it were kicked. */
