@@ -793,11 +793,12 @@ static void serve_kick(struct vu_dev *dev, unsigned q)
 
 void vu_ring_idle(struct vu_dev *dev, unsigned q)
 {
-	struct vu_ring *r = &dev->ring[q];
 	struct vhost_user_vring_state st = { .index = q };
+	struct vu_ring *r;
 
 	if (dev->stopping_ring != (int)q)
 		return;
+	r = &dev->ring[q];
 	ring_stop(dev, r);
 	dev->stopping_ring = -1;
 	st.num = r->base;

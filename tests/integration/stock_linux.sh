@@ -197,16 +197,17 @@ if init_reached pvh; then
 	fi
 else
 	where=$(where_stopped pvh "$STOCK_BOOT_TIMEOUT")
+	why="/init not reached on this host's software KVM"
 	if grep -aq 'Run /init as init process' "$TMP/pvh.out"; then
 		ok "stock kernel: the kernel finished its initialisation and started /init"
+		why="/init started, but no Linux user space runs on this host's software KVM"
 	elif [ "$hw_kvm" = 0 ]; then
 		skip "stock kernel: the kernel finished its initialisation and started /init" \
 			"not on this host's KVM"
 	fi
 	if [ "$hw_kvm" = 0 ]; then
 		skip "stock kernel boot: stopped by this host's KVM" "$where"
-		skip "stock kernel boot: network, volume and second-boot checks" \
-			"no Linux user space runs on this host's software KVM"
+		skip "stock kernel boot: network, volume and second-boot checks" "$why"
 	else
 		not_ok "stock kernel boot: init reached ($where)"
 		tail -n 15 "$TMP/pvh.out" | sed 's/^/#   /'
