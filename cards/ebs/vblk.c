@@ -499,9 +499,9 @@ int vblk_process(struct vblk *vb)
 void vblk_flush(struct vblk *vb)
 {
 	for (unsigned q = 0; q < vb->queues; q++) {
-		struct virtq *vq = vu_queue_held(&vb->vu, q);
-
 		if (vb->dirty & (1u << q)) {
+			struct virtq *vq = vu_queue_held(&vb->vu, q);
+
 			vb->dirty &= ~(1u << q);
 			if (vq) {
 				virtq_publish(vq);

@@ -134,11 +134,12 @@ panic_of() { console_of "$1" | grep -aoP 'Kernel panic - not syncing: \K.*' | he
 
 # where_stopped NAME LIMIT: how far a boot that did not reach /init got.
 where_stopped() {
-	local where rip
+	local where rip panic
+	panic=$(panic_of "$1")
 	if [ "$(rc_of "$1")" = 124 ]; then
 		where="timed out after $2 s"
-	elif [ -n "$(panic_of "$1")" ]; then
-		where="guest kernel panic: $(panic_of "$1")"
+	elif [ -n "$panic" ]; then
+		where="guest kernel panic: $panic"
 		# On kvm_pvm a SYSCALL from CPL 3 reaches the kernel's entry with the
 		# user CS still loaded, and the kernel kills the process at its own
 		# entry point (docs/kvm-hosts.md).
