@@ -344,9 +344,10 @@ struct nvmf_connect_data {
 
 /* Connect response DW0. */
 #define NVMF_CONNECT_RSP_CNTLID(dw0)  ((uint16_t)((dw0) & 0xffff))
-/* With Connect Invalid Parameters: which field of the SQE (0) or data (1). */
-#define NVMF_CONNECT_RSP_IATTR_DATA   (1u << 0)
-#define NVMF_CONNECT_RSP_IPO(ofs)     ((uint32_t)(ofs) << 16)
+/* With Connect Invalid Parameters: IPO, the field's byte offset (bits 15:00), and
+ * IATTR (bits 23:16), bit 0 set for a field of the Connect data, clear for the SQE. */
+#define NVMF_CONNECT_RSP_IATTR_DATA   (1u << 16)
+#define NVMF_CONNECT_RSP_IPO(ofs)     ((uint32_t)(ofs) & 0xffff)
 
 /* Property Get / Set (Base, "Property Get Command", "Property Set Command"). */
 #define NVMF_PROP_ATTRIB_SIZE_4   0

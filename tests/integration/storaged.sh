@@ -193,3 +193,62 @@ if [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
 else
 	skip "buffered fallback on tmpfs" "/dev/shm is not a tmpfs"
 fi
+
+# Limits (docs/storaged.md, "Limits"), each on a daemon with 64 descriptors:
+# hosts that never read their responses, more connections than the daemon
+# may take, more than it has descriptors for.
+LIMITS=tests/tools/storaged_limits.py
+# start_limited NAME ARGS...: sets LPID and LPORT, or prints "not ok".
+start_limited() {
+	local name=$1; shift
+	LPID= LPORT=
+	timeout --kill-after=5 "$LIMIT" prlimit --nofile=64:64 "$STORAGED" --dir "$vols" \
+		--listen 127.0.0.1:0 --pidfile "$TMP/$name.pid" "$@" >"$TMP/$name.log" 2>&1 &
+	pids+=("$!")
+	for _ in $(seq 100); do
+		[ -s "$TMP/$name.pid" ] && break
+		sleep 0.1
+	done
+	LPID=$(cat "$TMP/$name.pid" 2>/dev/null)
+	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$TMP/$name.log")
+	if [ -z "$LPID" ] || [ -z "$LPORT" ]; then
+		not_ok "cv-storaged $* starts with 64 descriptors"
+		sed 's/^/#   /' "$TMP/$name.log"
+		return 1
+	fi
+}
+# stop_limited NAME: SIGTERM, clean exit, no sanitizer reports.
+stop_limited() {
+	kill -TERM "$LPID"
+	for _ in $(seq 100); do
+		kill -0 "$LPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	check "$1: stops cleanly" bash -c "! kill -0 $LPID 2>/dev/null &&
+		! grep -qE 'AddressSanitizer|runtime error' '$TMP/$1.log'"
+}
+
+if start_limited flood; then
+	timeout --kill-after=5 "$LIMIT" python3 "$LIMITS" "$LPORT" "$LPID" flood
+	n=$(grep -c "reads no responses" "$TMP/flood.log")
+	check "one log line per connection that stopped reading ($n)" test "$n" = 2
+	stop_limited flood
+fi
+
+# The default connection limit leaves descriptors for every volume file.
+if start_limited cap; then
+	timeout --kill-after=5 "$LIMIT" python3 "$LIMITS" "$LPORT" "$LPID" fds 100
+	n=$(grep -c "connection limit" "$TMP/cap.log")
+	check "the connection limit is logged once ($n)" test "$n" = 1
+	check "no descriptor ran out under the connection limit" \
+		bash -c "! grep -q 'Too many open files' '$TMP/cap.log'"
+	stop_limited cap
+fi
+
+# A limit past the descriptors: accept runs out of them and backs off.
+if start_limited emfile --max-connections 1000; then
+	timeout --kill-after=5 "$LIMIT" python3 "$LIMITS" "$LPORT" "$LPID" fds 100
+	n=$(grep -c "accept: Too many open files" "$TMP/emfile.log")
+	check "running out of descriptors is logged once ($n)" test "$n" = 1
+	stop_limited emfile
+fi

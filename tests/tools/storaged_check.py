@@ -144,6 +144,26 @@ def wellformed(digests):
         assert io.deallocate([(VOL_BLOCKS - 1, 2)]) == nv.SC_LBA_RANGE
     run("Dataset Management deallocate and Write Zeroes read back zeros" + tag, dealloc)
 
+    def dealloc_page():
+        # Linux sends its ranges in a 4 KiB buffer, even one range (NVM
+        # Command Set 1.0, Dataset Management: the data holds NR+1 ranges);
+        # the rest is not ranges and must not be read as such.
+        d = pattern(base + 5, 4)
+        z = bytes(nv.BLOCK)
+        for in_capsule in (True, False):
+            assert io.write(base + 320, d) == 0
+            buf = struct.pack("<IIQ", 0, 2, base + 321).ljust(4096, b"\xff")
+            s = nv.sqe(0x09, io.next_cid(), 1, cdw10=0, cdw11=1 << 2)
+            st = io.cmd(s, buf, in_capsule=in_capsule)[0]
+            assert st == 0, (hex(st), in_capsule)
+            st, got = io.read(base + 320, 4)
+            assert st == 0 and got == d[:4096] + z + z + d[3 * 4096:], in_capsule
+        # Two ranges (NR 1) in a 16-byte buffer: shorter than its ranges.
+        s = nv.sqe(0x09, io.next_cid(), 1, cdw10=1, cdw11=1 << 2)
+        assert io.cmd(s, buf[:16])[0] == 0x00f
+    run("Dataset Management with one range in a 4 KiB buffer, as Linux sends it" + tag,
+        dealloc_page)
+
     def pipelined():
         # 48 writes in flight at once, half in-capsule, half by R2T, then 48 reads.
         cmds, datas = {}, {}
@@ -208,13 +228,21 @@ def keep_alive():
 def refused():
     h = nv.Host(PORT)
     h.icreq()
+    # Connect Invalid Parameters (NVMe over Fabrics 1.1, Connect Response):
+    # DW0 bits 15:00 IPO, the byte offset of the field; bits 23:16 IATTR,
+    # 1 when the field is in the Connect data, 0 when in the SQE.
     st, dw0 = h.connect("no-such-volume")
-    assert st == nv.SC_CONNECT_INVALID_PARAM and dw0 == (1 | 256 << 16), (hex(st), hex(dw0))
+    assert st == nv.SC_CONNECT_INVALID_PARAM and dw0 == (1 << 16 | 256), (hex(st), hex(dw0))
     h.close()
     h = nv.Host(PORT)
     h.icreq()
-    st, _ = h.connect("alpha", qid=1, cntlid=0x7777)
-    assert st == nv.SC_CONNECT_INVALID_PARAM
+    st, dw0 = h.connect("alpha", qid=1, cntlid=0x7777)
+    assert st == nv.SC_CONNECT_INVALID_PARAM and dw0 == (1 << 16 | 16), (hex(st), hex(dw0))
+    h.close()
+    h = nv.Host(PORT)
+    h.icreq()
+    st, dw0 = h.connect("alpha", sqsize=0)
+    assert st == nv.SC_CONNECT_INVALID_PARAM and dw0 == 44, (hex(st), hex(dw0))
     h.close()
 
 

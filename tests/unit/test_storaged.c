@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -129,6 +130,50 @@ static void test_sgl_rules(void **state)
 			 NVME_SC_SGL_INVALID_DATA_LEN);
 }
 
+/*
+ * Dataset Management's data is its NR+1 ranges (NVM Command Set 1.0,
+ * "Dataset Management command"), but the buffer may be longer: Linux sends
+ * one range in a 4 KiB page, and nvmet only requires the data to be at
+ * least the ranges.  What the SGL describes moves; a shorter buffer is an
+ * SGL length error.
+ */
+static void test_dsm_buffer(void **state)
+{
+	struct nvme_sqe s = { .opc = NVME_NVM_DSM, .flags = NVME_SQE_PSDT_SGL_MPTR_BUF,
+			      .nsid = 1, .cdw10 = 0, .cdw11 = NVME_DSM_AD };
+	enum cmd_dir dir;
+	uint32_t len;
+	bool icd;
+
+	(void)state;
+	/* One range in a 4 KiB buffer, by R2T and in the capsule. */
+	s.dptr.sgl1.length = 4096;
+	s.dptr.sgl1.id = SGL_TRANSPORT;
+	assert_int_equal(cmd_xfer(&s, false, &len, &dir), NVME_SC_SUCCESS);
+	assert_int_equal(len, 4096);
+	assert_int_equal(dir, CMD_DIR_H2C);
+	assert_int_equal(cmd_check_sgl(&s, len, dir, 0, &icd), NVME_SC_SUCCESS);
+	assert_false(icd);
+	s.dptr.sgl1.id = SGL_INCAPSULE;
+	assert_int_equal(cmd_xfer(&s, false, &len, &dir), NVME_SC_SUCCESS);
+	assert_int_equal(cmd_check_sgl(&s, len, dir, 4096, &icd), NVME_SC_SUCCESS);
+	assert_true(icd);
+	/* Exactly the ranges, as before. */
+	s.dptr.sgl1.length = 16;
+	assert_int_equal(cmd_xfer(&s, false, &len, &dir), NVME_SC_SUCCESS);
+	assert_int_equal(len, 16);
+	assert_int_equal(cmd_check_sgl(&s, len, dir, 16, &icd), NVME_SC_SUCCESS);
+	/* Two ranges (NR 1) in 16 bytes: too short. */
+	s.cdw10 = 1;
+	assert_int_equal(cmd_xfer(&s, false, &len, &dir), NVME_SC_SUCCESS);
+	assert_int_equal(cmd_check_sgl(&s, len, dir, 16, &icd), NVME_SC_SGL_INVALID_DATA_LEN);
+	/* More than MDTS is no buffer to take either. */
+	s.dptr.sgl1.length = CMD_MAX_XFER + 16;
+	s.dptr.sgl1.id = SGL_TRANSPORT;
+	assert_int_equal(cmd_xfer(&s, false, &len, &dir), NVME_SC_SUCCESS);
+	assert_int_equal(cmd_check_sgl(&s, len, dir, 0, &icd), NVME_SC_SGL_INVALID_DATA_LEN);
+}
+
 static void test_lba_range(void **state)
 {
 	struct nvme_sqe s;
@@ -224,6 +269,15 @@ static struct nvmf_connect_cmd connect_cmd(uint16_t qid, uint16_t sqsize)
 		.fctype = NVMF_FCTYPE_CONNECT, .qid = qid, .sqsize = sqsize, .kato = 5000 };
 }
 
+/*
+ * Connect Invalid Parameters (NVMe over Fabrics 1.1, "Connect Response"):
+ * DW0 bits 15:00 are IPO, the byte offset of the bad field, bits 23:16 are
+ * IATTR, whose bit 0 says the field is in the Connect data (1) rather than
+ * the SQE (0).  Spelt out here so a wrong encoding cannot agree with itself.
+ */
+#define DW0_SQE(ipo)  ((uint32_t)(ipo))
+#define DW0_DATA(ipo) (1u << 16 | (uint32_t)(ipo))
+
 static void test_connect_parse(void **state)
 {
 	struct nvmf_connect_cmd cmd = connect_cmd(0, 31);
@@ -242,19 +296,18 @@ static void test_connect_parse(void **state)
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_FORMAT);
 	cmd = connect_cmd(0, 0);     /* a one-entry queue */
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(dw0, NVMF_CONNECT_RSP_IPO(offsetof(struct nvmf_connect_cmd, sqsize)));
+	assert_int_equal(dw0, DW0_SQE(44));             /* SQSIZE: SQE bytes 45:44 */
 	cmd = connect_cmd(0, CTRL_MQES + 1);
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
 	cmd = connect_cmd(CTRL_MAX_IOQ + 1, 31);
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(dw0, NVMF_CONNECT_RSP_IPO(offsetof(struct nvmf_connect_cmd, qid)));
+	assert_int_equal(dw0, DW0_SQE(42));             /* QID: SQE bytes 43:42 */
 
 	/* Dynamic model: the admin queue names no controller, I/O queues one. */
 	cmd = connect_cmd(0, 31);
 	d.cntlid = 1;
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(dw0, NVMF_CONNECT_RSP_IATTR_DATA |
-			 NVMF_CONNECT_RSP_IPO(offsetof(struct nvmf_connect_data, cntlid)));
+	assert_int_equal(dw0, DW0_DATA(16));            /* CNTLID: data bytes 17:16 */
 	cmd = connect_cmd(1, 31);
 	d.cntlid = NVMF_CNTLID_DYNAMIC;
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
@@ -263,13 +316,11 @@ static void test_connect_parse(void **state)
 	connect_data(&d, "v1", NVMF_CNTLID_DYNAMIC);
 	d.hostnqn[0] = '\0';
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(dw0, NVMF_CONNECT_RSP_IATTR_DATA |
-			 NVMF_CONNECT_RSP_IPO(offsetof(struct nvmf_connect_data, hostnqn)));
+	assert_int_equal(dw0, DW0_DATA(512));           /* HOSTNQN: data bytes 767:512 */
 	connect_data(&d, "v1", NVMF_CNTLID_DYNAMIC);
 	memset(d.subnqn, 'x', sizeof(d.subnqn));
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(dw0, NVMF_CONNECT_RSP_IATTR_DATA |
-			 NVMF_CONNECT_RSP_IPO(offsetof(struct nvmf_connect_data, subnqn)));
+	assert_int_equal(dw0, DW0_DATA(256));           /* SUBNQN: data bytes 511:256 */
 }
 
 static uint16_t connect(struct ctrl_table *t, uint16_t qid, uint16_t cntlid,
@@ -283,6 +334,39 @@ static uint16_t connect(struct ctrl_table *t, uint16_t qid, uint16_t cntlid,
 	connect_data(&d, vol, cntlid);
 	st = ctrl_connect_parse(&cmd, &d, &r, dw0);
 	return st ? st : ctrl_connect(t, &r, &d, 1000, c, dw0);
+}
+
+/*
+ * The volume exists but cannot be opened for want of file descriptors:
+ * that is the daemon's trouble (Internal Error, the errno in the log), not
+ * a subsystem NQN the host got wrong.
+ */
+static void test_connect_out_of_fds(void **state)
+{
+	struct ctrl_table t = { .dir = vol_dir };
+	struct rlimit old, low;
+	struct ctrl *c = NULL;
+	uint32_t dw0 = 0;
+	uint16_t st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	/* The lowest free descriptor becomes the limit: no open can succeed. */
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	close(fd);
+	low = (struct rlimit){ .rlim_cur = (rlim_t)fd, .rlim_max = old.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	st = connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(st, NVME_SC_INTERNAL);
+	assert_int_equal(dw0, 0);
+	assert_null(t.head);
+	/* With descriptors again, the same Connect succeeds. */
+	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
+	ctrl_queue_gone(c, 0);
+	ctrl_put(&t, c);
 }
 
 static uint16_t set_cc(struct ctrl *c, uint32_t cc)
@@ -304,8 +388,7 @@ static void test_controller_model(void **state)
 	(void)state;
 	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "nope", &admin, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(dw0, NVMF_CONNECT_RSP_IATTR_DATA |
-			 NVMF_CONNECT_RSP_IPO(offsetof(struct nvmf_connect_data, subnqn)));
+	assert_int_equal(dw0, DW0_DATA(256));
 	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &admin, &dw0), 0);
 	assert_int_equal(dw0, admin->cntlid);
 	assert_int_equal(admin->vol.nsze, 256);
@@ -319,8 +402,10 @@ static void test_controller_model(void **state)
 	/* The same QID twice, an unknown CNTLID. */
 	assert_int_equal(connect(&t, 1, admin->cntlid, "v1", &io, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
+	assert_int_equal(dw0, DW0_SQE(42));
 	assert_int_equal(connect(&t, 2, admin->cntlid + 1, "v1", &io, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
+	assert_int_equal(dw0, DW0_DATA(16));
 	/* A second controller on the same volume gets its own CNTLID. */
 	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &other, &dw0), 0);
 	assert_int_not_equal(other->cntlid, admin->cntlid);
@@ -510,10 +595,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xfer_lengths),
 		cmocka_unit_test(test_sgl_rules),
+		cmocka_unit_test(test_dsm_buffer),
 		cmocka_unit_test(test_lba_range),
 		cmocka_unit_test(test_nqn_scheme),
 		cmocka_unit_test(test_connect_parse),
 		cmocka_unit_test(test_controller_model),
+		cmocka_unit_test(test_connect_out_of_fds),
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_features_keep_alive),
 		cmocka_unit_test(test_identify),

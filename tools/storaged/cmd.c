@@ -66,7 +66,18 @@ uint16_t cmd_xfer(const struct nvme_sqe *sqe, bool admin, uint32_t *len, enum cm
 		*dir = sqe->opc == NVME_NVM_READ ? CMD_DIR_C2H : CMD_DIR_H2C;
 		return NVME_SC_SUCCESS;
 	case NVME_NVM_DSM:
-		*len = NVME_DSM_NR(sqe->cdw10) * sizeof(struct nvme_dsm_range);
+		/*
+		 * The data is NR+1 ranges (NVM Command Set 1.0, "Dataset
+		 * Management command") in a buffer that may be longer: Linux
+		 * sends a 4 KiB page even for one range, and nvmet takes any
+		 * buffer that holds the ranges.  So all of what SGL1 describes
+		 * moves, up to MDTS; a shorter or larger buffer keeps the length
+		 * of the ranges, which cmd_check_sgl() then refuses.
+		 */
+		n = NVME_DSM_NR(sqe->cdw10) * sizeof(struct nvme_dsm_range);
+		*len = (uint32_t)n;
+		if (sqe->dptr.sgl1.length > n && sqe->dptr.sgl1.length <= CMD_MAX_XFER)
+			*len = sqe->dptr.sgl1.length;
 		*dir = CMD_DIR_H2C;
 		return NVME_SC_SUCCESS;
 	case NVME_NVM_FLUSH:

@@ -24,7 +24,9 @@ enum cmd_dir { CMD_DIR_NONE, CMD_DIR_H2C, CMD_DIR_C2H };
 
 /*
  * The data the command moves: *len bytes in direction *dir.  admin: the
- * command arrived on the admin queue (the opcode tables differ).
+ * command arrived on the admin queue (the opcode tables differ).  Dataset
+ * Management moves the whole buffer SGL1 describes when that holds its
+ * ranges: only the first NR+1 ranges of it are read.
  */
 uint16_t cmd_xfer(const struct nvme_sqe *sqe, bool admin, uint32_t *len,
 		  enum cmd_dir *dir);

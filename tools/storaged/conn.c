@@ -32,6 +32,7 @@ struct tx {
 	const uint8_t *data;
 	uint32_t data_len;
 	struct cmd *release;      /* slot freed once this is sent */
+	bool unslotted;           /* a response to a command that got no slot */
 };
 
 static uint32_t tx_len(const struct tx *t)
@@ -46,13 +47,23 @@ void cmd_release(struct cmd *cmd)
 	cmd->state = CMD_FREE;
 }
 
+/* A PDU sent or dropped: its slot is free, and reading resumes once drained. */
+static void tx_free(struct conn *c, struct tx *t)
+{
+	if (t->release)
+		cmd_release(t->release);
+	if (t->unslotted)
+		c->unslotted--;
+	free(t);
+}
+
 static void update_events(struct conn *c)
 {
 	uint32_t ev = 0;
 
 	if (c->dead)
 		return;
-	if (!c->closing && !c->sd->stopping)
+	if (!c->closing && !c->sd->stopping && !c->rx_paused)
 		ev |= EPOLLIN;
 	if (c->tx_head)
 		ev |= EPOLLOUT;
@@ -66,9 +77,7 @@ static void update_events(struct conn *c)
 static void queue(struct conn *c, struct tx *t)
 {
 	if (c->dead || (c->closing && t->pdu.hdr.ch.pdu_type != NVME_TCP_C2H_TERM_REQ)) {
-		if (t->release)
-			cmd_release(t->release);
-		free(t);
+		tx_free(c, t);
 		return;
 	}
 	t->next = NULL;
@@ -180,7 +189,14 @@ static struct cmd *slot_for(struct conn *c, uint16_t cid, uint16_t *st)
 	return free_slot;
 }
 
-/* A response for a command that got no slot (sent as is, nothing to free). */
+/*
+ * A response for a command that got no slot (sent as is, nothing to free).
+ * Only a host that breaks SQ flow control gets these (TCP Transport 1.0,
+ * "Submission Queue Flow Control": it must not send more commands than the
+ * SQ holds), and they cost memory until sent: once a queue's worth of them
+ * waits, stop reading the host until they drain, as nvmet stops when it runs
+ * out of command slots.  TCP then holds the host back.
+ */
 static void reply_unslotted(struct conn *c, const struct nvme_sqe *sqe, uint16_t st)
 {
 	struct nvme_cqe cqe = { .sqhd = c->sqhd, .sqid = c->qid, .cid = sqe->cid,
@@ -194,7 +210,12 @@ static void reply_unslotted(struct conn *c, const struct nvme_sqe *sqe, uint16_t
 		return;
 	}
 	nvme_tcp_build_capsule_resp(&t->pdu, &c->tcp, &cqe);
+	t->unslotted = true;
+	c->unslotted++;
+	c->sq_overruns++;
 	queue(c, t);
+	if (c->unslotted >= c->nslots)
+		c->rx_paused = true;
 }
 
 static void on_capsule(struct conn *c, const struct nvme_tcp_capsule_cmd *pdu,
@@ -356,10 +377,10 @@ static uint32_t get_le32(const uint8_t *p)
 	return v;
 }
 
-/* Take every whole PDU in the receive buffer. */
+/* Take every whole PDU in the receive buffer, or as many as may be taken now. */
 static void parse(struct conn *c)
 {
-	while (!c->closing && !c->dead) {
+	while (!c->closing && !c->dead && !c->rx_paused) {
 		uint32_t avail = c->rx_end - c->rx_start, fei;
 		const uint8_t *p = c->rx + c->rx_start;
 		struct nvme_tcp_layout l;
@@ -408,7 +429,8 @@ static void parse(struct conn *c)
 void conn_readable(struct conn *c)
 {
 	/* A bounded number of reads per turn keeps other connections served. */
-	for (int i = 0; i < 16 && !c->dead && !c->closing && !c->sd->stopping; i++) {
+	for (int i = 0; i < 16 && !c->dead && !c->closing && !c->sd->stopping && !c->rx_paused;
+	     i++) {
 		ssize_t n;
 
 		if (c->rx_end == RX_CAP) {
@@ -473,13 +495,24 @@ void conn_flush(struct conn *c)
 			c->tx_head = t->next;
 			if (!c->tx_head)
 				c->tx_tail = &c->tx_head;
-			if (t->release)
-				cmd_release(t->release);
-			free(t);
+			tx_free(c, t);
 		}
 	}
 	if (c->dead)
 		return;
+	/* Drained: the commands already received come first, then the socket. */
+	if (c->rx_paused && !c->unslotted) {
+		c->rx_paused = false;
+		if (!c->sd->stopping)
+			parse(c);
+		if (c->dead)
+			return;
+	} else if (c->rx_paused && !c->rx_pause_logged) {
+		cv_warn("%s qid %u: host sends more commands than its SQ holds (%u so far) and "
+			"reads no responses: not reading until it does", c->peer, c->qid,
+			c->sq_overruns);
+		c->rx_pause_logged = true;
+	}
 	if (c->closing && !c->tx_head) {
 		conn_close(c, "fatal transport error");
 		return;
@@ -530,9 +563,7 @@ void conn_close(struct conn *c, const char *why)
 		struct tx *t = c->tx_head;
 
 		c->tx_head = t->next;
-		if (t->release)
-			cmd_release(t->release);
-		free(t);
+		tx_free(c, t);
 	}
 	c->tx_tail = &c->tx_head;
 	for (unsigned i = 0; i < c->nslots; i++) {

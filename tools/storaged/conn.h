@@ -9,7 +9,9 @@
  *
  * A fatal transport error (TCP Transport 1.0, "Transport Errors") queues a
  * C2HTermReq quoting the bad header and closes the connection once it is
- * sent; nothing else the peer sends is looked at after that.
+ * sent; nothing else the peer sends is looked at after that.  A host that
+ * sends past its SQ and does not read the responses is not read either
+ * until they are sent, which bounds what a connection holds.
  */
 #ifndef CV_STORAGED_CONN_H
 #define CV_STORAGED_CONN_H
@@ -78,6 +80,10 @@ struct conn {
 	bool dead;                /* socket closed; freed when no file I/O is left */
 	bool ddgst_logged;
 	unsigned io_inflight;
+	unsigned unslotted;       /* responses queued for commands past the SQ */
+	unsigned sq_overruns;     /* commands past the SQ, ever */
+	bool rx_paused;           /* a queue's worth of those waits: not reading */
+	bool rx_pause_logged;
 };
 
 /*

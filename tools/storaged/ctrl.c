@@ -18,6 +18,12 @@
 
 #define DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
 
+/*
+ * Connect Invalid Parameters names the field in DW0 (NVMe over Fabrics 1.1,
+ * "Connect Response"): bits 15:00 IPO, its byte offset; bits 23:16 IATTR,
+ * whose bit 0 is set when the field is in the Connect data and clear when
+ * it is in the SQE.
+ */
 static uint16_t invalid_param(uint32_t *dw0, bool in_data, size_t offset)
 {
 	*dw0 = (in_data ? NVMF_CONNECT_RSP_IATTR_DATA : 0) | NVMF_CONNECT_RSP_IPO(offset);
@@ -85,7 +91,14 @@ static uint16_t ctrl_create(struct ctrl_table *t, const struct connect_req *r,
 	if (err < 0) {
 		cv_warn("connect to %s: volume %s: %s", d->subnqn, r->volume, strerror(-err));
 		free(c);
-		return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, subnqn));
+		/*
+		 * Only a missing volume is the host's mistake; out of
+		 * descriptors or a damaged file is ours, and blaming SUBNQN
+		 * would send its operator looking in the wrong place.
+		 */
+		if (err == -ENOENT)
+			return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, subnqn));
+		return NVME_SC_INTERNAL;
 	}
 	c->cntlid = cntlid;
 	memcpy(c->hostid, d->hostid, sizeof(c->hostid));

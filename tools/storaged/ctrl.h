@@ -70,7 +70,8 @@ uint16_t ctrl_connect_parse(const struct nvmf_connect_cmd *cmd,
 
 /*
  * Admin queue: a new controller on the volume (Connect Invalid Parameters
- * naming SUBNQN if there is no such volume).  I/O queue: join the
+ * naming SUBNQN if there is no such volume, Internal Error if it cannot be
+ * opened).  I/O queue: join the
  * controller named by CNTLID, which must have been enabled by the same
  * host.  Either way *out holds a reference for the queue.
  */

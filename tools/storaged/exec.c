@@ -149,12 +149,20 @@ static void wz_done(struct bio *bio, int res)
 	conn_complete(cmd, NVME_SC_SUCCESS, 0, 0);
 }
 
-/* DSM ranges are deallocated one after the other, cmd->step counting them. */
+/*
+ * DSM ranges are deallocated one after the other, cmd->step counting them.
+ * There are NR+1 of them at the start of the buffer, which may be longer
+ * (cmd_xfer()): what follows them is not ranges.
+ */
+static uint32_t dsm_nr(const struct cmd *cmd)
+{
+	return NVME_DSM_NR(cmd->sqe.cdw10);
+}
 
 static void dsm_next(struct cmd *cmd)
 {
 	const struct nvme_dsm_range *r = (const struct nvme_dsm_range *)cmd->buf;
-	uint32_t nr = cmd->len / sizeof(*r);
+	uint32_t nr = dsm_nr(cmd);
 
 	while (cmd->step < nr && !r[cmd->step].nlb)
 		cmd->step++;
@@ -187,7 +195,7 @@ static uint16_t dsm_check(const struct cmd *cmd)
 	const struct nvme_dsm_range *r = (const struct nvme_dsm_range *)cmd->buf;
 	uint64_t nsze = cmd->conn->ctrl->vol.nsze;
 
-	for (uint32_t i = 0; i < cmd->len / sizeof(*r); i++)
+	for (uint32_t i = 0; i < dsm_nr(cmd); i++)
 		if (r[i].slba > nsze || r[i].nlb > nsze - r[i].slba)
 			return NVME_SC_LBA_RANGE;
 	return NVME_SC_SUCCESS;

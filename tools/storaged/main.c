@@ -4,8 +4,10 @@
  * NVMe/TCP subsystem (docs/storaged.md).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +24,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cv-storaged --dir DIR [--listen ADDR[:PORT]] [--pidfile FILE] [--verbose]\n\n"
+		"usage: cv-storaged --dir DIR [--listen ADDR[:PORT]] [--max-connections N]\n"
+		"                   [--pidfile FILE] [--verbose]\n\n"
 		"Serves each volume DIR/ID.vol as the NVMe/TCP subsystem\n"
 		"  " VOLUME_NQN_PREFIX "ID  (one namespace, 4096-byte blocks)\n\n"
 		"  --dir DIR          where volumes live (cardvisor volume create --dir DIR)\n"
 		"  --listen ADDR[:PORT]  numeric IPv4 or [IPv6] address, default 0.0.0.0:%u;\n"
 		"                     port 0 picks a free one (logged at start)\n"
+		"  --max-connections N  connections at once, more wait; default %u: what\n"
+		"                     the descriptor limit (ulimit -n) has room for\n"
 		"  --pidfile FILE     written once listening, removed on exit\n"
 		"  --verbose          log every failed command\n",
-		NVME_TCP_PORT);
+		NVME_TCP_PORT, storaged_default_max_conns());
 }
 
 /* "ADDR", "ADDR:PORT", ":PORT", "[V6]", "[V6]:PORT". */
@@ -75,23 +80,26 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "max-connections", required_argument, NULL, 'm' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir = NULL, *pidfile = NULL, *listen_arg = "0.0.0.0";
-	char addr[64];
+	const char *dir = NULL, *pidfile = NULL, *listen_arg = "0.0.0.0", *max_arg = NULL;
+	char addr[64], *tail;
 	uint16_t port = NVME_TCP_PORT;
+	unsigned long max_conns = 0;
 	bool verbose = false;
 	struct storaged sd;
 	struct stat st;
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "d:l:p:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:l:m:p:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': dir = optarg; break;
 		case 'l': listen_arg = optarg; break;
+		case 'm': max_arg = optarg; break;
 		case 'p': pidfile = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
@@ -111,9 +119,20 @@ int main(int argc, char **argv)
 		cv_err("--listen %s: expected ADDR[:PORT] with a numeric address", listen_arg);
 		return EXIT_USAGE;
 	}
+	if (max_arg) {
+		errno = 0;
+		max_conns = strtoul(max_arg, &tail, 10);
+		if (!isdigit((unsigned char)*max_arg) || *tail || errno || !max_conns ||
+		    max_conns > UINT_MAX) {
+			cv_err("--max-connections %s: expected a number from 1", max_arg);
+			return EXIT_USAGE;
+		}
+	}
 	err = storaged_init(&sd, dir, addr, port);
 	if (err < 0)
 		return 2;
+	if (max_arg)
+		sd.max_conns = (unsigned)max_conns;
 	if (pidfile) {
 		FILE *f = fopen(pidfile, "w");
 
@@ -123,8 +142,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	cv_info("listening on %s%s%s:%u, volumes in %s", strchr(addr, ':') ? "[" : "",
-		*addr ? addr : "0.0.0.0", strchr(addr, ':') ? "]" : "", storaged_port(&sd), dir);
+	cv_info("listening on %s%s%s:%u, volumes in %s, at most %u connections",
+		strchr(addr, ':') ? "[" : "", *addr ? addr : "0.0.0.0", strchr(addr, ':') ? "]" : "",
+		storaged_port(&sd), dir, sd.max_conns);
 	err = storaged_run(&sd);
 	storaged_exit(&sd);
 	if (pidfile)

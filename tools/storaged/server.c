@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -21,6 +22,16 @@ enum { EV_LISTEN = 1, EV_URING, EV_SIGNAL };
 #define TICK_MS 100
 #define RING_ENTRIES 256
 #define DRAIN_TIMEOUT_MS 15000
+/*
+ * Descriptors the daemon holds besides its connections': stdio, the
+ * listening socket, epoll, signalfd, io_uring and its eventfd, and slack.
+ * Each connection takes its socket and, for an admin queue, the volume file.
+ */
+#define FDS_RESERVED 16
+#define FDS_PER_CONN 2
+#define CONNS_MAX_DEFAULT 4096
+/* Out of descriptors: try accept again after this, or when a connection goes. */
+#define ACCEPT_BACKOFF_MS 1000
 
 uint64_t storaged_now_ms(void)
 {
@@ -121,6 +132,18 @@ uint16_t storaged_port(const struct storaged *sd)
 		     ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+unsigned storaged_default_max_conns(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return CONNS_MAX_DEFAULT;
+	n = rl.rlim_cur > FDS_RESERVED + FDS_PER_CONN ?
+		(rl.rlim_cur - FDS_RESERVED) / FDS_PER_CONN : 1;
+	return n < CONNS_MAX_DEFAULT ? (unsigned)n : CONNS_MAX_DEFAULT;
+}
+
 int storaged_init(struct storaged *sd, const char *dir, const char *addr, uint16_t port)
 {
 	sigset_t mask;
@@ -128,6 +151,7 @@ int storaged_init(struct storaged *sd, const char *dir, const char *addr, uint16
 
 	memset(sd, 0, sizeof(*sd));
 	sd->ctrls.dir = dir;
+	sd->max_conns = storaged_default_max_conns();
 	sd->lfd = sd->sfd = sd->epfd = -1;
 	err = backend_init(&sd->be, RING_ENTRIES);
 	if (err < 0) {
@@ -163,19 +187,63 @@ fail:
 	return err;
 }
 
+/*
+ * Stop polling the listening socket: new connections wait in its backlog
+ * until a connection goes or, when accept failed with err (out of
+ * descriptors or memory), ACCEPT_BACKOFF_MS have passed.  A listener that
+ * stays readable while accept cannot take anything would wake the loop for
+ * nothing, forever.  Logged once per episode, which ends when accept has
+ * taken everything waiting.
+ */
+static void accept_pause(struct storaged *sd, int err)
+{
+	if (!sd->accept_paused)
+		epoll_ctl(sd->epfd, EPOLL_CTL_DEL, sd->lfd, NULL);
+	sd->accept_paused = true;
+	sd->accept_retry_ms = err ? storaged_now_ms() + ACCEPT_BACKOFF_MS : 0;
+	if (sd->accept_backlogged)
+		return;
+	sd->accept_backlogged = true;
+	sd->accept_pauses++;
+	if (err)
+		cv_warn("accept: %s with %u connections (pause %u): new connections wait, "
+			"retried every %u ms", strerror(err), sd->nconns, sd->accept_pauses,
+			ACCEPT_BACKOFF_MS);
+	else
+		cv_warn("at the connection limit of %u (pause %u): new connections wait "
+			"until one closes", sd->max_conns, sd->accept_pauses);
+}
+
+static void accept_resume(struct storaged *sd)
+{
+	if (!sd->accept_paused || sd->stopping || sd->nconns >= sd->max_conns)
+		return;
+	sd->accept_paused = false;
+	watch_fd(sd, sd->lfd, EV_LISTEN);
+}
+
 static void accept_all(struct storaged *sd)
 {
-	for (;;) {
+	while (!sd->accept_paused) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		char peer[64];
 		struct conn *c;
-		int one = 1;
-		int fd = accept4(sd->lfd, (struct sockaddr *)&ss, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1, fd;
 
+		/* Within the limit, every volume file a Connect opens has a descriptor. */
+		if (sd->nconns >= sd->max_conns) {
+			accept_pause(sd, 0);
+			return;
+		}
+		fd = accept4(sd->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EAGAIN)
+				sd->accept_backlogged = false;
+			else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				 errno == ENOMEM)
+				accept_pause(sd, errno);
+			else if (errno != EINTR)
 				cv_err_once("accept: %s", strerror(errno));
 			return;
 		}
@@ -190,6 +258,7 @@ static void accept_all(struct storaged *sd)
 		cv_info("%s: connected", peer);
 		c->next = sd->conns;
 		sd->conns = c;
+		sd->nconns++;
 	}
 }
 
@@ -214,14 +283,15 @@ static void tick(struct storaged *sd, uint64_t now)
 		else if (!c->ctrl && now > c->setup_deadline_ms)
 			conn_close(c, "no ICReq and Connect in time");
 	}
+	if (sd->accept_paused && sd->accept_retry_ms && now >= sd->accept_retry_ms)
+		accept_resume(sd);
 }
 
 static void flush_and_reap(struct storaged *sd)
 {
-	int err = backend_submit(&sd->be);
+	bool reaped = false;
+	int err;
 
-	if (err < 0)
-		cv_err_once("io_uring submit: %s", strerror(-err));
 	while (sd->dirty) {
 		struct conn *c = sd->dirty;
 
@@ -229,16 +299,25 @@ static void flush_and_reap(struct storaged *sd)
 		c->dirty = false;
 		conn_flush(c);
 	}
+	/* After the flushes: a connection that drained may have read commands. */
+	err = backend_submit(&sd->be);
+	if (err < 0)
+		cv_err_once("io_uring submit: %s", strerror(-err));
 	for (struct conn **p = &sd->conns; *p;) {
 		struct conn *c = *p;
 
 		if (c->dead && !c->dirty && !c->io_inflight) {
 			*p = c->next;
 			conn_reap(c);
+			sd->nconns--;
+			reaped = true;
 		} else {
 			p = &c->next;
 		}
 	}
+	/* A connection gone, its descriptors with it: a waiting one may come in. */
+	if (reaped)
+		accept_resume(sd);
 }
 
 static bool drained(const struct storaged *sd)
@@ -253,7 +332,8 @@ static void begin_stop(struct storaged *sd, uint32_t signo)
 {
 	cv_info("signal %u: no new connections or commands; draining I/O in flight", signo);
 	sd->stopping = true;
-	epoll_ctl(sd->epfd, EPOLL_CTL_DEL, sd->lfd, NULL);
+	if (!sd->accept_paused)
+		epoll_ctl(sd->epfd, EPOLL_CTL_DEL, sd->lfd, NULL);
 	close(sd->lfd);
 	sd->lfd = -1;
 	for (struct conn *c = sd->conns; c; c = c->next)

@@ -2,7 +2,9 @@
 /*
  * cv-storaged's event loop: one thread, epoll over the listening socket,
  * every connection, the io_uring completion eventfd and a signalfd; a
- * 100 ms tick runs keep alive timers.  SIGTERM/SIGINT stop accepting and
+ * 100 ms tick runs keep alive timers.  At the connection limit, or out of
+ * descriptors, the listening socket leaves epoll until a connection goes
+ * (or, out of descriptors, a second passes).  SIGTERM/SIGINT stop accepting and
  * taking commands, wait for the file I/O in flight and its responses, then
  * close everything.
  */
@@ -24,10 +26,26 @@ struct storaged {
 	struct ctrl_table ctrls;
 	struct conn *conns;
 	struct conn *dirty;       /* connections with something to send */
+	unsigned nconns;          /* in conns, until freed */
+	unsigned max_conns;       /* more wait in the listen backlog; may be set
+	                             before storaged_run() */
+	bool accept_paused;       /* the listening socket is out of epoll */
+	bool accept_backlogged;   /* paused since accept last found nothing waiting */
+	uint64_t accept_retry_ms; /* out of descriptors: accept again then (0: not by time) */
+	unsigned accept_pauses;   /* episodes of new connections having to wait */
 	bool stopping;
 };
 
-/* Listen on addr (numeric IPv4/IPv6, "" for any) and port (0: any free one). */
+/*
+ * Connections that can be served with RLIMIT_NOFILE as it is: each may
+ * take two descriptors (its socket and a volume file), some are the
+ * daemon's own.
+ */
+unsigned storaged_default_max_conns(void);
+/*
+ * Listen on addr (numeric IPv4/IPv6, "" for any) and port (0: any free
+ * one), taking storaged_default_max_conns() connections at most.
+ */
 int storaged_init(struct storaged *sd, const char *dir, const char *addr, uint16_t port);
 /* The port actually bound. */
 uint16_t storaged_port(const struct storaged *sd);
