@@ -77,11 +77,20 @@
 /*
  * The ACPI reset register (ACPI 6.4, 4.8.3.6), one byte after the sleep
  * registers: writing CV_RESET_VALUE resets the machine, which for cv-hv
- * ends the VM.  Hardware-reduced ACPI has no other reset it describes, and
- * Linux tries it first (before the i8042's pulse, which also works).
+ * ends the VM.  Hardware-reduced ACPI has no other reset it describes; the
+ * i8042's reset pulse works too.
  */
 #define CV_PORT_RESET           0x03c2
 #define CV_RESET_VALUE          0x06
+/*
+ * The PC's reset vector, F000:FFF0, where firmware would start.  cv-hv has
+ * no firmware: it puts 16 bytes of real-mode code there that write the reset
+ * register.  Linux reboots through it on this platform: for hardware-reduced
+ * ACPI it picks EFI's reset (arch/x86/kernel/reboot.c, reboot_init() and
+ * efi_reboot_required()), and without EFI runtime services that falls back
+ * to BOOT_BIOS, a far jump to this vector in real mode.
+ */
+#define CV_RESET_VECTOR         0x000ffff0ULL
 
 /* ---- Interrupt lines (ISA IRQ == IOAPIC pin == GSI for 0..15) ------------ */
 #define CV_IRQ_PIT              0   /* IOAPIC pin 2 by the ISA override */

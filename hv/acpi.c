@@ -373,6 +373,22 @@ static uint64_t build_xsdt(struct acpi_area *a, const uint64_t *tables, unsigned
 	return gpa;
 }
 
+/*
+ * The reset vector's code (guest-abi/cv_platform.h, CV_RESET_VECTOR), in
+ * 16-bit real mode: write the reset register, then halt for good should
+ * that ever return.
+ */
+static const uint8_t reset_vector_code[] = {
+	0xb0, CV_RESET_VALUE,                                   /* mov al, CV_RESET_VALUE */
+	0xba, CV_PORT_RESET & 0xff, CV_PORT_RESET >> 8,         /* mov dx, CV_PORT_RESET */
+	0xee,                                                   /* out dx, al */
+	0xfa,                                                   /* 1: cli */
+	0xf4,                                                   /* hlt */
+	0xeb, 0xfc,                                             /* jmp 1b */
+};
+_Static_assert(sizeof(reset_vector_code) <= CV_ACPI_END - CV_RESET_VECTOR,
+	       "the reset vector's code fits below 1 MiB");
+
 int acpi_build(struct guest_mem *mem, unsigned nr_vcpus, uint64_t *rsdp_gpa)
 {
 	const uint64_t size = CV_ACPI_END - CV_ACPI_BASE;
@@ -406,5 +422,12 @@ int acpi_build(struct guest_mem *mem, unsigned nr_vcpus, uint64_t *rsdp_gpa)
 	rsdp->xsdt_address = build_xsdt(&a, tables, sizeof(tables) / sizeof(tables[0]));
 	rsdp->checksum = checksum(rsdp, ACPI_RSDP_V1_LENGTH);
 	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
+	if (a.used > CV_RESET_VECTOR - CV_ACPI_BASE) {
+		cv_err("acpi: %llu bytes of tables reach the reset vector at %#llx",
+		       (unsigned long long)a.used, CV_RESET_VECTOR);
+		return -ENOSPC;
+	}
+	memcpy(a.host + (CV_RESET_VECTOR - CV_ACPI_BASE), reset_vector_code,
+	       sizeof(reset_vector_code));
 	return 0;
 }

@@ -461,6 +461,27 @@ static void test_dsdt_isa_devices(void **state)
 	check_isa_device("RTC_", rtc_hid, rtc_crs, sizeof(rtc_crs));
 }
 
+/*
+ * Linux's BOOT_BIOS restart jumps to F000:FFF0 in real mode: the code there
+ * must write CV_RESET_VALUE to the reset register the FADT names.
+ */
+static void test_reset_vector(void **state)
+{
+	const uint8_t *v;
+	struct tables t;
+
+	(void)state;
+	find_tables(2, &t);
+	v = guest_mem_ptr(&mem, CV_RESET_VECTOR, 16);
+	assert_non_null(v);
+	assert_int_equal(v[0], 0xb0);                   /* mov al, imm8 */
+	assert_int_equal(v[1], CV_RESET_VALUE);
+	assert_int_equal(v[2], 0xba);                   /* mov dx, imm16 */
+	assert_int_equal(rd(v + 3, 2), CV_PORT_RESET);
+	assert_int_equal(v[5], 0xee);                   /* out dx, al */
+	assert_int_equal(v[7], 0xf4);                   /* hlt */
+}
+
 static void test_bad_vcpu_count(void **state)
 {
 	uint64_t rsdp;
@@ -479,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_dsdt_s5),
 		cmocka_unit_test(test_dsdt_pci_root),
 		cmocka_unit_test(test_dsdt_isa_devices),
+		cmocka_unit_test(test_reset_vector),
 		cmocka_unit_test(test_bad_vcpu_count),
 	};
 
