@@ -74,7 +74,8 @@ Q = @
 msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-.PHONY: all deps test test-boot test-unit test-integration asan bench demo clean
+.PHONY: all deps test test-boot test-boot-full test-nested test-unit test-integration asan \
+	bench demo clean
 all: $(BINS) $(GUEST) $(UNIT_BINS) $(TTOOL_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -155,6 +156,13 @@ asan:
 # The stock Debian kernel under cv-hv and under QEMU with our cards (also in `test`).
 test-boot: all
 	$(Q)st=0; for t in stock_linux boot_qemu; do tests/run.sh $(BUILD) $$t || st=1; done; exit $$st
+# The same with the full stock boot on a software KVM (minutes; only to /init).
+test-boot-full: all
+	$(Q)st=0; for t in stock_linux boot_qemu; do STOCK_FULL=1 tests/run.sh $(BUILD) $$t || st=1; \
+		done; exit $$st
+# cv-hv on kvm_amd nested under QEMU TCG: Linux user space with its cards (also in `test`).
+test-nested: all
+	$(Q)tests/run.sh $(BUILD) nested
 
 # Figures are ratios against a baseline measured in the same run (docs/benchmarks.md).
 bench: all

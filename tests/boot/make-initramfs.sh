@@ -14,15 +14,20 @@
 # emulated ring 0 per module there.  Debian's kernel enforces module
 # signatures only under UEFI Secure Boot, which these VMs do not have; it
 # loads an unsigned module and marks itself tainted (E).
-# usage: [INIT=FILE] tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]
+# usage: [INIT=FILE] [MODULES=FILE] [EXTRA=DIR] tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]
 # (INIT: another /init, for tests that check something else with the same
-# kernel and modules.)  Exits 77 with a one-line reason when a tool it needs is missing.
+# kernel; MODULES: another list of the package's modules, in the format of
+# tests/boot/modules; EXTRA: a tree copied over the archive's root, e.g. the
+# nested-KVM test's binaries.)  Exits 77 with a one-line reason when a tool
+# it needs is missing.
 set -euo pipefail
 
 out=${1:?usage: tests/boot/make-initramfs.sh OUT.cpio [KERNEL.deb]}
 deb=${2:-}
 here=$(dirname "$0")
 init=${INIT:-$here/init}
+modules=${MODULES:-$here/modules}
+extra=${EXTRA:-}
 busybox=/bin/busybox
 
 skip() { echo "make-initramfs: $*" >&2; exit 77; }
@@ -57,17 +62,18 @@ install -m 0755 "$here/udhcpc.script" "$stage/etc/cvboot/udhcpc.script"
 if [ -n "$deb" ]; then
 	# Only the listed modules, not the package's 3000: the archive is copied,
 	# not inflated, and stays small.
-	mapfile -t mods < <(grep -v '^#' "$here/modules")
+	mapfile -t mods < <(grep -v '^#' "$modules")
 	dpkg-deb --fsys-tarfile "$deb" |
 		tar -x -C "$stage" --wildcards "${mods[@]/#/./lib/modules/*/kernel/}" ||
-		{ echo "make-initramfs: $deb lacks a module of $here/modules" >&2; exit 1; }
+		{ echo "make-initramfs: $deb lacks a module of $modules" >&2; exit 1; }
 	for m in "${mods[@]}"; do
 		strip_module_signature "$stage"/lib/modules/*/kernel/"$m"
 	done
-	cp "$here/modules" "$stage/etc/cvboot/modules"
+	cp "$modules" "$stage/etc/cvboot/modules"
 else
 	: >"$stage/etc/cvboot/modules"
 fi
+[ -z "$extra" ] || cp -a "$extra/." "$stage/"
 
 # newc_node NAME MODE RDEVMAJOR RDEVMINOR: one cpio "newc" entry with no
 # data (Linux Documentation/driver-api/early-userspace/buffer-format.rst):

@@ -9,9 +9,14 @@
 # pings the gateway, asks the metadata service for the instance id, makes a
 # filesystem on the volume and writes a file; a second boot on the same
 # volume (new VM, new cards, same cv-storaged) reads it back.
-# On hardware KVM all of that must pass; on a software KVM (no VT-x/AMD-V)
-# the kernel goes as far as that KVM allows, and the test records where it
-# stopped (the last console line) as a SKIP.  See docs/kvm-hosts.md.
+# On hardware KVM all of that must pass.  On a software KVM (no VT-x/AMD-V)
+# the full boot takes minutes and can only reach /init (docs/kvm-hosts.md):
+# `make test` then boots only to the kernel's first console line and checks
+# the workarounds were counted; `make test-boot-full` (STOCK_FULL=1) goes as
+# far as that KVM allows and records where it stopped as a SKIP.  Linux user
+# space under cv-hv is checked on every machine by nested.sh (kvm_amd
+# nested under QEMU TCG).
+#   STOCK_FULL             1: the full boot on a software KVM too
 #   STOCK_BOOT_TIMEOUT     limit for each full PVH boot (default 600 s)
 #   STOCK_BZIMAGE_TIMEOUT  limit for the bzImage entry check (default 120 s)
 . "$(dirname "$0")/lib.sh"
@@ -90,7 +95,8 @@ since() { awk -v a="${2:-$(now)}" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
 # boot_vm NAME LIMIT MARKER... -- RUN_ARGS...: run_vm in the background,
 # noting the wall time (s) at which each MARKER first shows in the output,
 # and when cv-hv started the vCPUs (its "vm ID: N vCPU" line, logged just
-# before the first guest instruction).
+# before the first guest instruction).  With STOP_AT=MARKER set, the VM is
+# stopped by force once that marker shows.
 boot_vm() {
 	local name=$1 limit=$2 markers=() start pid m t
 	shift 2
@@ -108,6 +114,10 @@ boot_vm() {
 			grep -aqF -- "$m" "$TMP/$name.out" &&
 				printf '%s\t%s\n' "$m" "$(since "$start")" >>"$TMP/$name.seen"
 		done
+		if [ -n "${STOP_AT:-}" ] && grep -qF "$STOP_AT	" "$TMP/$name.seen"; then
+			"$CARDVISOR" stop --force "$(instance_of "$name")" >/dev/null
+			STOP_AT=
+		fi
 		sleep 0.2
 	done
 	wait "$pid"
@@ -127,6 +137,7 @@ boot_vm() {
 	echo "# $name: full output in $boot/stock-$name.log"
 }
 
+instance_of() { grep -aoP 'instance \Ki-[0-9a-f]+(?= started)' "$TMP/$1.out" | head -n1; }
 init_reached() { grep -aq '^cvboot: init reached' <(tr -d '\r' <"$TMP/$1.out"); }
 # The guest kernel's panic message, if it panicked (panic=-1 then resets,
 # which ends the VM: cv-hv's own stop reason says less than this).
@@ -165,6 +176,24 @@ markers=("Linux version" "x86/fpu:" "Memory:" "smp: Brought up" "Trying to unpac
 pvh_args=(--kernel "$boot/vmlinux" --initrd "$TMP/initramfs.cpio" --vcpus 2 --mem 512M
 	  --nic subnet=10.0.1.0/24,underlay=127.0.0.1:0)
 pvh_cmdline="$cmdline ipv6.disable=1"
+
+# --- software KVM, short form: the kernel's first console line ---------------
+if [ "$hw_kvm" = 0 ] && [ "${STOCK_FULL:-0}" != 1 ]; then
+	STOP_AT="Linux version" boot_vm short "$STOCK_BOOT_TIMEOUT" "Linux version" -- \
+		"${pvh_args[@]}" --volume size=64M --cmdline "$pvh_cmdline cvboot=net,mkfs"
+	expect short "stock kernel: cv-hv reached the kernel's first console line" \
+		'Linux version [0-9]'
+	expect short "stock kernel: cv-hv plugged cv-ebs's NVMe function" \
+		'vfio-user@[0-9a-f:.]+: card at '
+	expect short "stock kernel: cv-hv plugged cv-vpc's virtio-net function" \
+		'virtio-net@[0-9a-f:.]+: back-end '
+	expect short "stock kernel: the software-KVM workarounds it needed are named and counted" \
+		'quirks used: [a-z0-9-]+=[0-9]+'
+	expect_rc short "stock kernel: stopped on request, exit status 0" 0
+	skip "stock kernel: the full boot on this host's software KVM" \
+		"minutes long, and only to /init: make test-boot-full; Linux user space runs under nested KVM (nested.sh)"
+	exit 0
+fi
 
 # --- PVH: the vmlinux with an ENI and a volume, to /init and power-off -------
 boot_vm pvh "$STOCK_BOOT_TIMEOUT" "${markers[@]}" -- "${pvh_args[@]}" \

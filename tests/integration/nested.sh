@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cv-hv on a real KVM on every machine: QEMU's TCG emulates AMD-V (SVM with
+# nested paging), so Debian's kernel booted under it as an "outer guest"
+# loads kvm_amd, the upstream KVM of every AMD host, and cardvisor runs
+# inside that guest as it would on hardware (docs/kvm-hosts.md).  The outer
+# guest's initramfs (tests/nested/make-outer.sh) carries this build's
+# binaries, ASan ones under `make asan`; tests/nested/scenarios.sh runs the
+# VMs in there and sends back what each printed, and this script checks it:
+#   testguest  the test guest with 1 and 2 vCPUs, NVMe through cv-ebs and
+#              cv-storaged, DHCP/ping/metadata through cv-vpc
+#   linux      Debian's kernel, 2 vCPUs, --nic and --volume: every /init
+#              check of the boot test (PVH vmlinux), then a second boot on
+#              the same volume (bzImage) that finds the file intact
+#   lifecycle  pause/resume and a graceful `cardvisor stop` of a running Linux
+#   reboot     reboot inside Linux (FADT reset register and i8042) ends the VM
+#   cardkill   cv-ebs killed while Linux writes to its volume
+# Intel VT-x cannot be had this way (TCG emulates SVM only).  Without
+# qemu-system-x86_64, or where its TCG offers no SVM, every check is one
+# SKIP line naming why.
+#   NESTED_GROUPS   comma-separated groups to run (default: all)
+#   NESTED_TIMEOUT  limit for the whole outer guest (default 1500 s)
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../boot/lib.sh"
+
+NESTED_TIMEOUT=${NESTED_TIMEOUT:-1500}
+groups=${NESTED_GROUPS:-testguest,linux,lifecycle,reboot}
+what="cv-hv on kvm_amd nested under QEMU TCG"
+qemu=$(command -v qemu-system-x86_64 || true)
+if [ -z "$qemu" ]; then
+	skip "$what" "qemu-system-x86_64 is missing (make deps: qemu-system-x86)"
+	exit 0
+fi
+boot_prepare "$what"
+boot_step "$what" "building the outer guest's initramfs" \
+	tests/nested/make-outer.sh "$BUILD" "$BOOT_DIR" "$TMP/outer.cpio"
+
+# The outer guest: 2 vCPUs on TCG's multi-threaded mode (one host thread
+# each), an EPYC model with SVM, no network.  Its console goes to one file,
+# the scenarios' data to another (its second serial port).
+start=$(date +%s)
+timeout --kill-after=10 "$NESTED_TIMEOUT" "$qemu" -accel tcg,thread=multi \
+	-cpu EPYC,+svm -smp 2 -m 3G -nodefaults -display none -no-reboot -nic none \
+	-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/outer.cpio" \
+	-append "console=ttyS0 quiet panic=-1 cvnested=$groups" \
+	-serial "file:$TMP/outer.console" -serial "file:$TMP/outer.data" \
+	>"$TMP/qemu.err" 2>&1
+rc=$?
+echo "# outer guest: QEMU exit status $rc after $(($(date +%s) - start)) s wall" \
+	"($(grep -c 'cvnested: begin' "$TMP/outer.data" 2>/dev/null || echo 0) VMs ran inside)"
+cp "$TMP/outer.data" "$BOOT_DIR/nested.log" 2>/dev/null &&
+	echo "# everything the VMs printed: $BOOT_DIR/nested.log"
+
+if grep -aq '^cvnested: nokvm' "$TMP/outer.data" 2>/dev/null; then
+	skip "$what" "$(grep -a -m1 '^cvnested: nokvm' "$TMP/outer.data" | tr -d '\r' |
+		sed 's/^cvnested: nokvm //'); $(grep -a -A1 '^cvnested: nokvm' "$TMP/outer.data" |
+		tail -n1 | tr -d '\r')"
+	exit 0
+fi
+check "the outer guest loaded kvm_amd: nested paging on TCG's AMD-V" \
+	grep -aq '^cvnested: kvm .*SVM: kvm: Nested Paging enabled' "$TMP/outer.data"
+if [ "$rc" != 0 ] || ! grep -aq '^cvnested: done' "$TMP/outer.data"; then
+	not_ok "the outer guest ran every scenario and powered off (QEMU exit status $rc)"
+	grep -av '^$' "$TMP/outer.console" | tail -n 15 | sed 's/^/#   /'
+	sed 's/^/#   /' "$TMP/qemu.err" | grep -v 'TCG doesn.t support' | tail -n 5
+fi
+
+# Each VM's output into $TMP/NAME.out (carriage returns dropped), its exit
+# status into $TMP/NAME.rc, as run_vm leaves them on the host.
+awk -v dir="$TMP" '
+	{ sub(/\r+$/, "") }
+	/^cvnested: begin / { name = $3; f = dir "/" name ".out"; printf "" > f; next }
+	/^cvnested: end / { split($4, a, "="); print a[2] > (dir "/" name ".rc"); close(f); name = ""; next }
+	name != "" { print > f }' "$TMP/outer.data"
+
+# ran NAME: whether the VM ran in the outer guest at all; "not ok" if not.
+ran() {
+	[ -e "$TMP/$1.rc" ] && return 0
+	not_ok "$1: the VM ran in the outer guest (it did not: see the outer guest's console)"
+	return 1
+}
+# said NAME TEXT-REGEX: a line scenarios.sh added about NAME.
+said() { grep -qE -- "^cvnested: $1: $2" "$TMP/$1.out"; }
+want() { [[ ",$groups," == *",$1,"* ]]; }
+
+# --- the test guest -----------------------------------------------------------
+if want testguest; then
+	if ran tg1; then
+		expect tg1 "test guest, 1 vCPU: cv-hv finds a hardware KVM and needs no quirk" \
+			'vm: hardware KVM, quirks: none'
+		expect tg1 "test guest, 1 vCPU: PVH boot with the command line" \
+			'^cvguest: boot pvh magic=ok cmdline="hello world"'
+		expect tg1 "test guest, 1 vCPU: LAPIC timer interrupts arrive" '^cvguest: lapic timer ok'
+		expect tg1 "test guest, 1 vCPU: result pass" '^cvguest: result pass'
+		expect_rc tg1 "test guest, 1 vCPU: powers off, exit status 0" 0
+	fi
+	if ran tg2; then
+		expect tg2 "test guest, 2 vCPUs: the AP comes online" '^cvguest: smp 2/2 cpus online'
+		expect tg2 "test guest, 2 vCPUs: result pass" '^cvguest: result pass'
+		expect_rc tg2 "test guest, 2 vCPUs: exit status 0" 0
+	fi
+	if ran tgnvme; then
+		expect tgnvme "test guest NVMe: the cv-ebs controller over vfio-user" \
+			'nvme ctrl model="cardvisor Elastic Block Store"'
+		expect tgnvme "test guest NVMe: shadow doorbells on" '^cvguest: nvme dbbuf on'
+		expect tgnvme "test guest NVMe: every block written through NVMe/TCP reads back" \
+			'^cvguest: nvme verify ok blocks=2048'
+		expect_rc tgnvme "test guest NVMe: exit status 0" 0
+	fi
+	if ran tgrand; then
+		expect tgrand "test guest NVMe: random I/O at QD 32 on 2 queues, reads verified" \
+			'^cvguest: nvme-rand done ops=4000 .*verified=[1-9]'
+		expect_rc tgrand "test guest NVMe random I/O: exit status 0" 0
+	fi
+	if ran tgnet; then
+		expect tgnet "test guest network: DHCP lease from cv-vpc" \
+			'^cvguest: net dhcp ip=10\.0\.1\.[0-9]+ gw=10\.0\.1\.1 .*mtu=1450'
+		expect tgnet "test guest network: every gateway ping answered" \
+			'^cvguest: net ping host=10\.0\.1\.1 size=56 sent=4 received=4 '
+		expect tgnet "test guest network: instance id from the metadata service" \
+			"^cvguest: net imds instance-id=$(grep -oP 'instance \Ki-[0-9a-f]+' "$TMP/tgnet.out" | head -n1)\$"
+		expect_rc tgnet "test guest network: exit status 0" 0
+	fi
+fi
+
+# --- Debian's kernel with its cards -------------------------------------------
+# linux_boot_checks NAME KERNEL DISK-CHECKS...: a stock boot's own checks.
+linux_checks() {
+	local name=$1 how=$2 vol ip iid
+	expect "$name" "$how: cv-hv on a hardware KVM, no quirks" 'vm: hardware KVM, quirks: none'
+	expect "$name" "$how: Linux user space runs (/init)" '^cvboot: init reached'
+	expect "$name" "$how: /init sees 2 CPUs" '^cvboot: cpus=2'
+	vol=$(grep -aoP 'volume \Kvol-[0-9a-f]+(?= \()' "$TMP/$name.out" | head -n1)
+	ip=$(grep -aoP 'nic eni-[0-9a-f]+ \(\K[0-9.]+(?= in )' "$TMP/$name.out" | head -n1)
+	iid=$(grep -aoP 'instance \Ki-[0-9a-f]+(?= started)' "$TMP/$name.out" | head -n1)
+	cvboot_net_checks "$name" "$ip" 10.0.1.1 "$iid"
+	expect "$name" "$how: the volume is served by Linux's own nvme driver" \
+		'nvme nvme0: [0-9]+/0/0 default/read/poll queues'
+	cvboot_check "$name" disk "$how: the guest finds its volume as nvme0n1, serial ${vol/-/}" \
+		"^nvme0n1 [0-9]+ MiB serial=${vol/-/}\$"
+	expect_rc "$name" "$how: powers off, exit status 0" 0
+	expect "$name" "$how: cv-hv saw the ACPI power-off" 'guest powered off \(ACPI S5\)'
+}
+if want linux; then
+	if ran pvh; then
+		linux_checks pvh "stock kernel (PVH vmlinux)"
+		for c in mkfs write readback; do
+			cvboot_check pvh "$c" "stock kernel (PVH vmlinux): $c on the cv-ebs volume" \
+				"$([ $c = readback ] && echo "sha256=$(cvboot_sha256)\$" || echo .)"
+		done
+	fi
+	if ran bz; then
+		linux_checks bz "stock kernel (bzImage), second boot"
+		cvboot_check bz persisted \
+			"second boot, new VM and cards, same volume: the file the first boot wrote is intact" \
+			"sha256=$(cvboot_sha256)\$"
+	fi
+fi
+
+# --- lifecycle of a Linux guest -------------------------------------------------
+if want lifecycle; then
+	if ran life; then
+		check "Linux guest: cardvisor pause answers 'paused'" said life 'pause rc=0 .* paused'
+		check "Linux guest: status of the paused VM says so, with each vCPU's RIP" \
+			said life 'status rc=0 .*"state":"paused".*"vcpu_rip"'
+		check "Linux guest: no guest progress while paused" \
+			bash -c "grep -qE '^cvnested: life: ticks while paused: before=([0-9]+) after=\\1\$' '$TMP/life.out'"
+		check "Linux guest: it runs again after cardvisor resume" said life 'ticking again after resume'
+		check "Linux guest: cardvisor stop (Ctrl+Alt+Del) answers 'stopped'" said life 'stop rc=0 .* stopped'
+		expect life "Linux guest: the stop reached Linux's init, which shut down gracefully" \
+			'^cvboot: ctrl-alt-del: shutting down'
+		expect life "Linux guest: it powered off by itself, not forced" \
+			'stopped \(guest powered off \(ACPI S5\)\), exit status 0'
+		expect_rc life "Linux guest: cardvisor run exits 0 after the stop" 0
+	fi
+fi
+if want reboot; then
+	if ran reboot; then
+		expect reboot "reboot inside Linux (its default here: BIOS restart through the reset vector) ends the VM" \
+			'guest reset through the ACPI reset register: reboot ends the VM'
+		expect_rc reboot "reboot inside Linux: exit status 0" 0
+	fi
+	if ran rebootk; then
+		expect rebootk "reboot inside Linux with reboot=k (the i8042 reset line) ends the VM" \
+			'guest reset through the i8042: reboot ends the VM'
+		expect_rc rebootk "reboot=k: exit status 0" 0
+	fi
+fi
+if want cardkill; then
+	if ran cardkill; then
+		check "cv-ebs was killed while Linux wrote to its volume" said cardkill 'killed cv-ebs pid [0-9]+'
+		expect cardkill "cardvisor saw the card die and started it again" \
+			'system check failed: restarting cv-ebs'
+		expect cardkill "cv-hv reconnected to the new card and replayed its config space" \
+			'vfio-user: .* card at .* is back: config replayed'
+		expect cardkill "Linux's nvme driver reset the controller" 'nvme nvme0: .*reset'
+		cvboot_check cardkill io "and every file Linux wrote reads back intact, no I/O error"
+		expect_rc cardkill "Linux powers off normally after the card restart" 0
+	fi
+fi
