@@ -82,7 +82,15 @@ struct vfio_user_dev {
 	int *vector_fds;         /* one eventfd per vector, the card's to signal */
 	unsigned nr_vectors;
 
+	/*
+	 * Replaced whole under the bus write lock (reattach); changed for one
+	 * BAR by doorbells_refresh(), which runs under the bus read lock from
+	 * any vCPU and so also takes @db_lock.
+	 */
 	struct doorbells doorbells;
+	pthread_mutex_t db_lock;
+	/* Which BARs the card answers GET_REGION_IO_FDS for (set-up). */
+	bool io_fds[PCI_STD_NUM_BARS];
 	/* Where each BAR decodes, as bar_mapped() last said (bus lock). */
 	uint64_t bar_addr[PCI_STD_NUM_BARS];
 	bool bar_on[PCI_STD_NUM_BARS];
@@ -273,6 +281,8 @@ static void vu_cfg_write(void *opaque, uint32_t offset, uint32_t len, uint32_t v
 				   (uint16_t)cfg_get(d, d->msix_cap + PCI_MSIX_FLAGS, 2));
 }
 
+static void doorbells_refresh(struct vfio_user_dev *d, unsigned bar);
+
 static void vu_bar_access(void *opaque, unsigned bar, uint64_t offset, void *data,
 			  uint32_t len, bool is_write)
 {
@@ -288,7 +298,9 @@ static void vu_bar_access(void *opaque, unsigned bar, uint64_t offset, void *dat
 		msix_pba_access(&d->msix, offset - d->pba_off, data, len, is_write);
 		return;
 	}
-	region_rw(d, true, VFIO_PCI_BAR0_REGION_INDEX + bar, offset, data, len, is_write);
+	if (!region_rw(d, true, VFIO_PCI_BAR0_REGION_INDEX + bar, offset, data, len, is_write) &&
+	    is_write)
+		doorbells_refresh(d, bar);
 }
 
 static void vu_bar_desc(void *opaque, unsigned bar, struct pci_bar_desc *desc)
@@ -670,6 +682,7 @@ static int load_doorbells(struct vfio_user_dev *d, struct doorbells *dbs, unsign
 		       &reply);
 
 	/* A card that offers no fast path still works, through the socket. */
+	d->io_fds[bar] = !ret;
 	if (ret == -ENOTSUP || ret == -EINVAL)
 		return 0;
 	if (ret)
@@ -714,6 +727,77 @@ static void doorbells_release(struct vfio_user_dev *d, struct doorbells *dbs)
 	}
 	free(dbs->v);
 	*dbs = (struct doorbells){ 0 };
+}
+
+/* Whether @fresh holds the same doorbells of @bar as @dbs, in the same order. */
+static bool doorbells_same(const struct doorbells *dbs, const struct doorbells *fresh,
+			   unsigned bar)
+{
+	unsigned j = 0;
+
+	for (unsigned i = 0; i < dbs->n; i++) {
+		const struct doorbell *a = &dbs->v[i], *b = &fresh->v[j];
+
+		if (a->bar != bar)
+			continue;
+		if (j == fresh->n || a->offset != b->offset || a->size != b->size ||
+		    a->flags != b->flags || a->datamatch != b->datamatch)
+			return false;
+		j++;
+	}
+	return j == fresh->n;
+}
+
+/*
+ * A card may change which doorbells it hands over: cv-ebs offers its NVMe
+ * I/O doorbells only while it can read their values from shadow doorbells
+ * (cards/ebs/vfio_server.h, ioeventfds_ready).  After each write of the
+ * guest's that reached the card, ask again; if @bar's set differs, its
+ * doorbells leave KVM and the new ones take their place.  A failed query
+ * keeps what is bound: the writes still reach the card either way.
+ */
+static void doorbells_refresh(struct vfio_user_dev *d, unsigned bar)
+{
+	struct doorbells fresh = { 0 }, *dbs = &d->doorbells;
+	struct doorbell *grown;
+	unsigned kept = 0, before = 0;
+
+	if (!d->io_fds[bar] || load_doorbells(d, &fresh, bar))
+		goto out;
+	pthread_mutex_lock(&d->db_lock);
+	if (doorbells_same(dbs, &fresh, bar)) {
+		pthread_mutex_unlock(&d->db_lock);
+		goto out;
+	}
+	grown = realloc(dbs->v, (dbs->n + fresh.n + 1) * sizeof(*grown));
+	if (!grown) {
+		pthread_mutex_unlock(&d->db_lock);
+		goto out;
+	}
+	dbs->v = grown;
+	for (unsigned i = 0; i < dbs->n; i++) {
+		struct doorbell *db = &dbs->v[i];
+
+		if (db->bar != bar) {
+			dbs->v[kept++] = *db;
+			continue;
+		}
+		before++;
+		if (db->assigned)
+			doorbell_ioctl(d, db, db->addr, false);
+		close(db->fd);
+	}
+	dbs->n = kept;
+	for (unsigned i = 0; i < fresh.n; i++) {
+		dbs->v[dbs->n] = fresh.v[i];
+		doorbell_place(d, &dbs->v[dbs->n++]);
+	}
+	pthread_mutex_unlock(&d->db_lock);
+	cv_info("vfio-user: %s: BAR%u: the card hands over %u doorbells as ioeventfds (was %u)",
+		d->name, bar, fresh.n, before);
+	fresh.n = 0;
+out:
+	doorbells_release(d, &fresh);
 }
 
 /*
@@ -1007,6 +1091,7 @@ int vfio_user_dev_open(struct vfio_user_dev **out, const struct vfio_user_params
 	d->name = strdup(p->name);
 	d->path = strdup(p->socket_path);
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->db_lock, NULL);
 	d->sock = connect_socket(p->socket_path, CONNECT_TRIES);
 	if (!d->name || !d->path || d->sock < 0) {
 		ret = d->name && d->path ? d->sock : -ENOMEM;
@@ -1090,6 +1175,7 @@ void vfio_user_dev_close(struct vfio_user_dev *d)
 	if (d->sock >= 0)
 		close(d->sock);
 	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->db_lock);
 	free(d->path);
 	free(d->name);
 	free(d);

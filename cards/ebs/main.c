@@ -189,9 +189,25 @@ static void card_reset(void *opaque)
 	nvme_ctrl_mmio(card->ctrl, NVME_REG_CC, &cc, sizeof(cc), true);
 }
 
+/*
+ * The I/O doorbells become KVM ioeventfds (values lost) only while the
+ * controller can read their values from the shadow doorbells.  Before
+ * Doorbell Buffer Config, and after each reset until the next one, their
+ * writes come over the socket: Linux 6.1 resubmits I/O after a controller
+ * reset before it sends Doorbell Buffer Config again, and waits for that
+ * I/O to complete first.
+ */
+static bool ioeventfds_ready(void *opaque, unsigned region)
+{
+	const struct ebs_card *card = opaque;
+
+	return region != VFIO_PCI_BAR0_REGION_INDEX || nvme_ctrl_doorbells_shadowed(card->ctrl);
+}
+
 static const struct vfio_server_ops server_ops = {
 	.region_access = region_access,
 	.reset = card_reset,
+	.ioeventfds_ready = ioeventfds_ready,
 };
 
 static void *dma_ptr(void *opaque, uint64_t gpa, uint64_t len)

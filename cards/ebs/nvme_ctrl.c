@@ -1568,10 +1568,11 @@ static void doorbell_kick(struct nvme_ctrl *c, unsigned db)
 	if (!c->dbbuf) {
 		/*
 		 * The value is unknowable until the host names its shadow
-		 * doorbells.  Linux before a 2024 fix (6.1 among them) sends
-		 * Doorbell Buffer Config only after it restarts I/O on a
-		 * controller reset, so remember the kick and read the shadow
-		 * when the buffer arrives.
+		 * doorbells.  The card hands its I/O doorbells over as
+		 * ioeventfds only while it has them (cards/ebs/main.c,
+		 * ioeventfds_ready), so this is a client that kept one bound
+		 * across a reset: remember the kick and read the shadow if a
+		 * buffer arrives.
 		 */
 		cv_err_once("nvme %s: doorbell %u (%s %u) rang through an ioeventfd before "
 			    "Doorbell Buffer Config: held until the host sets one",
@@ -1632,6 +1633,11 @@ void nvme_ctrl_ioeventfd_range(const struct nvme_ctrl *c, uint64_t *offset,
 {
 	*offset = NVME_REG_DBS + 2 * 4;
 	*len = (uint64_t)c->p.max_ioqs * 2 * 4;
+}
+
+bool nvme_ctrl_doorbells_shadowed(const struct nvme_ctrl *c)
+{
+	return c->dbbuf;
 }
 
 uint64_t nvme_ctrl_regs_size(const struct nvme_ctrl *c)

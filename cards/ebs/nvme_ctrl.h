@@ -116,6 +116,12 @@ void nvme_ctrl_doorbell_kick(struct nvme_ctrl *c, unsigned db);
  */
 void nvme_ctrl_ioeventfd_range(const struct nvme_ctrl *c, uint64_t *offset,
 			       uint64_t *len);
+/*
+ * Whether the I/O doorbells' values can be read from the shadow doorbells
+ * (Doorbell Buffer Config done since the last reset): only then may their
+ * writes lose their values on the way (nvme_ctrl_doorbell_kick()).
+ */
+bool nvme_ctrl_doorbells_shadowed(const struct nvme_ctrl *c);
 /* Bytes of BAR0 the registers and doorbells take. */
 uint64_t nvme_ctrl_regs_size(const struct nvme_ctrl *c);
 

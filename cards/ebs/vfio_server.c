@@ -249,6 +249,9 @@ static int handle_io_fds(struct vfio_server *srv, const struct vfu_msg *m)
 	if (q->index >= VFIO_PCI_NUM_REGIONS || q->flags || q->count)
 		return -EINVAL;
 	for (unsigned i = 0; i < srv->cfg.nr_ioeventfds; i++) {
+		if (srv->cfg.ops->ioeventfds_ready &&
+		    !srv->cfg.ops->ioeventfds_ready(srv->cfg.opaque, q->index))
+			break;
 		const struct vfio_server_ioeventfd *io = &srv->ioeventfds[i];
 		unsigned f;
 

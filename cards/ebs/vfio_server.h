@@ -44,6 +44,15 @@ struct vfio_server_ops {
 	 * and interrupt eventfds are already gone): stop all DMA.
 	 */
 	void (*reset)(void *opaque);
+	/*
+	 * Optional: whether the client may turn @region's ioeventfds into
+	 * KVM ioeventfds now (absent: always).  A device that needs the
+	 * values written to a register some of the time answers false then:
+	 * GET_REGION_IO_FDS offers none for the region, and the writes come
+	 * over the socket with their values.  The client asks again after
+	 * each write it forwards (docs/vfio-user.md).
+	 */
+	bool (*ioeventfds_ready)(void *opaque, unsigned region);
 };
 
 /* One span the client should turn into a KVM ioeventfd on @fd. */

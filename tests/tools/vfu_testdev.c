@@ -30,7 +30,7 @@ struct testdev {
 	struct pci_config cfg;
 	int doorbell_fd;
 	uint32_t scratch[2];
-	uint32_t doorbells, doorbells_socket, resets;
+	uint32_t doorbells, doorbells_socket, resets, doorbell_trapped;
 	uint32_t dma_addr_lo, dma_addr_hi, dma_len, dma_result, dma_status;
 	int32_t irq_result;
 };
@@ -67,6 +67,7 @@ static uint32_t *reg(struct testdev *t, uint64_t off)
 	case TD_DMA_STATUS:   return &t->dma_status;
 	case TD_IRQ_RESULT:   return (uint32_t *)&t->irq_result;
 	case TD_RESETS:       return &t->resets;
+	case TD_DOORBELL_TRAPPED: return &t->doorbell_trapped;
 	default:              return NULL;
 	}
 }
@@ -92,7 +93,8 @@ static int bar0_access(struct testdev *t, uint64_t off, void *data, uint32_t len
 			dma_run(t);
 		else if (off == TD_IRQ)
 			t->irq_result = vfio_server_irq(t->srv, v);
-		else if (off <= TD_SCRATCH1 || (off >= TD_DMA_ADDR_LO && off <= TD_DMA_LEN))
+		else if (off <= TD_SCRATCH1 || (off >= TD_DMA_ADDR_LO && off <= TD_DMA_LEN) ||
+			 off == TD_DOORBELL_TRAPPED)
 			*reg(t, off) = v;
 		return 0;
 	}
@@ -132,9 +134,18 @@ static void reset(void *opaque)
 	t->resets++;
 }
 
+/* While TD_DOORBELL_TRAPPED is set, the doorbell's writes must come with values. */
+static bool ioeventfds_ready(void *opaque, unsigned region)
+{
+	const struct testdev *t = opaque;
+
+	return region != VFIO_PCI_BAR0_REGION_INDEX || !t->doorbell_trapped;
+}
+
 static const struct vfio_server_ops ops = {
 	.region_access = region_access,
 	.reset = reset,
+	.ioeventfds_ready = ioeventfds_ready,
 };
 
 static int build_config(struct testdev *t)

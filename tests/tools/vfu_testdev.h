@@ -24,6 +24,7 @@
 #define TD_IRQ              0x028  /* write a vector number: vfio_server_irq() */
 #define TD_IRQ_RESULT       0x02c  /* what it returned (negative errno) */
 #define TD_RESETS           0x030  /* reset callbacks so far */
+#define TD_DOORBELL_TRAPPED 0x034  /* read/write: 1 withdraws the doorbell's ioeventfd */
 #define TD_DOORBELL         0x1000 /* an ioeventfd, any 32-bit value */
 #define TD_MSIX_TABLE       0x2000
 #define TD_MSIX_PBA         0x3000

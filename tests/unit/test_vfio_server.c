@@ -40,6 +40,7 @@ struct fixture {
 	uint8_t config[256], bar0[BAR0_SIZE];
 	unsigned resets;
 	int doorbell_fd;
+	bool doorbell_unready;  /* what ioeventfds_ready says of BAR0 */
 };
 
 static int region_access(void *opaque, unsigned region, uint64_t off, void *data,
@@ -64,7 +65,15 @@ static void reset(void *opaque)
 	f->resets++;
 }
 
-static const struct vfio_server_ops ops = { .region_access = region_access, .reset = reset };
+static bool ioeventfds_ready(void *opaque, unsigned region)
+{
+	const struct fixture *f = opaque;
+
+	return region != VFIO_PCI_BAR0_REGION_INDEX || !f->doorbell_unready;
+}
+
+static const struct vfio_server_ops ops = { .region_access = region_access, .reset = reset,
+					    .ioeventfds_ready = ioeventfds_ready };
 
 static void client_connect(struct fixture *f)
 {
@@ -442,6 +451,32 @@ static void test_io_fds(void **state)
 			 -EINVAL);
 }
 
+/*
+ * A device that needs a doorbell's values for a while (cv-ebs before
+ * Doorbell Buffer Config) offers none then, and offers it again after.
+ */
+static void test_io_fds_follow_device(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_io_fds q = {
+		.argsz = 256, .index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	struct vfu_msg r;
+
+	negotiate(f);
+	f->doorbell_unready = true;
+	assert_int_equal(xact(f, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &q, sizeof(q), NULL, 0, &r), 0);
+	assert_int_equal(((struct vfio_user_region_io_fds *)r.payload)->count, 0);
+	assert_int_equal(r.len, sizeof(q));
+	assert_int_equal(r.nr_fds, 0);
+	vfu_msg_release(&r);
+	f->doorbell_unready = false;
+	assert_int_equal(xact(f, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &q, sizeof(q), NULL, 0, &r), 0);
+	assert_int_equal(((struct vfio_user_region_io_fds *)r.payload)->count, 1);
+	assert_int_equal(r.nr_fds, 1);
+	vfu_msg_release(&r);
+}
+
 static void test_config_checked(void **state)
 {
 	struct vfio_server_ioeventfd db = { .region = VFIO_PCI_BAR0_REGION_INDEX,
@@ -470,6 +505,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dma, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irqs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_fds_follow_device, setup, teardown),
 		cmocka_unit_test(test_config_checked),
 	};
 

@@ -310,6 +310,30 @@ static void test_doorbell_is_ioeventfd(void **state)
 	assert_int_equal(mmio_read(f, TD_DOORBELLS_SOCKET), 0);
 }
 
+/*
+ * The card withdraws the doorbell's ioeventfd (as cv-ebs does until
+ * Doorbell Buffer Config) and offers it again: cv-hv asks after each write
+ * it forwards, so the guest's stores exit and reach the card with their
+ * value in between, and go to the eventfd again after.
+ */
+static void test_doorbell_follows_card(void **state)
+{
+	struct fixture *f = fixture(state);
+	uint32_t db;
+
+	enable_memory(f);
+	db = (uint32_t)(bar0(f) + TD_DOORBELL);
+	assert_int_equal(guest_store(f, db, 1), 0);
+	mmio_write(f, TD_DOORBELL_TRAPPED, 1);
+	/* An exit, which cv-hv forwards with the value. */
+	assert_int_equal(guest_store(f, db, 2), 1);
+	assert_int_equal(mmio_read(f, TD_DOORBELLS_SOCKET), 1);
+	mmio_write(f, TD_DOORBELL_TRAPPED, 0);
+	assert_int_equal(guest_store(f, db, 3), 0);
+	assert_int_equal(mmio_read(f, TD_DOORBELLS), 3);
+	assert_int_equal(mmio_read(f, TD_DOORBELLS_SOCKET), 1);
+}
+
 static void dma(struct fixture *f, uint64_t addr, uint32_t len)
 {
 	mmio_write(f, TD_DMA_ADDR_LO, (uint32_t)addr);
@@ -546,6 +570,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_space_from_card, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_access_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_doorbell_is_ioeventfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_doorbell_follows_card, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_card_reads_guest_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_irqfd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_masking, setup, teardown),
