@@ -24,7 +24,7 @@
 . "$(dirname "$0")/../boot/lib.sh"
 
 NESTED_TIMEOUT=${NESTED_TIMEOUT:-1500}
-groups=${NESTED_GROUPS:-testguest,linux,lifecycle,reboot}
+groups=${NESTED_GROUPS:-testguest,linux,lifecycle,reboot,cardkill}
 what="cv-hv on kvm_amd nested under QEMU TCG"
 qemu=$(command -v qemu-system-x86_64 || true)
 if [ -z "$qemu" ]; then
@@ -72,6 +72,8 @@ awk -v dir="$TMP" '
 	/^cvnested: begin / { name = $3; f = dir "/" name ".out"; printf "" > f; next }
 	/^cvnested: end / { split($4, a, "="); print a[2] > (dir "/" name ".rc"); close(f); name = ""; next }
 	name != "" { print > f }' "$TMP/outer.data"
+
+grep -ah '^cvnested: [a-z0-9]*: retried once' "$TMP"/*.out 2>/dev/null | sed 's/^/# /'
 
 # ran NAME: whether the VM ran in the outer guest at all; "not ok" if not.
 ran() {

@@ -59,8 +59,20 @@ vm_end() {
 	wait "$(cat $OUT/$1.pid)"   # tee's last lines
 	echo "cvnested: end $1 rc=$(cat $OUT/$1.rc)" >$DATA
 }
-# vm NAME LIMIT ARGS...: both, in the foreground.
-vm() { vm_start "$@"; vm_end "$1"; }
+# vm NAME LIMIT ARGS...: both, in the foreground.  A VM whose guest
+# triple-faulted runs once more, saying so: seen once in about 20 Linux
+# boots here with two busy TCG threads, cause not yet known (TCG's SVM or
+# cv-hv; docs/kvm-hosts.md).  A second one stands.
+vm() {
+	vm_start "$@"
+	vm_end "$1"
+	if [ "$(cat $OUT/$1.rc)" = 2 ] && grep -q 'triple fault' $OUT/$1.out; then
+		first=$(grep -m1 'triple fault' $OUT/$1.out)
+		vm_start "$@"
+		say "$1" "retried once after: $first"
+		vm_end "$1"
+	fi
+}
 
 # wait_line NAME REGEX SECONDS: until NAME's output has a line matching REGEX.
 wait_line() {
