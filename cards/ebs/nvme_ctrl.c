@@ -1278,7 +1278,12 @@ static void shutdown_progress(struct nvme_ctrl *c)
 	/* Base, "Shutdown": make the volatile write cache durable first. */
 	if (c->feat.vwc && !c->shutdown_flushed) {
 		c->shutdown_flushed = true;
-		c->flush_req.io = (struct nvme_io){ .opcode = NVME_NVM_FLUSH };
+		/*
+		 * On I/O queue 1, which every controller has: the host has
+		 * usually deleted its queues by now, but the backend carries
+		 * I/O on I/O queues only (NVMe/TCP queue y for NVMe queue y).
+		 */
+		c->flush_req.io = (struct nvme_io){ .opcode = NVME_NVM_FLUSH, .sqid = 1 };
 		c->backend_ios++;
 		if (c->ops.io_submit(c->opaque, &c->flush_req.io) == 0)
 			return;

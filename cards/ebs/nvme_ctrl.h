@@ -54,7 +54,7 @@ struct nvme_ctrl_ops {
 	/*
 	 * Start @io; complete it later (or from inside this call) with
 	 * nvme_ctrl_io_complete().  A negative errno completes it with
-	 * Internal Error.
+	 * Internal Error.  @io->sqid is always an I/O queue (1..max_ioqs).
 	 */
 	int (*io_submit)(void *opaque, struct nvme_io *io);
 	/* Raise MSI-X @vector. */

@@ -882,6 +882,7 @@ static void test_shutdown(void **state)
 	/* Then the write cache is flushed before the shutdown completes. */
 	assert_int_equal(e->nr_held, 1);
 	assert_int_equal(e->held[0]->opcode, NVME_NVM_FLUSH);
+	assert_int_equal(e->held[0]->sqid, 1);    /* the backend's queues are I/O queues */
 	assert_int_equal(r32(e, NVME_REG_CSTS) & NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_OCCURRING);
 	io_finish(e, 0, 0);
 	assert_int_equal(r32(e, NVME_REG_CSTS) & NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_COMPLETE);
