@@ -8,33 +8,13 @@ import os
 import socket
 import struct
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_host as nv  # noqa: E402
+from tap import check, run  # noqa: E402
 
 PORT, DIR, PHASE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 VOL_BLOCKS = 8 * 1024 * 1024 // nv.BLOCK
-
-
-def check(what, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + what)
-    if not cond and detail:
-        print("# " + str(detail))
-    sys.stdout.flush()
-    return cond
-
-
-def run(what, fn):
-    """One TAP line from a function that asserts."""
-    try:
-        fn()
-        return check(what, True)
-    except Exception as e:  # noqa: BLE001 - any failure is a test failure
-        check(what, False, "%s: %s" % (type(e).__name__, e))
-        for line in traceback.format_exc().splitlines()[-4:]:
-            print("#   " + line)
-        return False
 
 
 def pattern(seed, nblocks):

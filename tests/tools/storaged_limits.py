@@ -16,10 +16,10 @@ import select
 import socket
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_host as nv  # noqa: E402
+from tap import check, run  # noqa: E402
 
 PORT, PID, PHASE = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 MIB = 1 << 20
@@ -28,25 +28,6 @@ RSS_GROWTH_MAX = 8 * MIB
 STALL_S = 2                # no progress that long: the daemon stopped reading
 IDLE_TICKS_MAX = 10        # CPU ticks in IDLE_S while connections are held
 IDLE_S = 2
-
-
-def check(what, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + what)
-    if not cond and detail:
-        print("# " + str(detail))
-    sys.stdout.flush()
-    return cond
-
-
-def run(what, fn):
-    try:
-        fn()
-        return check(what, True)
-    except Exception as e:  # noqa: BLE001 - any failure is a test failure
-        check(what, False, "%s: %s" % (type(e).__name__, e))
-        for line in traceback.format_exc().splitlines()[-4:]:
-            print("#   " + line)
-        return False
 
 
 def vmrss():
