@@ -75,7 +75,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 .PHONY: all deps test test-boot test-boot-full test-nested test-unit test-integration asan \
-	bench demo clean
+	bench demo demo-testguest clean
 all: $(BINS) $(GUEST) $(UNIT_BINS) $(TTOOL_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -168,7 +168,11 @@ test-nested: all
 bench: all
 	$(Q)tools/bench/run.sh $(BUILD)
 
+# Debian's kernel with a NIC and a volume (nested under QEMU TCG without VT-x/AMD-V).
 demo: $(BINS) $(GUEST)
+	$(Q)tools/demo.sh $(BUILD)
+# The test guest with 2 vCPUs: its console shows the PCI scan.
+demo-testguest: $(BINS) $(GUEST)
 	$(BUILD)/cardvisor run --guest $(GUEST) --vcpus 2 --mem 128M
 
 clean:

@@ -22,67 +22,14 @@
 #   NESTED_TIMEOUT  limit for the whole outer guest (default 1500 s)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../boot/lib.sh"
+. "$(dirname "$0")/../nested/lib.sh"
 
 NESTED_TIMEOUT=${NESTED_TIMEOUT:-1500}
 groups=${NESTED_GROUPS:-testguest,linux,lifecycle,reboot,cardkill}
 what="cv-hv on kvm_amd nested under QEMU TCG"
-qemu=$(command -v qemu-system-x86_64 || true)
-if [ -z "$qemu" ]; then
-	skip "$what" "qemu-system-x86_64 is missing (make deps: qemu-system-x86)"
-	exit 0
-fi
-boot_prepare "$what"
-boot_step "$what" "building the outer guest's initramfs" \
-	tests/nested/make-outer.sh "$BUILD" "$BOOT_DIR" "$TMP/outer.cpio"
+nested_prepare "$what"
+nested_run "$what" "$TMP/outer.cpio" "$groups" "$NESTED_TIMEOUT" nested || exit 0
 
-# The outer guest: 2 vCPUs on TCG's multi-threaded mode (one host thread
-# each), an EPYC model with SVM, no network.  Its console goes to one file,
-# the scenarios' data to another (its second serial port).
-start=$(date +%s)
-timeout --kill-after=10 "$NESTED_TIMEOUT" "$qemu" -accel tcg,thread=multi \
-	-cpu EPYC,+svm -smp 2 -m 3G -nodefaults -display none -no-reboot -nic none \
-	-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/outer.cpio" \
-	-append "console=ttyS0 quiet panic=-1 cvnested=$groups" \
-	-serial "file:$TMP/outer.console" -serial "file:$TMP/outer.data" \
-	>"$TMP/qemu.err" 2>&1
-rc=$?
-echo "# outer guest: QEMU exit status $rc after $(($(date +%s) - start)) s wall" \
-	"($(grep -c 'cvnested: begin' "$TMP/outer.data" 2>/dev/null || echo 0) VMs ran inside)"
-cp "$TMP/outer.data" "$BOOT_DIR/nested.log" 2>/dev/null &&
-	echo "# everything the VMs printed: $BOOT_DIR/nested.log"
-
-if grep -aq '^cvnested: nokvm' "$TMP/outer.data" 2>/dev/null; then
-	skip "$what" "$(grep -a -m1 '^cvnested: nokvm' "$TMP/outer.data" | tr -d '\r' |
-		sed 's/^cvnested: nokvm //'); $(grep -a -A1 '^cvnested: nokvm' "$TMP/outer.data" |
-		tail -n1 | tr -d '\r')"
-	exit 0
-fi
-check "the outer guest loaded kvm_amd: nested paging on TCG's AMD-V" \
-	grep -aq '^cvnested: kvm .*SVM: kvm: Nested Paging enabled' "$TMP/outer.data"
-if [ "$rc" != 0 ] || ! grep -aq '^cvnested: done' "$TMP/outer.data"; then
-	not_ok "the outer guest ran every scenario and powered off (QEMU exit status $rc)"
-	grep -av '^$' "$TMP/outer.console" | tail -n 15 | sed 's/^/#   /'
-	sed 's/^/#   /' "$TMP/qemu.err" | grep -v 'TCG doesn.t support' | tail -n 5
-fi
-
-# Each VM's output into $TMP/NAME.out (carriage returns dropped), its exit
-# status into $TMP/NAME.rc, as run_vm leaves them on the host.
-awk -v dir="$TMP" '
-	{ sub(/\r+$/, "") }
-	/^cvnested: begin / { name = $3; f = dir "/" name ".out"; printf "" > f; next }
-	/^cvnested: end / { split($4, a, "="); print a[2] > (dir "/" name ".rc"); close(f); name = ""; next }
-	name != "" { print > f }' "$TMP/outer.data"
-
-grep -ah '^cvnested: [a-z0-9]*: retried once' "$TMP"/*.out 2>/dev/null | sed 's/^/# /'
-
-# ran NAME: whether the VM ran in the outer guest at all; "not ok" if not.
-ran() {
-	[ -e "$TMP/$1.rc" ] && return 0
-	not_ok "$1: the VM ran in the outer guest (it did not: see the outer guest's console)"
-	return 1
-}
-# said NAME TEXT-REGEX: a line scenarios.sh added about NAME.
-said() { grep -qE -- "^cvnested: $1: $2" "$TMP/$1.out"; }
 want() { [[ ",$groups," == *",$1,"* ]]; }
 
 # --- the test guest -----------------------------------------------------------
@@ -142,6 +89,8 @@ linux_checks() {
 		"^nvme0n1 [0-9]+ MiB serial=${vol/-/}\$"
 	expect_rc "$name" "$how: powers off, exit status 0" 0
 	expect "$name" "$how: cv-hv saw the ACPI power-off" 'guest powered off \(ACPI S5\)'
+	check "$how: the cards logged no error (Linux's controller shutdown flushed)" \
+		bash -c "! grep -aE '(cv-ebs|cv-vpc): error: ' '$TMP/$name.out'"
 }
 if want linux; then
 	if ran pvh; then

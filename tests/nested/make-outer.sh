@@ -6,12 +6,15 @@
 #   /init                      tests/nested/init
 #   /lib/modules/...           kvm, kvm-amd, irqbypass from the kernel package
 #   /nested/bin/               this build's cardvisor, cv-hv and cards, with
-#                              the shared libraries ldd names (ASan ones too)
+#                              the shared libraries ldd names (ASan ones too),
+#                              and util-linux's blkdiscard
 #   /nested/cv-testguest.elf   the test guest
 #   /nested/vmlinux, bzImage   the inner guest's kernel (the same package)
 #   /nested/initramfs.cpio     the inner guest's initramfs (tests/boot/init)
 #   /nested/scenarios.sh       what the outer guest runs (tests/nested/)
-# usage: tests/nested/make-outer.sh BUILD BOOT_DIR OUT.cpio
+# and with WITH_QEMU=1 also this host's qemu-system-x86_64, its libraries
+# and the firmware its microvm and q35 machines load (for `make bench`).
+# usage: [WITH_QEMU=1] tests/nested/make-outer.sh BUILD BOOT_DIR OUT.cpio
 # BOOT_DIR is where tests/boot/fetch-kernel.sh put the kernel.  Exits 77
 # with a one-line reason when something it needs is missing.
 set -euo pipefail
@@ -47,6 +50,22 @@ for bin in cardvisor cv-hv cv-ebs cv-vpc cv-storaged; do
 	copy_with_libs "$build/$bin" "$tree/nested/bin"
 done
 cp "$build/guest/cv-testguest.elf" "$boot/vmlinux" "$boot/bzImage" "$tree/nested/"
+# util-linux's blkdiscard: busybox's cannot zero a range (BLKZEROOUT).
+copy_with_libs "$(command -v blkdiscard)" "$tree/nested/bin"
+if [ "${WITH_QEMU:-0}" = 1 ]; then
+	qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is missing (make deps)"
+	# At its own path: QEMU finds its firmware relative to the executable.
+	mkdir -p "$tree/usr/bin"
+	copy_with_libs "$qemu" "$tree/usr/bin"
+	# What -M microvm (qboot) and -M q35 (SeaBIOS, the Linux loader ROM) read.
+	for f in /usr/share/qemu/qboot.rom /usr/share/qemu/bios-microvm.bin \
+		 /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/kvmvapic.bin \
+		 /usr/share/seabios/bios-256k.bin; do
+		[ -e "$f" ] || skip "$f is missing (make deps: qemu-system-x86)"
+		mkdir -p "$tree$(dirname "$f")"
+		cp -L "$f" "$tree$f"
+	done
+fi
 install -m 0755 "$here/scenarios.sh" "$tree/nested/scenarios.sh"
 "$here/../boot/make-initramfs.sh" "$tree/nested/initramfs.cpio" "${debs[0]}"
 

@@ -158,3 +158,177 @@ if want cardkill; then
 	fi
 	vm_end cardkill
 fi
+
+# --- `make demo` on a host without VT-x/AMD-V: what a user came for ---------
+if want demo; then
+	vm demo 300 --kernel $N/vmlinux $LINUX $NIC --volume size=256M \
+		--cmdline "$LINUX_CMDLINE quiet cvboot=net,mkfs"
+fi
+
+# --- `make bench`: boot times of cv-hv and QEMU on this KVM ------------------
+# stamped NAME ARGV...: runs ARGV, each output line preceded by
+# /proc/uptime's seconds when it arrived, and sent as NAME's section; the
+# first line is the launch, the last the exit status.
+stamped() {
+	name=$1
+	shift
+	read -r up _ </proc/uptime
+	{
+		echo "cvnested: begin $name"
+		echo "$up cvbench: launch"
+		{ "$@" </dev/null 2>&1; echo "cvbench: exit $?"; } |
+			while IFS= read -r line; do
+				read -r up _ </proc/uptime
+				echo "$up $line"
+			done
+		echo "cvnested: end $name rc=0"
+	} >$DATA
+}
+if want bench; then
+	boot_args="console=ttyS0 panic=-1"
+	QEMU_COMMON="-accel kvm -cpu host -smp 2 -m 512M -nodefaults -no-user-config
+		-display none -serial stdio -no-reboot -kernel $N/bzImage
+		-initrd $N/initramfs.cpio"
+	for i in 1 2 3; do
+		stamped bench-cvhv-$i cardvisor run --kernel $N/bzImage \
+			--initrd $N/initramfs.cpio --vcpus 2 --mem 512M --cmdline "$boot_args"
+		stamped bench-microvm-$i qemu-system-x86_64 -M microvm $QEMU_COMMON \
+			-append "$boot_args"
+		stamped bench-q35-$i qemu-system-x86_64 -M q35 $QEMU_COMMON -append "$boot_args"
+	done
+fi
+
+# --- NVMe/TCP against Linux's own host and target ---------------------------
+# A group that runs no VM of its own says what it saw as a section of its
+# own: section_begin NAME, then say NAME ..., then section_end NAME.
+section_begin() { : >$OUT/$1.out; echo "cvnested: begin $1" >$DATA; }
+section_end() { echo "cvnested: end $1 rc=0" >$DATA; }
+# fabrics OPTIONS: connect Linux's NVMe-oF host (drivers/nvme/host/fabrics.c).
+fabrics() { echo "$1" 2>&1 >/dev/nvme-fabrics; }
+wait_path() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+# same FILE-A FILE-B: byte for byte.
+same() { cmp -s "$1" "$2" && echo same || echo differ; }
+
+if want nvmeof-host; then
+	section_begin host
+	dir=/tmp/lvols
+	mkdir -p $dir
+	cardvisor volume create --size 16M --dir $dir linuxvol >/dev/null
+	cv-storaged --dir $dir --listen 127.0.0.1:4430 >$OUT/host-storaged.log 2>&1 &
+	spid=$!
+	sleep 1
+	nqn=nqn.2026-11.io.cardvisor:linuxvol
+	dev=/dev/nvme0n1
+	base="transport=tcp,traddr=127.0.0.1,trsvcid=4430"
+	opts="$base,nqn=$nqn,nr_io_queues=2"
+	rss0=$(sed -n 's/^VmRSS: *//p' /proc/$spid/status)
+
+	# A subsystem that does not exist: refused, and Linux names the field.
+	fabrics "$base,nqn=nqn.2026-11.io.cardvisor:nosuchvol" >/dev/null
+	say host "bad nqn: $(dmesg | grep -a 'Connect Invalid' | tail -n1)"
+
+	if fabrics "$opts,hdr_digest,data_digest" && wait_path $dev; then
+		c=/sys/class/nvme/nvme0
+		say host "connected with digests: transport=$(cat $c/transport) subsysnqn=$(cat $c/subsysnqn) model=$(cat $c/model | sed 's/ *$//') io_queues=$(ls /sys/block/nvme0n1/mq | wc -l) size=$(($(cat /sys/block/nvme0n1/size) * 512))"
+		# A pattern over the whole volume, the last block included.
+		dd if=/dev/urandom of=/tmp/pat bs=1M count=16 2>/dev/null
+		dd if=/tmp/pat of=$dev bs=64k oflag=direct 2>/dev/null
+		dd if=$dev of=/tmp/back bs=64k iflag=direct 2>/dev/null
+		say host "whole volume written and read back: $(same /tmp/pat /tmp/back)"
+		say host "the volume file holds what Linux wrote: $(same /tmp/pat $dir/linuxvol.vol)"
+		# Parallel writers, 4 KiB at odd places, then read back.
+		pids=
+		for k in 1 2 3 4; do
+			dd if=/dev/urandom of=/tmp/p$k bs=4k count=8 2>/dev/null
+			dd if=/tmp/p$k of=$dev bs=4k seek=$((k * 97)) oflag=direct 2>/dev/null &
+			pids="$pids $!"
+		done
+		wait $pids
+		ok=same
+		for k in 1 2 3 4; do
+			dd if=$dev of=/tmp/b$k bs=4k skip=$((k * 97)) count=8 iflag=direct 2>/dev/null
+			[ "$(same /tmp/p$k /tmp/b$k)" = same ] || ok=differ
+		done
+		say host "parallel writers: $ok"
+		# Discard (Dataset Management) and Write Zeroes read back as zeroes.
+		dd if=/dev/zero of=/tmp/zero bs=1M count=1 2>/dev/null
+		# util-linux's (busybox's applet would win a PATH lookup).
+		out=$($N/bin/blkdiscard -o 1048576 -l 1048576 $dev 2>&1)
+		dd if=$dev of=/tmp/d bs=1M skip=1 count=1 iflag=direct 2>/dev/null
+		say host "blkdiscard: ${out:-no message}; reads back: $(cmp -s /tmp/zero /tmp/d && echo zeroes || echo data)"
+		out=$($N/bin/blkdiscard -z -o 4194304 -l 1048576 $dev 2>&1)
+		dd if=$dev of=/tmp/z bs=1M skip=4 count=1 iflag=direct 2>/dev/null
+		say host "write zeroes (BLKZEROOUT; the kernel's write_zeroes_max_bytes $(cat /sys/block/nvme0n1/queue/write_zeroes_max_bytes)): ${out:-no message}; reads back: $(cmp -s /tmp/zero /tmp/z && echo zeroes || echo data)"
+		dd if=$dev of=/tmp/back bs=64k iflag=direct 2>/dev/null
+		# What the device must hold: the pattern, the writers, then the zeroes.
+		cp /tmp/pat /tmp/expect
+		for k in 1 2 3 4; do
+			dd if=/tmp/p$k of=/tmp/expect bs=4k seek=$((k * 97)) conv=notrunc 2>/dev/null
+		done
+		dd if=/tmp/zero of=/tmp/expect bs=1M seek=1 conv=notrunc 2>/dev/null
+		dd if=/tmp/zero of=/tmp/expect bs=1M seek=4 conv=notrunc 2>/dev/null
+		say host "everything else intact: $(same /tmp/expect /tmp/back)"
+		# A controller reset: the association is made again.
+		echo 1 >$c/reset_controller
+		sleep 2
+		dd if=$dev of=/tmp/back bs=64k iflag=direct 2>/dev/null
+		say host "after reset_controller: state=$(cat $c/state) data $(same /tmp/expect /tmp/back)"
+		echo 1 >$c/delete_controller
+		sleep 1
+	else
+		say host "connect with digests failed: $(dmesg | tail -n 3 | tr '\n' ' ')"
+	fi
+	# No digests, 1 I/O queue.
+	if fabrics "${opts%,nr_io_queues=2},nr_io_queues=1" && wait_path $dev; then
+		dd if=$dev of=/tmp/back bs=64k iflag=direct 2>/dev/null
+		say host "without digests: data $(same /tmp/expect /tmp/back)"
+		echo 1 >/sys/class/nvme/nvme0/delete_controller
+		sleep 1
+	else
+		say host "connect without digests failed: $(dmesg | tail -n 3 | tr '\n' ' ')"
+	fi
+	say host "daemon VmRSS before=$rss0 after=$(sed -n 's/^VmRSS: *//p' /proc/$spid/status)"
+	kill $spid
+	wait $spid
+	say host "daemon exit status $?"
+	sed 's/^/cvnested: host: storaged: /' $OUT/host-storaged.log >$DATA
+	section_end host
+fi
+
+if want nvmeof-target; then
+	cfg=/sys/kernel/config/nvmet
+	mount -t configfs none /sys/kernel/config 2>/dev/null
+	cardvisor volume create --size 64M nvmetvol >/dev/null
+	nqn=nqn.2026-11.io.cardvisor:nvmetvol
+	mkdir $cfg/subsystems/$nqn
+	echo 1 >$cfg/subsystems/$nqn/attr_allow_any_host
+	mkdir $cfg/subsystems/$nqn/namespaces/1
+	printf %s "$CARDVISOR_STATE/volumes/nvmetvol.vol" >$cfg/subsystems/$nqn/namespaces/1/device_path
+	# The outer guest's root is a RAM file system: no O_DIRECT.
+	echo 1 >$cfg/subsystems/$nqn/namespaces/1/buffered_io
+	echo 1 >$cfg/subsystems/$nqn/namespaces/1/enable
+	mkdir $cfg/ports/1
+	echo tcp >$cfg/ports/1/addr_trtype
+	echo ipv4 >$cfg/ports/1/addr_adrfam
+	echo 127.0.0.1 >$cfg/ports/1/addr_traddr
+	echo 4421 >$cfg/ports/1/addr_trsvcid
+	ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
+	export CARDVISOR_STORAGED=127.0.0.1:4421
+	vm nvmet 120 $TG --mem 128M --cmdline "nvme user blocks=2048" --volume id=nvmetvol,queues=2
+	vm nvmet2 120 $TG --mem 128M --cmdline "nvme-check user blocks=2048" --volume id=nvmetvol,queues=2
+	# The target's port goes away for 3 s under a random workload.
+	vm_start nvmetre 240 $TG --mem 128M --cmdline "nvme-rand user qd=8 ops=20000 queues=2" \
+		--volume id=nvmetvol,queues=2
+	if wait_line nvmetre '^cvguest: nvme-rand start' 60; then
+		sleep 1
+		rm $cfg/ports/1/subsystems/$nqn && say nvmetre "port removed"
+		sleep 3
+		ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn && say nvmetre "port back"
+	fi
+	vm_end nvmetre
+	unset CARDVISOR_STORAGED
+fi
