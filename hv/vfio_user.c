@@ -736,14 +736,16 @@ static bool doorbells_same(const struct doorbells *dbs, const struct doorbells *
 	unsigned j = 0;
 
 	for (unsigned i = 0; i < dbs->n; i++) {
-		const struct doorbell *a = &dbs->v[i], *b = &fresh->v[j];
+		const struct doorbell *a = &dbs->v[i], *b;
 
 		if (a->bar != bar)
 			continue;
-		if (j == fresh->n || a->offset != b->offset || a->size != b->size ||
-		    a->flags != b->flags || a->datamatch != b->datamatch)
+		if (j == fresh->n)
 			return false;
-		j++;
+		b = &fresh->v[j++];
+		if (a->offset != b->offset || a->size != b->size || a->flags != b->flags ||
+		    a->datamatch != b->datamatch)
+			return false;
 	}
 	return j == fresh->n;
 }

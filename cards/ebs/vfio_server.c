@@ -245,13 +245,14 @@ static int handle_io_fds(struct vfio_server *srv, const struct vfu_msg *m)
 	} r = { .h = { .index = q->index } };
 	int fds[VFU_MAX_FDS];
 	unsigned nr_fds = 0, n = 0;
+	bool ready;
 
 	if (q->index >= VFIO_PCI_NUM_REGIONS || q->flags || q->count)
 		return -EINVAL;
-	for (unsigned i = 0; i < srv->cfg.nr_ioeventfds; i++) {
-		if (srv->cfg.ops->ioeventfds_ready &&
-		    !srv->cfg.ops->ioeventfds_ready(srv->cfg.opaque, q->index))
-			break;
+	/* None while the device needs the region's written values (vfio_server.h). */
+	ready = !srv->cfg.ops->ioeventfds_ready ||
+		srv->cfg.ops->ioeventfds_ready(srv->cfg.opaque, q->index);
+	for (unsigned i = 0; ready && i < srv->cfg.nr_ioeventfds; i++) {
 		const struct vfio_server_ioeventfd *io = &srv->ioeventfds[i];
 		unsigned f;
 

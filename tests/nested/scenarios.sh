@@ -7,9 +7,10 @@
 #   it comes, and lines this script adds ("cvnested: NAME: ...", e.g.
 #   control-socket replies)...
 #   cvnested: end NAME rc=EXIT-STATUS
-# tests/integration/nested.sh turns those into TAP lines on the host, with
-# the same checks as the tests that run there.  This side only runs things
-# and records what happened; it judges nothing.
+# tests/integration/nested.sh and nvmeof_linux.sh turn those into TAP lines
+# on the host, with the same checks as the tests that run there; the demo
+# and bench groups are tools/demo.sh's and tools/bench/boot_nested.sh's.
+# This side only runs things and records what happened; it judges nothing.
 # $groups (from the outer command line) selects scenario groups.
 
 OUT=/tmp/cvn
