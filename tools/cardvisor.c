@@ -272,9 +272,15 @@ static void cards_stop(struct run_card *cards, unsigned n)
 static int card_start(struct run_card *c, const char *dtb, bool verbose)
 {
 	char bin[PATH_MAX];
-	char *args[] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id,
-			 verbose ? "--verbose" : NULL, NULL };
+	char *args[8] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id };
+	unsigned n = 5;
 	int ret = sibling_binary(c->binary, bin, sizeof(bin));
+
+	/* A restart tells the card the guest's view of its device is stale. */
+	if (c->restarts)
+		args[n++] = "--restarted";
+	if (verbose)
+		args[n++] = "--verbose";
 
 	/* A card that died left its socket: readiness means the new one's. */
 	unlink(c->proc.socket);

@@ -56,6 +56,7 @@ struct ebs_card {
 	struct nvme_pci_layout layout;
 	int epfd, sigfd, hold_fd;
 	bool hold_armed;
+	bool restarted;                     /* --restarted: the guest's controller died */
 	struct vfio_server_ioeventfd *dbs;  /* one eventfd per I/O doorbell */
 	unsigned nr_dbs;
 	unsigned db_first;                  /* doorbell index of dbs[0] */
@@ -329,6 +330,8 @@ static int nvme_face_init(struct ebs_card *card, const char *serial)
 	ret = nvme_ctrl_create(&card->ctrl, &p, &ctrl_ops, card);
 	if (ret)
 		return ret;
+	if (card->restarted)
+		nvme_ctrl_state_lost(card->ctrl);
 	nvme_pci_layout(p.max_ioqs, p.nr_vectors, &card->layout);
 	ret = nvme_pci_config_init(&card->cfg, &card->layout);
 	if (ret)
@@ -535,6 +538,7 @@ int main(int argc, char **argv)
 		card_cli_free(&cli);
 		return 1;
 	}
+	card.restarted = cli.restarted;
 	ret = card_init(&card, cli.id, !strcmp(face, "vhost-user-blk"));
 	if (!ret)
 		ret = card_run(&card);

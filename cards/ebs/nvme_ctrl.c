@@ -1640,6 +1640,13 @@ void nvme_ctrl_ioeventfd_range(const struct nvme_ctrl *c, uint64_t *offset,
 	*len = (uint64_t)c->p.max_ioqs * 2 * 4;
 }
 
+void nvme_ctrl_state_lost(struct nvme_ctrl *c)
+{
+	cv_info("nvme %s: replaces a controller that died: CSTS.CFS until the host resets it",
+		c->p.volume_id);
+	fatal(c);
+}
+
 bool nvme_ctrl_doorbells_shadowed(const struct nvme_ctrl *c)
 {
 	return c->dbbuf;

@@ -87,6 +87,15 @@ struct nvme_ctrl;
  */
 int nvme_ctrl_create(struct nvme_ctrl **out, const struct nvme_ctrl_params *p,
 		     const struct nvme_ctrl_ops *ops, void *opaque);
+/*
+ * This controller replaces one that died with the host's commands in
+ * flight (a restarted card): CSTS.CFS is set until the host enables the
+ * controller again (Base 2.0, "Controller Fatal Status": a fatal error
+ * that could not be reported in a completion queue), so a host that checks
+ * CSTS on a timeout, as Linux does, resets at once instead of aborting the
+ * lost commands one by one first.
+ */
+void nvme_ctrl_state_lost(struct nvme_ctrl *c);
 /* Free it; the backend must have completed or dropped every io first. */
 void nvme_ctrl_destroy(struct nvme_ctrl *c);
 

@@ -1156,6 +1156,24 @@ static void test_log_pages(void **state)
 	assert_int_equal(e->ram[DATA + 8192], 1); /* data_units_read */
 }
 
+/*
+ * A controller standing in for one that died reports Controller Fatal
+ * Status until the host enables it again: Linux resets on the CFS it reads
+ * at its first timeout.
+ */
+static void test_state_lost(void **state)
+{
+	struct env *e = *state;
+
+	w32(e, NVME_REG_CC, 0);
+	assert_int_equal(r32(e, NVME_REG_CSTS), 0);
+	nvme_ctrl_state_lost(e->c);
+	assert_int_equal(r32(e, NVME_REG_CSTS), NVME_CSTS_CFS);
+	w32(e, NVME_REG_CC, 0);    /* the host's disable, already disabled */
+	assert_int_equal(r32(e, NVME_REG_CSTS) & NVME_CSTS_CFS, NVME_CSTS_CFS);
+	enable(e);                 /* CSTS reads RDY alone again */
+}
+
 static void test_enable_refused(void **state)
 {
 	struct env *e = *state;
@@ -1295,6 +1313,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_sq_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_throttled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dbbuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick_before_dbbuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aer_bad_doorbell, setup, teardown),

@@ -11,7 +11,8 @@
 
 static void usage(FILE *f, const char *tag, const char *kind, const char *what)
 {
-	fprintf(f, "usage: %s --instance FILE --%s ID [--verbose]\n%s\n", tag, kind, what);
+	fprintf(f, "usage: %s --instance FILE --%s ID [--restarted] [--verbose]\n%s\n"
+		"--restarted: replaces a card that died while the guest used it\n", tag, kind, what);
 }
 
 int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
@@ -20,6 +21,7 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 	const struct option opts[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ kind, required_argument, NULL, 'k' },
+		{ "restarted", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -34,6 +36,7 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 		switch (opt) {
 		case 'i': path = optarg; break;
 		case 'k': c->id = optarg; break;
+		case 'r': c->restarted = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout, tag, kind, what); return 1;
 		default: usage(stderr, tag, kind, what); return -EINVAL;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The command line every card takes, `--instance FILE --<kind> ID
- * [--verbose]`, and the start every card makes: logging, SIGPIPE ignored
+ * [--restarted] [--verbose]`, and the start every card makes: logging, SIGPIPE ignored
  * (a peer that goes away is an error to handle, not a death), and the
  * instance description read and checked.
  */
@@ -14,6 +14,12 @@
 
 struct card_cli {
 	const char *id;           /* the volume or ENI this card serves */
+	/*
+	 * --restarted: this card replaces one that died while the guest used
+	 * the device (cardvisor's system check), so the device state the
+	 * guest believes in is gone.
+	 */
+	bool restarted;
 	struct instance_desc desc;
 	void *blob;               /* desc's strings point into it */
 };
