@@ -112,9 +112,8 @@ $(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
 $(BUILD)/cv-storaged: $(BUILD)/tools/storaged/main.o $(BUILD)/libstoraged.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# The card borrows hv/'s PCI config-space model; it never opens /dev/kvm.
 $(BUILD)/cv-ebs: $(BUILD)/cards/ebs/main.o $(BUILD)/libebs.a $(BUILD)/libcards.a \
-		$(BUILD)/libhv.a $(BUILD)/libcv.a
+		$(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/cv-vpc: $(BUILD)/cards/vpc/main.o $(BUILD)/libvpc.a $(BUILD)/libcards.a \

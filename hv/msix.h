@@ -20,10 +20,7 @@
 #include <stdint.h>
 
 #include "hv/irq.h"
-#include "hv/pci_config.h"
-
-/* Table Size is an 11-bit N-1 field. */
-#define MSIX_MAX_VECTORS 2048
+#include "tools/lib/pci_msix.h"
 
 struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;  /* the table entry */
@@ -43,17 +40,6 @@ struct msix {
 	uint64_t *pba;            /* pending bits, as the guest reads them */
 };
 
-/* Bytes of guest-visible table and PBA for @nr vectors. */
-static inline uint64_t msix_table_size(unsigned nr)
-{
-	return (uint64_t)nr * PCI_MSIX_ENTRY_SIZE;
-}
-
-static inline uint64_t msix_pba_size(unsigned nr)
-{
-	return ((uint64_t)nr + 63) / 64 * 8;
-}
-
 /*
  * @nr vectors (1..MSIX_MAX_VECTORS), each with its own GSI from @irq; all
  * start masked, as after reset.  -ENOSPC when @irq runs out of GSIs.
@@ -61,17 +47,6 @@ static inline uint64_t msix_pba_size(unsigned nr)
 int msix_init(struct msix *m, struct irq_routing *irq, unsigned nr,
 	      const char *name);
 void msix_destroy(struct msix *m);
-
-/*
- * For a function whose config space is a struct pci_config: append the
- * MSI-X capability (table in BAR @table_bar at @table_off, PBA likewise,
- * offsets 8-byte aligned), with only Enable and Function Mask writable.
- * Returns the capability offset or a negative errno.  After each config
- * write that touches offset + PCI_MSIX_FLAGS, the owner passes the new
- * Message Control to msix_control_write().
- */
-int msix_cap_add(struct pci_config *cfg, unsigned nr, unsigned table_bar,
-		 uint32_t table_off, unsigned pba_bar, uint32_t pba_off);
 
 /* The guest wrote Message Control; for card-owned config, the card's value. */
 void msix_control_write(struct msix *m, uint16_t control);

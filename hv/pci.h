@@ -18,7 +18,7 @@
 
 #include "hv/iobus.h"
 #include "hv/memory.h"
-#include "hv/pci_config.h"
+#include "tools/lib/pci_config.h"
 
 #define PCI_BUS_SLOTS 32
 #define PCI_SLOT_FUNCS 8

@@ -6,7 +6,7 @@
 
 #include "guest-abi/nvme.h"
 #include "guest-abi/pci_ids.h"
-#include "hv/msix.h"
+#include "tools/lib/pci_msix.h"
 
 #define PAGE 4096u
 /* NVMe Base 2.0, "PCI Express Transport": BAR0 is at least 16 KiB. */

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "hv/pci_config.h"
+#include "tools/lib/pci_config.h"
 
 struct nvme_pci_layout {
 	uint64_t bar0_size;

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "cards/ebs/vfio_server.h"
-#include "hv/msix.h"
-#include "hv/pci_config.h"
+#include "tools/lib/pci_msix.h"
+#include "tools/lib/pci_config.h"
 #include "tests/tools/vfu_testdev.h"
 #include "tools/lib/crc32c.h"
 #include "tools/lib/log.h"

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A type-0 PCI configuration space held in cv-hv, for the functions the
- * hypervisor emulates itself (the host bridge, virtio-pci transports).  Each
+ * A type-0 PCI configuration space, for the functions cv-hv emulates itself
+ * (the host bridge, virtio-pci transports) and those a card owns over
+ * vfio-user (cv-ebs's NVMe function): both sides build theirs here.  Each
  * byte has a write mask and an RW1C mask, so read-only fields, BAR sizing
  * (PCI Local Bus 3.0, 6.2.5.1) and status bits that software clears by
  * writing 1 all fall out of one write rule.  Not locked: the owner
  * serialises accesses (the PCI bus holds its lock around every config access).
  */
-#ifndef CV_HV_PCI_CONFIG_H
-#define CV_HV_PCI_CONFIG_H
+#ifndef CV_LIB_PCI_CONFIG_H
+#define CV_LIB_PCI_CONFIG_H
 
 #include <linux/pci_regs.h>
 #include <stdbool.h>
@@ -98,4 +99,4 @@ static inline void pci_config_set(struct pci_config *cfg, uint32_t off,
 		cfg->data[off + i] = (uint8_t)(val >> (8 * i));
 }
 
-#endif /* CV_HV_PCI_CONFIG_H */
+#endif /* CV_LIB_PCI_CONFIG_H */

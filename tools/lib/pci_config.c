@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "hv/pci_config.h"
+#include "tools/lib/pci_config.h"
 
 #include <errno.h>
 #include <string.h>
