@@ -26,6 +26,9 @@ want() {
 }
 # say NAME TEXT: a line of this script's own about NAME.
 say() { echo "cvnested: $1: $2" | tee -a $OUT/$1.out >$DATA; }
+# section_begin NAME / section_end NAME RC: the frame of NAME's section.
+section_begin() { : >$OUT/$1.out; echo "cvnested: begin $1" >$DATA; }
+section_end() { echo "cvnested: end $1 rc=$2" >$DATA; }
 
 # vm_start NAME LIMIT ARGS...: `cardvisor run ARGS` in the background, its
 # output in $OUT/NAME.out; vm_end NAME waits for it (at most LIMIT s from
@@ -34,9 +37,8 @@ vm_start() {
 	name=$1 limit=$2
 	shift 2
 	rm -f $OUT/$name.rc
-	: >$OUT/$name.out
 	echo "$(($(cut -d. -f1 /proc/uptime) + limit))" >$OUT/$name.deadline
-	echo "cvnested: begin $name" >$DATA
+	section_begin $name
 	# The output streams out as it comes: if a VM takes the outer guest
 	# down, what it printed until then is not lost.
 	({ cardvisor run "$@" </dev/null 2>&1; echo $? >$OUT/$name.rc; } |
@@ -58,7 +60,7 @@ vm_end() {
 		sleep 0.2
 	done
 	wait "$(cat $OUT/$1.pid)"   # tee's last lines
-	echo "cvnested: end $1 rc=$(cat $OUT/$1.rc)" >$DATA
+	section_end $1 "$(cat $OUT/$1.rc)"
 }
 # vm NAME LIMIT ARGS...: both, in the foreground.  A VM whose guest
 # triple-faulted runs once more, saying so: seen once in about 20 Linux
@@ -173,17 +175,17 @@ fi
 stamped() {
 	name=$1
 	shift
+	section_begin $name
 	read -r up _ </proc/uptime
 	{
-		echo "cvnested: begin $name"
 		echo "$up cvbench: launch"
 		{ "$@" </dev/null 2>&1; echo "cvbench: exit $?"; } |
 			while IFS= read -r line; do
 				read -r up _ </proc/uptime
 				echo "$up $line"
 			done
-		echo "cvnested: end $name rc=0"
 	} >$DATA
+	section_end $name 0
 }
 if want bench; then
 	boot_args="console=ttyS0 panic=-1"
@@ -200,10 +202,8 @@ if want bench; then
 fi
 
 # --- NVMe/TCP against Linux's own host and target ---------------------------
-# A group that runs no VM of its own says what it saw as a section of its
-# own: section_begin NAME, then say NAME ..., then section_end NAME.
-section_begin() { : >$OUT/$1.out; echo "cvnested: begin $1" >$DATA; }
-section_end() { echo "cvnested: end $1 rc=0" >$DATA; }
+# A group that runs no VM of its own says what it saw in a section of its
+# own: section_begin NAME, then say NAME ..., then section_end NAME 0.
 # fabrics OPTIONS: connect Linux's NVMe-oF host (drivers/nvme/host/fabrics.c).
 fabrics() { echo "$1" 2>&1 >/dev/nvme-fabrics; }
 wait_path() {
@@ -297,7 +297,7 @@ if want nvmeof-host; then
 	wait $spid
 	say host "daemon exit status $?"
 	sed 's/^/cvnested: host: storaged: /' $OUT/host-storaged.log >$DATA
-	section_end host
+	section_end host 0
 fi
 
 if want nvmeof-target; then

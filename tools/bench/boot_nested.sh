@@ -25,14 +25,14 @@ if [ -z "$(nested_qemu)" ]; then
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cv-bench-nested.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
-for step in "$top/tests/boot/fetch-kernel.sh $BOOT_DIR" \
-	    "env WITH_QEMU=1 $top/tests/nested/make-outer.sh $BUILD $BOOT_DIR $TMP/outer.cpio"; do
-	# shellcheck disable=SC2086  # the words are the command's
-	$step 2>"$TMP/err" || {
-		echo "booting Linux: not measured, $(tail -n1 "$TMP/err")"
-		exit 0
-	}
-done
+# prepare COMMAND...: or say why nothing is measured.
+prepare() {
+	"$@" 2>"$TMP/err" && return 0
+	echo "booting Linux: not measured, $(tail -n1 "$TMP/err")"
+	exit 0
+}
+prepare "$top/tests/boot/fetch-kernel.sh" "$BOOT_DIR"
+prepare env WITH_QEMU=1 "$top/tests/nested/make-outer.sh" "$BUILD" "$BOOT_DIR" "$TMP/outer.cpio"
 
 nested_boot "$TMP/outer.cpio" bench 1200 "$TMP/console" "file:$TMP/data" >/dev/null 2>&1
 if ! grep -aq '^cvnested: kvm ' "$TMP/data"; then
