@@ -10,7 +10,7 @@ SAN     ?= 0
 DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
 	liburing-dev libfdt-dev libssl-dev libcmocka-dev libjson-c-dev \
 	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates \
-	tshark iproute2 qemu-system-x86 dpdk-dev
+	tshark iproute2 qemu-system-x86 dpdk-dev fio
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -pthread -MMD -MP

@@ -42,7 +42,6 @@ struct vblk {
 	struct virtio_blk_config config;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	unsigned queues;
-	uint32_t dirty;                /* queues with used entries not published */
 	uint32_t throttled;            /* queues left unread at QUEUE_DEPTH */
 	unsigned inflight[VBLK_MAX_QUEUES];
 	struct vblk_req *reqs;
@@ -228,7 +227,6 @@ static void answer(struct vblk *vb, unsigned q, uint16_t head, uint8_t *status_b
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		vb->stats.unsupp++;
 	virtq_fill(vq, head, len);
-	vb->dirty |= 1u << q;
 }
 
 static void io_done(struct ebs_io *io, uint16_t nvme_status)
@@ -384,7 +382,6 @@ static void release(void *opaque, unsigned q)
 		r->io.iovcnt = 0;
 		vb->stats.released++;
 	}
-	vb->dirty &= ~(1u << q);
 }
 
 static int get_config(void *opaque, uint32_t offset, void *buf, uint32_t len)
@@ -499,15 +496,7 @@ int vblk_process(struct vblk *vb)
 void vblk_flush(struct vblk *vb)
 {
 	for (unsigned q = 0; q < vb->queues; q++) {
-		if (vb->dirty & (1u << q)) {
-			struct virtq *vq = vu_queue_held(&vb->vu, q);
-
-			vb->dirty &= ~(1u << q);
-			if (vq) {
-				virtq_publish(vq);
-				vu_queue_notify(&vb->vu, q);
-			}
-		}
+		vu_queue_flush(&vb->vu, q);
 		/* Published: a GET_VRING_BASE waiting for this ring may be answered. */
 		if (!vb->inflight[q])
 			vu_ring_idle(&vb->vu, q);

@@ -63,10 +63,21 @@ static void ring_release(struct vu_dev *dev, unsigned q)
 		dev->ops.release(dev->opaque, q);
 }
 
-static void ring_stop(struct vu_dev *dev, struct vu_ring *r)
+/*
+ * Stop the ring: the front-end resumes it from its avail position (our
+ * GET_VRING_BASE answer) and from the used index in guest memory, so what
+ * the device filled must be in that index, and its interrupt sent, before
+ * the ring's state is given up (@flush).  Only a reset the front-end asked
+ * for drops them: the driver reset the device and owns the rings again.
+ */
+static void ring_stop(struct vu_dev *dev, struct vu_ring *r, bool flush)
 {
+	unsigned q = (unsigned)(r - dev->ring);
+
+	if (flush)
+		vu_queue_flush(dev, q);
 	if (r->started || r->mapped)
-		ring_release(dev, (unsigned)(r - dev->ring));
+		ring_release(dev, q);
 	if (r->mapped)
 		r->base = r->vq.last_avail;
 	if (r->kick >= 0)
@@ -77,9 +88,9 @@ static void ring_stop(struct vu_dev *dev, struct vu_ring *r)
 	r->stopping = false;
 }
 
-static void ring_reset(struct vu_dev *dev, struct vu_ring *r)
+static void ring_reset(struct vu_dev *dev, struct vu_ring *r, bool flush)
 {
-	ring_stop(dev, r);
+	ring_stop(dev, r, flush);
 	close_fd(&r->call);
 	close_fd(&r->err);
 	r->enabled = false;
@@ -105,13 +116,19 @@ static int ring_translate(const struct vu_dev *dev, uint16_t num,
 	return *desc && *avail && *used ? 0 : -EFAULT;
 }
 
-/* Attach the virtqueue, keeping its position when it was already attached. */
+/*
+ * Attach the virtqueue, keeping its position when it was already attached
+ * (the used index is read back from the ring: what was filled is
+ * published first).
+ */
 static int ring_map(struct vu_dev *dev, struct vu_ring *r)
 {
 	uint16_t last = r->mapped ? r->vq.last_avail : r->base;
 	void *desc, *avail, *used;
 	int ret;
 
+	if (r->mapped)
+		vu_queue_flush(dev, (unsigned)(r - dev->ring));
 	r->mapped = false;
 	r->base = last;
 	if (!r->addr_set || !r->num)
@@ -180,7 +197,7 @@ static uint64_t ring_errors(const struct virtq_stats *s)
 	       s->bad_order + s->too_many_segs + s->bad_avail_idx;
 }
 
-void vu_queue_notify(struct vu_dev *dev, unsigned q)
+void vu_queue_flush(struct vu_dev *dev, unsigned q)
 {
 	struct virtq *vq = vu_queue_held(dev, q);
 	struct vu_ring *r = &dev->ring[q];
@@ -188,6 +205,8 @@ void vu_queue_notify(struct vu_dev *dev, unsigned q)
 
 	if (!vq)
 		return;
+	if (virtq_unpublished(vq))
+		virtq_publish(vq);
 	if (virtq_should_notify(vq) && r->call >= 0 &&
 	    write(r->call, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		cv_err_once("vhost-user %s: call eventfd of ring %u: %s", dev->path, q,
@@ -276,9 +295,12 @@ static int set_mem_table(struct vu_dev *dev, const struct vhost_user_memory *m, 
 			munmap(base[i], len[i]);
 		return r;
 	}
-	/* In-flight buffers point into the old mappings. */
-	for (unsigned q = 0; q < dev->cfg.rings; q++)
+	/* In-flight buffers point into the old mappings; what was filled is
+	 * published through them before they go. */
+	for (unsigned q = 0; q < dev->cfg.rings; q++) {
+		vu_queue_flush(dev, q);
 		ring_release(dev, q);
+	}
 	mem_unmap(dev);
 	mem.nregions = m->nregions;
 	dev->mem = mem;
@@ -290,11 +312,15 @@ static int set_mem_table(struct vu_dev *dev, const struct vhost_user_memory *m, 
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* RESET_OWNER, RESET_DEVICE and a lost front-end: back to the initial state. */
-static void device_reset(struct vu_dev *dev)
+/*
+ * RESET_OWNER, RESET_DEVICE (@flush false: the driver reset the device)
+ * and a lost front-end (@flush true: completions reach guest memory, where
+ * a reconnecting front-end finds them): back to the initial state.
+ */
+static void device_reset(struct vu_dev *dev, bool flush)
 {
 	for (unsigned q = 0; q < VU_MAX_RINGS; q++)
-		ring_reset(dev, &dev->ring[q]);
+		ring_reset(dev, &dev->ring[q], flush);
 	mem_unmap(dev);
 	dev->acked = 0;
 	dev->stopping_ring = -1;
@@ -316,7 +342,7 @@ static void disconnect(struct vu_dev *dev)
 	epoll_ctl(dev->epoll_fd, EPOLL_CTL_DEL, dev->conn_fd, NULL);
 	close_fd(&dev->conn_fd);
 	rx_reset(dev);
-	device_reset(dev);
+	device_reset(dev, true);
 	dev->protocol_acked = 0;
 	dev->owner = false;
 	dev->stats.disconnects++;
@@ -423,7 +449,7 @@ static int set_vring_fd(struct vu_dev *dev, uint32_t request, uint64_t v, int *f
 	} else if (request == VHOST_USER_SET_VRING_ERR) {
 		slot = &r->err;
 	} else {
-		ring_stop(dev, r);
+		ring_stop(dev, r, true);
 		ret = epoll_set(dev, EPOLL_CTL_ADD, fd, TAG_KICK + q);
 		if (ret)
 			return ret;
@@ -548,7 +574,7 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 		return 0;
 	case VHOST_USER_RESET_OWNER:
 	case VHOST_USER_RESET_DEVICE:
-		device_reset(dev);
+		device_reset(dev, false);
 		return 0;
 	case VHOST_USER_GET_QUEUE_NUM:
 		out->size = sizeof(out->u64);
@@ -604,7 +630,7 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 		if (r->started && r->mapped && dev->ops.in_flight &&
 		    dev->ops.in_flight(dev->opaque, st.index))
 			return ring_drain(dev, r);
-		ring_stop(dev, r);
+		ring_stop(dev, r, true);
 		out->size = sizeof(out->state);
 		out->state = (struct vhost_user_vring_state){ .index = st.index, .num = r->base };
 		return 0;
@@ -799,7 +825,7 @@ void vu_ring_idle(struct vu_dev *dev, unsigned q)
 	if (dev->stopping_ring != (int)q)
 		return;
 	r = &dev->ring[q];
-	ring_stop(dev, r);
+	ring_stop(dev, r, true);
 	dev->stopping_ring = -1;
 	st.num = r->base;
 	cv_debug("vhost-user %s: ring %u drained, stopped at %u", dev->path, q, st.num);

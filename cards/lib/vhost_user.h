@@ -140,8 +140,16 @@ struct virtq *vu_queue(struct vu_dev *dev, unsigned q);
  * takes nothing new, but what it holds completes.
  */
 struct virtq *vu_queue_held(struct vu_dev *dev, unsigned q);
-/* Interrupt the driver if it wants one for what was published on @q. */
-void vu_queue_notify(struct vu_dev *dev, unsigned q);
+/*
+ * Publish what the device filled on @q (virtq_fill) and interrupt the
+ * driver if it wants one; also signals the error eventfd after dropped
+ * chains.  Devices may fill several chains and flush once per turn of
+ * their loop: every path that stops, re-attaches or forgets the ring
+ * flushes first (GET_VRING_BASE, a new kick, SET_MEM_TABLE, SET_FEATURES,
+ * SET_VRING_ADDR, a lost front-end), so nothing filled is lost.  Only
+ * RESET_OWNER / RESET_DEVICE drop what was filled and not flushed.
+ */
+void vu_queue_flush(struct vu_dev *dev, unsigned q);
 /* Have @q served again on the next vu_process, as if it were kicked. */
 void vu_queue_rearm(struct vu_dev *dev, unsigned q);
 bool vu_has_feature(const struct vu_dev *dev, unsigned bit);

@@ -61,6 +61,7 @@ int virtq_init(struct virtq *vq, uint16_t num, struct virtq_desc *desc,
 	vq->last_avail = last_avail;
 	vq->rewindable = 0;
 	vq->used_idx = __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
+	vq->published = vq->used_idx;
 	/* Nothing published yet; the first publication notifies whatever
 	 * used_event says, since we cannot know what the driver last saw. */
 	vq->signalled = vq->used_idx;
@@ -238,6 +239,7 @@ void virtq_publish(struct virtq *vq)
 {
 	/* Release: the driver sees the elements before the index (§2.7.8). */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	vq->published = vq->used_idx;
 }
 
 /* §2.7.10: true when used_event lies in (old, new]. */
@@ -248,13 +250,13 @@ static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
 
 bool virtq_should_notify(struct virtq *vq)
 {
-	uint16_t old = vq->signalled, new_idx = vq->used_idx;
+	uint16_t old = vq->signalled, new_idx = vq->published;
 	bool valid = vq->signalled_valid;
 
-	/* The used index must be visible before we read the driver's wish. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (old == new_idx)
 		return false;
+	/* The used index must be visible before we read the driver's wish. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vq->signalled = new_idx;
 	vq->signalled_valid = true;
 	if (!vq->event_idx)

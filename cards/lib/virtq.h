@@ -78,6 +78,7 @@ struct virtq {
 	const struct virtq_mem *mem;
 	uint16_t last_avail; /* next avail ring entry to pop */
 	uint16_t used_idx;   /* next used ring entry to fill (not yet published) */
+	uint16_t published;  /* used.idx as last written: what the driver may see */
 	uint16_t rewindable; /* chains popped since the last dropped one */
 	uint16_t signalled;  /* used.idx when the driver was last notified */
 	bool signalled_valid;
@@ -111,9 +112,20 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
  */
 int virtq_unpop(struct virtq *vq, uint16_t n);
 
-/* Fill one used element, then publish all filled ones at once. */
+/*
+ * Fill one used element, then publish all filled ones at once.  Between
+ * the two the entries exist only here: whoever stops or re-attaches the
+ * queue must publish them first (virtq_init reads the used index back
+ * from the ring, and a front-end resumes from it).
+ */
 void virtq_fill(struct virtq *vq, uint16_t head, uint32_t len);
 void virtq_publish(struct virtq *vq);
+
+/* Filled entries the driver cannot see yet. */
+static inline bool virtq_unpublished(const struct virtq *vq)
+{
+	return vq->used_idx != vq->published;
+}
 
 /*
  * Whether the driver wants an interrupt for what was published since the

@@ -58,7 +58,7 @@ static void tx_queue(struct vnet *n, unsigned q)
 		if (!virtq_enable_notify(vq))
 			break;
 	}
-	vu_queue_notify(&n->vu, q);
+	vu_queue_flush(&n->vu, q);
 }
 
 static void kick(void *opaque, unsigned q)
@@ -173,8 +173,7 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 		virtq_fill(vq, bad[i], 0);
 	for (unsigned i = 0; i < nused; i++)
 		virtq_fill(vq, used[i].head, r ? 0 : used[i].len);
-	virtq_publish(vq);
-	vu_queue_notify(&n->vu, (unsigned)q);
+	vu_queue_flush(&n->vu, (unsigned)q);
 	if (nbad) {
 		n->stats.rx_bad_buffer += nbad;
 		cv_err_once("vnet %s: RX queue %d holds buffers that are readable or shorter than the header",

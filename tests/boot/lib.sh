@@ -76,3 +76,55 @@ cvboot_volume_checks() {
 	cvboot_check "$1" readback "the file reads back from the volume with its checksum" \
 		"sha256=$(cvboot_sha256)\$"
 }
+
+# vblk_card_start SIZE [EBS-ARGS...]: a volume of SIZE in a volume store
+# under $TMP, as `cardvisor run --volume` would make it, a cv-storaged
+# serving it on a free port of 127.0.0.1, and cv-ebs serving it on its
+# vhost-user-blk face at $TMP/vblk.sock (for a QEMU front-end; no launcher
+# writes an instance description for one, tests/tools/mkinstance does).
+# Sets vol, volfile, storaged_pid and ebs_pid (cv-ebs's log: $TMP/ebs.log);
+# vblk_card_stop ends both.  Any failure is a "not ok" and ends the test.
+vblk_card_start() {
+	local size=$1 port
+	shift
+	export CARDVISOR_STATE=$TMP/state
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	vol=$("$BUILD/cardvisor" volume create --size "$size" 2>"$TMP/volume.err")
+	check "cardvisor volume create made a volume ($vol)" test -n "$vol"
+	[ -n "$vol" ] || { sed 's/^/#   /' "$TMP/volume.err"; exit 0; }
+	volfile=$CARDVISOR_STATE/volumes/$vol.vol
+	timeout --kill-after=5 1200 "$BUILD/cv-storaged" --dir "$CARDVISOR_STATE/volumes" \
+		--listen "127.0.0.1:$port" --pidfile "$TMP/storaged.pid" >"$TMP/storaged.log" 2>&1 &
+	storaged_pid=$!
+	for _ in $(seq 100); do [ -s "$TMP/storaged.pid" ] && break; sleep 0.1; done
+	check "cv-storaged listens on 127.0.0.1:$port" test -s "$TMP/storaged.pid"
+	CARDVISOR_STORAGED=127.0.0.1:$port "$BUILD/tests/tools/mkinstance" "$TMP/instance.dtb" \
+		--kernel "$BOOT_DIR/bzImage" --volume "$TMP/vblk.sock,id=$vol" \
+		--storaged "$BUILD/cv-storaged" >"$TMP/mkinstance.out" 2>&1
+	check "an instance description with face = vhost-user-blk" test -s "$TMP/instance.dtb"
+	vblk_card_restart "$@"
+	if [ -S "$TMP/vblk.sock" ]; then
+		ok "cv-ebs connected to cv-storaged and listens for a vhost-user front-end"
+	else
+		not_ok "cv-ebs serves $TMP/vblk.sock"
+		sed 's/^/#   /' "$TMP/ebs.log"
+		exit 0
+	fi
+}
+
+# vblk_card_restart [EBS-ARGS...]: (another) cv-ebs for the same volume,
+# its log appended to $TMP/ebs.log; returns once its socket is there.
+vblk_card_restart() {
+	rm -f "$TMP/vblk.sock"
+	timeout --kill-after=5 1200 "$BUILD/cv-ebs" --instance "$TMP/instance.dtb" \
+		--volume "$vol" --verbose "$@" >>"$TMP/ebs.log" 2>&1 &
+	ebs_pid=$!
+	for _ in $(seq 100); do [ -S "$TMP/vblk.sock" ] && break; sleep 0.1; done
+}
+
+vblk_card_stop() {
+	[ -n "${ebs_pid:-}" ] && kill "$ebs_pid" 2>/dev/null
+	[ -n "${storaged_pid:-}" ] && kill "$storaged_pid" 2>/dev/null
+	wait 2>/dev/null
+	ebs_pid= storaged_pid=
+}

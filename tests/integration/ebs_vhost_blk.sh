@@ -21,14 +21,9 @@ set -u
 . tests/boot/lib.sh
 
 QEMU=$(command -v qemu-system-x86_64 || true)
-export CARDVISOR_STATE=$TMP/state
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-storaged_pid= ebs_pid=
 
 cleanup() {
-	[ -n "$ebs_pid" ] && kill "$ebs_pid" 2>/dev/null
-	[ -n "$storaged_pid" ] && kill "$storaged_pid" 2>/dev/null
-	wait 2>/dev/null
+	vblk_card_stop
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -42,36 +37,9 @@ done
 # modules) with tests/boot/vblk-init as /init.
 boot_prepare "$what" tests/boot/vblk-init
 
-# The volume, in the store as `cardvisor run --volume` would make it, and
-# the storage node serving it.
-vol=$("$BUILD/cardvisor" volume create --size 64M 2>"$TMP/volume.err")
-check "cardvisor volume create made a volume ($vol)" test -n "$vol"
-[ -n "$vol" ] || { sed 's/^/#   /' "$TMP/volume.err"; exit 0; }
-volfile=$CARDVISOR_STATE/volumes/$vol.vol
-timeout --kill-after=5 900 "$BUILD/cv-storaged" --dir "$CARDVISOR_STATE/volumes" \
-	--listen "127.0.0.1:$port" --pidfile "$TMP/storaged.pid" >"$TMP/storaged.log" 2>&1 &
-storaged_pid=$!
-for _ in $(seq 100); do [ -s "$TMP/storaged.pid" ] && break; sleep 0.1; done
-check "cv-storaged listens on 127.0.0.1:$port" test -s "$TMP/storaged.pid"
-
-# The instance description for the card alone (no launcher writes one for
-# a QEMU guest): the volume above, served on its vhost-user-blk face.
-CARDVISOR_STORAGED=127.0.0.1:$port "$BUILD/tests/tools/mkinstance" "$TMP/instance.dtb" \
-	--kernel "$BOOT_DIR/bzImage" --volume "$TMP/vblk.sock,id=$vol" \
-	--storaged "$BUILD/cv-storaged" >"$TMP/mkinstance.out" 2>&1
-check "an instance description with face = vhost-user-blk" test -s "$TMP/instance.dtb"
-
-timeout --kill-after=5 900 "$BUILD/cv-ebs" --instance "$TMP/instance.dtb" \
-	--volume "$vol" --verbose >"$TMP/ebs.log" 2>&1 &
-ebs_pid=$!
-for _ in $(seq 100); do [ -S "$TMP/vblk.sock" ] && break; sleep 0.1; done
-if [ -S "$TMP/vblk.sock" ]; then
-	ok "cv-ebs connected to cv-storaged and listens for a vhost-user front-end"
-else
-	not_ok "cv-ebs serves $TMP/vblk.sock"
-	sed 's/^/#   /' "$TMP/ebs.log"
-	exit 0
-fi
+# The volume, the storage node serving it, and the card on its
+# vhost-user-blk face.
+vblk_card_start 64M
 
 # boot NAME MODE QUEUES: one VM with QUEUES vCPUs and virtqueues on the card
 # (which offers two), console in $TMP/NAME.out.

@@ -28,35 +28,24 @@ here=$(dirname "$0")
 skip() { echo "make-outer: $*" >&2; exit 77; }
 debs=("$boot"/linux-image-*.deb)
 [ ${#debs[@]} -gt 0 ] || skip "no kernel package in $boot (tests/boot/fetch-kernel.sh)"
-command -v ldd >/dev/null || skip "ldd is missing"
 
 tree=$(mktemp -d)
 trap 'rm -rf "$tree"' EXIT
 mkdir -p "$tree/nested/bin"
 
-# copy_with_libs FILE DIR: FILE into DIR and each shared library it loads
-# (ldd's "=> /path" lines and the loader) at its own path.
-copy_with_libs() {
-	local lib
-	cp "$1" "$2/"
-	for lib in $(ldd "$1" | grep -oE '(=> )?/[^ ]+' | sed 's/^=> //'); do
-		[ -e "$tree$lib" ] && continue
-		mkdir -p "$tree$(dirname "$lib")"
-		cp -L "$lib" "$tree$lib"
-	done
-}
+# copy_with_libs FILE DIR: FILE into the tree's DIR, with its libraries.
+copy_with_libs() { "$here/../boot/copy-with-libs.sh" "$tree" "$2" "$1"; }
 for bin in cardvisor cv-hv cv-ebs cv-vpc cv-storaged; do
 	[ -x "$build/$bin" ] || { echo "make-outer: $build/$bin is missing (make)" >&2; exit 1; }
-	copy_with_libs "$build/$bin" "$tree/nested/bin"
+	copy_with_libs "$build/$bin" nested/bin
 done
 cp "$build/guest/cv-testguest.elf" "$boot/vmlinux" "$boot/bzImage" "$tree/nested/"
 # util-linux's blkdiscard: busybox's cannot zero a range (BLKZEROOUT).
-copy_with_libs "$(command -v blkdiscard)" "$tree/nested/bin"
+copy_with_libs "$(command -v blkdiscard)" nested/bin
 if [ "${WITH_QEMU:-0}" = 1 ]; then
 	qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is missing (make deps)"
 	# At its own path: QEMU finds its firmware relative to the executable.
-	mkdir -p "$tree/usr/bin"
-	copy_with_libs "$qemu" "$tree/usr/bin"
+	copy_with_libs "$qemu" usr/bin
 	# What -M microvm (qboot) and -M q35 (SeaBIOS, the Linux loader ROM) read.
 	for f in /usr/share/qemu/qboot.rom /usr/share/qemu/bios-microvm.bin \
 		 /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/kvmvapic.bin \

@@ -696,6 +696,124 @@ static void test_get_vring_base_waits_for_in_flight(void **state)
 	fe_close(&fe);
 }
 
+/*
+ * Ring-state transitions that used to lose completions.  A device that
+ * completes chains after its kick returned (cv-ebs's blk face) fills used
+ * entries as completions arrive and publishes them once per turn of its
+ * loop; every path that stops, re-attaches or forgets a ring must publish
+ * them first and interrupt the driver, because the front-end (and the
+ * re-attached queue) resumes from the used index in guest memory.  The
+ * device here fills an RX chain of ring 0 without publishing it, then the
+ * front-end does one of these; afterwards the driver must see the entry
+ * and have been called.
+ */
+enum transition {
+	GET_BASE,         /* GET_VRING_BASE answered at once */
+	GET_BASE_DRAINED, /* GET_VRING_BASE answered after the device's chains */
+	NEW_KICK,         /* SET_VRING_KICK on a started ring: it restarts */
+	MEM_TABLE,        /* SET_MEM_TABLE under a running ring */
+	FEATURES,         /* SET_FEATURES under a running ring */
+	RING_ADDR,        /* SET_VRING_ADDR under a running ring */
+	FRONTEND_GONE,    /* the front-end closes its socket */
+	TRANSITIONS
+};
+
+static const char *const transition_name[TRANSITIONS] = {
+	"GET_VRING_BASE", "GET_VRING_BASE after in-flight chains", "SET_VRING_KICK again",
+	"SET_MEM_TABLE", "SET_FEATURES", "SET_VRING_ADDR", "front-end gone",
+};
+
+static const enum transition transitions[TRANSITIONS] = {
+	GET_BASE, GET_BASE_DRAINED, NEW_KICK, MEM_TABLE, FEATURES, RING_ADDR, FRONTEND_GONE,
+};
+
+static void transition(struct fe *fe, enum transition t)
+{
+	struct vhost_user_vring_state st = { .index = 0 };
+	struct vhost_user_memory m = one_region(fe);
+
+	switch (t) {
+	case GET_BASE:
+		fe_send(fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+		fe_reply(fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+		assert_int_equal(st.num, 1);
+		break;
+	case GET_BASE_DRAINED:
+		/* The entry is filled while the answer waits, and the device
+		 * says it is idle without publishing it itself. */
+		break;
+	case NEW_KICK:
+		close(fe->kick[0]);
+		fe->kick[0] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		assert_int_equal(fe_ring_fd(fe, VHOST_USER_SET_VRING_KICK, 0, fe->kick[0]), 0);
+		break;
+	case MEM_TABLE:
+		assert_int_equal(fe_mem_table(fe, &m, 1), 0);
+		break;
+	case FEATURES:
+		assert_int_equal(fe_set_u64(fe, VHOST_USER_SET_FEATURES,
+					    base_features |
+						    VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES)), 0);
+		break;
+	case RING_ADDR:
+		assert_int_equal(fe_ring_addr(fe, 0, uaddr(fe, RING_OFF(0))), 0);
+		break;
+	case FRONTEND_GONE:
+		close(fe->sock);
+		serve();
+		assert_false(vu_connected(&net.vu));
+		break;
+	case TRANSITIONS:
+		break;
+	}
+}
+
+/* One cmocka test per transition: *state points at its enum value. */
+static void test_filled_entries_survive(void **state)
+{
+	const enum transition t = *(const enum transition *)*state;
+	struct vhost_user_vring_state st = { .index = 0 };
+	struct virtq_elem *elem = malloc(sizeof(*elem));
+	struct virtq *vq;
+	struct fe fe;
+
+	print_message("transition: %s\n", transition_name[t]);
+	assert_non_null(elem);
+	net.vu.ops.in_flight = held_in_flight;
+	fe_connect(&fe);
+	fe_start(&fe, base_features, 2);
+	drv_rx_buf(&fe, 0, 0, 2048);
+	vq = vu_queue(&net.vu, 0);
+	assert_non_null(vq);
+	assert_int_equal(virtq_pop(vq, elem), 1);
+	while (drv_called(&fe, 0))
+		;
+	if (t == GET_BASE_DRAINED) {
+		held[0] = 1;
+		fe_send(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+		assert_false(fe_pending(&fe));
+		vq = vu_queue_held(&net.vu, 0);
+		assert_non_null(vq);
+		virtq_fill(vq, elem->head, 64);
+		held[0] = 0;
+		vu_ring_idle(&net.vu, 0);
+		fe_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
+		assert_int_equal(st.num, 1);
+	} else {
+		virtq_fill(vq, elem->head, 64);
+		transition(&fe, t);
+	}
+	assert_int_equal(__atomic_load_n(&used(&fe, 0)->idx, __ATOMIC_ACQUIRE), 1);
+	assert_int_equal(used(&fe, 0)->ring[0].id, 0);
+	assert_int_equal(used(&fe, 0)->ring[0].len, 64);
+	assert_true(drv_called(&fe, 0));
+	if (t == FRONTEND_GONE)
+		fe.sock = -1; /* closed already */
+	fe_close(&fe);
+	free(elem);
+	net.vu.ops.in_flight = NULL;
+}
+
 static void test_malformed_requests(void **state)
 {
 	struct fe fe;
@@ -1139,6 +1257,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_vring_base_stops_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_vring_base_waits_for_in_flight, setup,
 						teardown),
+#define SURVIVES(t) cmocka_unit_test_prestate_setup_teardown(test_filled_entries_survive, \
+							      setup, teardown, \
+							      (void *)&transitions[t])
+		SURVIVES(GET_BASE), SURVIVES(GET_BASE_DRAINED), SURVIVES(NEW_KICK),
+		SURVIVES(MEM_TABLE), SURVIVES(FEATURES), SURVIVES(RING_ADDR),
+		SURVIVES(FRONTEND_GONE),
 		cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_requests_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect_and_reconnect, setup, teardown),

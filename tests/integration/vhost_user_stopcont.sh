@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# vhost-user back-ends across a front-end's stop and cont: QEMU's QMP
+# "stop"/"cont" make QEMU stop every ring (SET_VRING_ENABLE 0, then
+# GET_VRING_BASE, whose answer is where the ring resumes) and start them
+# again, while the guest keeps its requests outstanding.  A back-end that
+# loses ring state there (used entries filled but not published, an
+# interrupt not sent) leaves the guest waiting for ever.
+#
+# Blk face: Debian's kernel under QEMU TCG on cv-ebs's vhost-user-blk face
+# runs fio (Debian's package, copied into the initramfs) with CRC32C
+# verification, several rounds in one boot; during each round
+# tests/tools/qmp_stopcont.py stops and continues the VM 30 times.  Every
+# round must finish with its verification passed and no I/O error in the
+# guest.  A hang prints what QEMU knows of the rings.
+set -u
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/boot/lib.sh
+. tests/boot/lib.sh
+
+QEMU=$(command -v qemu-system-x86_64 || true)
+FIO=$(command -v fio || true)
+ROUNDS=${STOPCONT_ROUNDS:-3}
+CYCLES=${STOPCONT_CYCLES:-30}
+
+cleanup() {
+	vblk_card_stop
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+what="vhost-user-blk across QEMU stop/cont"
+[ -n "$QEMU" ] || { skip "$what" "qemu-system-x86_64 not installed"; exit 0; }
+[ -n "$FIO" ] || { skip "$what" "fio not installed (make deps)"; exit 0; }
+for b in cardvisor cv-storaged cv-ebs; do
+	[ -x "$BUILD/$b" ] || { not_ok "$b built ($BUILD/$b missing)"; exit 0; }
+done
+mkdir -p "$TMP/extra"
+boot_step "$what" "copying fio" tests/boot/copy-with-libs.sh "$TMP/extra" usr/bin "$FIO"
+EXTRA=$TMP/extra boot_prepare "$what" tests/boot/vblk-init
+vblk_card_start 128M
+
+# stopcont NAME QOM START END: runs the loop against VM NAME's QMP socket
+# and console; its lines go to $TMP/NAME.loop.
+stopcont() {
+	python3 tests/tools/qmp_stopcont.py "$TMP/$1.qmp" "$TMP/$1.out" "$ROUNDS" "$CYCLES" \
+		"$3" "$4" "$2" >"$TMP/$1.loop" 2>&1
+}
+
+# stopcont_checks NAME WHAT: one line per round from the loop's report.
+stopcont_checks() {
+	local r line
+	for r in $(seq "$ROUNDS"); do
+		line=$(grep -m1 "^stopcont: round $r " "$TMP/$1.loop")
+		if [[ $line == *" cycles=$CYCLES "*" overlapped=yes" ]]; then
+			ok "$2: round $r: $CYCLES stop/cont cycles while the guest worked (${line#stopcont: round $r })"
+		else
+			not_ok "$2: round $r: $CYCLES stop/cont cycles while the guest worked (${line:-no report})"
+			grep '^#' "$TMP/$1.loop" | head -n 20
+			return
+		fi
+	done
+}
+
+# --- blk face: fio with verification --------------------------------------
+# Two vCPUs and two virtqueues; 1 GiB because fio's libraries (~80 MiB)
+# live in the initramfs.
+timeout --kill-after=5 900 "$QEMU" -machine q35,accel=tcg -m 1G -smp 2 \
+	-object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem \
+	-chardev "socket,id=c0,path=$TMP/vblk.sock" \
+	-device "vhost-user-blk-pci,id=vblk0,chardev=c0,num-queues=2,vectors=0" \
+	-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/initramfs.cpio" \
+	-append "console=ttyS0 panic=-1 quiet cvvblk=fio cvfio=$ROUNDS cvfio_time=12" \
+	-no-reboot -display none -serial "file:$TMP/blk.out" -monitor none \
+	-qmp "unix:$TMP/blk.qmp,server=on,wait=off" </dev/null >"$TMP/blk.qemu" 2>&1 &
+qemu_pid=$!
+stopcont blk /machine/peripheral/vblk0/virtio-backend \
+	'^cvvblk: fio round {r} start' '^cvvblk: fio round {r} (ok|fail)'
+loop_rc=$?
+[ "$loop_rc" = 0 ] || kill "$qemu_pid" 2>/dev/null
+wait "$qemu_pid"
+echo $? >"$TMP/blk.rc"
+stopcont_checks blk "blk face"
+for r in $(seq "$ROUNDS"); do
+	expect blk "blk face: fio round $r verified every block it wrote" \
+		"^cvvblk: fio round $r ok written_kib=[1-9]"
+done
+check "blk face: the guest logged no I/O error" \
+	bash -c "! grep -qiE 'I/O error|blk_update_request|timeout' '$TMP/blk.out'"
+expect blk "blk face: the guest ran its init to the end" '^cvvblk: done'
+expect_rc blk "blk face: QEMU ran the guest to power-off" 0
+check "blk face: the card refused no vhost-user request" \
+	bash -c "! grep -q 'refused' '$TMP/ebs.log'"
