@@ -148,6 +148,43 @@ struct vhost_user_config {
 } __attribute__((packed));
 #define VHOST_USER_CONFIG_HDR_SIZE 12
 
+/*
+ * "Inflight I/O tracking" (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD): the
+ * payload of GET_INFLIGHT_FD / SET_INFLIGHT_FD, and the split-ring layout
+ * of the shared buffer the back-end hands out and the front-end keeps, so
+ * a restarted back-end finds which chains its predecessor had taken and
+ * not completed.  One QueueRegionSplit per virtqueue, each holding one
+ * DescStateSplit per descriptor of the queue.
+ */
+struct vhost_user_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint8_t padding[4];
+} __attribute__((packed));
+
+struct vhost_user_desc_state_split {
+	uint8_t inflight;   /* this head was taken and is not completed */
+	uint8_t padding[5];
+	uint16_t next;      /* the last batch of used heads, a list */
+	uint64_t counter;   /* the order heads were taken in */
+} __attribute__((packed));
+
+#define VHOST_USER_INFLIGHT_VERSION 1
+struct vhost_user_queue_region_split {
+	uint64_t features;
+	uint16_t version;   /* 0: a new (zeroed) buffer */
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;  /* used.idx once the last batch was cleared */
+	struct vhost_user_desc_state_split desc[];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct vhost_user_inflight) == 24, "inflight payload is 24 bytes");
+_Static_assert(sizeof(struct vhost_user_desc_state_split) == 16, "DescStateSplit is 16 bytes");
+_Static_assert(sizeof(struct vhost_user_queue_region_split) == 16, "QueueRegionSplit header");
+
 /* A request's name, for logs on either side of the socket. */
 static inline const char *vhost_user_request_name(uint32_t request)
 {
@@ -171,6 +208,8 @@ static inline const char *vhost_user_request_name(uint32_t request)
 		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
 		[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
 		[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
+		[VHOST_USER_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+		[VHOST_USER_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
 	};
 
 	return request < sizeof(names) / sizeof(names[0]) && names[request] ?

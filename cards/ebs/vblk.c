@@ -419,6 +419,9 @@ int vblk_open(struct vblk **out, const struct vblk_config *cfg)
 			    VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
 			    VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |
 			    VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES),
+		/* A cv-ebs restarted under a running guest finds what its
+		 * predecessor had taken and not completed, and does it again. */
+		.protocol_features = VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD),
 		.rings = cfg->queues,
 		.queue_num = cfg->queues,
 	};

@@ -2,7 +2,9 @@
 #include "cards/lib/vhost_user.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -91,6 +93,9 @@ static void ring_stop(struct vu_dev *dev, struct vu_ring *r, bool flush)
 static void ring_reset(struct vu_dev *dev, struct vu_ring *r, bool flush)
 {
 	ring_stop(dev, r, flush);
+	free(r->resubmit);
+	r->resubmit = NULL;
+	r->resubmit_cap = 0;
 	close_fd(&r->call);
 	close_fd(&r->err);
 	r->enabled = false;
@@ -117,12 +122,52 @@ static int ring_translate(const struct vu_dev *dev, uint16_t num,
 }
 
 /*
+ * The ring's part of the inflight buffer, when there is one that fits it:
+ * attached after each virtq_init, checked and turned into resubmissions
+ * when the ring starts (@start).
+ */
+static void ring_inflight(struct vu_dev *dev, struct vu_ring *r, bool start)
+{
+	const struct vu_inflight *in = &dev->inflight;
+	unsigned q = (unsigned)(r - dev->ring);
+	struct vhost_user_queue_region_split *region = NULL;
+	int n;
+
+	if (in->map && q < in->queues) {
+		if (r->num != in->queue_size)
+			cv_err_once("vhost-user %s: ring %u has %u entries, its inflight region %u: not tracked",
+				    dev->path, q, r->num, in->queue_size);
+		else
+			region = (void *)(in->base + in->stride * q);
+	}
+	if (region && r->resubmit_cap < r->num) {
+		uint16_t *room = realloc(r->resubmit, sizeof(room[0]) * r->num);
+
+		if (!room) {
+			cv_err_once("vhost-user %s: no memory to track ring %u", dev->path, q);
+			region = NULL;
+		} else {
+			r->resubmit = room;
+			r->resubmit_cap = r->num;
+		}
+	}
+	n = virtq_inflight_attach(&r->vq, region, r->resubmit, start);
+	if (n < 0)
+		cv_err_once("vhost-user %s: ring %u: inflight region (version %u, %u entries) does not fit a ring of %u: not tracked",
+			    dev->path, q, region->version, region->desc_num, r->num);
+	else if (n && start)
+		cv_info("vhost-user %s: ring %u: resubmitting %d chains a previous back-end took and did not complete",
+			dev->path, q, n);
+}
+
+/*
  * Attach the virtqueue, keeping its position when it was already attached
  * (the used index is read back from the ring: what was filled is
  * published first).
  */
 static int ring_map(struct vu_dev *dev, struct vu_ring *r)
 {
+	bool start = !r->mapped;
 	uint16_t last = r->mapped ? r->vq.last_avail : r->base;
 	void *desc, *avail, *used;
 	int ret;
@@ -140,6 +185,8 @@ static int ring_map(struct vu_dev *dev, struct vu_ring *r)
 			 vu_has_feature(dev, VIRTIO_F_EVENT_IDX),
 			 vu_has_feature(dev, VIRTIO_F_INDIRECT_DESC));
 	r->mapped = ret == 0;
+	if (r->mapped)
+		ring_inflight(dev, r, start);
 	return ret;
 }
 
@@ -317,10 +364,19 @@ static int set_mem_table(struct vu_dev *dev, const struct vhost_user_memory *m, 
  * and a lost front-end (@flush true: completions reach guest memory, where
  * a reconnecting front-end finds them): back to the initial state.
  */
+static void inflight_unmap(struct vu_dev *dev)
+{
+	if (dev->inflight.map)
+		munmap(dev->inflight.map, dev->inflight.map_len);
+	memset(&dev->inflight, 0, sizeof(dev->inflight));
+}
+
 static void device_reset(struct vu_dev *dev, bool flush)
 {
 	for (unsigned q = 0; q < VU_MAX_RINGS; q++)
 		ring_reset(dev, &dev->ring[q], flush);
+	/* The front-end keeps the buffer and sends it again on reconnecting. */
+	inflight_unmap(dev);
 	mem_unmap(dev);
 	dev->acked = 0;
 	dev->stopping_ring = -1;
@@ -375,6 +431,9 @@ static int payload_size(uint32_t request)
 		return sizeof(struct vhost_user_vring_state);
 	case VHOST_USER_SET_VRING_ADDR:
 		return sizeof(struct vhost_user_vring_addr);
+	case VHOST_USER_GET_INFLIGHT_FD:
+	case VHOST_USER_SET_INFLIGHT_FD:
+		return sizeof(struct vhost_user_inflight);
 	case VHOST_USER_SET_MEM_TABLE:
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_SET_CONFIG:
@@ -402,8 +461,9 @@ static bool has_reply(uint32_t request)
 	}
 }
 
-static int send_reply(struct vu_dev *dev, uint32_t request, const void *payload,
-		      uint32_t size)
+/* A reply, with @fd attached unless it is negative. */
+static int send_reply_fd(struct vu_dev *dev, uint32_t request, const void *payload,
+			 uint32_t size, int fd)
 {
 	struct vhost_user_hdr hdr = {
 		.request = request,
@@ -414,11 +474,34 @@ static int send_reply(struct vu_dev *dev, uint32_t request, const void *payload,
 		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
 		{ .iov_base = (void *)payload, .iov_len = size },
 	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	ssize_t n = sendmsg(dev->conn_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	n = sendmsg(dev->conn_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	/* A front-end that does not drain its socket is gone for us. */
 	return n == (ssize_t)(sizeof(hdr) + size) ? 0 : -EPIPE;
+}
+
+static int send_reply(struct vu_dev *dev, uint32_t request, const void *payload,
+		      uint32_t size)
+{
+	return send_reply_fd(dev, request, payload, size, -1);
 }
 
 static struct vu_ring *ring_of(struct vu_dev *dev, uint32_t index)
@@ -496,12 +579,113 @@ static int ring_drain(struct vu_dev *dev, struct vu_ring *r)
 
 struct reply {
 	uint32_t size;
+	int fd; /* sent with the reply, then closed here */
 	union {
 		uint64_t u64;
 		struct vhost_user_vring_state state;
 		struct vhost_user_config config;
+		struct vhost_user_inflight inflight;
 	};
 };
+
+/* ------------------------------------------------------------ inflight */
+
+/* One queue's region: header and a DescStateSplit per entry, 64-byte aligned. */
+static size_t inflight_stride(uint16_t queue_size)
+{
+	size_t bytes = sizeof(struct vhost_user_queue_region_split) +
+		       sizeof(struct vhost_user_desc_state_split) * queue_size;
+
+	return (bytes + 63) & ~(size_t)63;
+}
+
+static int inflight_check(const struct vu_dev *dev, const struct vhost_user_inflight *in)
+{
+	if (!has_protocol(dev, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+		return -EOPNOTSUPP;
+	if (!in->num_queues || in->num_queues > dev->cfg.rings || !in->queue_size ||
+	    in->queue_size > VIRTQ_MAX_SIZE || (in->queue_size & (in->queue_size - 1)))
+		return -EINVAL;
+	/* Rings take their region when they start: not under running ones. */
+	for (unsigned q = 0; q < dev->cfg.rings; q++)
+		if (dev->ring[q].started)
+			return -EBUSY;
+	return 0;
+}
+
+/* Map [mmap_offset, + mmap_size) of @fd as the inflight buffer. */
+static int inflight_map(struct vu_dev *dev, const struct vhost_user_inflight *in, int fd)
+{
+	size_t stride = inflight_stride(in->queue_size);
+	struct stat st;
+	void *map;
+	int seals;
+
+	if (in->mmap_size != stride * in->num_queues || in->mmap_offset > SIZE_MAX / 2 ||
+	    fstat(fd, &st) || (uint64_t)st.st_size < in->mmap_offset + in->mmap_size)
+		return -EINVAL;
+	/* A buffer the front-end could shrink would fault here (SIGBUS). */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EPERM;
+	map = mmap(NULL, in->mmap_offset + in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	inflight_unmap(dev);
+	dev->inflight = (struct vu_inflight){
+		.map = map, .map_len = in->mmap_offset + in->mmap_size,
+		.base = (uint8_t *)map + in->mmap_offset, .stride = stride,
+		.queues = in->num_queues, .queue_size = in->queue_size,
+	};
+	return 0;
+}
+
+/*
+ * GET_INFLIGHT_FD: a new zeroed buffer for @in's queues, sealed against
+ * resizing, mapped here and handed to the front-end, which keeps it and
+ * sends it back with SET_INFLIGHT_FD each time it starts the device.
+ */
+static int get_inflight_fd(struct vu_dev *dev, const struct vhost_user_inflight *in,
+			   struct reply *out)
+{
+	struct vhost_user_inflight got = *in;
+	int ret = inflight_check(dev, in);
+	int fd;
+
+	if (ret)
+		return ret;
+	got.mmap_offset = 0;
+	got.mmap_size = inflight_stride(in->queue_size) * in->num_queues;
+	fd = memfd_create("vhost-user-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)got.mmap_size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = inflight_map(dev, &got, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	out->inflight = got;
+	out->size = sizeof(got);
+	out->fd = fd;
+	return 0;
+}
+
+static int set_inflight_fd(struct vu_dev *dev, const struct vhost_user_inflight *in,
+			   const int *fds, unsigned nfds)
+{
+	int ret = inflight_check(dev, in);
+
+	if (ret)
+		return ret;
+	return nfds == 1 ? inflight_map(dev, in, fds[0]) : -EBADF;
+}
 
 /*
  * GET_CONFIG / SET_CONFIG ("Device config space"): the window must fit the
@@ -535,6 +719,7 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 {
 	struct vhost_user_vring_state st = { 0 };
 	struct vhost_user_vring_addr addr;
+	struct vhost_user_inflight inflight;
 	struct vhost_user_memory mem;
 	struct vu_ring *r;
 	uint64_t v = 0;
@@ -546,8 +731,11 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 	}
 	/* Only these requests carry fds. */
 	if (nfds && request != VHOST_USER_SET_MEM_TABLE && request != VHOST_USER_SET_VRING_KICK &&
-	    request != VHOST_USER_SET_VRING_CALL && request != VHOST_USER_SET_VRING_ERR)
+	    request != VHOST_USER_SET_VRING_CALL && request != VHOST_USER_SET_VRING_ERR &&
+	    request != VHOST_USER_SET_INFLIGHT_FD)
 		return -EBADF;
+	if (size == sizeof(inflight))
+		memcpy(&inflight, p, sizeof(inflight));
 
 	switch (request) {
 	case VHOST_USER_GET_FEATURES:
@@ -649,6 +837,10 @@ static int handle(struct vu_dev *dev, uint32_t request, const uint8_t *p, uint32
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_SET_CONFIG:
 		return config_request(dev, request, p, size, out);
+	case VHOST_USER_GET_INFLIGHT_FD:
+		return get_inflight_fd(dev, &inflight, out);
+	case VHOST_USER_SET_INFLIGHT_FD:
+		return set_inflight_fd(dev, &inflight, fds, nfds);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -661,7 +853,7 @@ static int dispatch(struct vu_dev *dev)
 	uint32_t request = h->request, size = h->size;
 	bool need_reply = h->flags & VHOST_USER_NEED_REPLY_MASK;
 	int want = payload_size(request);
-	struct reply out = { 0 };
+	struct reply out = { .fd = -1 };
 	uint64_t ack;
 	int r;
 
@@ -689,8 +881,12 @@ static int dispatch(struct vu_dev *dev)
 		if (has_reply(request))
 			return -EPIPE;
 	}
-	if (out.size)
-		return send_reply(dev, request, &out.u64, out.size);
+	if (out.size) {
+		r = send_reply_fd(dev, request, &out.u64, out.size, out.fd);
+		if (out.fd >= 0)
+			close(out.fd);
+		return r;
+	}
 	if (need_reply && has_protocol(dev, VHOST_USER_PROTOCOL_F_REPLY_ACK)) {
 		ack = r ? 1 : 0;
 		return send_reply(dev, request, &ack, sizeof(ack));

@@ -39,6 +39,17 @@ struct vu_ring {
 	struct vhost_user_vring_addr addr;
 	uint64_t errors_reported; /* dropped chains already signalled on err */
 	int kick, call, err;
+	uint16_t *resubmit;       /* room for the inflight region's resubmissions */
+	uint16_t resubmit_cap;
+};
+
+/* The inflight buffer (GET_INFLIGHT_FD / SET_INFLIGHT_FD) as mapped here. */
+struct vu_inflight {
+	void *map;          /* NULL: no inflight tracking */
+	size_t map_len;
+	uint8_t *base;      /* map + mmap_offset */
+	size_t stride;      /* bytes of one queue's region */
+	uint16_t queues, queue_size;
 };
 
 struct vu_ops {
@@ -77,7 +88,13 @@ struct vu_ops {
 
 struct vu_config {
 	uint64_t features;          /* virtio features the device offers */
-	uint64_t protocol_features; /* on top of REPLY_ACK and RESET_DEVICE */
+	/*
+	 * On top of REPLY_ACK and RESET_DEVICE.  INFLIGHT_SHMFD is served
+	 * here for any device that offers it: popped heads are recorded in
+	 * the front-end's buffer, and a ring that starts after a back-end
+	 * restart pops its predecessor's unfinished chains again first.
+	 */
+	uint64_t protocol_features;
 	unsigned rings;             /* rings the device has, <= VU_MAX_RINGS */
 	uint64_t queue_num;         /* GET_QUEUE_NUM's answer (net: queue pairs) */
 };
@@ -102,6 +119,7 @@ struct vu_dev {
 	void *map_base[VIRTQ_MEM_REGIONS];
 	size_t map_len[VIRTQ_MEM_REGIONS];
 	struct vu_ring ring[VU_MAX_RINGS];
+	struct vu_inflight inflight;
 	int stopping_ring;       /* the ring whose GET_VRING_BASE waits, or -1 */
 	/* The message being received: header + payload, and its fds. */
 	size_t rx_len;

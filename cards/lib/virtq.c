@@ -2,6 +2,7 @@
 #include "cards/lib/virtq.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/lib/log.h"
@@ -58,6 +59,8 @@ int virtq_init(struct virtq *vq, uint16_t num, struct virtq_desc *desc,
 	vq->event_idx = event_idx;
 	vq->indirect = indirect;
 	vq->broken = false;
+	/* Re-attached by the owner of the region after each init. */
+	vq->inflight = NULL;
 	vq->last_avail = last_avail;
 	vq->rewindable = 0;
 	vq->used_idx = __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
@@ -175,8 +178,40 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 	}
 }
 
+/* Mark @head taken, with the next counter value, in the inflight region. */
+static void inflight_take(struct virtq *vq, uint16_t head)
+{
+	struct vhost_user_desc_state_split *d;
+
+	if (!vq->inflight)
+		return;
+	d = &vq->inflight->desc[head];
+	d->counter = ++vq->inflight_counter;
+	/* The counter is valid before the flag says the entry is. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	d->inflight = 1;
+}
+
+/* The next head a predecessor left in flight, as a chain; 0 when none. */
+static int pop_resubmitted(struct virtq *vq, struct virtq_elem *elem)
+{
+	while (vq->resubmit_next < vq->resubmit_num) {
+		uint16_t head = vq->resubmit[vq->resubmit_next++];
+
+		/* Not in the avail window any more: it cannot be given back. */
+		vq->rewindable = 0;
+		if (walk_chain(vq, head, elem) == 0)
+			return 1;
+		virtq_fill(vq, head, 0);
+		virtq_publish(vq);
+	}
+	return 0;
+}
+
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 {
+	if (!vq->broken && pop_resubmitted(vq, elem))
+		return 1;
 	for (;;) {
 		uint16_t avail_idx, pending, head;
 
@@ -208,6 +243,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 		}
 		if (walk_chain(vq, head, elem) == 0) {
 			vq->rewindable++;
+			inflight_take(vq, head);
 			return 1;
 		}
 		/* Hand the descriptors back unused so the driver does not leak them. */
@@ -221,6 +257,13 @@ int virtq_unpop(struct virtq *vq, uint16_t n)
 {
 	if (n > vq->rewindable)
 		return -EBUSY;
+	/* Given back, not taken: a successor must not resubmit them. */
+	for (uint16_t i = 1; vq->inflight && i <= n; i++) {
+		uint16_t head = vq->avail->ring[(uint16_t)(vq->last_avail - i) & (vq->num - 1)];
+
+		if (head < vq->num)
+			vq->inflight->desc[head].inflight = 0;
+	}
 	vq->last_avail -= n;
 	vq->rewindable -= n;
 	return 0;
@@ -233,13 +276,99 @@ void virtq_fill(struct virtq *vq, uint16_t head, uint32_t len)
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
 	vq->used_idx++;
+	/* The batch publishing will clear: a list through desc[].next. */
+	if (vq->inflight && head < vq->num) {
+		vq->inflight->desc[head].next = vq->inflight->last_batch_head;
+		vq->inflight->last_batch_head = head;
+	}
+}
+
+/* Clear the in-flight mark of the @n heads of the last batch. */
+static void inflight_clear_batch(struct vhost_user_queue_region_split *region, uint16_t num,
+				 uint16_t n)
+{
+	uint16_t head = region->last_batch_head;
+
+	/* The list lies in memory the front-end can write: bounded, checked. */
+	for (uint16_t k = 0; k < n && k < num && head < num; k++) {
+		region->desc[head].inflight = 0;
+		head = region->desc[head].next;
+	}
 }
 
 void virtq_publish(struct virtq *vq)
 {
+	uint16_t batch = (uint16_t)(vq->used_idx - vq->published);
+
 	/* Release: the driver sees the elements before the index (§2.7.8). */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	vq->published = vq->used_idx;
+	if (!vq->inflight || !batch)
+		return;
+	/* In this order, so a back-end killed at any point leaves a region its
+	 * successor can repair: used.idx, the batch's marks, region.used_idx. */
+	inflight_clear_batch(vq->inflight, vq->num, batch);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	vq->inflight->used_idx = vq->published;
+}
+
+static int by_counter(const void *a, const void *b, void *arg)
+{
+	const struct vhost_user_queue_region_split *region = arg;
+	uint64_t ca = region->desc[*(const uint16_t *)a].counter;
+	uint64_t cb = region->desc[*(const uint16_t *)b].counter;
+
+	return ca < cb ? -1 : ca > cb;
+}
+
+int virtq_inflight_attach(struct virtq *vq, struct vhost_user_queue_region_split *region,
+			  uint16_t *resubmit, bool recover)
+{
+	uint16_t used = vq->published, n = 0;
+	uint64_t newest = 0;
+
+	vq->inflight = NULL;
+	if (recover)
+		vq->resubmit_num = vq->resubmit_next = 0;
+	if (!region)
+		return 0;
+	if (region->version == 0) {
+		/* A new buffer (or one the front-end cleared at a device reset). */
+		memset(region->desc, 0, sizeof(region->desc[0]) * vq->num);
+		region->features = 0;
+		region->desc_num = vq->num;
+		region->last_batch_head = 0;
+		region->used_idx = used;
+		region->version = VHOST_USER_INFLIGHT_VERSION;
+		vq->inflight = region;
+		vq->resubmit = resubmit;
+		vq->inflight_counter = 0;
+		return 0;
+	}
+	if (region->version != VHOST_USER_INFLIGHT_VERSION || region->desc_num != vq->num)
+		return -EINVAL;
+	vq->inflight = region;
+	vq->resubmit = resubmit;
+	if (!recover)
+		return vq->resubmit_num - vq->resubmit_next;
+	/* Killed between publishing a batch and clearing its marks. */
+	if (region->used_idx != used) {
+		inflight_clear_batch(region, vq->num, (uint16_t)(used - region->used_idx));
+		region->used_idx = used;
+	}
+	for (uint16_t i = 0; i < vq->num; i++) {
+		if (!region->desc[i].inflight)
+			continue;
+		resubmit[n++] = i;
+		if (region->desc[i].counter > newest)
+			newest = region->desc[i].counter;
+	}
+	qsort_r(resubmit, n, sizeof(resubmit[0]), by_counter, region);
+	vq->inflight_counter = newest;
+	vq->resubmit_num = n;
+	/* Every head taken is either in the used ring or resubmitted. */
+	vq->last_avail = (uint16_t)(used + n);
+	return n;
 }
 
 /* §2.7.10: true when used_event lies in (old, new]. */

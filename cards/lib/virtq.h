@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "guest-abi/vhost_user.h"
 #include "guest-abi/virtio.h"
 
 /*
@@ -83,6 +84,16 @@ struct virtq {
 	uint16_t signalled;  /* used.idx when the driver was last notified */
 	bool signalled_valid;
 	struct virtq_stats stats;
+	/*
+	 * Optional inflight tracking (virtq_inflight_attach): the region the
+	 * front-end keeps across back-end restarts, the counter that orders
+	 * taken heads, and the heads a predecessor had taken and not
+	 * completed, popped again before the avail ring.
+	 */
+	struct vhost_user_queue_region_split *inflight;
+	uint64_t inflight_counter;
+	uint16_t *resubmit;
+	uint16_t resubmit_num, resubmit_next;
 };
 
 /*
@@ -106,7 +117,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
 
 /*
  * Give back the last @n popped chains, untouched: 0, or -EBUSY when a
- * dropped chain lies among them (it is already in the used ring, so the
+ * dropped or resubmitted chain lies among them (it is already in the used ring, so the
  * avail ring cannot be rewound past it); the caller then returns the @n
  * chains as used with length 0.
  */
@@ -140,6 +151,22 @@ bool virtq_should_notify(struct virtq *vq);
  * missing them.
  */
 bool virtq_enable_notify(struct virtq *vq);
+
+/*
+ * vhost-user "Inflight I/O tracking" for this split ring, in @region (the
+ * front-end's shared buffer; its desc[] has @vq->num entries): from now
+ * on each popped head is marked in flight with the next counter value,
+ * filled heads form the last batch, and publishing clears them.  With
+ * @recover (the ring starts) the region is checked as the spec's
+ * "When reconnecting" says: a half-cleared last batch is cleared, the
+ * heads still in flight are popped again first, oldest first (@resubmit
+ * has room for @vq->num of them), and the avail position becomes
+ * used.idx plus their number.  A new region (version 0) is initialised.
+ * Returns the number of heads to resubmit, or -EINVAL for a region whose
+ * size does not match the ring (tracking stays off).
+ */
+int virtq_inflight_attach(struct virtq *vq, struct vhost_user_queue_region_split *region,
+			  uint16_t *resubmit, bool recover);
 
 /* Copy between a flat buffer and the out (read) or in (write) segments. */
 size_t virtq_elem_read(const struct virtq_elem *elem, size_t off, void *buf, size_t len);

@@ -114,12 +114,17 @@ vblk_card_start() {
 
 # vblk_card_restart [EBS-ARGS...]: (another) cv-ebs for the same volume,
 # its log appended to $TMP/ebs.log; returns once its socket is there.
+# ebs_pid is the time limit's pid; vblk_card_pid prints cv-ebs's own.
 vblk_card_restart() {
 	rm -f "$TMP/vblk.sock"
 	timeout --kill-after=5 1200 "$BUILD/cv-ebs" --instance "$TMP/instance.dtb" \
 		--volume "$vol" --verbose "$@" >>"$TMP/ebs.log" 2>&1 &
 	ebs_pid=$!
 	for _ in $(seq 100); do [ -S "$TMP/vblk.sock" ] && break; sleep 0.1; done
+}
+
+vblk_card_pid() {
+	cat "/proc/$ebs_pid/task/$ebs_pid/children" 2>/dev/null | awk '{ print $1 }'
 }
 
 vblk_card_stop() {

@@ -58,6 +58,17 @@ expect_rc() {
 	fi
 }
 
+# wait_line FILE REGEX SECONDS: true once FILE has a line matching REGEX
+# (extended), false after SECONDS without one.
+wait_line() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -aqE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 
 # kill_card_when NAME PIDFILES REGEX: once VM NAME's output matches REGEX

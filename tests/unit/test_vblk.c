@@ -315,9 +315,39 @@ static void fe_vring(uint32_t req, uint32_t num)
 	fe_send(req, &st, sizeof(st), NULL);
 }
 
-/* Connect and bring ring 0 up as QEMU's vhost-user-blk does. */
-static void fe_connect(void)
+/* The reply to GET_INFLIGHT_FD: its payload and the fd that comes with it. */
+static int fe_reply_fd(uint32_t req, void *payload, uint32_t size)
 {
+	struct vhost_user_hdr h;
+	struct iovec iov[2] = { { &h, sizeof(h) }, { payload, size } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = c.buf,
+			      .msg_controllen = sizeof(c.buf) };
+	int fd;
+
+	assert_int_equal(recvmsg(t.fd, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC),
+			 (ssize_t)(sizeof(h) + size));
+	assert_int_equal(h.request, req);
+	assert_int_equal(h.size, size);
+	assert_non_null(CMSG_FIRSTHDR(&msg));
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(fd));
+	return fd;
+}
+
+/*
+ * Connect and bring ring 0 up as QEMU's vhost-user-blk does, the driver's
+ * rings cleared; with @inflight, also the inflight buffer first: fetched
+ * with GET_INFLIGHT_FD when *@inflight is -1 (a first start), then handed
+ * back with SET_INFLIGHT_FD (as at every start).  A reconnection (a
+ * buffer already there) keeps the driver's rings and resumes at @base.
+ */
+static void fe_connect_inflight(int *inflight, uint16_t base)
+{
+	bool again = inflight && *inflight >= 0;
+
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vhost_user_memory m = { .nregions = 1 };
 	struct vhost_user_vring_addr a = { .index = 0 };
@@ -335,13 +365,36 @@ static void fe_connect(void)
 	fe_u64(VHOST_USER_SET_FEATURES, features, NULL);
 	assert_true(fe_get_u64(VHOST_USER_GET_PROTOCOL_FEATURES) &
 		    VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG));
-	fe_u64(VHOST_USER_SET_PROTOCOL_FEATURES, VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG), NULL);
+	fe_u64(VHOST_USER_SET_PROTOCOL_FEATURES,
+	       VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |
+		       (inflight ? VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) : 0),
+	       NULL);
 	fe_send(VHOST_USER_SET_OWNER, NULL, 0, NULL);
+	if (inflight) {
+		/* What GET_INFLIGHT_FD answered, kept like the fd. */
+		static struct vhost_user_inflight in;
+
+		if (*inflight < 0) {
+			in = (struct vhost_user_inflight){ .num_queues = 1, .queue_size = QSIZE };
+			fe_send(VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL);
+			*inflight = fe_reply_fd(VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in));
+			assert_true(in.mmap_size >= 16 + 16 * QSIZE);
+			/* Sealed: the front-end cannot shrink it under the card. */
+			assert_int_not_equal(ftruncate(*inflight, 0), 0);
+		}
+		fe_send(VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), inflight);
+	}
 	m.regions[0] = (struct vhost_user_mem_region){ .guest_phys_addr = 0, .memory_size = RAM_SIZE,
 						       .userspace_addr = (uintptr_t)t.ram };
 	fe_send(VHOST_USER_SET_MEM_TABLE, &m, 8 + sizeof(m.regions[0]), &t.memfd);
+	/* The driver's new rings, empty before the ring starts and reads them. */
+	if (!again) {
+		memset(t.ram, 0, DATA_OFF);
+		assert_true(USED_OFF + VIRTQ_USED_SIZE(QSIZE) <= HDR_OFF);
+		t.avail_idx = t.used_seen = 0;
+	}
 	fe_vring(VHOST_USER_SET_VRING_NUM, QSIZE);
-	fe_vring(VHOST_USER_SET_VRING_BASE, 0);
+	fe_vring(VHOST_USER_SET_VRING_BASE, base);
 	a.desc_user_addr = (uintptr_t)t.ram + DESC_OFF;
 	a.avail_user_addr = (uintptr_t)t.ram + AVAIL_OFF;
 	a.used_user_addr = (uintptr_t)t.ram + USED_OFF;
@@ -349,9 +402,11 @@ static void fe_connect(void)
 	fe_u64(VHOST_USER_SET_VRING_CALL, 0, &t.call);
 	fe_u64(VHOST_USER_SET_VRING_KICK, 0, &t.kick);
 	fe_vring(VHOST_USER_SET_VRING_ENABLE, 1);
-	memset(t.ram, 0, DATA_OFF);
-	assert_true(USED_OFF + VIRTQ_USED_SIZE(QSIZE) <= HDR_OFF);
-	t.avail_idx = t.used_seen = 0;
+}
+
+static void fe_connect(void)
+{
+	fe_connect_inflight(NULL, 0);
 }
 
 static void fe_close(void)
@@ -654,6 +709,79 @@ static void test_disconnect_in_flight(void **state)
 }
 
 /*
+ * With the inflight buffer (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) a
+ * request in flight when the connection ends is not lost.  The driver
+ * made A (a read, in the datapath) and B (GET_ID, answered at once)
+ * available; B completed, A did not.  A front-end resumes a lost back-end
+ * at used.idx (QEMU does), which in the avail ring is B again: without
+ * the buffer B would be done twice and A never.  With it the card finds A
+ * marked, submits it again, resumes the avail ring after both, and A
+ * completes into the guest.
+ */
+static void test_inflight_resubmitted(void **state)
+{
+	struct virtq_desc *d = (void *)(t.ram + DESC_OFF);
+	struct virtq_avail *av = (void *)(t.ram + AVAIL_OFF);
+	struct virtq_used *used = (void *)(t.ram + USED_OFF);
+	struct virtio_blk_outhdr *h = (void *)(t.ram + HDR_OFF);
+	struct virtio_blk_outhdr *h2 = (void *)(t.ram + HDR_OFF + 128);
+	uint8_t *status = t.ram + HDR_OFF + 64, *status2 = t.ram + HDR_OFF + 192;
+	enum { READ_LEN = 65536 }; /* long enough to be in flight */
+	int inflight = -1;
+	uint64_t one = 1;
+	uint32_t len;
+
+	(void)state;
+	memset(t.ram + DATA_OFF, 0x5a, READ_LEN);
+	assert_int_equal(request(VIRTIO_BLK_T_OUT, 0, READ_LEN, &len), VIRTIO_BLK_S_OK);
+	fe_close();
+	fe_connect_inflight(&inflight, 0);
+	memset(t.ram + DATA_OFF, 0, READ_LEN);
+	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 0 };
+	*h2 = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_GET_ID };
+	*status = *status2 = 0xff;
+	d[0] = (struct virtq_desc){ HDR_OFF, sizeof(*h), VIRTQ_DESC_F_NEXT, 1 };
+	d[1] = (struct virtq_desc){ DATA_OFF, READ_LEN, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
+	d[2] = (struct virtq_desc){ HDR_OFF + 64, 1, VIRTQ_DESC_F_WRITE, 0 };
+	d[3] = (struct virtq_desc){ HDR_OFF + 128, sizeof(*h2), VIRTQ_DESC_F_NEXT, 4 };
+	d[4] = (struct virtq_desc){ DATA_OFF + READ_LEN, 20, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 5 };
+	d[5] = (struct virtq_desc){ HDR_OFF + 192, 1, VIRTQ_DESC_F_WRITE, 0 };
+	av->ring[0] = 0;
+	av->ring[1] = 3;
+	__atomic_store_n(&av->idx, 2, __ATOMIC_RELEASE);
+	assert_int_equal(write(t.kick, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(vblk_process(t.vb), 0);
+	ebs_datapath_flush(t.dp);
+	assert_int_equal(used->idx, 1);
+	assert_int_equal(used->ring[0].id, 3);
+	fe_close();
+	/* The orphaned read completes into nothing. */
+	for (int i = 0; i < 200; i++) {
+		struct pollfd p = { .fd = nvmf_queue_fd(nvmf_ctrl_queue(t.nvmf, 0)),
+				    .events = POLLIN };
+
+		if (poll(&p, 1, 5) == 1)
+			nvmf_queue_process(nvmf_ctrl_queue(t.nvmf, 0));
+	}
+	assert_int_equal(used->idx, 1);
+	assert_int_equal(*status, 0xff);
+	/* Back, at used.idx as QEMU resumes a back-end it lost. */
+	t.used_seen = 1;
+	fe_connect_inflight(&inflight, 1);
+	assert_true(pump());
+	assert_int_equal(used->idx, 2);
+	assert_int_equal(used->ring[1].id, 0);
+	assert_int_equal(used->ring[1].len, READ_LEN + 1);
+	assert_int_equal(*status, VIRTIO_BLK_S_OK);
+	assert_int_equal(t.ram[DATA_OFF], 0x5a);
+	assert_int_equal(t.ram[DATA_OFF + READ_LEN - 1], 0x5a);
+	/* Nothing more: B is not done again. */
+	t.used_seen = 2;
+	assert_false(pump());
+	close(inflight);
+}
+
+/*
  * More chains than a queue may have in the datapath: the card stops
  * reading the ring at its depth and comes back as requests complete.
  */
@@ -703,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard_and_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_resubmitted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_depth, setup, teardown),
 	};
 

@@ -493,6 +493,180 @@ static void test_no_interrupt_flag(void **state)
 	assert_true(virtq_should_notify(&t->vq));
 }
 
+/* ------------------------------------------------ inflight tracking */
+
+/* A zeroed inflight region for a QSIZE ring, and room for resubmissions. */
+struct tracked {
+	struct vhost_user_queue_region_split *region;
+	uint16_t resubmit[QSIZE];
+};
+
+static struct tracked *track(struct t *t)
+{
+	struct tracked *k = calloc(1, sizeof(*k));
+
+	assert_non_null(k);
+	k->region = calloc(1, sizeof(*k->region) + QSIZE * sizeof(k->region->desc[0]));
+	assert_non_null(k->region);
+	assert_int_equal(virtq_inflight_attach(&t->vq, k->region, k->resubmit, true), 0);
+	return k;
+}
+
+static void untrack(struct tracked *k)
+{
+	free(k->region);
+	free(k);
+}
+
+/* Heads 0, 2, 4... each a one-descriptor writable chain, made available. */
+static void avail_chains(struct t *t, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t head = (uint16_t)(2 * (avail(t)->idx % 64));
+
+		set_desc(&descs(t)[head], gpa(DATA_OFF + head * 0x100ULL), 64, VIRTQ_DESC_F_WRITE, 0);
+		make_avail(t, head);
+	}
+}
+
+/* A "back-end restart": the ring attached anew at @base, region recovered. */
+static int restart(struct t *t, struct tracked *k, uint16_t base)
+{
+	assert_int_equal(virtq_init(&t->vq, QSIZE, descs(t), avail(t), used(t), &t->mem, base,
+				    true, true), 0);
+	return virtq_inflight_attach(&t->vq, k->region, k->resubmit, true);
+}
+
+/* The spec's bookkeeping: taken heads marked in order, cleared once published. */
+static void test_inflight_marks_taken_heads(void **state)
+{
+	struct t *t = *state;
+	struct tracked *k = track(t);
+
+	assert_int_equal(k->region->version, VHOST_USER_INFLIGHT_VERSION);
+	assert_int_equal(k->region->desc_num, QSIZE);
+	avail_chains(t, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+		assert_int_equal(k->region->desc[t->elem.head].inflight, 1);
+		assert_int_equal(k->region->desc[t->elem.head].counter, i + 1);
+	}
+	/* Completed out of order: 4 then 0; 2 stays in flight. */
+	virtq_fill(&t->vq, 4, 64);
+	virtq_fill(&t->vq, 0, 64);
+	assert_int_equal(k->region->desc[0].inflight, 1); /* filled, not yet published */
+	virtq_publish(&t->vq);
+	assert_int_equal(k->region->desc[0].inflight, 0);
+	assert_int_equal(k->region->desc[4].inflight, 0);
+	assert_int_equal(k->region->desc[2].inflight, 1);
+	assert_int_equal(k->region->used_idx, 2);
+	/* Given back untouched: not in flight. */
+	avail_chains(t, 1);
+	assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+	assert_int_equal(k->region->desc[6].inflight, 1);
+	assert_int_equal(virtq_unpop(&t->vq, 1), 0);
+	assert_int_equal(k->region->desc[6].inflight, 0);
+	untrack(k);
+}
+
+/*
+ * A back-end killed with chains in flight: its successor pops them again,
+ * oldest first, before anything new, and resumes the avail ring after
+ * them; the front-end's base (used.idx after a crash) does not matter.
+ */
+static void test_inflight_resubmits_after_restart(void **state)
+{
+	struct t *t = *state;
+	struct tracked *k = track(t);
+
+	avail_chains(t, 4); /* heads 0 2 4 6 */
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+	virtq_fill(&t->vq, 2, 64);
+	virtq_publish(&t->vq);
+	avail_chains(t, 1); /* head 8: available, never taken */
+	/* Killed.  Another process attaches the same region. */
+	assert_int_equal(restart(t, k, used(t)->idx), 3);
+	assert_int_equal(t->vq.last_avail, 4);
+	for (uint16_t want = 0; want <= 8; want += 2) {
+		if (want == 2)
+			continue;
+		assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+		assert_int_equal(t->elem.head, want);
+		assert_int_equal(t->elem.in_len, 64);
+	}
+	assert_int_equal(virtq_pop(&t->vq, &t->elem), 0);
+	/* Resubmitted chains are not in the avail window: no unpop across them. */
+	assert_int_equal(virtq_unpop(&t->vq, 2), -EBUSY);
+	/* New heads count on from the predecessor's newest. */
+	assert_int_equal(k->region->desc[8].counter, 5);
+	untrack(k);
+}
+
+/*
+ * Killed after publishing a batch and before clearing its marks: the
+ * successor sees region.used_idx behind used.idx and clears that batch,
+ * so what the driver already has is not done twice.
+ */
+static void test_inflight_half_cleared_batch(void **state)
+{
+	struct t *t = *state;
+	struct tracked *k = track(t);
+
+	avail_chains(t, 3); /* 0 2 4 */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+	virtq_fill(&t->vq, 0, 64);
+	virtq_fill(&t->vq, 4, 64);
+	virtq_publish(&t->vq);
+	/* Undo the clearing, as if the kill came right after used.idx. */
+	k->region->desc[0].inflight = k->region->desc[4].inflight = 1;
+	k->region->used_idx = 0;
+	assert_int_equal(restart(t, k, 0), 1);
+	assert_int_equal(k->region->used_idx, 2);
+	assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+	assert_int_equal(t->elem.head, 2);
+	assert_int_equal(virtq_pop(&t->vq, &t->elem), 0);
+	untrack(k);
+}
+
+/* The region lies in memory the front-end writes: nonsense in it is bounded. */
+static void test_inflight_hostile_region(void **state)
+{
+	struct t *t = *state;
+	struct tracked *k = track(t);
+
+	/* A region for another ring size is refused; tracking stays off. */
+	k->region->desc_num = QSIZE / 2;
+	assert_int_equal(restart(t, k, 0), -EINVAL);
+	assert_null(t->vq.inflight);
+	k->region->desc_num = QSIZE;
+	/* Every entry "in flight", a batch list that loops and points out of
+	 * range, used_idx far behind: at most QSIZE resubmissions, each a
+	 * valid head, and a chain that is not well formed is dropped. */
+	for (unsigned i = 0; i < QSIZE; i++) {
+		k->region->desc[i].inflight = 0xff;
+		k->region->desc[i].next = (uint16_t)(i % 2 ? 0xffff : i);
+		k->region->desc[i].counter = (uint64_t)rand() << 32 | (unsigned)rand();
+	}
+	k->region->last_batch_head = 1;
+	k->region->used_idx = 40000;
+	for (unsigned i = 1; i < QSIZE; i++)
+		set_desc(&descs(t)[i], gpa(DATA_OFF), 64, VIRTQ_DESC_F_NEXT, 0xffff);
+	avail_chains(t, 1); /* only head 0 is a well-formed chain */
+	assert_int_equal(restart(t, k, 0), QSIZE - 1);
+	assert_int_equal(virtq_pop(&t->vq, &t->elem), 1);
+	assert_int_equal(t->elem.head, 0);
+	/* The rest link out of their table: dropped, given back empty, no
+	 * longer in flight; then the ring waits for new buffers past them. */
+	assert_int_equal(virtq_pop(&t->vq, &t->elem), 0);
+	assert_int_equal(t->vq.stats.bad_desc, QSIZE - 2);
+	assert_int_equal(used(t)->idx, QSIZE - 2);
+	for (unsigned i = 1; i < QSIZE; i++)
+		assert_int_equal(k->region->desc[i].inflight, 0);
+	untrack(k);
+}
+
 static void test_init_rejects_bad_size(void **state)
 {
 	struct t *t = *state;
@@ -596,6 +770,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpop_stops_at_dropped_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx_notify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_interrupt_flag, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_marks_taken_heads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_resubmits_after_restart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_half_cleared_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_hostile_region, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_rejects_bad_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_rings, setup, teardown),
 	};
