@@ -155,9 +155,12 @@ static void ring_inflight(struct vu_dev *dev, struct vu_ring *r, bool start)
 	if (n < 0)
 		cv_err_once("vhost-user %s: ring %u: inflight region (version %u, %u entries) does not fit a ring of %u: not tracked",
 			    dev->path, q, region->version, region->desc_num, r->num);
-	else if (n && start)
-		cv_info("vhost-user %s: ring %u: resubmitting %d chains a previous back-end took and did not complete",
+	else if (n && start) {
+		cv_info("vhost-user %s: ring %u: resubmitting %d chains taken and not completed before",
 			dev->path, q, n);
+		/* Served on the next turn even if no kick comes. */
+		vu_queue_rearm(dev, q);
+	}
 }
 
 /*
@@ -342,11 +345,20 @@ static int set_mem_table(struct vu_dev *dev, const struct vhost_user_memory *m, 
 			munmap(base[i], len[i]);
 		return r;
 	}
-	/* In-flight buffers point into the old mappings; what was filled is
-	 * published through them before they go. */
+	/*
+	 * In-flight buffers point into the old mappings; what was filled is
+	 * published through them before they go, and the chains the device
+	 * held are released.  The rings then attach as if they started: with
+	 * an inflight buffer the released chains are resubmitted.
+	 */
 	for (unsigned q = 0; q < dev->cfg.rings; q++) {
+		struct vu_ring *r = &dev->ring[q];
+
 		vu_queue_flush(dev, q);
 		ring_release(dev, q);
+		if (r->mapped)
+			r->base = r->vq.last_avail;
+		r->mapped = false;
 	}
 	mem_unmap(dev);
 	mem.nregions = m->nregions;

@@ -114,7 +114,7 @@ check "blk face: cv-ebs was SIGKILLed during fio round $kill_round and started a
 expect blk "blk face: fio round $kill_round (card killed) verified every block it wrote" \
 	"^cvvblk: fio round $kill_round ok written_kib=[1-9]"
 check "blk face: the new cv-ebs resubmitted what the killed one had in flight" \
-	grep -qE 'resubmitting [0-9]+ chains a previous back-end took' "$TMP/ebs.log"
+	grep -qE 'resubmitting [0-9]+ chains taken and not completed before' "$TMP/ebs.log"
 check "blk face: the guest logged no I/O error" \
 	bash -c "! grep -qiE 'I/O error|blk_update_request|timeout' '$TMP/blk.out'"
 expect blk "blk face: the guest ran its init to the end" '^cvvblk: done'

@@ -782,6 +782,58 @@ static void test_inflight_resubmitted(void **state)
 }
 
 /*
+ * A new memory table under a running ring releases the requests in
+ * flight (their buffers lay in the old mapping); with the inflight buffer
+ * they are resubmitted through the new one and complete.
+ */
+static void test_inflight_new_mem_table(void **state)
+{
+	struct virtq_desc *d = (void *)(t.ram + DESC_OFF);
+	struct virtq_avail *av = (void *)(t.ram + AVAIL_OFF);
+	struct virtq_used *used = (void *)(t.ram + USED_OFF);
+	struct virtio_blk_outhdr *h = (void *)(t.ram + HDR_OFF);
+	struct vhost_user_memory m = { .nregions = 1 };
+	uint8_t *status = t.ram + HDR_OFF + 64;
+	enum { READ_LEN = 65536 };
+	struct vblk_stats st;
+	int inflight = -1;
+	uint64_t one = 1;
+	uint32_t len;
+
+	(void)state;
+	memset(t.ram + DATA_OFF, 0xa5, READ_LEN);
+	assert_int_equal(request(VIRTIO_BLK_T_OUT, 8, READ_LEN, &len), VIRTIO_BLK_S_OK);
+	fe_close();
+	fe_connect_inflight(&inflight, 0);
+	memset(t.ram + DATA_OFF, 0, READ_LEN);
+	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 8 };
+	*status = 0xff;
+	d[0] = (struct virtq_desc){ HDR_OFF, sizeof(*h), VIRTQ_DESC_F_NEXT, 1 };
+	d[1] = (struct virtq_desc){ DATA_OFF, READ_LEN, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
+	d[2] = (struct virtq_desc){ HDR_OFF + 64, 1, VIRTQ_DESC_F_WRITE, 0 };
+	av->ring[0] = 0;
+	__atomic_store_n(&av->idx, 1, __ATOMIC_RELEASE);
+	assert_int_equal(write(t.kick, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(vblk_process(t.vb), 0);
+	ebs_datapath_flush(t.dp);
+	/* The same RAM again, as a front-end re-sends its table. */
+	m.regions[0] = (struct vhost_user_mem_region){ .guest_phys_addr = 0, .memory_size = RAM_SIZE,
+						       .userspace_addr = (uintptr_t)t.ram };
+	fe_send(VHOST_USER_SET_MEM_TABLE, &m, 8 + sizeof(m.regions[0]), &t.memfd);
+	vblk_stats(t.vb, &st);
+	assert_int_equal(st.released, 1);
+	assert_true(pump());
+	assert_int_equal(used->idx, 1);
+	assert_int_equal(used->ring[0].id, 0);
+	assert_int_equal(*status, VIRTIO_BLK_S_OK);
+	assert_int_equal(t.ram[DATA_OFF], 0xa5);
+	assert_int_equal(t.ram[DATA_OFF + READ_LEN - 1], 0xa5);
+	t.used_seen = 1;
+	assert_false(pump());
+	close(inflight);
+}
+
+/*
  * More chains than a queue may have in the datapath: the card stops
  * reading the ring at its depth and comes back as requests complete.
  */
@@ -832,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_resubmitted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_new_mem_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_depth, setup, teardown),
 	};
 
