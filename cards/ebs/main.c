@@ -34,6 +34,7 @@
 #include "cards/ebs/vblk.h"
 #include "cards/ebs/vfio_server.h"
 #include "tools/lib/card_cli.h"
+#include "tools/lib/heap.h"
 #include "tools/lib/log.h"
 
 /* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
@@ -524,6 +525,7 @@ int main(int argc, char **argv)
 
 	if (ret)
 		return ret > 0 ? 0 : 1;
+	heap_keep_io_buffers();
 	for (unsigned i = 0; i < cli.desc.nr_volumes; i++)
 		if (!strcmp(cli.desc.volumes[i].id, cli.id))
 			card.vol = &cli.desc.volumes[i];

@@ -28,6 +28,8 @@ echo
 "$here/boot.sh" "$BUILD" || status=1
 echo
 "$here/boot_nested.sh" "$BUILD" || status=1
+echo
+"$here/vblk_qemu.sh" "$BUILD" || status=1
 # docs/benchmarks.md "Network": run once its script is in the tree.
 if [ -x "$here/network.sh" ]; then
 	echo

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "guest-abi/nvme_tcp.h"
+#include "tools/lib/heap.h"
 #include "tools/lib/log.h"
 #include "tools/storaged/server.h"
 #include "tools/storaged/volume.h"
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	heap_keep_io_buffers();
 	err = storaged_init(&sd, dir, addr, port);
 	if (err < 0)
 		return 2;
