@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -139,6 +141,44 @@ static void test_truncated_message(void **state)
 	close(efd);
 	assert_int_equal(open_fds(), before - 2);
 	sp[0] = -1;
+}
+
+/* Writes a header announcing 1000 payload bytes, then one byte every 50 ms. */
+static void *trickle(void *arg)
+{
+	struct vfio_user_header h = { .command = VFIO_USER_REGION_WRITE, .msg_size = HDR + 1000 };
+	int fd = *(int *)arg;
+	char b = 0;
+
+	if (send(fd, &h, HDR, MSG_NOSIGNAL) != HDR)
+		return NULL;
+	for (int i = 0; i < 1000; i++) {
+		struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+
+		if (send(fd, &b, 1, MSG_NOSIGNAL) != 1)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * A peer that sends a byte at a time never lets a per-piece wait expire;
+ * the message as a whole must arrive within VFU_IO_TIMEOUT_MS or it is
+ * -ETIMEDOUT (the trickle would take 50 s).  On a blocking socket too.
+ */
+static void test_trickling_peer_times_out(void **state)
+{
+	pthread_t t;
+	struct vfu_msg m;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, trickle, &sp[0]), 0);
+	assert_int_equal(vfu_recv(sp[1], &m), -ETIMEDOUT);
+	/* Stop the writer: it gets EPIPE once the reading end is gone. */
+	close(sp[1]);
+	sp[1] = -1;
+	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
 static void test_too_many_fds(void **state)
@@ -364,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_header_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trickling_peer_times_out, setup, teardown),
 		cmocka_unit_test(test_check_commands),
 		cmocka_unit_test(test_check_sizes_and_fds),
 		cmocka_unit_test_setup_teardown(test_call_replies, setup, teardown),

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HDR_SIZE sizeof(struct vfio_user_header)
@@ -65,22 +66,39 @@ static void close_fds(const int *fds, unsigned nr)
 		close(fds[i]);
 }
 
-/* Wait until @sock is ready for @events; -ETIMEDOUT after VFU_IO_TIMEOUT_MS. */
-static int wait_ready(int sock, short events)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until @sock is ready for @events; -ETIMEDOUT at @deadline
+ * (CLOCK_MONOTONIC ms).  The deadline is the message's (or the exchange's),
+ * not the piece's: a peer that trickles a byte at a time gets no more
+ * time than one that sends nothing.
+ */
+static int wait_ready(int sock, short events, int64_t deadline)
 {
 	struct pollfd p = { .fd = sock, .events = events };
 	int n;
 
 	do {
-		n = poll(&p, 1, VFU_IO_TIMEOUT_MS);
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)left);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	return n ? 0 : -ETIMEDOUT;
 }
 
-int vfu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
-	     size_t len, const int *fds, unsigned nr_fds)
+static int send_msg(int sock, const struct vfio_user_header *hdr, const void *payload,
+		    size_t len, const int *fds, unsigned nr_fds, int64_t deadline)
 {
 	struct vfio_user_header h = *hdr;
 	union {
@@ -119,14 +137,14 @@ int vfu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
 			c->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
 			memcpy(CMSG_DATA(c), fds, sizeof(int) * nr_fds);
 		}
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			int ret = -errno;
 
 			if (ret == -EINTR)
 				continue;
 			if (ret == -EAGAIN) {
-				ret = wait_ready(sock, POLLOUT);
+				ret = wait_ready(sock, POLLOUT, deadline);
 				if (!ret)
 					continue;
 			}
@@ -135,6 +153,12 @@ int vfu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
 		sent += (size_t)n;
 	}
 	return 0;
+}
+
+int vfu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
+	     size_t len, const int *fds, unsigned nr_fds)
+{
+	return send_msg(sock, hdr, payload, len, fds, nr_fds, now_ms() + VFU_IO_TIMEOUT_MS);
 }
 
 /* Take the fds of every SCM_RIGHTS message in @mh; -EBADMSG past VFU_MAX_FDS. */
@@ -168,7 +192,7 @@ static int take_fds(struct msghdr *mh, struct vfu_msg *msg)
 }
 
 /* Read exactly @len bytes into @buf, collecting fds that come with them. */
-static int recv_full(int sock, void *buf, size_t len, struct vfu_msg *msg)
+static int recv_full(int sock, void *buf, size_t len, struct vfu_msg *msg, int64_t deadline)
 {
 	union {
 		struct cmsghdr align;
@@ -182,7 +206,7 @@ static int recv_full(int sock, void *buf, size_t len, struct vfu_msg *msg)
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
 		};
-		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		int ret;
 
 		if (n < 0) {
@@ -190,7 +214,7 @@ static int recv_full(int sock, void *buf, size_t len, struct vfu_msg *msg)
 			if (ret == -EINTR)
 				continue;
 			if (ret == -EAGAIN) {
-				ret = wait_ready(sock, POLLIN);
+				ret = wait_ready(sock, POLLIN, deadline);
 				if (!ret)
 					continue;
 			}
@@ -206,12 +230,12 @@ static int recv_full(int sock, void *buf, size_t len, struct vfu_msg *msg)
 	return 0;
 }
 
-int vfu_recv(int sock, struct vfu_msg *msg)
+static int recv_msg(int sock, struct vfu_msg *msg, int64_t deadline)
 {
 	int ret;
 
 	memset(msg, 0, sizeof(*msg));
-	ret = recv_full(sock, &msg->hdr, HDR_SIZE, msg);
+	ret = recv_full(sock, &msg->hdr, HDR_SIZE, msg, deadline);
 	if (ret)
 		goto fail;
 	if (msg->hdr.msg_size < HDR_SIZE || msg->hdr.msg_size > VFU_MAX_MSG_SIZE) {
@@ -225,7 +249,7 @@ int vfu_recv(int sock, struct vfu_msg *msg)
 			ret = -ENOMEM;
 			goto fail;
 		}
-		ret = recv_full(sock, msg->payload, msg->len, msg);
+		ret = recv_full(sock, msg->payload, msg->len, msg, deadline);
 		if (ret)
 			goto fail;
 	}
@@ -233,6 +257,11 @@ int vfu_recv(int sock, struct vfu_msg *msg)
 fail:
 	vfu_msg_release(msg);
 	return ret;
+}
+
+int vfu_recv(int sock, struct vfu_msg *msg)
+{
+	return recv_msg(sock, msg, now_ms() + VFU_IO_TIMEOUT_MS);
 }
 
 void vfu_msg_release(struct vfu_msg *msg)
@@ -289,12 +318,14 @@ int vfu_call(int sock, uint16_t msg_id, uint16_t cmd, const void *req,
 {
 	struct vfio_user_header h = { .msg_id = msg_id, .command = cmd,
 				      .flags = VFIO_USER_F_TYPE_COMMAND };
-	int ret = vfu_send(sock, &h, req, len, fds, nr_fds);
+	/* One deadline for the command and its reply. */
+	int64_t deadline = now_ms() + VFU_IO_TIMEOUT_MS;
+	int ret = send_msg(sock, &h, req, len, fds, nr_fds, deadline);
 
 	if (ret)
 		return ret;
 	*error = 0;
-	ret = vfu_recv(sock, reply);
+	ret = recv_msg(sock, reply, deadline);
 	if (ret)
 		return ret;
 	/* We send one command at a time, so the next message must answer it. */

@@ -8,8 +8,9 @@
  * at a field, so both ends reject the same malformed messages the same way.
  *
  * The socket may be blocking or not: a message is always sent and received
- * whole, waiting at most VFU_IO_TIMEOUT_MS for the peer between pieces, so a
- * stuck peer costs a bounded wait, never a hang.
+ * whole within VFU_IO_TIMEOUT_MS (vfu_call: the command and its reply
+ * together), however the peer splits it, so a stuck or trickling peer
+ * costs a bounded wait, never a hang.
  */
 #ifndef CV_LIB_VFIO_USER_H
 #define CV_LIB_VFIO_USER_H
