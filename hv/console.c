@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hv/vm.h"
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A, as in QEMU */
@@ -222,7 +223,14 @@ static void *console_thread(void *arg)
 		}
 		if (pfd[2].revents & POLLIN) {
 			int fd = accept4(con->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			long uid;
 
+			if (fd >= 0 && !fd_peer_trusted(fd, &uid)) {
+				cv_err_once("console: refused an attach from uid %ld: only this VM's "
+					    "owner and root may read its console", uid);
+				close(fd);
+				continue;
+			}
 			pthread_mutex_lock(&con->lock);
 			if (con->client_fd >= 0)
 				close(con->client_fd); /* the newest attach wins */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hv/vm.h"
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 
 #define CONTROL_MAX_CLIENTS 8
@@ -237,9 +238,16 @@ static void client_readable(struct control *ctl, struct control_client *c)
 static void control_accept(struct control *ctl)
 {
 	int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	long uid;
 
 	if (fd < 0)
 		return;
+	if (!fd_peer_trusted(fd, &uid)) {
+		cv_err_once("control: refused a connection from uid %ld: only this VM's owner "
+			    "and root may control it", uid);
+		close(fd);
+		return;
+	}
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		if (ctl->clients[i].fd < 0) {
 			ctl->clients[i].fd = fd;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hv/console.h"
@@ -123,7 +124,9 @@ int main(int argc, char **argv)
 	sigset_t set;
 	void *blob = NULL;
 	size_t blob_size;
-	int opt, status;
+
+	/* Its control and console sockets are its owner's alone (fd.h). */
+	umask(077);	int opt, status;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {

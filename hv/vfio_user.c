@@ -17,6 +17,7 @@
 
 #include "guest-abi/cv_platform.h"
 #include "hv/msix.h"
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 #include "tools/lib/vfio_user.h"
 
@@ -810,6 +811,7 @@ out:
 static int connect_socket(const char *path, unsigned tries)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	long uid;
 	int fd;
 
 	if (strlen(path) >= sizeof(addr.sun_path))
@@ -826,6 +828,13 @@ static int connect_socket(const char *path, unsigned tries)
 			return ret;
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = CONNECT_RETRY_MS * 1000000L }, NULL);
+	}
+	/* Guest memory goes only to a card of ours, whatever sits at the path. */
+	if (!fd_peer_trusted(fd, &uid)) {
+		cv_err("vfio-user: %s is served by uid %ld, not by a card of this VM's owner: "
+		       "not connecting", path, uid);
+		close(fd);
+		return -EPERM;
 	}
 	/* Non-blocking, so a stuck card costs a bounded wait (vfio_user.h). */
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "guest-abi/cv_platform.h"
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 
 /* A request's payload: the largest is the memory table. */
@@ -203,6 +204,7 @@ int vuc_connect(struct vuc *c, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t pf;
+	long uid;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -216,6 +218,13 @@ int vuc_connect(struct vuc *c, const char *path)
 		return -errno;
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
+		goto fail;
+	}
+	/* Guest memory goes only to a back-end of ours, whatever sits at the path. */
+	if (!fd_peer_trusted(c->fd, &uid)) {
+		cv_err("vhost-user: %s is served by uid %ld, not by a card of this VM's owner: "
+		       "not connecting", path, uid);
+		r = -EPERM;
 		goto fail;
 	}
 	c->opening = true;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -457,10 +458,15 @@ static int cmd_run(int argc, char **argv)
 	} else if (!d.cmdline) {
 		d.cmdline = CARDVISOR_LINUX_CMDLINE;
 	}
-	if (instance_new_id(d.id) || rundir_create(d.id, dir, sizeof(dir)) ||
-	    sibling_binary("cv-hv", hv, sizeof(hv))) {
-		fprintf(stderr, "cardvisor run: cannot create %s/%s: %s\n", rundir_base(), d.id,
-			strerror(errno));
+	if (instance_new_id(d.id)) {
+		fprintf(stderr, "cardvisor run: no instance id: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	/* rundir_create says on stderr why it refuses. */
+	if (rundir_create(d.id, dir, sizeof(dir)))
+		return EXIT_USAGE;
+	if (sibling_binary("cv-hv", hv, sizeof(hv))) {
+		fprintf(stderr, "cardvisor run: cv-hv: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
 	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
@@ -929,6 +935,9 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	/* Sockets, pid files and logs are this user's alone, whatever the
+	 * caller's umask; the processes started from here inherit it. */
+	umask(077);
 	cv_log_init("cardvisor", false);
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(cmd ? stdout : stderr);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tools/lib/log.h"
 
@@ -32,6 +33,8 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 	int opt;
 
 	*c = (struct card_cli){ 0 };
+	/* A card's socket and pid file are its owner's alone. */
+	umask(077);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i': path = optarg; break;

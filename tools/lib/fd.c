@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 bool fd_is_eventfd(int fd)
@@ -16,4 +17,16 @@ bool fd_is_eventfd(int fd)
 		return false;
 	target[n] = '\0';
 	return !strcmp(target, "anon_inode:[eventfd]");
+}
+
+bool fd_peer_trusted(int fd, long *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	*uid = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+		return false;
+	*uid = (long)cred.uid;
+	return cred.uid == geteuid() || cred.uid == 0;
 }

@@ -302,7 +302,7 @@ int volume_store_storaged(const char *binary, char *target, size_t len)
 		return 0;
 	ret = store_path("volumes", NULL, NULL, dir, sizeof(dir));
 	if (!ret)
-		ret = mkdir_p(rundir_base());
+		ret = rundir_base_create();
 	if (ret)
 		return ret;
 	snprintf(pidfile, sizeof(pidfile), "%s/storaged.pid", rundir_base());
@@ -312,7 +312,7 @@ int volume_store_storaged(const char *binary, char *target, size_t len)
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0 || null < 0 || setsid() < 0)

@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 		}
 	}
 	heap_keep_io_buffers();
+	umask(077);
 	err = storaged_init(&sd, dir, addr, port);
 	if (err < 0)
 		return 2;
