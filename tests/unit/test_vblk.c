@@ -672,31 +672,43 @@ static void test_bad_requests(void **state)
 	assert_int_equal(request(VIRTIO_BLK_T_IN, 0, 4096, &len), VIRTIO_BLK_S_OK);
 }
 
-/* A front-end gone with a request in flight: the completion touches
- * nothing of the old memory, and the next front-end is served. */
-static void test_disconnect_in_flight(void **state)
+/* A read long enough to be in flight when the test acts. */
+#define LONG_READ 65536
+
+/*
+ * Chain 0..2 (header, LONG_READ bytes at DATA_OFF, status) reads @sector;
+ * made available as avail entry @slot; the status byte set to 0xff.
+ */
+static void put_long_read(uint64_t sector, uint16_t slot)
 {
 	struct virtq_desc *d = (void *)(t.ram + DESC_OFF);
 	struct virtq_avail *av = (void *)(t.ram + AVAIL_OFF);
 	struct virtio_blk_outhdr *h = (void *)(t.ram + HDR_OFF);
-	struct vblk_stats st;
-	uint64_t one = 1;
-	uint32_t len;
 
-	(void)state;
-	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 0 };
+	memset(t.ram + DATA_OFF, 0, LONG_READ);
+	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = sector };
+	t.ram[HDR_OFF + 64] = 0xff;
 	d[0] = (struct virtq_desc){ HDR_OFF, sizeof(*h), VIRTQ_DESC_F_NEXT, 1 };
-	d[1] = (struct virtq_desc){ DATA_OFF, 65536, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
+	d[1] = (struct virtq_desc){ DATA_OFF, LONG_READ, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
 	d[2] = (struct virtq_desc){ HDR_OFF + 64, 1, VIRTQ_DESC_F_WRITE, 0 };
-	av->ring[0] = 0;
-	av->idx = 1;
+	av->ring[slot] = 0;
+}
+
+/* Make @n entries available, kick, let the card take them and send what it must. */
+static void kick_avail(uint16_t n)
+{
+	struct virtq_avail *av = (void *)(t.ram + AVAIL_OFF);
+	uint64_t one = 1;
+
+	__atomic_store_n(&av->idx, n, __ATOMIC_RELEASE);
 	assert_int_equal(write(t.kick, &one, sizeof(one)), sizeof(one));
 	assert_int_equal(vblk_process(t.vb), 0);
 	ebs_datapath_flush(t.dp);
-	fe_close();
-	vblk_stats(t.vb, &st);
-	assert_int_equal(st.released, 1);
-	/* The read completes into nothing. */
+}
+
+/* Let cv-storaged's answers to released requests arrive: they touch nothing. */
+static void drain_released(void)
+{
 	for (int i = 0; i < 200; i++) {
 		struct pollfd p = { .fd = nvmf_queue_fd(nvmf_ctrl_queue(t.nvmf, 0)),
 				    .events = POLLIN };
@@ -704,6 +716,50 @@ static void test_disconnect_in_flight(void **state)
 		if (poll(&p, 1, 5) == 1)
 			nvmf_queue_process(nvmf_ctrl_queue(t.nvmf, 0));
 	}
+}
+
+/* The long read completed as used entry @slot, with @pattern in the data. */
+static void assert_long_read_done(uint16_t slot, uint8_t pattern)
+{
+	struct virtq_used *used = (void *)(t.ram + USED_OFF);
+
+	assert_int_equal(used->idx, slot + 1);
+	assert_int_equal(used->ring[slot].id, 0);
+	assert_int_equal(used->ring[slot].len, LONG_READ + 1);
+	assert_int_equal(t.ram[HDR_OFF + 64], VIRTIO_BLK_S_OK);
+	assert_int_equal(t.ram[DATA_OFF], pattern);
+	assert_int_equal(t.ram[DATA_OFF + LONG_READ - 1], pattern);
+	/* And nothing after it. */
+	t.used_seen = slot + 1;
+	assert_false(pump());
+}
+
+/* LONG_READ bytes of @pattern at @sector, then a new connection with an inflight buffer. */
+static void inflight_connect(int *inflight, uint64_t sector, uint8_t pattern)
+{
+	uint32_t len;
+
+	memset(t.ram + DATA_OFF, pattern, LONG_READ);
+	assert_int_equal(request(VIRTIO_BLK_T_OUT, sector, LONG_READ, &len), VIRTIO_BLK_S_OK);
+	fe_close();
+	*inflight = -1;
+	fe_connect_inflight(inflight, 0);
+}
+
+/* A front-end gone with a request in flight: the completion touches
+ * nothing of the old memory, and the next front-end is served. */
+static void test_disconnect_in_flight(void **state)
+{
+	struct vblk_stats st;
+	uint32_t len;
+
+	(void)state;
+	put_long_read(0, 0);
+	kick_avail(1);
+	fe_close();
+	vblk_stats(t.vb, &st);
+	assert_int_equal(st.released, 1);
+	drain_released();
 	fe_connect();
 	assert_int_equal(request(VIRTIO_BLK_T_IN, 0, 4096, &len), VIRTIO_BLK_S_OK);
 }
@@ -723,61 +779,29 @@ static void test_inflight_resubmitted(void **state)
 	struct virtq_desc *d = (void *)(t.ram + DESC_OFF);
 	struct virtq_avail *av = (void *)(t.ram + AVAIL_OFF);
 	struct virtq_used *used = (void *)(t.ram + USED_OFF);
-	struct virtio_blk_outhdr *h = (void *)(t.ram + HDR_OFF);
 	struct virtio_blk_outhdr *h2 = (void *)(t.ram + HDR_OFF + 128);
-	uint8_t *status = t.ram + HDR_OFF + 64, *status2 = t.ram + HDR_OFF + 192;
-	enum { READ_LEN = 65536 }; /* long enough to be in flight */
-	int inflight = -1;
-	uint64_t one = 1;
-	uint32_t len;
+	int inflight;
 
 	(void)state;
-	memset(t.ram + DATA_OFF, 0x5a, READ_LEN);
-	assert_int_equal(request(VIRTIO_BLK_T_OUT, 0, READ_LEN, &len), VIRTIO_BLK_S_OK);
-	fe_close();
-	fe_connect_inflight(&inflight, 0);
-	memset(t.ram + DATA_OFF, 0, READ_LEN);
-	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 0 };
+	inflight_connect(&inflight, 0, 0x5a);
+	put_long_read(0, 0);
 	*h2 = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_GET_ID };
-	*status = *status2 = 0xff;
-	d[0] = (struct virtq_desc){ HDR_OFF, sizeof(*h), VIRTQ_DESC_F_NEXT, 1 };
-	d[1] = (struct virtq_desc){ DATA_OFF, READ_LEN, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
-	d[2] = (struct virtq_desc){ HDR_OFF + 64, 1, VIRTQ_DESC_F_WRITE, 0 };
 	d[3] = (struct virtq_desc){ HDR_OFF + 128, sizeof(*h2), VIRTQ_DESC_F_NEXT, 4 };
-	d[4] = (struct virtq_desc){ DATA_OFF + READ_LEN, 20, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 5 };
+	d[4] = (struct virtq_desc){ DATA_OFF + LONG_READ, 20, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 5 };
 	d[5] = (struct virtq_desc){ HDR_OFF + 192, 1, VIRTQ_DESC_F_WRITE, 0 };
-	av->ring[0] = 0;
 	av->ring[1] = 3;
-	__atomic_store_n(&av->idx, 2, __ATOMIC_RELEASE);
-	assert_int_equal(write(t.kick, &one, sizeof(one)), sizeof(one));
-	assert_int_equal(vblk_process(t.vb), 0);
-	ebs_datapath_flush(t.dp);
+	kick_avail(2);
 	assert_int_equal(used->idx, 1);
 	assert_int_equal(used->ring[0].id, 3);
 	fe_close();
-	/* The orphaned read completes into nothing. */
-	for (int i = 0; i < 200; i++) {
-		struct pollfd p = { .fd = nvmf_queue_fd(nvmf_ctrl_queue(t.nvmf, 0)),
-				    .events = POLLIN };
-
-		if (poll(&p, 1, 5) == 1)
-			nvmf_queue_process(nvmf_ctrl_queue(t.nvmf, 0));
-	}
+	drain_released();
 	assert_int_equal(used->idx, 1);
-	assert_int_equal(*status, 0xff);
+	assert_int_equal(t.ram[HDR_OFF + 64], 0xff);
 	/* Back, at used.idx as QEMU resumes a back-end it lost. */
 	t.used_seen = 1;
 	fe_connect_inflight(&inflight, 1);
 	assert_true(pump());
-	assert_int_equal(used->idx, 2);
-	assert_int_equal(used->ring[1].id, 0);
-	assert_int_equal(used->ring[1].len, READ_LEN + 1);
-	assert_int_equal(*status, VIRTIO_BLK_S_OK);
-	assert_int_equal(t.ram[DATA_OFF], 0x5a);
-	assert_int_equal(t.ram[DATA_OFF + READ_LEN - 1], 0x5a);
-	/* Nothing more: B is not done again. */
-	t.used_seen = 2;
-	assert_false(pump());
+	assert_long_read_done(1, 0x5a);
 	close(inflight);
 }
 
@@ -788,34 +812,14 @@ static void test_inflight_resubmitted(void **state)
  */
 static void test_inflight_new_mem_table(void **state)
 {
-	struct virtq_desc *d = (void *)(t.ram + DESC_OFF);
-	struct virtq_avail *av = (void *)(t.ram + AVAIL_OFF);
-	struct virtq_used *used = (void *)(t.ram + USED_OFF);
-	struct virtio_blk_outhdr *h = (void *)(t.ram + HDR_OFF);
 	struct vhost_user_memory m = { .nregions = 1 };
-	uint8_t *status = t.ram + HDR_OFF + 64;
-	enum { READ_LEN = 65536 };
 	struct vblk_stats st;
-	int inflight = -1;
-	uint64_t one = 1;
-	uint32_t len;
+	int inflight;
 
 	(void)state;
-	memset(t.ram + DATA_OFF, 0xa5, READ_LEN);
-	assert_int_equal(request(VIRTIO_BLK_T_OUT, 8, READ_LEN, &len), VIRTIO_BLK_S_OK);
-	fe_close();
-	fe_connect_inflight(&inflight, 0);
-	memset(t.ram + DATA_OFF, 0, READ_LEN);
-	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 8 };
-	*status = 0xff;
-	d[0] = (struct virtq_desc){ HDR_OFF, sizeof(*h), VIRTQ_DESC_F_NEXT, 1 };
-	d[1] = (struct virtq_desc){ DATA_OFF, READ_LEN, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
-	d[2] = (struct virtq_desc){ HDR_OFF + 64, 1, VIRTQ_DESC_F_WRITE, 0 };
-	av->ring[0] = 0;
-	__atomic_store_n(&av->idx, 1, __ATOMIC_RELEASE);
-	assert_int_equal(write(t.kick, &one, sizeof(one)), sizeof(one));
-	assert_int_equal(vblk_process(t.vb), 0);
-	ebs_datapath_flush(t.dp);
+	inflight_connect(&inflight, 8, 0xa5);
+	put_long_read(8, 0);
+	kick_avail(1);
 	/* The same RAM again, as a front-end re-sends its table. */
 	m.regions[0] = (struct vhost_user_mem_region){ .guest_phys_addr = 0, .memory_size = RAM_SIZE,
 						       .userspace_addr = (uintptr_t)t.ram };
@@ -823,13 +827,7 @@ static void test_inflight_new_mem_table(void **state)
 	vblk_stats(t.vb, &st);
 	assert_int_equal(st.released, 1);
 	assert_true(pump());
-	assert_int_equal(used->idx, 1);
-	assert_int_equal(used->ring[0].id, 0);
-	assert_int_equal(*status, VIRTIO_BLK_S_OK);
-	assert_int_equal(t.ram[DATA_OFF], 0xa5);
-	assert_int_equal(t.ram[DATA_OFF + READ_LEN - 1], 0xa5);
-	t.used_seen = 1;
-	assert_false(pump());
+	assert_long_read_done(0, 0xa5);
 	close(inflight);
 }
 
