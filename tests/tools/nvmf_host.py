@@ -218,9 +218,13 @@ class Host:
         return self.wait({cid: data or None})[cid]
 
     # ---- Fabrics and admin ----
-    def connect(self, volume, qid=0, sqsize=31, cntlid=0xffff, kato=0, subnqn=None,
+    def connect(self, volume, qid=0, sqsize=31, cntlid=0xffff, kato=None, subnqn=None,
                 hostid=b"\x11" * 16):
         cid = self.next_cid()
+        # cv-storaged requires keep alive on the admin queue; these tests
+        # end well within a minute.
+        if kato is None:
+            kato = 0 if qid else 60000
         subnqn = subnqn if subnqn is not None else NQN_PREFIX + volume
         d = hostid + struct.pack("<H", cntlid) + b"\0" * 238
         d += subnqn.encode().ljust(256, b"\0") + HOSTNQN.encode().ljust(256, b"\0")

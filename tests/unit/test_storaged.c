@@ -302,6 +302,15 @@ static void test_connect_parse(void **state)
 	cmd = connect_cmd(CTRL_MAX_IOQ + 1, 31);
 	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
 	assert_int_equal(dw0, DW0_SQE(42));             /* QID: SQE bytes 43:42 */
+	cmd = connect_cmd(0, 31);
+	cmd.kato = 0;                /* keep alive off: refused */
+	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_CONNECT_INVALID_PARAM);
+	assert_int_equal(dw0, DW0_SQE(48));             /* KATO: SQE bytes 51:48 */
+	cmd = connect_cmd(1, 31);    /* an I/O queue carries none */
+	cmd.kato = 0;
+	d.cntlid = 1;
+	assert_int_equal(ctrl_connect_parse(&cmd, &d, &r, &dw0), NVME_SC_SUCCESS);
+	d.cntlid = NVMF_CNTLID_DYNAMIC;
 
 	/* Dynamic model: the admin queue names no controller, I/O queues one. */
 	cmd = connect_cmd(0, 31);
@@ -499,10 +508,10 @@ static void test_features_keep_alive(void **state)
 	/* Queues exist now: the count is fixed. */
 	assert_int_equal(ctrl_set_features(c, &s, 0, &dw0), NVME_SC_CMD_SEQ_ERROR);
 
-	s.cdw10 = 0x0f;                       /* Keep Alive Timer: off */
+	s.cdw10 = 0x0f;                       /* Keep Alive Timer: off is refused */
 	s.cdw11 = 0;
-	assert_int_equal(ctrl_set_features(c, &s, 0, &dw0), 0);
-	assert_false(ctrl_ka_expired(c, UINT64_MAX));
+	assert_int_equal(ctrl_set_features(c, &s, 0, &dw0), NVME_SC_INVALID_FIELD);
+	assert_true(ctrl_ka_expired(c, UINT64_MAX));
 	s.cdw10 = 0x06;                       /* Volatile Write Cache off */
 	assert_int_equal(ctrl_set_features(c, &s, 0, &dw0), 0);
 	assert_false(c->vwce);

@@ -42,6 +42,14 @@ uint16_t ctrl_connect_parse(const struct nvmf_connect_cmd *cmd,
 		return invalid_param(dw0, false, offsetof(struct nvmf_connect_cmd, sqsize));
 	if (cmd->qid > CTRL_MAX_IOQ)
 		return invalid_param(dw0, false, offsetof(struct nvmf_connect_cmd, qid));
+	/*
+	 * Keep alive is required: a controller without it outlives a host that
+	 * vanished, and its volume would stay attached for ever.  (The spec
+	 * lets a host turn it off; a storage node that attaches volumes to
+	 * one host at a time cannot.)
+	 */
+	if (!cmd->qid && !cmd->kato)
+		return invalid_param(dw0, false, offsetof(struct nvmf_connect_cmd, kato));
 	if (strnlen(d->hostnqn, sizeof(d->hostnqn)) == sizeof(d->hostnqn) || !d->hostnqn[0])
 		return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, hostnqn));
 	if (volume_id_from_nqn(d->subnqn, sizeof(d->subnqn), r->volume) < 0)
@@ -291,6 +299,9 @@ uint16_t ctrl_set_features(struct ctrl *c, const struct nvme_sqe *sqe, uint64_t 
 		c->aec = sqe->cdw11;
 		return NVME_SC_SUCCESS;
 	case FEAT_KEEP_ALIVE_TIMER:
+		/* Not off either (ctrl_connect_parse). */
+		if (!sqe->cdw11)
+			return NVME_SC_INVALID_FIELD;
 		c->kato_ms = sqe->cdw11;
 		ctrl_keep_alive(c, now_ms);
 		return NVME_SC_SUCCESS;
