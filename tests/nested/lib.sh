@@ -72,12 +72,18 @@ nested_run() {
 
 # nested_split DATA DIR: each section of the stream DATA into DIR/NAME.out
 # (carriage returns dropped), its exit status into DIR/NAME.rc, as run_vm
-# (tests/integration/lib.sh) leaves them on the host.
+# (tests/integration/lib.sh) leaves them on the host.  A section that comes
+# twice (a VM run again after a triple fault, scenarios.sh's vm) leaves its
+# last run: both files are closed at its end, so awk truncates them when
+# the next one opens them.
 nested_split() {
 	awk -v dir="$2" '
 		{ sub(/\r+$/, "") }
 		/^cvnested: begin / { name = $3; f = dir "/" name ".out"; printf "" > f; next }
-		/^cvnested: end / { split($4, a, "="); print a[2] > (dir "/" name ".rc"); close(f); name = ""; next }
+		/^cvnested: end / {
+			split($4, a, "="); rc = dir "/" name ".rc"
+			print a[2] > rc; close(rc); close(f); name = ""; next
+		}
 		name != "" { print > f }' "$1"
 }
 

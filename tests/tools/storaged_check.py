@@ -345,13 +345,27 @@ def malformed():
     run("a command before Connect: Command Sequence Error", before_connect)
 
     def garbage():
+        # Bytes whose PDU type the transport does not define: Invalid Header
+        # Field.  (A defined type would be a PDU Sequence Error instead, so
+        # the first byte is fixed; the rest is seeded for a reproducible run.)
+        import random
         h = nv.Host(PORT)
-        h.raw(os.urandom(4096))
+        h.raw(b"\xff" + random.Random(4421).randbytes(4095))
         try:
             expect_term(h, 1)
         except (nv.Closed, ConnectionResetError):
             pass
     run("random bytes instead of an ICReq: refused", garbage)
+
+    def capsule_first():
+        # A well-formed command capsule before ICReq: PDU Sequence Error.
+        h = nv.Host(PORT)
+        h.raw(h.pdu(nv.CMD, nv.sqe(0x02, 1, 1)))
+        try:
+            expect_term(h, 2)
+        except (nv.Closed, ConnectionResetError):
+            pass
+    run("a command capsule instead of an ICReq: PDU Sequence Error", capsule_first)
 
     def mutations():
         # Valid write capsules (with digests, in-capsule data) with 1 to 3
