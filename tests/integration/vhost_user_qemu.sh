@@ -23,7 +23,7 @@ echo_pid=
 
 cleanup() {
 	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 

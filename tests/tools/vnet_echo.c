@@ -79,6 +79,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)(net.stats.rx_no_buffer + net.stats.rx_too_big +
 				    net.stats.rx_no_queue + net.stats.rx_bad_buffer),
 	       (unsigned long long)net.stats.tx_bad, (unsigned long long)net.vu.stats.rejected);
+	/* Out before the exit, which under LeakSanitizer can outlast a kill timer. */
+	fflush(stdout);
 	vnet_close(&net);
 	return 0;
 }
