@@ -89,16 +89,22 @@ loop_rc=$?
 
 # The card-kill round: cv-ebs SIGKILLed while fio has requests in flight;
 # a new one (as cardvisor would start) gets the inflight buffer from QEMU
-# when it reconnects and resubmits what its predecessor had taken.
+# when it reconnects and resubmits what its predecessor had taken.  So that
+# the card surely holds requests when it dies (not only ones still in the
+# avail ring, which the next card would take anyway), cv-storaged is
+# stopped for a second first: the card takes fio's requests and waits.
 killed=
 if [ "$loop_rc" = 0 ] && wait_line "$TMP/blk.out" "^cvvblk: fio round $kill_round start" 600; then
-	sleep 3
-	old_pid=$ebs_pid card=$(vblk_card_pid)
+	sleep 2
+	old_pid=$ebs_pid card=$(vblk_card_pid) storaged=$(cat "$TMP/storaged.pid")
+	kill -STOP "$storaged"
+	sleep 1
 	if [ -n "$card" ] && kill -9 "$card" 2>/dev/null; then
 		wait "$old_pid" 2>/dev/null
 		killed=yes
-		vblk_card_restart
 	fi
+	kill -CONT "$storaged"
+	[ -n "$killed" ] && vblk_card_restart
 	wait_line "$TMP/blk.out" "^cvvblk: fio round $kill_round (ok|fail)" 300 || loop_rc=1
 fi
 [ "$loop_rc" = 0 ] || kill "$qemu_pid" 2>/dev/null
@@ -114,7 +120,7 @@ check "blk face: cv-ebs was SIGKILLed during fio round $kill_round and started a
 expect blk "blk face: fio round $kill_round (card killed) verified every block it wrote" \
 	"^cvvblk: fio round $kill_round ok written_kib=[1-9]"
 check "blk face: the new cv-ebs resubmitted what the killed one had in flight" \
-	grep -qE 'resubmitting [0-9]+ chains taken and not completed before' "$TMP/ebs.log"
+	grep -qE 'resubmitting [1-9][0-9]* chains taken and not completed before' "$TMP/ebs.log"
 check "blk face: the guest logged no I/O error" \
 	bash -c "! grep -qiE 'I/O error|blk_update_request|timeout' '$TMP/blk.out'"
 expect blk "blk face: the guest ran its init to the end" '^cvvblk: done'
