@@ -144,8 +144,13 @@ static int handle_dma_map(struct vfio_server *srv, const struct vfu_msg *m)
 	int prot = 0;
 	void *p;
 
+	/*
+	 * The device reads and writes guest memory through
+	 * vfio_server_dma_ptr(), which does not know a region's protection: a
+	 * region it could not write would fault the card (found by fuzzing).
+	 */
 	if (d->argsz < sizeof(*d) ||
-	    (d->flags & ~(VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE)) ||
+	    d->flags != (VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE) ||
 	    !d->size || __builtin_add_overflow(d->address, d->size, &end) ||
 	    d->size > SIZE_MAX)
 		return -EINVAL;

@@ -118,7 +118,12 @@ static int ring_translate(const struct vu_dev *dev, uint16_t num,
 	*desc = virtq_mem_uaddr(&dev->mem, a->desc_user_addr, VIRTQ_DESC_SIZE(num));
 	*avail = virtq_mem_uaddr(&dev->mem, a->avail_user_addr, VIRTQ_AVAIL_SIZE(num));
 	*used = virtq_mem_uaddr(&dev->mem, a->used_user_addr, VIRTQ_USED_SIZE(num));
-	return *desc && *avail && *used ? 0 : -EFAULT;
+	if (!*desc || !*avail || !*used)
+		return -EFAULT;
+	/* Aligned front-end addresses are not enough: a region's
+	 * userspace_addr and mmap_offset may be anything (found by fuzzing). */
+	return (uintptr_t)*desc % VIRTQ_DESC_ALIGN || (uintptr_t)*avail % VIRTQ_AVAIL_ALIGN ||
+	       (uintptr_t)*used % VIRTQ_USED_ALIGN ? -EINVAL : 0;
 }
 
 /*
@@ -912,19 +917,20 @@ static void take_fds(struct vu_dev *dev, struct msghdr *msg)
 		dev->rx_fds_bad = true;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		size_t n;
-		int fds[VHOST_MEMORY_BASELINE_NREGIONS + 1];
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (n > sizeof(fds) / sizeof(fds[0]))
-			n = sizeof(fds) / sizeof(fds[0]);
-		memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+		/* Every fd the kernel gave us is kept or closed: the control
+		 * buffer rounds up, so it can hold more than we keep. */
 		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
 			if (dev->rx_nfds < VHOST_MEMORY_BASELINE_NREGIONS) {
-				dev->rx_fds[dev->rx_nfds++] = fds[i];
+				dev->rx_fds[dev->rx_nfds++] = fd;
 			} else {
-				close(fds[i]);
+				close(fd);
 				dev->rx_fds_bad = true;
 			}
 		}

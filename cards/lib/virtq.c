@@ -164,6 +164,12 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 			cv_err_once("virtq: readable descriptor after a writable one in chain %u", head);
 			return -EINVAL;
 		}
+		/* A zero-length buffer gives a chain no segment (found by fuzzing). */
+		if (!d.len) {
+			vq->stats.bad_desc++;
+			cv_err_once("virtq: zero-length descriptor in chain %u", head);
+			return -EINVAL;
+		}
 		r = add_buffer(vq, elem, d.addr, d.len, d.flags & VIRTQ_DESC_F_WRITE);
 		if (r)
 			return r;

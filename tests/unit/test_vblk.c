@@ -476,6 +476,8 @@ static int setup(void **state)
 			       .hostid = { 0x6c, 0x7a, 0x2f, 0x4e, 0x1b, 0x3d, 0x4c, 0x5e,
 					   0x8f, 0x9a, 0x0b, 0x1c, 0x2d, 0x3e, 0x4f, 0x50 },
 			       .nr_io_queues = 1, .queue_size = 32, .hdgst = true, .ddgst = true,
+			       /* cv-storaged wants keep alive; each test ends well before. */
+			       .kato_ms = 60000,
 			       .connect_timeout_ms = 5000, .reconnect_timeout_ms = 5000 };
 	struct vblk_config vc = { .serial = "volvblktest", .queues = 1 };
 	char port[8];

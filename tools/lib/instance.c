@@ -210,6 +210,7 @@ int instance_to_fdt(const struct instance_desc *d, void **blob, size_t *size)
 	size_t nic_len = list_len(&nic_list, d->nics, d->nr_nics);
 	size_t cap = 4096 + (d->cmdline ? strlen(d->cmdline) : 0) +
 		     (d->kernel ? strlen(d->kernel) : 0) + (d->initrd ? strlen(d->initrd) : 0) +
+		     (d->type ? strlen(d->type) : 0) + (d->quirks ? strlen(d->quirks) : 0) +
 		     vfio_len + vol_len + nic_len;
 	char node[32];
 	void *fdt;
@@ -367,6 +368,54 @@ static int list_from_fdt(const void *fdt, const struct node_list *l, void *elems
 	return 0;
 }
 
+/*
+ * The structure block walked as libfdt walks it, every length checked
+ * against what is left.  libfdt 1.6.1 (Debian 12's) adds a property's
+ * length to the offset in int arithmetic: a length such as 0xfffffff4
+ * lands on the same tag again and every walk of the node, fdt_check_full()
+ * included, loops for ever (found by fuzzing).
+ */
+static bool struct_block_ok(const void *fdt, size_t size)
+{
+	const uint8_t *p = (const uint8_t *)fdt + fdt_off_dt_struct(fdt);
+	uint32_t len = fdt_size_dt_struct(fdt), off = 0;
+
+	if (fdt_off_dt_struct(fdt) > size || len > size - fdt_off_dt_struct(fdt))
+		return false;
+	while (len - off >= 4) {
+		uint32_t tag = fdt32_ld((const fdt32_t *)(p + off)), plen;
+		const uint8_t *nul;
+
+		off += 4;
+		switch (tag) {
+		case FDT_BEGIN_NODE:
+			nul = memchr(p + off, 0, len - off);
+			if (!nul)
+				return false;
+			off = ((uint32_t)(nul - p) + 4) & ~3u;
+			break;
+		case FDT_PROP:
+			if (len - off < 8)
+				return false;
+			plen = fdt32_ld((const fdt32_t *)(p + off));
+			if (plen > len - off - 8)
+				return false;
+			off = (off + 8 + plen + 3) & ~3u;
+			break;
+		case FDT_END_NODE:
+		case FDT_NOP:
+			break;
+		case FDT_END:
+			return true;
+		default:
+			return false;
+		}
+		if (off > len)
+			return false;
+	}
+	return false;
+}
+
 int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 {
 	int ret;
@@ -378,7 +427,7 @@ int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 
 	memset(d, 0, sizeof(*d));
 	if (size < sizeof(struct fdt_header) || fdt_check_header(fdt) ||
-	    fdt_totalsize(fdt) > size) {
+	    fdt_totalsize(fdt) > size || !struct_block_ok(fdt, size)) {
 		cv_err("instance: not a valid device tree blob");
 		return -EINVAL;
 	}
