@@ -101,6 +101,8 @@ static inline bool fuzz_inside(const void *p, size_t len, const void *base, size
 }
 
 __attribute__((noreturn)) void fuzz_fail(const char *file, int line, const char *what);
+/* Entries of /proc/self/fd: a harness compares it before and after a session for leaks. */
+int fuzz_open_fds(void);
 /* Error lines logged so far: for APIs that promise one line per failure. */
 extern unsigned fuzz_log_errors;
 

@@ -26,7 +26,6 @@
  *  - once the client is gone the server is not connected and holds no
  *    file descriptor it was given.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -95,18 +94,6 @@ static bool ioeventfds_ready(void *opaque, unsigned region)
 {
 	(void)opaque;
 	return region == VFIO_PCI_BAR0_REGION_INDEX;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	FUZZ_CHECK(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static void setup(void)
@@ -232,7 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!v.ready)
 		setup();
-	baseline = count_fds();
+	baseline = fuzz_open_fds();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	v.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	FUZZ_CHECK(efd >= 0 && v.sock >= 0);
@@ -260,6 +247,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(vfio_server_process(v.srv) == 0);
 	FUZZ_CHECK(!vfio_server_connected(v.srv));
 	close(efd);
-	FUZZ_CHECK(count_fds() == baseline);
+	FUZZ_CHECK(fuzz_open_fds() == baseline);
 	return 0;
 }

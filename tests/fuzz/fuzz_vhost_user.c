@@ -31,7 +31,6 @@
  *    not connected, no memory or inflight buffer mapped, no ring fd
  *    kept, nothing held by the device, and no file descriptor leaked.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -184,18 +183,6 @@ static void dev_complete(unsigned q)
 	h.nheld[q] = 0;
 	vu_queue_flush(&h.dev, q);
 	vu_ring_idle(&h.dev, q);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	FUZZ_CHECK(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static int new_memfd(const char *name, size_t size, bool seal)
@@ -380,7 +367,7 @@ static void hang_up(void)
 		close(h.efd[i]);
 	h.nefd = 0;
 	h.rx_len = 0;
-	FUZZ_CHECK(count_fds() == h.baseline_fds);
+	FUZZ_CHECK(fuzz_open_fds() == h.baseline_fds);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -392,7 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	memset(h.ram, 0, RAM_SIZE);
 	memset(h.inflight, 0, INFLIGHT_SIZE);
-	h.baseline_fds = count_fds();
+	h.baseline_fds = fuzz_open_fds();
 	connect_frontend();
 
 	while (up && !fuzz_empty(&in)) {
