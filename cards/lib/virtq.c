@@ -318,11 +318,15 @@ void virtq_publish(struct virtq *vq)
 	vq->inflight->used_idx = vq->published;
 }
 
-static int by_counter(const void *a, const void *b, void *arg)
+/* A head to resubmit and its counter, copied: the region may change under the sort. */
+struct taken {
+	uint64_t counter;
+	uint16_t head;
+};
+
+static int by_counter(const void *a, const void *b)
 {
-	const struct vhost_user_queue_region_split *region = arg;
-	uint64_t ca = region->desc[*(const uint16_t *)a].counter;
-	uint64_t cb = region->desc[*(const uint16_t *)b].counter;
+	uint64_t ca = ((const struct taken *)a)->counter, cb = ((const struct taken *)b)->counter;
 
 	return ca < cb ? -1 : ca > cb;
 }
@@ -369,7 +373,19 @@ int virtq_inflight_attach(struct virtq *vq, struct vhost_user_queue_region_split
 		if (region->desc[i].counter > newest)
 			newest = region->desc[i].counter;
 	}
-	qsort_r(resubmit, n, sizeof(resubmit[0]), by_counter, region);
+	if (n) {
+		struct taken *t = malloc(sizeof(*t) * n);
+
+		/* Without memory the order is the heads' (still each once). */
+		for (uint16_t k = 0; t && k < n; k++)
+			t[k] = (struct taken){ region->desc[resubmit[k]].counter, resubmit[k] };
+		if (t) {
+			qsort(t, n, sizeof(*t), by_counter);
+			for (uint16_t k = 0; k < n; k++)
+				resubmit[k] = t[k].head;
+			free(t);
+		}
+	}
 	vq->inflight_counter = newest;
 	vq->resubmit_num = n;
 	/* Every head taken is either in the used ring or resubmitted. */
