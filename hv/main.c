@@ -124,10 +124,10 @@ int main(int argc, char **argv)
 	sigset_t set;
 	void *blob = NULL;
 	size_t blob_size;
+	int opt, status;
 
 	/* Its control and console sockets are its owner's alone (fd.h). */
-	umask(077);	int opt, status;
-
+	umask(077);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i': instance_path = optarg; break;
