@@ -257,8 +257,11 @@ expect bad "net-bad: after each of 7 malformed chains the gateway still answers"
 expect_rc bad "the guest powers off" 0
 chains=$(grep -oP 'virtio-net tx_bad \K[0-9]+, chains dropped:.*(?=; conntrack)' "$TMP/bad.out")
 n_chains=$(( $(grep -oP '[a-z_]+=\K[0-9]+' <<<"${chains#*:}" | paste -sd+ | sed 's/^$/0/') ))
-check_vm bad "the card survived and counted all 7: 3 bad frames, ${n_chains} chains dropped (${chains:-no counters})" \
-	test "${chains%%,*}" = 3 -a "$n_chains" = 4
+# Two bad frames (the card refuses their headers) and five malformed chains
+# (the zero-length descriptor is one since the virtqueue drops it as
+# bad_desc, as virtq.h says: found by fuzzing).
+check_vm bad "the card survived and counted all 7: 2 bad frames, ${n_chains} chains dropped (${chains:-no counters})" \
+	test "${chains%%,*}" = 2 -a "$n_chains" = 5
 
 # ---- 6. tshark decodes what the cards put on lo ----------------------------
 if [ -n "$have_tshark" ]; then
