@@ -101,5 +101,6 @@ expect_rc foreign "a card served by another user: cv-hv does not start the VM (e
 expect foreign "and says whose it is" "served by uid $NOBODY, not by a card of this VM's owner"
 check "cv-hv set nothing up with it (no version, no guest memory, no vectors)" \
 	bash -c "! grep -q 'card at .*MSI-X vectors' '$TMP/foreign.out'"
+# The card ends by SIGTERM: its status is not this test's.
 kill "$card" 2>/dev/null
-wait "$card" 2>/dev/null
+wait "$card" 2>/dev/null || true
