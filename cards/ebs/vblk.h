@@ -15,7 +15,8 @@
  *
  * Offered: VERSION_1, INDIRECT_DESC, EVENT_IDX, SIZE_MAX, SEG_MAX,
  * BLK_SIZE, FLUSH, DISCARD, WRITE_ZEROES, and MQ with more than one
- * queue.  Not offered: RO, GEOMETRY, TOPOLOGY, CONFIG_WCE (the cache mode
+ * queue; protocol features CONFIG and INFLIGHT_SHMFD (a restarted card
+ * resubmits what its predecessor had taken: docs/vhost-user.md).  Not offered: RO, GEOMETRY, TOPOLOGY, CONFIG_WCE (the cache mode
  * is fixed: writeback, FLUSH passes through to cv-storaged), SECURE_ERASE.
  */
 #ifndef CV_EBS_VBLK_H
