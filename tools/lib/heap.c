@@ -16,10 +16,15 @@
 #define HEAP_IS_GLIBC 1
 #endif
 
-void heap_keep_io_buffers(void)
+bool heap_keep_io_buffers(void)
 {
+	if (!HEAP_IS_GLIBC)
+		return false;
 	/* mallopt answers 1 on success; a refusal costs speed, not function. */
-	if (HEAP_IS_GLIBC && (mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD) != 1 ||
-			      mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD) != 1))
+	if (mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD) != 1) {
 		cv_warn("heap: glibc refused the I/O buffer thresholds; buffers are mapped per request");
+		return false;
+	}
+	return true;
 }

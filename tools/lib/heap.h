@@ -12,15 +12,18 @@
 #ifndef CV_TOOLS_LIB_HEAP_H
 #define CV_TOOLS_LIB_HEAP_H
 
+#include <stdbool.h>
+
 /*
  * Keep freed I/O buffers in the heap: buffers below HEAP_MMAP_THRESHOLD
  * come from the heap, and up to HEAP_TRIM_THRESHOLD of free memory at its
  * top stays mapped (both fixed, which also turns off glibc's dynamic
- * adjustment).  Call once, early in main.  A no-op under ASan, whose
- * allocator is its own.
+ * adjustment).  Call once, early in main.  True when glibc's heap took
+ * the settings; false under ASan, whose allocator is its own, or when
+ * glibc refused them (logged).
  */
 #define HEAP_MMAP_THRESHOLD (4 << 20)
 #define HEAP_TRIM_THRESHOLD (64 << 20)
-void heap_keep_io_buffers(void);
+bool heap_keep_io_buffers(void);
 
 #endif /* CV_TOOLS_LIB_HEAP_H */
