@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -26,6 +27,7 @@
 
 #include "tools/lib/card_proc.h"
 #include "tools/lib/instance.h"
+#include "tools/lib/instance_record.h"
 #include "tools/lib/log.h"
 #include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
@@ -33,6 +35,8 @@
 #include "tools/lib/volume_store.h"
 
 #define EXIT_USAGE 1
+/* `wait --timeout` ran out, as timeout(1) says it. */
+#define EXIT_WAIT_TIMEOUT 124
 /*
  * Linux on cardvisor's platform: the console is COM1; reboot through the
  * keyboard controller (which ends the VM); no PS/2 mouse to probe for.
@@ -54,6 +58,7 @@ static void usage(FILE *f)
 		"usage: cardvisor <command> [options]\n\n"
 		"commands:\n"
 		"  run      start a VM in the foreground (its console is this terminal)\n"
+		"  run -d   start it detached: prints its id once it runs\n"
 		"  ps       list running VMs\n"
 		"  status ID          print a VM's status as JSON\n"
 		"  stop ID [--force] [--timeout SECONDS]\n"
@@ -67,7 +72,13 @@ static void usage(FILE *f)
 		"                     120 s) at the metadata service's spot/instance-action\n"
 		"  volume create --size SIZE [ID]\n"
 		"                     a new volume (and its key) in the volume store;\n"
-		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n\n"
+		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n"
+		"  logs ID [-f|--follow] [--system]\n"
+		"                     a detached VM's console (--system: what cardvisor,\n"
+		"                     cv-hv and the cards said); -f until it ends\n"
+		"  wait ID [--timeout SECONDS]\n"
+		"                     until a detached VM ends; exits with its status\n"
+		"  rm ID              forget an ended detached VM and its logs\n\n"
 		"cardvisor run options:\n"
 		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
 		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
@@ -96,12 +107,15 @@ static void usage(FILE *f)
 		"                     ,conntrack=N (tracked flows, default 65536)\n"
 		"  --vfio-user PATH   plug the PCI function a card serves over vfio-user on\n"
 		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
-		"  --verbose          more logging from every process\n\n"
+		"  --verbose          more logging from every process\n"
+		"  -d, --detach       run in the background; console and logs go to\n"
+		"                     %s/instances/ID (cardvisor logs)\n\n"
 		"Running VMs live under %s (set CARDVISOR_RUNDIR to change).\n"
 		"On a terminal, Ctrl-A x stops the VM at once.\n"
-		"Exit status of run: 0 guest powered off or stopped; 1 bad options or kernel;\n"
-		"2 the guest crashed or KVM failed.\n",
-		volume_store_base(), rundir_base());
+		"Exit status of run (and of wait for a detached VM): 0 guest powered off\n"
+		"or stopped; 1 bad options or kernel; 2 the guest crashed or KVM failed;\n"
+		"wait: 124 still running at --timeout.\n",
+		volume_store_base(), volume_store_base(), rundir_base());
 }
 
 /* cv-hv and the cards sit next to this binary (build/ or the install prefix). */
@@ -345,6 +359,211 @@ static int instance_wait(pid_t hv, struct run_card *cards, unsigned n, const cha
 	}
 }
 
+static struct json_object *control_call(const char *id, const char *request);
+static bool reply_ok(struct json_object *o);
+
+/*
+ * After cv-hv started: wait until its control socket answers, so that `run
+ * -d` returns an instance that `status`, `stop` and `console` can reach.
+ * True with *status set when cv-hv ended first.  A cv-hv that neither
+ * answers nor ends within CARD_START_MS is reported running anyway (ps says
+ * "unreachable"): the caller gets its id to stop it with.
+ */
+static bool instance_await_control(const char *id, pid_t hv, int *status)
+{
+	struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+
+	for (long waited = 0; waited < CARD_START_MS; waited += 20) {
+		struct json_object *r;
+		bool up;
+
+		if (waitpid(hv, status, WNOHANG) == hv)
+			return true;
+		r = control_call(id, "{\"cmd\":\"status\"}");
+		up = reply_ok(r);
+		json_object_put(r);
+		if (up)
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	fprintf(stderr, "cardvisor: instance %s: cv-hv does not answer on its control socket "
+			"after %d s\n", id, CARD_START_MS / 1000);
+	return false;
+}
+
+/* The exit status of `cardvisor run` for cv-hv's wait status. */
+static int instance_status(const char *id, int status)
+{
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "cardvisor: cv-hv for %s died of signal %s\n", id,
+			strsignal(WTERMSIG(status)));
+		return 2;
+	}
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Start instance @d's cards and cv-hv and supervise them until cv-hv ends.
+ * With @ready_fd (a detached run), one byte goes there once cv-hv answers
+ * on its control socket (or ended well before it was seen to); the fd is
+ * closed either way, so the waiting `run -d` learns of a failure to start
+ * by end of file.  Returns the exit
+ * status of `cardvisor run`.
+ */
+static int instance_run(struct instance_desc *d, const char *console, struct run_volume *vols,
+			unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
+			bool verbose, int ready_fd)
+{
+	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256];
+	struct run_card cards[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS] = { 0 };
+	unsigned nr_cards = nr_vols + nr_nics;
+	bool ended = false;
+	int status = 0;
+	pid_t pid;
+
+	/* rundir_create says on stderr why it refuses. */
+	if (rundir_create(d->id, dir, sizeof(dir)))
+		goto fail;
+	if (sibling_binary("cv-hv", hv, sizeof(hv))) {
+		fprintf(stderr, "cardvisor run: cv-hv: %s\n", strerror(errno));
+		goto fail;
+	}
+	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
+	if (volumes_describe(d, vols, nr_vols, cards, dir, target, sizeof(target)) ||
+	    nics_describe(d, nics, nr_nics, cards + nr_vols, dir) ||
+	    instance_write_file(dtb, d) || cards_start(cards, nr_cards, dtb, verbose))
+		goto fail;
+
+	pid = fork();
+	if (pid == 0) {
+		char *args[] = { hv, "--instance", dtb, "--console", (char *)console,
+				 verbose ? "--verbose" : NULL, NULL };
+
+		execv(hv, args);
+		fprintf(stderr, "cardvisor run: cannot start %s: %s\n", hv, strerror(errno));
+		_exit(EXIT_USAGE);
+	}
+	if (pid < 0) {
+		cards_stop(cards, nr_cards);
+		goto fail;
+	}
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+	{
+		FILE *f = fopen(pidfile, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", (int)pid);
+			fclose(f);
+		}
+	}
+	fprintf(stderr, "cardvisor: instance %s started (cv-hv pid %d)\n", d->id, (int)pid);
+	/* The terminal's Ctrl-C goes to cv-hv too (same process group): it decides. */
+	signal(SIGINT, SIG_IGN);
+	if (ready_fd >= 0) {
+		/* A guest that ran and powered off before cv-hv was seen to
+		 * answer was running too: `wait` gives its status. */
+		ended = instance_await_control(d->id, pid, &status);
+		if ((!ended || (WIFEXITED(status) && !WEXITSTATUS(status))) &&
+		    write(ready_fd, "R", 1) != 1)
+			fprintf(stderr, "cardvisor: instance %s: `run -d` is gone: %s\n", d->id,
+				strerror(errno));
+		close(ready_fd);
+	}
+	if (!ended)
+		status = instance_wait(pid, cards, nr_cards, dtb, verbose);
+	cards_stop(cards, nr_cards);
+	rundir_remove(d->id);
+	return instance_status(d->id, status);
+fail:
+	rundir_remove(d->id);
+	if (ready_fd >= 0)
+		close(ready_fd);
+	return EXIT_USAGE;
+}
+
+/* Copy the file at @path to @out, from @*pos on; @*pos moves to its end. */
+static void file_copy_from(const char *path, off_t *pos, FILE *out)
+{
+	char buf[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while ((n = pread(fd, buf, sizeof(buf), *pos)) > 0) {
+		fwrite(buf, 1, (size_t)n, out);
+		*pos += n;
+	}
+	fflush(out);
+	close(fd);
+}
+
+/*
+ * run -d: the supervising `cardvisor run` goes on in a new session with
+ * its output (and every child's) in the record's cardvisor.log; this one
+ * prints the id once cv-hv answers, or what went wrong when it ended
+ * before that, with the status a foreground run would have had.
+ */
+static int instance_detach(struct instance_desc *d, const char *console, struct run_volume *vols,
+			   unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
+			   bool verbose)
+{
+	char log[512], c;
+	int lock, ready[2], status, ret;
+	off_t pos = 0;
+	ssize_t n;
+	pid_t pid;
+
+	lock = instance_record_create(d->id);
+	if (lock < 0)
+		return EXIT_USAGE;
+	if (instance_record_path(d->id, "cardvisor.log", log, sizeof(log)) ||
+	    pipe2(ready, O_CLOEXEC) < 0) {
+		instance_record_remove(d->id);
+		return EXIT_USAGE;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		close(ready[0]);
+		if (logfd < 0 || null < 0 || setsid() < 0 || dup2(null, 0) < 0 ||
+		    dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+			ret = EXIT_USAGE;
+		else
+			ret = instance_run(d, console, vols, nr_vols, nics, nr_nics, verbose,
+					   ready[1]);
+		if (instance_record_set_exit(d->id, ret))
+			fprintf(stderr, "cardvisor: instance %s: cannot record exit status %d\n",
+				d->id, ret);
+		return ret; /* the supervisor's own exit status, through main() */
+	}
+	close(lock);
+	close(ready[1]);
+	if (pid < 0) {
+		close(ready[0]);
+		instance_record_remove(d->id);
+		return EXIT_USAGE;
+	}
+	do
+		n = read(ready[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(ready[0]);
+	if (n == 1) {
+		printf("%s\n", d->id);
+		return 0;
+	}
+	waitpid(pid, &status, 0);
+	if (instance_record_exit(d->id, &ret))
+		ret = 2;
+	fprintf(stderr, "cardvisor run: instance %s ended before it was running (exit status "
+			"%d); its log (cardvisor logs --system %s):\n", d->id, ret, d->id);
+	file_copy_from(log, &pos, stderr);
+	return ret;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -361,23 +580,22 @@ static int cmd_run(int argc, char **argv)
 		{ "volume", required_argument, NULL, 'V' },
 		{ "nic", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct instance_desc d = { .type = "cv.custom", .vcpus = 1, .memory = 256ULL << 20,
 				   .quirks = "auto" };
-	const char *console = "stdio", *guest = NULL;
-	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256], err[160];
+	const char *console = NULL, *guest = NULL;
+	char err[160], console_path[512], console_log[600];
 	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
-	struct run_card cards[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS] = { 0 };
-	unsigned nr_vols = 0, nr_nics = 0, nr_cards;
-	bool verbose = false;
-	int opt, status;
-	pid_t pid;
+	unsigned nr_vols = 0, nr_nics = 0;
+	bool verbose = false, detach = false;
+	int opt;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k': d.kernel = optarg; d.linux_guest = true; break;
 		case 'g': guest = optarg; break;
@@ -440,6 +658,7 @@ static int cmd_run(int argc, char **argv)
 			nr_nics++;
 			break;
 		case 'v': verbose = true; break;
+		case 'd': detach = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return EXIT_USAGE;
 		}
@@ -458,61 +677,25 @@ static int cmd_run(int argc, char **argv)
 	} else if (!d.cmdline) {
 		d.cmdline = CARDVISOR_LINUX_CMDLINE;
 	}
+	if (detach && console && !strcmp(console, "stdio")) {
+		fprintf(stderr, "cardvisor run: -d has no terminal for --console stdio "
+				"(its console goes to `cardvisor logs ID`)\n");
+		return EXIT_USAGE;
+	}
 	if (instance_new_id(d.id)) {
 		fprintf(stderr, "cardvisor run: no instance id: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
-	/* rundir_create says on stderr why it refuses. */
-	if (rundir_create(d.id, dir, sizeof(dir)))
-		return EXIT_USAGE;
-	if (sibling_binary("cv-hv", hv, sizeof(hv))) {
-		fprintf(stderr, "cardvisor run: cv-hv: %s\n", strerror(errno));
-		return EXIT_USAGE;
+	if (!detach)
+		return instance_run(&d, console ? console : "stdio", vols, nr_vols, nics, nr_nics,
+				    verbose, -1);
+	if (!console) {
+		if (instance_record_path(d.id, "console.log", console_path, sizeof(console_path)))
+			return EXIT_USAGE;
+		snprintf(console_log, sizeof(console_log), "file:%s", console_path);
+		console = console_log;
 	}
-	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
-	nr_cards = nr_vols + nr_nics;
-	if (volumes_describe(&d, vols, nr_vols, cards, dir, target, sizeof(target)) ||
-	    nics_describe(&d, nics, nr_nics, cards + nr_vols, dir) ||
-	    instance_write_file(dtb, &d) || cards_start(cards, nr_cards, dtb, verbose)) {
-		rundir_remove(d.id);
-		return EXIT_USAGE;
-	}
-
-	pid = fork();
-	if (pid == 0) {
-		char *args[] = { hv, "--instance", dtb, "--console", (char *)console,
-				 verbose ? "--verbose" : NULL, NULL };
-
-		execv(hv, args);
-		fprintf(stderr, "cardvisor run: cannot start %s: %s\n", hv, strerror(errno));
-		_exit(EXIT_USAGE);
-	}
-	if (pid < 0) {
-		cards_stop(cards, nr_cards);
-		rundir_remove(d.id);
-		return EXIT_USAGE;
-	}
-	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
-	{
-		FILE *f = fopen(pidfile, "w");
-
-		if (f) {
-			fprintf(f, "%d\n", (int)pid);
-			fclose(f);
-		}
-	}
-	fprintf(stderr, "cardvisor: instance %s started (cv-hv pid %d)\n", d.id, (int)pid);
-	/* The terminal's Ctrl-C goes to cv-hv too (same process group): it decides. */
-	signal(SIGINT, SIG_IGN);
-	status = instance_wait(pid, cards, nr_cards, dtb, verbose);
-	cards_stop(cards, nr_cards);
-	rundir_remove(d.id);
-	if (WIFSIGNALED(status)) {
-		fprintf(stderr, "cardvisor: cv-hv for %s died of signal %s\n", d.id,
-			strsignal(WTERMSIG(status)));
-		return 2;
-	}
-	return WEXITSTATUS(status);
+	return instance_detach(&d, console, vols, nr_vols, nics, nr_nics, verbose);
 }
 
 /* Connect to one of a running instance's sockets in its run directory. */
@@ -643,14 +826,14 @@ static bool instance_gone(const char *id)
 	return access(path, F_OK) != 0;
 }
 
-static bool parse_seconds(const char *s, long *out)
+static bool parse_seconds(const char *cmd, const char *opt, const char *s, long *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtol(s, &end, 10);
 	if (errno || end == s || *end || *out < 0 || *out > 86400) {
-		fprintf(stderr, "cardvisor stop: --timeout %s: expected 0..86400 seconds\n", s);
+		fprintf(stderr, "cardvisor %s: %s %s: expected 0..86400 seconds\n", cmd, opt, s);
 		return false;
 	}
 	return true;
@@ -675,7 +858,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 			return EXIT_USAGE;
 		if (opt == 'f')
 			force = true;
-		else if (opt != 't' || !parse_seconds(optarg, &timeout_s))
+		else if (opt != 't' || !parse_seconds(cmd, "--timeout", optarg, &timeout_s))
 			return EXIT_USAGE;
 	}
 	if (optind != argc - 1) {
@@ -808,7 +991,7 @@ static int cmd_interrupt(int argc, char **argv)
 			action = optarg;
 		else if (opt == 'c')
 			cancel = true;
-		else if (opt != 'i' || !parse_seconds(optarg, &in_s))
+		else if (opt != 'i' || !parse_seconds("interrupt", "--in", optarg, &in_s))
 			return EXIT_USAGE;
 	}
 	if (optind != argc - 1 || !instance_id_valid(argv[optind])) {
@@ -931,6 +1114,123 @@ static int cmd_console(int argc, char **argv)
 	return 0;
 }
 
+/* The id argument of logs, wait and rm: an instance with a record. */
+static const char *record_arg(const char *cmd, int argc, char **argv, const char *opts_usage)
+{
+	const char *id;
+
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: cardvisor %s%s ID\n", cmd, opts_usage);
+		return NULL;
+	}
+	id = argv[optind];
+	if (!instance_id_valid(id)) {
+		fprintf(stderr, "cardvisor %s: \"%s\" is not an instance id (i-...)\n", cmd, id);
+		return NULL;
+	}
+	if (!instance_record_exists(id)) {
+		fprintf(stderr, "cardvisor %s: no record of %s in %s/instances (only `cardvisor "
+				"run -d` keeps one)\n", cmd, id, volume_store_base());
+		return NULL;
+	}
+	return id;
+}
+
+/*
+ * logs: a detached instance's console (--system: what cardvisor, cv-hv and
+ * the cards said); --follow goes on until the instance has ended.
+ */
+static int cmd_logs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "system", no_argument, NULL, 's' },
+		{ 0 },
+	};
+	struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	bool follow = false, system = false;
+	char path[512];
+	const char *id;
+	off_t pos = 0;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (opt == 'f')
+			follow = true;
+		else if (opt == 's')
+			system = true;
+		else
+			return EXIT_USAGE;
+	}
+	id = record_arg("logs", argc, argv, " [-f|--follow] [--system]");
+	if (!id || instance_record_path(id, system ? "cardvisor.log" : "console.log", path,
+					sizeof(path)))
+		return EXIT_USAGE;
+	for (;;) {
+		/* Whether it ran before the copy: what it wrote until its end is read. */
+		bool running = follow && instance_record_running(id);
+
+		file_copy_from(path, &pos, stdout);
+		if (!running)
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* wait: until a detached instance ends; its exit status is ours. */
+static int cmd_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	long timeout_s = -1;
+	const char *id;
+	int opt, ret, status;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 't' || !parse_seconds("wait", "--timeout", optarg, &timeout_s))
+			return EXIT_USAGE;
+	}
+	id = record_arg("wait", argc, argv, " [--timeout SECONDS]");
+	if (!id)
+		return EXIT_USAGE;
+	ret = instance_record_wait(id, timeout_s < 0 ? -1 : timeout_s * 1000);
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, "cardvisor wait: %s is still running after %ld s\n", id, timeout_s);
+		return EXIT_WAIT_TIMEOUT;
+	}
+	if (!ret)
+		ret = instance_record_exit(id, &status);
+	if (ret) {
+		fprintf(stderr, "cardvisor wait: %s ended without an exit status (its supervisor "
+				"was killed?): %s; see cardvisor logs --system %s\n", id,
+			strerror(-ret), id);
+		return 2;
+	}
+	return status;
+}
+
+/* rm: forget an ended detached instance (its console and logs go too). */
+static int cmd_rm(int argc, char **argv)
+{
+	const char *id;
+	int ret;
+
+	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
+		return EXIT_USAGE;
+	id = record_arg("rm", argc, argv, "");
+	if (!id)
+		return EXIT_USAGE;
+	ret = instance_record_remove(id);
+	if (ret == -EBUSY)
+		fprintf(stderr, "cardvisor rm: %s is still running (cardvisor stop %s first)\n", id,
+			id);
+	else if (ret)
+		fprintf(stderr, "cardvisor rm: %s: %s\n", id, strerror(-ret));
+	return ret ? EXIT_USAGE : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -953,6 +1253,12 @@ int main(int argc, char **argv)
 		return cmd_interrupt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "volume"))
 		return cmd_volume(argc - 1, argv + 1);
+	if (!strcmp(cmd, "logs"))
+		return cmd_logs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "wait"))
+		return cmd_wait(argc - 1, argv + 1);
+	if (!strcmp(cmd, "rm"))
+		return cmd_rm(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||
 	    !strcmp(cmd, "resume"))
 		return cmd_control(cmd, argc - 1, argv + 1);

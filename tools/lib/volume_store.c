@@ -165,6 +165,11 @@ static int store_path(const char *sub, const char *id, const char *ext, char *pa
 	return snprintf(path, len, "%s/%s%s", dir, id, ext) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
+int volume_store_subdir(const char *sub, char *path, size_t len)
+{
+	return store_path(sub, NULL, NULL, path, len);
+}
+
 /* Write @len bytes to a new file @path of @mode, durably; remove it on failure. */
 static int file_create(const char *path, mode_t mode, const void *data, size_t len,
 		       uint64_t size)

@@ -24,6 +24,8 @@
 
 /* $CARDVISOR_STATE, else /var/lib/cardvisor for root, else ~/.local/share/cardvisor. */
 const char *volume_store_base(void);
+/* mkdir -p <state>/@sub (mode 0700) and put its path in @path. */
+int volume_store_subdir(const char *sub, char *path, size_t len);
 
 /* What `cardvisor run --volume` asks for. */
 struct volume_spec {
