@@ -74,7 +74,7 @@ nested_attempt() {
 # nested_lockup: the outer kernel's lockup report on its console, if any:
 # the first lockup line, the stuck RIP and the call trace's functions.
 nested_lockup() {
-	grep -aqE 'soft lockup|hard LOCKUP|Kernel panic' "$TMP/outer.console" || return 1
+	grep -aqE 'soft lockup|hard LOCKUP|Kernel panic' "$TMP/outer.console" 2>/dev/null || return 1
 	{
 		grep -a -m1 -E 'soft lockup|hard LOCKUP|Kernel panic' "$TMP/outer.console"
 		grep -a -m1 -E '^\[ *[0-9.]+\] RIP: ' "$TMP/outer.console"
@@ -98,7 +98,7 @@ nested_run() {
 		start=$(date +%s)
 		nested_attempt "$cpio" "$groups" "$limit"
 		echo "# outer guest: QEMU exit status $rc after $(($(date +%s) - start)) s wall" \
-			"($(grep -c 'cvnested: begin' "$TMP/outer.data" 2>/dev/null || echo 0) sections)"
+			"($(grep -ac 'cvnested: begin' "$TMP/outer.data" 2>/dev/null || true) sections)"
 		cp "$TMP/outer.data" "$BOOT_DIR/$log.log" 2>/dev/null
 		cp "$TMP/outer.console" "$BOOT_DIR/$log.console" 2>/dev/null
 		echo "# everything the VMs printed: $BOOT_DIR/$log.log; the outer guest's console:" \
