@@ -20,6 +20,7 @@
 #include "hv/vfio_user.h"
 #include "hv/virtio_pci.h"
 #include "hv/vm.h"
+#include "tools/lib/harden.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/log.h"
 #include "tools/lib/rundir.h"
@@ -143,6 +144,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return VM_EXIT_SETUP;
 	}
+	/*
+	 * Guest memory is never in a core file or readable by another process
+	 * of this uid.  Its capabilities stay for now: the jail that gives
+	 * cv-hv a uid of its own (issue 11) drops them.
+	 */
+	if (process_harden(false))
+		return VM_EXIT_SETUP;
 	if (instance_read_file(instance_path, &blob, &blob_size) ||
 	    instance_from_fdt(blob, blob_size, &desc)) {
 		free(blob);

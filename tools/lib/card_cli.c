@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "tools/lib/harden.h"
 #include "tools/lib/log.h"
 
 static void usage(FILE *f, const char *tag, const char *kind, const char *what)
@@ -51,6 +52,9 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 	}
 	cv_log_init(tag, verbose);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before the instance description, the key or a guest byte is read. */
+	if (process_harden(true))
+		return -EPERM;
 	if (instance_read_file(path, &c->blob, &size) ||
 	    instance_from_fdt(c->blob, size, &c->desc)) {
 		card_cli_free(c);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "guest-abi/nvme_tcp.h"
+#include "tools/lib/harden.h"
 #include "tools/lib/heap.h"
 #include "tools/lib/log.h"
 #include "tools/storaged/server.h"
@@ -134,6 +135,12 @@ int main(int argc, char **argv)
 	err = storaged_init(&sd, dir, addr, port);
 	if (err < 0)
 		return 2;
+	/* After the bind (a port below 1024 may need a capability), before
+	 * the first PDU. */
+	if (process_harden(true)) {
+		storaged_exit(&sd);
+		return 2;
+	}
 	if (max_arg)
 		sd.max_conns = (unsigned)max_conns;
 	if (pidfile) {

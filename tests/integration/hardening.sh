@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Every card and cv-storaged hardens itself before it reads untrusted input
+# (tools/lib/harden.h, issue 11): no core dumps, not dumpable (so another
+# process of the same uid cannot read its memory, where the volume's XTS key
+# schedule lives), every capability dropped, no_new_privs.  Checked on the
+# running processes: cv-ebs and cv-vpc of an instance description and the
+# cv-storaged that serves its volume.  A control process of the same uid
+# that did not harden itself shows the probe can fail.  cv-hv's side runs in
+# the nested-KVM test (group lifecycle), which has a KVM everywhere.
+. "$(dirname "$0")/lib.sh"
+
+what="process hardening"
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+	skip "$what" "needs root and setpriv for a reader without CAP_SYS_PTRACE"
+	exit 0
+fi
+volume_env
+pids=()
+cleanup() {
+	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+	storaged_kill
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ids=$("$BUILD/tests/tools/mkinstance" "$TMP/inst.dtb" --kernel "$TESTGUEST" \
+	--nic "$TMP/vpc.sock,10.0.1.0/24,10.0.1.23,02:00:0a:00:01:17" \
+	--volume "$TMP/blk.sock,size=16M" --storaged "$BUILD/cv-storaged" 2>"$TMP/mk.err") || {
+	not_ok "$what: mkinstance: $(tail -n1 "$TMP/mk.err")"
+	exit 0
+}
+vol=$(sed -n 2p <<<"$ids")
+# start NAME SOCKET ARGS...: a card in the background until SOCKET appears.
+start() {
+	local name=$1 sock=$2
+	shift 2
+	timeout --kill-after=5 300 "$@" >"$TMP/$name.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do [ -S "$sock" ] && return 0; sleep 0.1; done
+	not_ok "$what: $name serves $sock"
+	sed 's/^/#   /' "$TMP/$name.log" | tail -n 10
+	exit 0
+}
+start cv-ebs "$TMP/blk.sock" "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol"
+start cv-vpc "$TMP/vpc.sock" "$BUILD/cv-vpc" --instance "$TMP/inst.dtb" --nic eni-0
+# The control: a process of the same uid, without capabilities like the
+# cards (the kernel also refuses a reader fewer capabilities than its
+# target), that did not make itself undumpable.
+setpriv --inh-caps=-all --bounding-set=-all -- sleep 300 &
+pids+=($!)
+control=$!
+
+# pid_of NAME: the running NAME started for this test (not the timeout around it).
+pid_of() {
+	case $1 in
+	cv-storaged) cat "$STORAGED_PID" ;;
+	control) echo "$control" ;;
+	*) pgrep -f "^$BUILD/$1 --instance $TMP/inst.dtb" | head -n1 ;;
+	esac
+}
+field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+# A reader with root's uid and no capability at all: only what the
+# same-uid rules allow.
+reader() { setpriv --inh-caps=-all --bounding-set=-all -- "$@"; }
+readable() { reader head -c 64 "/proc/$1/environ" >/dev/null 2>&1; }
+
+pid=$(pid_of control)
+check "control: a same-uid reader without capabilities reads a dumpable capless process's /proc/PID/environ" \
+	readable "$pid"
+for name in cv-ebs cv-vpc cv-storaged; do
+	pid=$(pid_of $name)
+	if [ -z "$pid" ] || [ ! -d "/proc/$pid" ]; then
+		not_ok "$what: $name is running"
+		continue
+	fi
+	check "$name: no_new_privs (NoNewPrivs $(field "$pid" NoNewPrivs))" \
+		test "$(field "$pid" NoNewPrivs)" = 1
+	check "$name: no capability left, effective or bounding (CapEff $(field "$pid" CapEff), CapBnd $(field "$pid" CapBnd))" \
+		test "$(field "$pid" CapEff)$(field "$pid" CapPrm)$(field "$pid" CapBnd)" = \
+		"000000000000000000000000000000000000000000000000"
+	check "$name: no core file (RLIMIT_CORE 0)" \
+		grep -qE '^Max core file size +0 +0 ' "/proc/$pid/limits"
+	check "$name: not dumpable: a same-uid reader without CAP_SYS_PTRACE cannot read its memory" \
+		bash -c "! { $(declare -f reader readable); readable $pid; }"
+done
+check "the cards are still at work: cv-ebs connected to cv-storaged" \
+	grep -q "nvmf .*cntlid" "$TMP/cv-ebs.log"
