@@ -12,7 +12,8 @@
 #   linux      Debian's kernel, 2 vCPUs, --nic and --volume: every /init
 #              check of the boot test (PVH vmlinux), then a second boot on
 #              the same volume (bzImage) that finds the file intact
-#   lifecycle  pause/resume and a graceful `cardvisor stop` of a running Linux
+#   lifecycle  pause/resume and a graceful `cardvisor stop` of a running Linux;
+#              a detached test guest (run -d, logs, wait, rm)
 #   reboot     reboot inside Linux (FADT reset register and i8042) ends the VM
 #   cardkill   cv-ebs killed while Linux writes to its volume
 # Intel VT-x cannot be had this way (TCG emulates SVM only).  Without
@@ -123,6 +124,22 @@ if want lifecycle; then
 		expect life "Linux guest: it powered off by itself, not forced" \
 			'stopped \(guest powered off \(ACPI S5\)\), exit status 0'
 		expect_rc life "Linux guest: cardvisor run exits 0 after the stop" 0
+	fi
+	if ran detach; then
+		check "detached test guest: run -d exits 0 with the instance id" \
+			said detach 'run -d rc=0 id=i-[0-9a-f]+$'
+		check "detached test guest: cardvisor ps lists it running" said detach 'ps: i-[0-9a-f]+ running'
+		check "cv-hv hardened itself: no_new_privs, no core file (tools/lib/harden.h)" \
+			said detach 'cv-hv NoNewPrivs=1 core=0$'
+		check "detached test guest: wait --timeout 1 while it runs: exit status 124" \
+			said detach 'wait --timeout 1 rc=124$'
+		check "detached test guest: rm while it runs is refused" said detach 'rm while running rc=1$'
+		check "detached test guest: wait after stop: the guest's exit status 0" said detach 'wait rc=0$'
+		check "detached test guest: logs has its console to the end" \
+			said detach 'console: cvguest: shutdown requested'
+		check "detached test guest: logs --system has cv-hv's stop" \
+			said detach 'system: .*stopped \(guest powered off'
+		check "detached test guest: rm forgets it" said detach 'rm rc=0 record gone$'
 	fi
 fi
 if want reboot; then

@@ -141,6 +141,35 @@ if want lifecycle; then
 		control life stop
 	fi
 	vm_end life
+
+	# A detached test guest, as a CI job drives one: run -d, logs,
+	# wait --timeout, stop, wait, rm (tests/integration/detached.sh).
+	section_begin detach
+	d_id=$(cardvisor run -d $TG --mem 64M --cmdline wait 2>>$OUT/detach.out)
+	say detach "run -d rc=$? id=$d_id"
+	i=0
+	until cardvisor logs "$d_id" 2>/dev/null | grep -q '^cvguest: waiting for a shutdown request'; do
+		i=$((i + 1))
+		[ $i -ge 300 ] && break
+		sleep 0.2
+	done
+	say detach "ps: $(cardvisor ps | grep "^$d_id " | tr -s ' ')"
+	hv=$(cat $CARDVISOR_RUNDIR/$d_id/pid 2>/dev/null)
+	nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/$hv/status)
+	say detach "cv-hv NoNewPrivs=$nnp core=$(awk '/^Max core file size/ { print $5 }' /proc/$hv/limits)"
+	cardvisor wait --timeout 1 "$d_id" 2>/dev/null
+	say detach "wait --timeout 1 rc=$?"
+	cardvisor rm "$d_id" 2>/dev/null
+	say detach "rm while running rc=$?"
+	cardvisor stop "$d_id" >/dev/null 2>&1
+	say detach "stop rc=$?"
+	cardvisor wait "$d_id"
+	say detach "wait rc=$?"
+	cardvisor logs "$d_id" | while IFS= read -r l; do say detach "console: $l"; done
+	cardvisor logs --system "$d_id" | while IFS= read -r l; do say detach "system: $l"; done
+	cardvisor rm "$d_id"
+	say detach "rm rc=$? record $([ -e $CARDVISOR_STATE/instances/$d_id ] && echo kept || echo gone)"
+	section_end detach 0
 fi
 
 if want reboot; then
