@@ -9,6 +9,13 @@
 
 /* ---- Guest physical memory map ------------------------------------------ */
 
+/*
+ * RAM a machine has: at least this much (the boot structures, kernel and
+ * initrd of the smallest guests fit), in whole 2 MiB pages.
+ */
+#define CV_MEM_MIN (64ULL << 20)
+#define CV_MEM_ALIGN (2ULL << 20)
+
 /* Conventional memory: RAM from 0 up to the EBDA, as on a PC. */
 #define CV_LOWMEM_END          0x0009fc00ULL
 /* 0x9fc00..0x100000: EBDA, VGA hole and BIOS area, reserved in e820. */

@@ -17,7 +17,7 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size)
 
 	memset(mem, 0, sizeof(*mem));
 	mem->memfd = -1;
-	if (size < CV_MEM_MIN || size % (2ULL << 20)) {
+	if (size < CV_MEM_MIN || size % CV_MEM_ALIGN) {
 		cv_err("memory: %llu bytes: need a multiple of 2 MiB, at least %llu MiB",
 		       (unsigned long long)size, CV_MEM_MIN >> 20);
 		return -EINVAL;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guest-abi/cv_platform.h"
+
 struct guest_mem {
 	int memfd;
 	uint8_t *host;       /* whole memfd, mapped shared */
@@ -18,9 +20,7 @@ struct guest_mem {
 	uint64_t high_size;  /* bytes from CV_HIGHMEM_START */
 };
 
-#define CV_MEM_MIN (64ULL << 20)
-
-/* Create RAM of @size bytes (multiple of 2 MiB, at least CV_MEM_MIN). */
+/* Create RAM of @size bytes (multiple of CV_MEM_ALIGN, at least CV_MEM_MIN). */
 int guest_mem_init(struct guest_mem *mem, uint64_t size);
 void guest_mem_destroy(struct guest_mem *mem);
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-abi/cv_platform.h"
 #include "tools/lib/card_proc.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
@@ -59,7 +60,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run      start a VM in the foreground (its console is this terminal)\n"
 		"  run -d   start it detached: prints its id once it runs\n"
-		"  ps       list running VMs\n"
+		"  ps [--json]        list running VMs\n"
 		"  status ID          print a VM's status as JSON\n"
 		"  stop ID [--force] [--timeout SECONDS]\n"
 		"           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
@@ -73,6 +74,7 @@ static void usage(FILE *f)
 		"  volume create --size SIZE [ID]\n"
 		"                     a new volume (and its key) in the volume store;\n"
 		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n"
+		"  volume list [--json]  the volumes in the store\n"
 		"  logs ID [-f|--follow] [--system]\n"
 		"                     a detached VM's console (--system: what cardvisor,\n"
 		"                     cv-hv and the cards said); -f until it ends\n"
@@ -359,6 +361,22 @@ static int instance_wait(pid_t hv, struct run_card *cards, unsigned n, const cha
 	}
 }
 
+/* Whether @path (given with @opt) is a file this user can read; says why not. */
+static bool readable_file(const char *opt, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+		fprintf(stderr, "cardvisor run: %s %s: %s\n", opt, path, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "cardvisor run: %s %s: not a regular file\n", opt, path);
+		return false;
+	}
+	return true;
+}
+
 static struct json_object *control_call(const char *id, const char *request);
 static bool reply_ok(struct json_object *o);
 
@@ -617,6 +635,12 @@ static int cmd_run(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			if (size < CV_MEM_MIN || size % CV_MEM_ALIGN) {
+				fprintf(stderr, "cardvisor: --mem %s: need at least %lluM, in whole "
+						"multiples of %lluM\n", optarg, CV_MEM_MIN >> 20,
+					CV_MEM_ALIGN >> 20);
+				return EXIT_USAGE;
+			}
 			d.memory = size;
 			break;
 		}
@@ -676,6 +700,16 @@ static int cmd_run(int argc, char **argv)
 		}
 	} else if (!d.cmdline) {
 		d.cmdline = CARDVISOR_LINUX_CMDLINE;
+	}
+	if (!readable_file(guest ? "--guest" : "--kernel", d.kernel) ||
+	    (d.initrd && !readable_file("--initrd", d.initrd)))
+		return EXIT_USAGE;
+	if (console && strcmp(console, "stdio") && strcmp(console, "none") &&
+	    !((!strncmp(console, "file:", 5) && console[5]) ||
+	      (!strncmp(console, "socket:", 7) && console[7]))) {
+		fprintf(stderr, "cardvisor run: --console %s: expected stdio, file:PATH, "
+				"socket:PATH or none\n", console);
+		return EXIT_USAGE;
 	}
 	if (detach && console && !strcmp(console, "stdio")) {
 		fprintf(stderr, "cardvisor run: -d has no terminal for --console stdio "
@@ -788,33 +822,71 @@ static bool instance_stale(const char *id)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-static int cmd_ps(void)
+/* ps [--json]: every instance of this run directory, a line or an object each. */
+static int cmd_ps(int argc, char **argv)
 {
-	DIR *d = opendir(rundir_base());
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	struct json_object *list = NULL;
+	bool json = false;
 	struct dirent *e;
+	DIR *d;
+	int opt;
 
-	printf("%-20s %-9s %5s %9s %9s %8s\n", "ID", "STATE", "VCPUS", "MEMORY", "UPTIME", "PID");
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return EXIT_USAGE;
+		json = true;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "cardvisor ps: unexpected argument \"%s\" (usage: cardvisor ps "
+				"[--json])\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (json)
+		list = json_object_new_array();
+	else
+		printf("%-20s %-9s %5s %9s %9s %8s\n", "ID", "STATE", "VCPUS", "MEMORY", "UPTIME",
+		       "PID");
+	d = opendir(rundir_base());
+	while (d && (e = readdir(d))) {
 		struct json_object *r;
 
 		if (!instance_id_valid(e->d_name))
 			continue;
 		r = control_call(e->d_name, "{\"cmd\":\"status\"}");
-		if (reply_ok(r))
+		if (!reply_ok(r) && instance_stale(e->d_name)) {
+			rundir_remove(e->d_name); /* its cv-hv died without cleaning up */
+		} else if (json) {
+			if (!reply_ok(r)) {
+				json_object_put(r);
+				r = json_object_new_object();
+				json_object_object_add(r, "state",
+						       json_object_new_string("unreachable"));
+			}
+			json_object_object_add(r, "id", json_object_new_string(e->d_name));
+			json_object_object_del(r, "ok");
+			json_object_array_add(list, r);
+			continue;
+		} else if (reply_ok(r)) {
 			printf("%-20s %-9s %5lld %8lldM %8llds %8lld\n", e->d_name,
 			       json_str(r, "state"), (long long)json_int(r, "vcpus"),
 			       (long long)(json_int(r, "memory") >> 20),
 			       (long long)(json_int(r, "uptime_ms") / 1000),
 			       (long long)json_int(r, "pid"));
-		else if (instance_stale(e->d_name))
-			rundir_remove(e->d_name); /* its cv-hv died without cleaning up */
-		else
+		} else {
 			printf("%-20s %-9s\n", e->d_name, "unreachable");
+		}
 		json_object_put(r);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+		json_object_put(list);
+	}
 	return 0;
 }
 
@@ -908,7 +980,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
  * cv-storaged used on its own.  cv-storaged serves it as
  * VOLUME_STORE_NQN_PREFIX<id> (docs/storaged.md).
  */
-static int cmd_volume(int argc, char **argv)
+static int volume_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 's' },
@@ -921,44 +993,124 @@ static int cmd_volume(int argc, char **argv)
 	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'd')
+		if (opt == 'd') {
 			dir = optarg;
-		else if (opt != 's' || parse_size(optarg, &v.size))
+		} else if (opt != 's') {
 			return EXIT_USAGE;
-	}
-	if (optind >= argc || strcmp(argv[optind], "create") || argc - optind > 2 ||
-	    !v.size || (dir && argc - optind != 2)) {
-		fprintf(stderr, "usage: cardvisor volume create --size SIZE [ID]\n"
-				"       cardvisor volume create --size SIZE --dir DIR ID\n");
-		return EXIT_USAGE;
-	}
-	if (argc - optind == 2) {
-		if (!volume_store_id_valid(argv[optind + 1])) {
-			fprintf(stderr, "cardvisor volume: \"%s\" is not a volume id "
-				"(1 to 64 of A-Z a-z 0-9 _ -)\n", argv[optind + 1]);
+		} else if (parse_size(optarg, &v.size) || !v.size || v.size % 4096) {
+			fprintf(stderr, "cardvisor volume create: --size %s: expected a size like "
+					"1G, a multiple of 4096 bytes\n", optarg);
 			return EXIT_USAGE;
 		}
-		snprintf(v.id, sizeof(v.id), "%s", argv[optind + 1]);
 	}
-	if (v.size % 4096) {
-		fprintf(stderr, "cardvisor volume: --size must be a multiple of 4096 bytes\n");
+	if (!v.size || argc - optind > 1 || (dir && argc - optind != 1)) {
+		fprintf(stderr, "usage: cardvisor volume create --size SIZE [ID] | --size SIZE "
+				"--dir DIR ID\n");
 		return EXIT_USAGE;
+	}
+	if (argc - optind == 1) {
+		if (!volume_store_id_valid(argv[optind])) {
+			fprintf(stderr, "cardvisor volume create: \"%s\" is not a volume id "
+				"(1 to 64 of A-Z a-z 0-9 _ -)\n", argv[optind]);
+			return EXIT_USAGE;
+		}
+		snprintf(v.id, sizeof(v.id), "%s", argv[optind]);
 	}
 	if (dir) {
 		ret = volume_file_create(dir, v.id, v.size);
 		if (ret)
-			fprintf(stderr, "cardvisor volume: %s/%s.vol: %s\n", dir, v.id,
+			fprintf(stderr, "cardvisor volume create: %s/%s.vol: %s\n", dir, v.id,
 				strerror(-ret));
 	} else {
 		/* An existing id is an error here, not "attach": say so. */
 		ret = volume_store_exists(v.id) ? -EEXIST : volume_store_prepare(&v, key, sizeof(key));
 		if (ret == -EEXIST)
-			fprintf(stderr, "cardvisor volume: %s exists\n", v.id);
+			fprintf(stderr, "cardvisor volume create: %s exists\n", v.id);
 	}
 	if (ret)
 		return EXIT_USAGE;
 	printf("%s\n", v.id);
 	return 0;
+}
+
+/* volume list [--json]: the volumes in the store, with their sizes. */
+static int volume_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	struct json_object *list = NULL;
+	struct dirent **names = NULL;
+	char dir[PATH_MAX];
+	bool json = false;
+	int opt, n;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return EXIT_USAGE;
+		json = true;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "cardvisor volume list: unexpected argument \"%s\" (usage: "
+				"cardvisor volume list [--json])\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	snprintf(dir, sizeof(dir), "%s/volumes", volume_store_base());
+	n = scandir(dir, &names, NULL, alphasort);
+	if (json)
+		list = json_object_new_array();
+	else
+		printf("%-24s %10s\n", "ID", "SIZE");
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX + 256], id[VOLUME_STORE_ID_MAX + 1];
+		size_t len = strlen(names[i]->d_name);
+		struct stat st;
+
+		if (len > 4 && len - 4 <= VOLUME_STORE_ID_MAX &&
+		    !strcmp(names[i]->d_name + len - 4, ".vol")) {
+			snprintf(id, sizeof(id), "%.*s", (int)(len - 4), names[i]->d_name);
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+			if (volume_store_id_valid(id) && !stat(path, &st) && S_ISREG(st.st_mode)) {
+				if (json) {
+					struct json_object *o = json_object_new_object();
+
+					json_object_object_add(o, "id", json_object_new_string(id));
+					json_object_object_add(o, "size",
+							       json_object_new_int64(st.st_size));
+					json_object_array_add(list, o);
+				} else {
+					printf("%-24s %9lldM\n", id, (long long)(st.st_size >> 20));
+				}
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+		json_object_put(list);
+	}
+	return 0;
+}
+
+static int cmd_volume(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "cardvisor volume: expected a command: create or list\n");
+		return EXIT_USAGE;
+	}
+	/* getopt's messages name the whole command. */
+	if (!strcmp(argv[1], "create")) {
+		argv[1] = "cardvisor volume create";
+		return volume_create(argc - 1, argv + 1);
+	}
+	if (!strcmp(argv[1], "list")) {
+		argv[1] = "cardvisor volume list";
+		return volume_list(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "cardvisor volume: unknown command \"%s\" (create, list)\n", argv[1]);
+	return EXIT_USAGE;
 }
 
 /*
@@ -987,9 +1139,13 @@ static int cmd_interrupt(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'a' && (!strcmp(optarg, "terminate") || !strcmp(optarg, "stop") ||
-				   !strcmp(optarg, "hibernate")))
+				   !strcmp(optarg, "hibernate"))) {
 			action = optarg;
-		else if (opt == 'c')
+		} else if (opt == 'a') {
+			fprintf(stderr, "cardvisor interrupt: --action %s: expected terminate, stop "
+					"or hibernate\n", optarg);
+			return EXIT_USAGE;
+		} else if (opt == 'c')
 			cancel = true;
 		else if (opt != 'i' || !parse_seconds("interrupt", "--in", optarg, &in_s))
 			return EXIT_USAGE;
@@ -1234,6 +1390,7 @@ static int cmd_rm(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	char name[64];
 
 	/* Sockets, pid files and logs are this user's alone, whatever the
 	 * caller's umask; the processes started from here inherit it. */
@@ -1243,10 +1400,13 @@ int main(int argc, char **argv)
 		usage(cmd ? stdout : stderr);
 		return cmd ? 0 : EXIT_USAGE;
 	}
+	/* getopt's messages start with argv[0]: "cardvisor run: unrecognized option". */
+	snprintf(name, sizeof(name), "cardvisor %s", cmd);
+	argv[1] = name;
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ps"))
-		return cmd_ps();
+		return cmd_ps(argc - 1, argv + 1);
 	if (!strcmp(cmd, "console"))
 		return cmd_console(argc - 1, argv + 1);
 	if (!strcmp(cmd, "interrupt"))

@@ -8,15 +8,20 @@ run_vm nofile --guest "$TMP/does-not-exist"
 expect_rc nofile "missing kernel file: exit status 1" 1
 expect nofile "missing kernel file: the error names the file" "does-not-exist"
 
+# What the file holds only cv-hv reads, after it opened /dev/kvm.
 printf 'this is not a kernel at all, just text\n' >"$TMP/junk"
 run_vm junk --kernel "$TMP/junk"
 expect_rc junk "not a kernel: exit status 1" 1
-expect junk "not a kernel: the error says so and names the file" "junk.*(not a|magic)"
-
 head -c 1000 "$TESTGUEST" >"$TMP/truncated.elf"
 run_vm trunc --guest "$TMP/truncated.elf"
 expect_rc trunc "truncated ELF: exit status 1" 1
-expect trunc "truncated ELF: the error names the file" "truncated\.elf"
+if have_kvm; then
+	expect junk "not a kernel: the error says so and names the file" "junk.*(not a|magic)"
+	expect trunc "truncated ELF: the error names the file" "truncated\.elf"
+else
+	skip "not a kernel, truncated ELF: the error names the file" \
+		"/dev/kvm is not usable here (cv-hv reads the kernel after it opened KVM)"
+fi
 
 run_vm toobig --guest "$TESTGUEST" --mem 64M --cmdline "$(head -c 70000 /dev/zero | tr '\0' x)"
 expect_rc toobig "command line longer than the boot protocol allows: exit status 1" 1

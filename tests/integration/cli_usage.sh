@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The front door: every mistyped command, option or value gets exit status
+# 1, nothing on standard output and one line on standard error that names
+# what is wrong, before anything is started (no run directory, no card,
+# no cv-hv).  cli_errors.sh covers the mistakes only cv-hv can see (a
+# kernel file that is not one, a command line too long for it).
+. "$(dirname "$0")/lib.sh"
+
+export CARDVISOR_STATE=$TMP/state
+ID=i-0123456789abcdef0
+TG=$TESTGUEST
+printf 'x\n' >"$TMP/file"
+
+# mistake REGEX ARGS...: `cardvisor ARGS` is refused as described above,
+# its one line matching REGEX.
+mistake() {
+	local re=$1 out err rc lines
+	shift
+	out=$(timeout 30 "$CARDVISOR" "$@" </dev/null 2>"$TMP/err")
+	rc=$?
+	err=$(cat "$TMP/err")
+	lines=$(grep -c . "$TMP/err")
+	if [ "$rc" = 1 ] && [ -z "$out" ] && [ "$lines" = 1 ] && grep -qE -- "$re" "$TMP/err"; then
+		ok "cardvisor $*: refused in one line naming it"
+	else
+		not_ok "cardvisor $*: refused in one line naming it (exit $rc, $lines lines, want /$re/)"
+		printf '%s\n' "$err" | head -n 5 | sed 's/^/#   stderr: /'
+		[ -n "$out" ] && printf '%s\n' "$out" | head -n 3 | sed 's/^/#   stdout: /'
+	fi
+}
+
+mistake 'unknown command "bogus"'                   bogus
+mistake 'unknown command "--bogus"'                 --bogus
+mistake 'cardvisor ps: unrecognized option .--bogus' ps --bogus
+mistake 'cardvisor ps: unexpected argument "extra"' ps extra
+mistake 'usage: cardvisor status ID'                status
+mistake 'cardvisor status: unrecognized option'     status --bogus $ID
+mistake '"notanid" is not an instance id'           status notanid
+mistake 'not running'                               status $ID
+mistake '--timeout -1: expected 0..86400'           stop --timeout -1 $ID
+mistake '--timeout x: expected 0..86400'            stop --timeout x $ID
+mistake 'cardvisor stop: unrecognized option .--bogus' stop --force --bogus $ID
+mistake 'usage: cardvisor pause ID'                 pause
+mistake 'usage: cardvisor resume ID'                resume a b
+mistake 'usage: cardvisor console ID'               console
+mistake '--action explode: expected terminate, stop or hibernate' interrupt $ID --action explode
+mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
+mistake 'expected a command: create or list'        volume
+mistake 'unknown command "bogus" \(create, list\)'  volume bogus
+mistake 'usage: cardvisor volume create --size'     volume create
+mistake "option '--size' requires an argument"      volume create --size
+mistake '--size 12Q: expected a size'               volume create --size 12Q
+mistake '--size 1000: expected a size.*multiple of 4096' volume create --size 1000
+mistake '"bad/id" is not a volume id'               volume create --size 1G bad/id
+mistake 'unexpected argument "extra"'               volume list extra
+mistake 'give exactly one of --kernel FILE or --guest FILE' run
+mistake "cardvisor run: unrecognized option '--bogus'" run --bogus
+mistake "option '--kernel' requires an argument"    run --kernel
+mistake 'give exactly one of --kernel FILE or --guest FILE' run --guest "$TG" --kernel "$TG"
+mistake '--vcpus 0: expected 1..255'                run --guest "$TG" --vcpus 0
+mistake '--vcpus many: expected 1..255'             run --guest "$TG" --vcpus many
+mistake '--vcpus 256: expected 1..255'              run --guest "$TG" --vcpus 256
+mistake '--mem lots: expected a size'               run --guest "$TG" --mem lots
+mistake '--mem 1K: need at least 64M'               run --guest "$TG" --mem 1K
+mistake '--mem 65M: need at least 64M, in whole multiples of 2M' run --guest "$TG" --mem 65M
+mistake '--volume size=1X: size=1X: expected a size' run --guest "$TG" --volume size=1X
+mistake '--volume colour=red: unknown key "colour"' run --guest "$TG" --volume colour=red
+mistake '--nic subnet=300.0.0.0/24: subnet=300.0.0.0' run --guest "$TG" --nic subnet=300.0.0.0/24
+mistake '--nic bogus=1: unknown key "bogus"'        run --guest "$TG" --nic bogus=1
+mistake '--console tty:x: expected stdio, file:PATH, socket:PATH or none' run --guest "$TG" --console tty:x
+mistake '--console file:: expected stdio'           run --guest "$TG" --console file:
+mistake '--initrd goes with --kernel'               run --guest "$TG" --initrd "$TMP/file"
+mistake '--kernel /nonexistent: No such file or directory' run --kernel /nonexistent
+mistake '--guest /tmp: not a regular file'          run --guest /tmp
+mistake '--initrd /nonexistent: No such file'       run --kernel "$TMP/file" --initrd /nonexistent
+mistake 'give exactly one of'                       run --guest "$TG" extra
+mistake '-d has no terminal for --console stdio'    run -d --guest "$TG" --console stdio
+mistake 'usage: cardvisor logs'                     logs
+mistake "cardvisor logs: invalid option -- 'x'"     logs -x $ID
+mistake "no record of $ID"                          logs $ID
+mistake '--timeout soon: expected 0..86400'         wait --timeout soon $ID
+mistake 'usage: cardvisor rm ID'                    rm a b
+
+check "no mistake left a run directory behind" bash -c "! ls '$CARDVISOR_RUNDIR' 2>/dev/null | grep -q ."
+check "no mistake started a cv-storaged or made a volume" \
+	bash -c "! ls '$CARDVISOR_STATE/volumes' 2>/dev/null | grep -q ."
