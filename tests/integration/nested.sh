@@ -129,6 +129,8 @@ if want lifecycle; then
 		check "detached test guest: run -d exits 0 with the instance id" \
 			said detach 'run -d rc=0 id=i-[0-9a-f]+$'
 		check "detached test guest: cardvisor ps lists it running" said detach 'ps: i-[0-9a-f]+ running'
+		check "detached test guest: cardvisor ps --json has it, running" \
+			said detach 'ps --json: \[\{"id": *"i-[0-9a-f]+", *"state": *"running"'
 		check "cv-hv hardened itself: no_new_privs, no core file (tools/lib/harden.h)" \
 			said detach 'cv-hv NoNewPrivs=1 core=0$'
 		check "detached test guest: wait --timeout 1 while it runs: exit status 124" \

@@ -154,6 +154,7 @@ if want lifecycle; then
 		sleep 0.2
 	done
 	say detach "ps: $(cardvisor ps | grep "^$d_id " | tr -s ' ')"
+	say detach "ps --json: $(cardvisor ps --json)"
 	hv=$(cat $CARDVISOR_RUNDIR/$d_id/pid 2>/dev/null)
 	nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/$hv/status)
 	say detach "cv-hv NoNewPrivs=$nnp core=$(awk '/^Max core file size/ { print $5 }' /proc/$hv/limits)"
