@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -425,8 +424,7 @@ static int instance_status(const char *id, int status)
  * With @ready_fd (a detached run), one byte goes there once cv-hv answers
  * on its control socket (or ended well before it was seen to); the fd is
  * closed either way, so the waiting `run -d` learns of a failure to start
- * by end of file.  Returns the exit
- * status of `cardvisor run`.
+ * by end of file.  Returns the exit status of `cardvisor run`.
  */
 static int instance_run(struct instance_desc *d, const char *console, struct run_volume *vols,
 			unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
