@@ -46,7 +46,8 @@ static int teardown(void **state)
 static void test_lifecycle(void **state)
 {
 	char path[PATH_MAX];
-	int lock, status = -1, sync[2];
+	/* Two pipes: one end each way, so neither side reads its own byte. */
+	int lock, status = -1, locked[2], done[2];
 	pid_t holder;
 
 	(void)state;
@@ -55,21 +56,26 @@ static void test_lifecycle(void **state)
 	assert_int_equal(instance_record_path("../x", "exit", path, sizeof(path)), -EINVAL);
 
 	/* The supervisor: takes the record and holds it until told to end. */
-	assert_int_equal(pipe(sync), 0);
+	assert_int_equal(pipe(locked), 0);
+	assert_int_equal(pipe(done), 0);
 	holder = fork();
 	assert_true(holder >= 0);
 	if (holder == 0) {
 		char c;
 
 		lock = instance_record_create(ID);
-		if (lock < 0 || write(sync[1], "L", 1) != 1 || read(sync[0], &c, 1) != 1)
+		if (lock < 0 || write(locked[1], "L", 1) != 1 || read(done[0], &c, 1) != 1)
 			_exit(1);
 		_exit(instance_record_set_exit(ID, 2) ? 1 : 0);
 	}
+	/* Only the child writes "locked" and reads "done": a child that fails
+	 * closes its ends, so the read below sees the end, not a hang. */
+	close(locked[1]);
+	close(done[0]);
 	{
 		char c;
 
-		assert_int_equal(read(sync[0], &c, 1), 1);
+		assert_int_equal(read(locked[0], &c, 1), 1);
 	}
 	assert_true(instance_record_exists(ID));
 	assert_true(instance_record_running(ID));
@@ -79,7 +85,7 @@ static void test_lifecycle(void **state)
 	assert_int_equal(instance_record_remove(ID), -EBUSY);
 	assert_int_equal(instance_record_exit(ID, &status), -ENOENT);
 
-	assert_int_equal(write(sync[1], "E", 1), 1);
+	assert_int_equal(write(done[1], "E", 1), 1);
 	assert_int_equal(instance_record_wait(ID, -1), 0);
 	assert_false(instance_record_running(ID));
 	assert_int_equal(waitpid(holder, &status, 0), holder);
@@ -91,8 +97,8 @@ static void test_lifecycle(void **state)
 	assert_false(instance_record_exists(ID));
 	assert_int_equal(instance_record_path(ID, NULL, path, sizeof(path)), 0);
 	assert_int_equal(access(path, F_OK), -1);
-	close(sync[0]);
-	close(sync[1]);
+	close(locked[0]);
+	close(done[1]);
 }
 
 /* A supervisor killed before it recorded anything: wait still returns. */
