@@ -65,6 +65,10 @@
 
 #define NVME_AQA_ASQS(aqa)    ((aqa) & 0xfff)         /* 0's based */
 #define NVME_AQA_ACQS(aqa)    (((aqa) >> 16) & 0xfff) /* 0's based */
+#define NVME_AQA_VALID        0x0fff0fffu             /* the rest is reserved */
+
+/* Every namespace at once (Base, "Namespace Identifier (NSID)"). */
+#define NVME_NSID_BROADCAST   0xffffffffu
 
 /* Admin command opcodes (Base, "Admin Command Set": opcodes table). */
 enum nvme_admin_opcode {
@@ -391,6 +395,7 @@ struct nvmf_prop_set_cmd {
 #define NVME_CQES_LOG2         4   /* 16-byte CQE */
 
 /* Identify CDW10 CNS values (Base, "Identify command"). */
+#define NVME_IDENTIFY_CNS(cdw10) ((cdw10) & 0xff)
 enum nvme_identify_cns {
 	NVME_CNS_NS              = 0x00,
 	NVME_CNS_CTRL            = 0x01,
@@ -714,6 +719,18 @@ enum nvme_aer_type {
 #define NVME_CREATE_CQ_IEN         (1u << 1)
 #define NVME_CREATE_CQ_IV(cdw11)   ((cdw11) >> 16)
 #define NVME_CREATE_SQ_CQID(cdw11) ((cdw11) >> 16)
+/* Delete I/O SQ / CQ (Base, "Delete I/O ... Queue command"). */
+#define NVME_DELETE_Q_QID(cdw10)   ((cdw10) & 0xffff)
+
+/*
+ * Number of Queues (Base, "Number of Queues" feature): Set Features CDW11
+ * asks and the completion's DW0 answers, each with the I/O submission
+ * queue count in bits 15:0 and the completion queue count in 31:16, both
+ * 0's based (FFFFh is invalid).
+ */
+#define NVME_NUMQ_NSQ(v)           ((v) & 0xffff)
+#define NVME_NUMQ_NCQ(v)           ((v) >> 16 & 0xffff)
+#define NVME_NUMQ(nsq, ncq)        ((uint32_t)(ncq) << 16 | (uint32_t)(nsq))
 
 /* Dataset Management (NVM, "Dataset Management command"). */
 #define NVME_DSM_NR(cdw10)   (((cdw10) & 0xff) + 1)

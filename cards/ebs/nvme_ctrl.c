@@ -677,7 +677,7 @@ static uint16_t admin_identify(struct nvme_ctrl *c, struct nvme_req *req,
 
 	if (!u)
 		return NVME_SC_INTERNAL;
-	switch (sqe->cdw10 & 0xff) {
+	switch (NVME_IDENTIFY_CNS(sqe->cdw10)) {
 	case NVME_CNS_CTRL:
 		identify_ctrl(c, &u->ctrl);
 		break;
@@ -815,7 +815,7 @@ static void release_all(struct nvme_ctrl *c, struct nvme_req *list)
 static uint16_t admin_delete_sq(struct nvme_ctrl *c, struct nvme_req *req,
 				const struct nvme_sqe *sqe)
 {
-	unsigned qid = sqe->cdw10 & 0xffff;
+	unsigned qid = NVME_DELETE_Q_QID(sqe->cdw10);
 	struct nvme_sq *sq = qid && queue_valid_qid(c, qid) ? c->sq[qid] : NULL;
 	struct nvme_req *drop = NULL;
 
@@ -833,7 +833,7 @@ static uint16_t admin_delete_sq(struct nvme_ctrl *c, struct nvme_req *req,
 
 static uint16_t admin_delete_cq(struct nvme_ctrl *c, const struct nvme_sqe *sqe)
 {
-	unsigned qid = sqe->cdw10 & 0xffff;
+	unsigned qid = NVME_DELETE_Q_QID(sqe->cdw10);
 	struct nvme_cq *cq = qid && queue_valid_qid(c, qid) ? c->cq[qid] : NULL;
 
 	if (!cq)
@@ -924,7 +924,7 @@ static uint16_t feature_get(const struct nvme_ctrl *c, const struct nvme_feature
 		*dw0 = f->vwc;
 		break;
 	case NVME_FEAT_NUM_QUEUES:
-		*dw0 = (uint32_t)(f->ncqa - 1) << 16 | (uint32_t)(f->nsqa - 1);
+		*dw0 = NVME_NUMQ(f->nsqa - 1, f->ncqa - 1);
 		break;
 	case NVME_FEAT_IRQ_COALESCE:
 		*dw0 = f->irq_coalesce;
@@ -974,13 +974,13 @@ static uint16_t feature_set(struct nvme_ctrl *c, unsigned fid, uint32_t v,
 		/* Base, "Number of Queues": set once, before any I/O queue. */
 		if (io_queue_exists(c))
 			return NVME_SC_CMD_SEQ_ERROR;
-		if ((v & 0xffff) == 0xffff || (v >> 16) == 0xffff)
+		if (NVME_NUMQ_NSQ(v) == 0xffff || NVME_NUMQ_NCQ(v) == 0xffff)
 			return NVME_SC_INVALID_FIELD;
-		f->nsqa = (uint16_t)((v & 0xffff) + 1 < c->p.max_ioqs ? (v & 0xffff) + 1
-								   : c->p.max_ioqs);
-		f->ncqa = (uint16_t)((v >> 16) + 1 < c->p.max_ioqs ? (v >> 16) + 1
-								: c->p.max_ioqs);
-		*dw0 = (uint32_t)(f->ncqa - 1) << 16 | (uint32_t)(f->nsqa - 1);
+		f->nsqa = (uint16_t)(NVME_NUMQ_NSQ(v) + 1 < c->p.max_ioqs ? NVME_NUMQ_NSQ(v) + 1
+									 : c->p.max_ioqs);
+		f->ncqa = (uint16_t)(NVME_NUMQ_NCQ(v) + 1 < c->p.max_ioqs ? NVME_NUMQ_NCQ(v) + 1
+									 : c->p.max_ioqs);
+		*dw0 = NVME_NUMQ(f->nsqa - 1, f->ncqa - 1);
 		break;
 	case NVME_FEAT_IRQ_COALESCE:
 		f->irq_coalesce = v & 0xffff;
@@ -1175,7 +1175,7 @@ static uint16_t io_prepare(struct nvme_ctrl *c, struct nvme_req *req,
 	switch (sqe->opc) {
 	case NVME_NVM_FLUSH:
 		/* VWC bits 2:1 = 11b: FFFFFFFFh flushes every namespace. */
-		return sqe->nsid == 1 || sqe->nsid == 0xffffffff ? NVME_SC_SUCCESS
+		return sqe->nsid == 1 || sqe->nsid == NVME_NSID_BROADCAST ? NVME_SC_SUCCESS
 								 : NVME_SC_INVALID_NS;
 	case NVME_NVM_DSM:
 	case NVME_NVM_READ:
@@ -1445,7 +1445,7 @@ static void reg_write(struct nvme_ctrl *c, uint64_t off, uint32_t v)
 		cc_write(c, v);
 		break;
 	case NVME_REG_AQA:
-		c->aqa = v & 0x0fff0fff;
+		c->aqa = v & NVME_AQA_VALID;
 		break;
 	case NVME_REG_ASQ:
 		c->asq = (c->asq & ~lo) | (v & ~0xfffu);

@@ -1255,12 +1255,12 @@ static int admin_setup(struct nvmf_ctrl *c, struct nvmf_ctrl_info *in, int64_t d
 	in->max_xfer -= in->max_xfer % in->lba_size;
 	/* Base, "Number of Queues": counts are 0's based both ways. */
 	struct nvme_sqe sf = { .opc = NVME_ADMIN_SET_FEATURES, .cdw10 = NVME_FEAT_NUM_QUEUES,
-			       .cdw11 = (want - 1) | (want - 1) << 16 };
+			       .cdw11 = NVME_NUMQ(want - 1, want - 1) };
 	r = sync_cmd(aq, &sf, NULL, 0, false, &res, deadline, "Set Features (Number of Queues)");
 	if (r)
 		return r;
-	nsqa = (res & 0xffff) + 1;
-	ncqa = (res >> 16 & 0xffff) + 1;
+	nsqa = NVME_NUMQ_NSQ(res) + 1;
+	ncqa = NVME_NUMQ_NCQ(res) + 1;
 	in->nr_io_queues = want;
 	if (nsqa < in->nr_io_queues)
 		in->nr_io_queues = nsqa;

@@ -257,7 +257,7 @@ uint16_t ctrl_get_features(const struct ctrl *c, const struct nvme_sqe *sqe, uin
 		*dw0 = c->vwce;
 		return NVME_SC_SUCCESS;
 	case NVME_FEAT_NUM_QUEUES:
-		*dw0 = (uint32_t)(c->nr_ioq - 1) << 16 | (c->nr_ioq - 1);
+		*dw0 = NVME_NUMQ(c->nr_ioq - 1, c->nr_ioq - 1);
 		return NVME_SC_SUCCESS;
 	case NVME_FEAT_ASYNC_EVENT:
 		*dw0 = c->aec;
@@ -283,8 +283,8 @@ uint16_t ctrl_set_features(struct ctrl *c, const struct nvme_sqe *sqe, uint64_t 
 		c->vwce = sqe->cdw11 & 1;
 		return NVME_SC_SUCCESS;
 	case NVME_FEAT_NUM_QUEUES:
-		nsqr = sqe->cdw11 & 0xffff;
-		ncqr = sqe->cdw11 >> 16;
+		nsqr = NVME_NUMQ_NSQ(sqe->cdw11);
+		ncqr = NVME_NUMQ_NCQ(sqe->cdw11);
 		if (nsqr == 0xffff || ncqr == 0xffff)
 			return NVME_SC_INVALID_FIELD;
 		/* Queues exist from the first I/O Connect: no changing after. */
@@ -293,7 +293,7 @@ uint16_t ctrl_set_features(struct ctrl *c, const struct nvme_sqe *sqe, uint64_t 
 				return NVME_SC_CMD_SEQ_ERROR;
 		nsqr = nsqr < ncqr ? nsqr : ncqr;
 		c->nr_ioq = (uint16_t)(nsqr + 1 < CTRL_MAX_IOQ ? nsqr + 1 : CTRL_MAX_IOQ);
-		*dw0 = (uint32_t)(c->nr_ioq - 1) << 16 | (c->nr_ioq - 1);
+		*dw0 = NVME_NUMQ(c->nr_ioq - 1, c->nr_ioq - 1);
 		return NVME_SC_SUCCESS;
 	case NVME_FEAT_ASYNC_EVENT:
 		c->aec = sqe->cdw11;

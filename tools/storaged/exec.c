@@ -393,7 +393,7 @@ uint16_t exec_precheck(struct cmd *cmd)
 		return cmd->sqe.nsid == IDENTIFY_NSID ? NVME_SC_SUCCESS : NVME_SC_INVALID_NS;
 	case NVME_NVM_FLUSH:
 		/* NSID 1, or all namespaces: FFFFFFFFh. */
-		return cmd->sqe.nsid == IDENTIFY_NSID || cmd->sqe.nsid == 0xffffffff ?
+		return cmd->sqe.nsid == IDENTIFY_NSID || cmd->sqe.nsid == NVME_NSID_BROADCAST ?
 			NVME_SC_SUCCESS : NVME_SC_INVALID_NS;
 	default:
 		return NVME_SC_SUCCESS;

@@ -83,7 +83,7 @@ static void identify_ns_descs(const struct ctrl *c, uint8_t *page)
 
 uint16_t identify(const struct ctrl *c, const struct nvme_sqe *sqe, uint8_t *page)
 {
-	switch (sqe->cdw10 & 0xff) {
+	switch (NVME_IDENTIFY_CNS(sqe->cdw10)) {
 	case NVME_CNS_CTRL:
 		identify_ctrl(c, (struct nvme_id_ctrl *)page);
 		return NVME_SC_SUCCESS;
@@ -91,7 +91,7 @@ uint16_t identify(const struct ctrl *c, const struct nvme_sqe *sqe, uint8_t *pag
 	case NVME_CNS_NS_DESC_LIST:
 		if (sqe->nsid != IDENTIFY_NSID)
 			return NVME_SC_INVALID_NS;
-		if ((sqe->cdw10 & 0xff) == NVME_CNS_NS)
+		if (NVME_IDENTIFY_CNS(sqe->cdw10) == NVME_CNS_NS)
 			identify_ns(c, (struct nvme_id_ns *)page);
 		else
 			identify_ns_descs(c, page);
