@@ -83,25 +83,14 @@ $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CC) $(HOST_CFLAGS) -c -o $@ $<
 
+# Each archive's members; the one recipe for every archive (LIBS and the
+# fuzzing build's FUZZ_LIBS) follows the fuzzing rules below.
 $(BUILD)/libcv.a: $(LIB_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/libhv.a: $(HV_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
-
 $(BUILD)/libebs.a: $(EBS_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/libvpc.a: $(VPC_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/libcards.a: $(CARDLIB_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/libstoraged.a: $(STORAGED_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/cv-hv: $(BUILD)/hv/main.o $(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
@@ -210,7 +199,7 @@ $(FUZZ_BUILD)/libebs.a: $(EBS_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/libvpc.a: $(VPC_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/libcards.a: $(CARDLIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/libstoraged.a: $(STORAGED_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
-$(FUZZ_LIBS):
+$(LIBS) $(FUZZ_LIBS):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o \
