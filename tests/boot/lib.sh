@@ -88,7 +88,7 @@ vblk_card_start() {
 	local size=$1 port
 	shift
 	export CARDVISOR_STATE=$TMP/state
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(tests/tools/free_port.py)
 	vol=$("$BUILD/cardvisor" volume create --size "$size" 2>"$TMP/volume.err")
 	check "cardvisor volume create made a volume ($vol)" test -n "$vol"
 	[ -n "$vol" ] || { sed 's/^/#   /' "$TMP/volume.err"; exit 0; }

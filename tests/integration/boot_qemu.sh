@@ -40,7 +40,7 @@ IP=10.0.1.23
 GATEWAY=10.0.1.1
 # The volume store and cv-storaged of this test alone (as in ebs.sh).
 export CARDVISOR_STATE=$TMP/state
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(tests/tools/free_port.py)
 export CARDVISOR_STORAGED=127.0.0.1:$port
 STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
 cards=()

@@ -11,7 +11,7 @@ if ! have_kvm; then
 	skip "a killed card is restarted and its device recovers" "/dev/kvm is not usable here"
 	exit 0
 fi
-port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(tests/tools/free_port.py udp)
 
 run_vm restart --guest "$TESTGUEST" --mem 128M --cmdline "net-dhcp net-ping count=4000" \
 	--nic "subnet=10.0.1.0/24,underlay=127.0.0.1:$port" &

@@ -67,7 +67,7 @@ fi
 read -r HTTP_PORT UDP_PORT <"$TMP/ports"
 
 # A free host UDP port for slirp's forward to the guest's echo server.
-FWD_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+FWD_PORT=$(tests/tools/free_port.py udp)
 
 # run_qemu NAME "GUEST CMDLINE" [SLIRP OPTIONS] [DEVICE OPTIONS] [NETDEV]:
 # one boot with a timeout; console in $TMP/NAME.out, exit status in

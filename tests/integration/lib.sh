@@ -94,7 +94,7 @@ kill_card_when() {
 # $port and $STORAGED_PID; call storaged_kill from the test's EXIT trap.
 volume_env() {
 	export CARDVISOR_STATE=$TMP/state
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(tests/tools/free_port.py)
 	export CARDVISOR_STORAGED=127.0.0.1:$port
 	STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
 }

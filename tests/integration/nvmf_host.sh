@@ -26,7 +26,7 @@ if [ ! -x "$STORAGED" ] || [ ! -x "$CLI" ]; then
 	exit 0
 fi
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(tests/tools/free_port.py)
 mkdir -p "$TMP/vols"
 truncate -s 64M "$TMP/vols/hosttest.vol"
 

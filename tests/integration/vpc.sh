@@ -49,10 +49,6 @@ if ! have_kvm; then
 	exit 0
 fi
 
-free_udp_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # vm_start NAME [PREFIX...] -- RUN-ARGS...: `cardvisor run` in the
 # background with a timeout (PREFIX, e.g. `ip netns exec NS`, in front).
@@ -111,8 +107,8 @@ check_vm() { # NAME DESCRIPTION COMMAND...: check, with the VM's lines on failur
 }
 
 # ---- tshark on lo for the two-VM runs' underlay ports ----------------------
-P_VX_A=$(free_udp_port) P_VX_B=$(free_udp_port)
-P_GN_A=$(free_udp_port) P_GN_B=$(free_udp_port)
+P_VX_A=$(tests/tools/free_port.py udp) P_VX_B=$(tests/tools/free_port.py udp)
+P_GN_A=$(tests/tools/free_port.py udp) P_GN_B=$(tests/tools/free_port.py udp)
 have_tshark=
 if command -v tshark >/dev/null; then
 	timeout 900 tshark -i lo -f "udp port $P_VX_A or udp port $P_VX_B or udp port $P_GN_A or udp port $P_GN_B" \
@@ -127,7 +123,7 @@ if command -v tshark >/dev/null; then
 fi
 
 # ---- 1. one VM: DHCP, gateway ping, metadata, spot notice ------------------
-P=$(free_udp_port)
+P=$(tests/tools/free_port.py udp)
 run_vm one "${GUEST[@]}" --cmdline "net-dhcp net-ping net-imds" \
 	--nic "subnet=$SUBNET,underlay=127.0.0.1:$P"
 id=$(instance_of one)
@@ -151,7 +147,7 @@ check_vm one "the card answered all of it itself and sent nothing to the underla
 # order certain: the notice is in place before the guest's request.
 SPOT=/latest/meta-data/spot/instance-action
 vm_start spot -- "${GUEST[@]}" --cmdline "net-ping count=2000 net-imds path=$SPOT" \
-	--nic "subnet=$SUBNET,underlay=127.0.0.1:$(free_udp_port)"
+	--nic "subnet=$SUBNET,underlay=127.0.0.1:$(tests/tools/free_port.py udp)"
 spot_ok=
 if wait_for spot 'cardvisor: instance i-[0-9a-f]+ started' &&
 	sid=$(instance_of spot) && ctl pause "$sid" >"$TMP/pause.out" 2>&1; then
@@ -226,7 +222,7 @@ done
 
 # Without the rule (the default group: no ingress) nothing reaches A; a
 # second B floods 200 new flows at A through its own 64-flow table.
-P_DA=$(free_udp_port) P_DB=$(free_udp_port)
+P_DA=$(tests/tools/free_port.py udp) P_DB=$(tests/tools/free_port.py udp)
 pair deny vxlan 7 "$P_DA" "$P_DB" "" "" "net-udp-serve port=7000 wait=100" \
 	"net-udp-echo peer=$IP_A port=7000 count=3"
 expect deny_b "no ingress rule on A: B's 3 datagrams get nothing back" \
@@ -251,7 +247,7 @@ check_vm flood "the 136 flows past the limit displaced unanswered ones (none ref
 	-a "$(num flood ct_full=)" = "${full:-x}"
 
 # ---- 5. malformed descriptor chains ----------------------------------------
-run_vm bad "${GUEST[@]}" --cmdline "net-bad" --nic "subnet=$SUBNET,underlay=127.0.0.1:$(free_udp_port)"
+run_vm bad "${GUEST[@]}" --cmdline "net-bad" --nic "subnet=$SUBNET,underlay=127.0.0.1:$(tests/tools/free_port.py udp)"
 expect bad "net-bad: after each of 7 malformed chains the gateway still answers" \
 	'^cvguest: net-bad done ok=7 fail=0 '
 expect_rc bad "the guest powers off" 0
@@ -304,7 +300,7 @@ if ! veth_netns_pair "$NS_A" "$NS_B" "$VETH_A" "$VETH_B" "$UNDER_A/29" "$UNDER_B
 	skip "$what" "cannot set up two network namespaces and a veth pair: $(tail -n1 "$TMP/netns.err")"
 	exit 0
 fi
-P_K=$(free_udp_port)
+P_K=$(tests/tools/free_port.py udp)
 ROUTER_MAC=02:c7:00:00:2a:01    # VNI 42, as the card makes it
 MAC_A=02:00:0a:00:01:0a
 if ! ip -n "$NS_B" link add vx0 type vxlan id 42 dstport "$P_K" remote "$UNDER_A" \

@@ -8,7 +8,7 @@ bench_env() {
 	TMP=$(mktemp -d "${2:-${TMPDIR:-/tmp}}/cv-bench-$1.XXXXXX") || exit 1
 	export CARDVISOR_STATE=$TMP/state
 	export CARDVISOR_RUNDIR=$TMP/run
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(tests/tools/free_port.py)
 	export CARDVISOR_STORAGED=127.0.0.1:$port
 	trap bench_cleanup EXIT
 }
