@@ -498,17 +498,8 @@ static int send_reply_fd(struct vu_dev *dev, uint32_t request, const void *paylo
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 	ssize_t n;
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		fd_pass_attach(&msg, control.buf, sizeof(control.buf), &fd, 1);
 	n = sendmsg(dev->conn_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	/* A front-end that does not drain its socket is gone for us. */
@@ -911,30 +902,11 @@ static int dispatch(struct vu_dev *dev)
 	return 0;
 }
 
+/* The control buffer rounds up, so it can hold more fds than a message may carry. */
 static void take_fds(struct vu_dev *dev, struct msghdr *msg)
 {
-	if (msg->msg_flags & MSG_CTRUNC)
+	if (fd_pass_take(msg, dev->rx_fds, &dev->rx_nfds, VHOST_MEMORY_BASELINE_NREGIONS))
 		dev->rx_fds_bad = true;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		size_t n;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		/* Every fd the kernel gave us is kept or closed: the control
-		 * buffer rounds up, so it can hold more than we keep. */
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (dev->rx_nfds < VHOST_MEMORY_BASELINE_NREGIONS) {
-				dev->rx_fds[dev->rx_nfds++] = fd;
-			} else {
-				close(fd);
-				dev->rx_fds_bad = true;
-			}
-		}
-	}
 }
 
 /*

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tools/lib/fd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,4 +30,48 @@ bool fd_peer_trusted(int fd, long *uid)
 		return false;
 	*uid = (long)cred.uid;
 	return cred.uid == geteuid() || cred.uid == 0;
+}
+
+int fd_pass_attach(struct msghdr *mh, void *ctl, size_t ctl_len, const int *fds,
+		   unsigned nfds)
+{
+	struct cmsghdr *c;
+
+	if (CMSG_SPACE(sizeof(int) * nfds) > ctl_len)
+		return -EINVAL;
+	memset(ctl, 0, CMSG_SPACE(sizeof(int) * nfds));
+	mh->msg_control = ctl;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	return 0;
+}
+
+int fd_pass_take(struct msghdr *mh, int *fds, unsigned *nr, unsigned max)
+{
+	/* The kernel dropped fds that did not fit the control buffer. */
+	int ret = mh->msg_flags & MSG_CTRUNC ? -EBADMSG : 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (*nr < max) {
+				fds[(*nr)++] = fd;
+			} else {
+				close(fd);
+				ret = -EBADMSG;
+			}
+		}
+	}
+	return ret;
 }

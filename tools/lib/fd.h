@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Checks on file descriptors a peer passed, and on the peer of a UNIX socket. */
+/*
+ * Checks on file descriptors a peer passed, and on the peer of a UNIX
+ * socket; passing fds (SCM_RIGHTS) for the three socket protocols.
+ */
 #ifndef CV_FD_H
 #define CV_FD_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
 
 /*
  * Whether @fd is an eventfd.  Cards write and read the fds a front-end
@@ -22,5 +27,24 @@ bool fd_is_eventfd(int fd);
  * peer's uid in *@uid (or -1), otherwise.
  */
 bool fd_peer_trusted(int fd, long *uid);
+
+/*
+ * SCM_RIGHTS, the one way fds travel on vhost-user (cards/lib, and cv-hv's
+ * front-end) and vfio-user (tools/lib/vfio_user.c).
+ *
+ * fd_pass_attach: @nfds fds of @fds as one SCM_RIGHTS message of @mh, built
+ * in the caller's control buffer @ctl of @ctl_len bytes (aligned for a
+ * struct cmsghdr).  -EINVAL when it cannot hold them.
+ */
+int fd_pass_attach(struct msghdr *mh, void *ctl, size_t ctl_len, const int *fds,
+		   unsigned nfds);
+/*
+ * fd_pass_take: every fd the kernel put in @mh's SCM_RIGHTS messages,
+ * appended to @fds, which holds *@nr of at most @max.  Each fd is kept or
+ * closed, never leaked: one that does not fit is closed.  -EBADMSG when
+ * one did not fit or the kernel truncated the control data (MSG_CTRUNC:
+ * it closed those itself), else 0.
+ */
+int fd_pass_take(struct msghdr *mh, int *fds, unsigned *nr, unsigned max);
 
 #endif /* CV_FD_H */

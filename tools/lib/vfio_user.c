@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/lib/fd.h"
+
 #define HDR_SIZE sizeof(struct vfio_user_header)
 #define FLAGS_DEFINED (VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY | VFIO_USER_F_ERROR)
 
@@ -125,18 +127,8 @@ static int send_msg(int sock, const struct vfio_user_header *hdr, const void *pa
 		}
 		if (len > skip)
 			iov[mh.msg_iovlen++] = (struct iovec){ (char *)payload + skip, len - skip };
-		if (!sent && nr_fds) {
-			struct cmsghdr *c;
-
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nr_fds);
-		}
+		if (!sent && nr_fds && fd_pass_attach(&mh, ctl.buf, sizeof(ctl.buf), fds, nr_fds))
+			return -EINVAL;
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			int ret = -errno;
@@ -159,36 +151,6 @@ int vfu_send(int sock, const struct vfio_user_header *hdr, const void *payload,
 	     size_t len, const int *fds, unsigned nr_fds)
 {
 	return send_msg(sock, hdr, payload, len, fds, nr_fds, now_ms() + VFU_IO_TIMEOUT_MS);
-}
-
-/* Take the fds of every SCM_RIGHTS message in @mh; -EBADMSG past VFU_MAX_FDS. */
-static int take_fds(struct msghdr *mh, struct vfu_msg *msg)
-{
-	int ret = 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		unsigned n;
-		int fds[VFU_MAX_FDS];
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (n > VFU_MAX_FDS)
-			n = VFU_MAX_FDS;
-		memcpy(fds, CMSG_DATA(c), n * sizeof(int));
-		for (unsigned i = 0; i < n; i++) {
-			if (msg->nr_fds < VFU_MAX_FDS) {
-				msg->fds[msg->nr_fds++] = fds[i];
-			} else {
-				close(fds[i]);
-				ret = -EBADMSG;
-			}
-		}
-	}
-	/* The kernel dropped fds that did not fit our control buffer. */
-	if (mh->msg_flags & MSG_CTRUNC)
-		ret = -EBADMSG;
-	return ret;
 }
 
 /* Read exactly @len bytes into @buf, collecting fds that come with them. */
@@ -222,7 +184,8 @@ static int recv_full(int sock, void *buf, size_t len, struct vfu_msg *msg, int64
 		}
 		if (!n)
 			return -ECONNRESET;
-		ret = take_fds(&mh, msg);
+		/* -EBADMSG past VFU_MAX_FDS. */
+		ret = fd_pass_take(&mh, msg->fds, &msg->nr_fds, VFU_MAX_FDS);
 		if (ret)
 			return ret;
 		got += (size_t)n;
