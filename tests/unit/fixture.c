@@ -134,3 +134,19 @@ bool fixture_lapic_irr(const struct fixture_vm *v, unsigned vector)
 	memcpy(&reg, &lapic.regs[APIC_IRR + 0x10 * (vector / 32)], 4);
 	return reg & (1u << (vector % 32));
 }
+
+uint32_t fixture_cfg_read(struct fixture_vm *v, unsigned devfn, unsigned reg, uint32_t len)
+{
+	uint32_t val = 0;
+
+	assert_int_equal(iobus_dispatch(&v->mmio, CV_PCI_ECAM_START + (devfn << 12) + reg, &val,
+					len, false), 0);
+	return val;
+}
+
+void fixture_cfg_write(struct fixture_vm *v, unsigned devfn, unsigned reg, uint32_t len,
+		       uint32_t val)
+{
+	assert_int_equal(iobus_dispatch(&v->mmio, CV_PCI_ECAM_START + (devfn << 12) + reg, &val,
+					len, true), 0);
+}

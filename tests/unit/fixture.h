@@ -56,6 +56,13 @@ struct fixture_vm {
  */
 bool fixture_vm_create(struct fixture_vm *v, uint64_t mem_size);
 void fixture_vm_destroy(struct fixture_vm *v);
+/*
+ * The guest's access to the configuration space of function @devfn of bus
+ * 0, through the ECAM window on @v's MMIO bus (@len 1, 2 or 4 bytes).
+ */
+uint32_t fixture_cfg_read(struct fixture_vm *v, unsigned devfn, unsigned reg, uint32_t len);
+void fixture_cfg_write(struct fixture_vm *v, unsigned devfn, unsigned reg, uint32_t len,
+		       uint32_t val);
 /* Whether @vector is pending in the vCPU's LAPIC (its IRR). */
 bool fixture_lapic_irr(const struct fixture_vm *v, unsigned vector);
 

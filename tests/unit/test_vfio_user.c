@@ -145,20 +145,8 @@ static struct fixture *fixture(void **state)
 
 /* ---- the guest's view -------------------------------------------------------- */
 
-static uint32_t cfg_read(struct fixture *f, unsigned reg, uint32_t len)
-{
-	uint32_t v = 0;
-
-	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
-					&v, len, false), 0);
-	return v;
-}
-
-static void cfg_write(struct fixture *f, unsigned reg, uint32_t len, uint32_t v)
-{
-	assert_int_equal(iobus_dispatch(&f->vm.mmio, CV_PCI_ECAM_START + (DEVFN << 12) + reg,
-					&v, len, true), 0);
-}
+#define cfg_read(f, reg, len)     fixture_cfg_read(&(f)->vm, DEVFN, reg, len)
+#define cfg_write(f, reg, len, v) fixture_cfg_write(&(f)->vm, DEVFN, reg, len, v)
 
 static uint64_t bar0(struct fixture *f)
 {
