@@ -127,6 +127,25 @@ vblk_card_pid() {
 	cat "/proc/$ebs_pid/task/$ebs_pid/children" 2>/dev/null | awk '{ print $1 }'
 }
 
+# vblk_test_begin WHAT: what the vhost-user-blk tests under QEMU share
+# before their volume: $QEMU (without it, a SKIP line for WHAT and the
+# end), this build's cardvisor, cv-storaged and cv-ebs, and a clean-up at
+# exit that stops the card and its storage node and removes $TMP (kept
+# with KEEP_TMP set).
+vblk_test_begin() {
+	QEMU=$(command -v qemu-system-x86_64 || true)
+	trap vblk_test_cleanup EXIT
+	[ -n "$QEMU" ] || { skip "$1" "qemu-system-x86_64 not installed"; exit 0; }
+	for b in cardvisor cv-storaged cv-ebs; do
+		[ -x "$BUILD/$b" ] || { not_ok "$b built ($BUILD/$b missing)"; exit 0; }
+	done
+}
+# shellcheck disable=SC2317  # called by the trap
+vblk_test_cleanup() {
+	vblk_card_stop
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+
 vblk_card_stop() {
 	[ -n "${ebs_pid:-}" ] && kill "$ebs_pid" 2>/dev/null
 	[ -n "${storaged_pid:-}" ] && kill "$storaged_pid" 2>/dev/null

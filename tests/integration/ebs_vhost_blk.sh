@@ -20,19 +20,8 @@ set -u
 # shellcheck source=tests/boot/lib.sh
 . tests/boot/lib.sh
 
-QEMU=$(command -v qemu-system-x86_64 || true)
-
-cleanup() {
-	vblk_card_stop
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 what="cv-ebs vhost-user-blk face under QEMU with a Linux guest"
-[ -n "$QEMU" ] || { skip "$what" "qemu-system-x86_64 not installed"; exit 0; }
-for b in cardvisor cv-storaged cv-ebs; do
-	[ -x "$BUILD/$b" ] || { not_ok "$b built ($BUILD/$b missing)"; exit 0; }
-done
+vblk_test_begin "$what"
 # The initramfs the boot tests use (busybox, the kernel package's virtio
 # modules) with tests/boot/vblk-init as /init.
 boot_prepare "$what" tests/boot/vblk-init

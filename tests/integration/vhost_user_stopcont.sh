@@ -24,23 +24,13 @@ set -u
 # shellcheck source=tests/boot/lib.sh
 . tests/boot/lib.sh
 
-QEMU=$(command -v qemu-system-x86_64 || true)
 FIO=$(command -v fio || true)
 ROUNDS=${STOPCONT_ROUNDS:-3}
 CYCLES=${STOPCONT_CYCLES:-30}
 
-cleanup() {
-	vblk_card_stop
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 what="vhost-user-blk across QEMU stop/cont"
-[ -n "$QEMU" ] || { skip "$what" "qemu-system-x86_64 not installed"; exit 0; }
+vblk_test_begin "$what"
 [ -n "$FIO" ] || { skip "$what" "fio not installed (make deps)"; exit 0; }
-for b in cardvisor cv-storaged cv-ebs; do
-	[ -x "$BUILD/$b" ] || { not_ok "$b built ($BUILD/$b missing)"; exit 0; }
-done
 mkdir -p "$TMP/extra"
 boot_step "$what" "copying fio" tests/boot/copy-with-libs.sh "$TMP/extra" usr/bin "$FIO"
 EXTRA=$TMP/extra boot_prepare "$what" tests/boot/vblk-init
