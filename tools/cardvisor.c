@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "guest-abi/cv_platform.h"
+#include "tools/lib/card_ctl.h"
 #include "tools/lib/card_proc.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
@@ -731,12 +732,13 @@ static int cmd_run(int argc, char **argv)
 }
 
 /* Connect to one of a running instance's sockets in its run directory. */
-static int instance_connect(const char *id, const char *name)
+static int socket_connect(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (rundir_path(id, name, addr.sun_path, sizeof(addr.sun_path)))
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path) >=
+	    sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -750,13 +752,25 @@ static int instance_connect(const char *id, const char *name)
 	return fd;
 }
 
-/* One request, one reply line.  Returns the parsed reply or NULL. */
-static struct json_object *control_call(const char *id, const char *request)
+static int instance_connect(const char *id, const char *name)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (rundir_path(id, name, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	return socket_connect(path);
+}
+
+/*
+ * One request, one reply line on the JSON-lines socket @path (cv-hv's
+ * control socket, a card's; tools/lib/card_ctl.h).  The parsed reply or NULL.
+ */
+static struct json_object *json_call(const char *path, const char *request)
 {
 	char buf[8192];
 	size_t len = 0;
 	struct json_object *reply = NULL;
-	int fd = instance_connect(id, "control.sock");
+	int fd = socket_connect(path);
 
 	if (fd < 0)
 		return NULL;
@@ -782,6 +796,56 @@ static struct json_object *control_call(const char *id, const char *request)
 out:
 	close(fd);
 	return reply;
+}
+
+/* One request to instance @id's cv-hv (its control socket). */
+static struct json_object *control_call(const char *id, const char *request)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (rundir_path(id, "control.sock", path, sizeof(path)))
+		return NULL;
+	return json_call(path, request);
+}
+
+/*
+ * Every card's counters (card_ctl.h) in @status, as "cards": one object per
+ * volume and NIC of the instance, {"ok":false,...} for a card that does not
+ * answer (dead, or restarting).
+ */
+static void cards_stats(const char *id, struct json_object *status)
+{
+	struct json_object *cards = json_object_new_array();
+	const char *sockets[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS];
+	struct instance_desc d;
+	void *blob = NULL;
+	char path[600];
+	unsigned n = 0;
+	size_t size;
+
+	if (!rundir_path(id, "instance.dtb", path, sizeof(path)) &&
+	    !instance_read_file(path, &blob, &size) && !instance_from_fdt(blob, size, &d)) {
+		for (unsigned i = 0; i < d.nr_volumes; i++)
+			sockets[n++] = d.volumes[i].socket;
+		for (unsigned i = 0; i < d.nr_nics; i++)
+			sockets[n++] = d.nics[i].socket;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct json_object *r;
+
+		snprintf(path, sizeof(path), "%s%s", sockets[i], CARD_CTL_SUFFIX);
+		r = json_call(path, "{\"cmd\":\"stats\"}");
+		if (!r) {
+			r = json_object_new_object();
+			json_object_object_add(r, "ok", json_object_new_boolean(0));
+			json_object_object_add(r, "error", json_object_new_string(
+				"the card does not answer on its control socket"));
+			json_object_object_add(r, "socket", json_object_new_string(path));
+		}
+		json_object_array_add(cards, r);
+	}
+	free(blob);
+	json_object_object_add(status, "cards", cards);
 }
 
 static const char *json_str(struct json_object *o, const char *key)
@@ -956,6 +1020,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "cardvisor %s: %s\n", cmd, json_str(r, "error"));
 		ret = EXIT_USAGE;
 	} else if (!strcmp(cmd, "status")) {
+		cards_stats(id, r);
 		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
 	} else if (is_stop) {
 		/* Wait for cv-hv to finish: its control socket goes away when it exits. */

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "cards/ebs/vblk.h"
 #include "cards/ebs/vfio_server.h"
 #include "tools/lib/card_cli.h"
+#include "tools/lib/card_ctl.h"
 #include "tools/lib/heap.h"
 #include "tools/lib/log.h"
 
@@ -43,7 +45,7 @@
 #define EBS_MDTS_MAX 8            /* 2^8 * 4 KiB = 1 MiB */
 
 enum ebs_src { SRC_SIGNAL, SRC_VFIO, SRC_NVMF_ADMIN, SRC_NVMF_QUEUE, SRC_QOS,
-	       SRC_IRQ_HOLD, SRC_DOORBELL, SRC_VHOST };
+	       SRC_IRQ_HOLD, SRC_DOORBELL, SRC_VHOST, SRC_CTL };
 
 struct ebs_card {
 	const struct instance_volume *vol;
@@ -55,8 +57,9 @@ struct ebs_card {
 	struct vfio_server *srv;
 	struct pci_config cfg;
 	struct nvme_pci_layout layout;
+	struct card_ctl ctl;                /* counters by query */
 	int epfd, sigfd, hold_fd;
-	bool hold_armed;
+	bool hold_armed, ctl_up;
 	bool restarted;                     /* --restarted: the guest's controller died */
 	struct vfio_server_ioeventfd *dbs;  /* one eventfd per I/O doorbell */
 	unsigned nr_dbs;
@@ -374,6 +377,48 @@ static int vblk_face_init(struct ebs_card *card, const char *serial)
 	return ep_add(card->epfd, vblk_fd(card->vblk), SRC_VHOST, 0);
 }
 
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+/*
+ * The counters `cardvisor status` shows (card_ctl.h): the I/O the volume
+ * took and how it ended, QoS waits, the storage association's state and
+ * reconnects, and on the virtio-blk face the requests it refused.
+ */
+static void card_stats(void *opaque, struct json_object *o)
+{
+	struct ebs_card *card = opaque;
+	struct ebs_datapath_stats ds;
+	struct json_object *nvmf = json_object_new_object();
+
+	ebs_datapath_stats(card->dp, &ds);
+	json_object_object_add(o, "card", json_object_new_string("cv-ebs"));
+	json_object_object_add(o, "volume", json_object_new_string(card->vol->id));
+	json_object_object_add(o, "face", json_object_new_string(card->vblk ? "vhost-user-blk"
+									     : "nvme"));
+	add_u64(o, "submitted", ds.submitted);
+	add_u64(o, "completed", ds.completed);
+	add_u64(o, "errors", ds.errors);
+	add_u64(o, "qos_waits", ds.qos_waits);
+	json_object_object_add(nvmf, "live", json_object_new_boolean(nvmf_ctrl_live(card->nvmf)));
+	add_u64(nvmf, "reconnects", nvmf_ctrl_info(card->nvmf)->reconnects);
+	json_object_object_add(o, "nvmf", nvmf);
+	if (card->vblk) {
+		struct json_object *vb = json_object_new_object();
+		struct vblk_stats vs;
+
+		vblk_stats(card->vblk, &vs);
+		add_u64(vb, "requests", vs.requests);
+		add_u64(vb, "ioerr", vs.ioerr);
+		add_u64(vb, "unsupp", vs.unsupp);
+		add_u64(vb, "dropped", vs.dropped);
+		add_u64(vb, "released", vs.released);
+		json_object_object_add(o, "virtio_blk", vb);
+	}
+}
+
 static int card_init(struct ebs_card *card, const char *volume_id, bool vblk_face)
 {
 	const struct instance_volume *v = card->vol;
@@ -415,7 +460,13 @@ static int card_init(struct ebs_card *card, const char *volume_id, bool vblk_fac
 	card->sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (card->sigfd < 0)
 		return -errno;
+	ret = card_ctl_open(&card->ctl, v->socket, card_stats, card);
+	if (ret)
+		return ret;
+	card->ctl_up = true;
 	ret = ep_add(card->epfd, card->sigfd, SRC_SIGNAL, 0);
+	if (!ret)
+		ret = ep_add(card->epfd, card_ctl_fd(&card->ctl), SRC_CTL, 0);
 	if (!ret)
 		ret = ep_add(card->epfd, nvmf_ctrl_fd(card->nvmf), SRC_NVMF_ADMIN, 0);
 	for (unsigned i = 0; !ret && i < in->nr_io_queues; i++)
@@ -433,6 +484,8 @@ static int card_init(struct ebs_card *card, const char *volume_id, bool vblk_fac
 
 static void card_destroy(struct ebs_card *card)
 {
+	if (card->ctl_up)
+		card_ctl_close(&card->ctl);
 	vblk_close(card->vblk);
 	vfio_server_destroy(card->srv);
 	for (unsigned i = 0; card->dbs && i < card->nr_dbs; i++)
@@ -502,6 +555,9 @@ static int card_run(struct ebs_card *card)
 			case SRC_VHOST:
 				if (vblk_process(card->vblk))
 					return -EIO;
+				break;
+			case SRC_CTL:
+				card_ctl_process(&card->ctl);
 				break;
 			}
 		}

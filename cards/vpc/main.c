@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -27,20 +28,22 @@
 #include "cards/vpc/router.h"
 #include "cards/vpc/vnet.h"
 #include "tools/lib/card_cli.h"
+#include "tools/lib/card_ctl.h"
 #include "tools/lib/log.h"
 
 /* What a 1500-byte underlay carries once VXLAN's 50 bytes are added. */
 #define VPC_MTU 1450
 #define CT_EXPIRE_BUDGET 4096
 
-enum src { SRC_SIGNAL, SRC_VNET, SRC_UNDERLAY, SRC_TICK };
+enum src { SRC_SIGNAL, SRC_VNET, SRC_UNDERLAY, SRC_TICK, SRC_CTL };
 
 struct vpc_card {
 	const struct instance_nic *nic;
 	struct vpc_router router;
 	struct vnet vnet;
+	struct card_ctl ctl;                /* counters by query */
 	int epfd, sigfd, tick_fd;
-	bool router_up, vnet_up;
+	bool router_up, vnet_up, ctl_up;
 	char spot_path[4200];
 };
 
@@ -155,6 +158,86 @@ static int ep_add(int epfd, int fd, enum src src)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* Chains the driver malformed, by the reason virtq.c dropped them. */
+#define CHAIN_DROP_(f) { #f, offsetof(struct virtq_stats, f) }
+static const struct { const char *name; size_t off; } chain_drop_kinds[] = {
+	CHAIN_DROP_(bad_head), CHAIN_DROP_(bad_desc), CHAIN_DROP_(bad_addr),
+	CHAIN_DROP_(loop), CHAIN_DROP_(bad_indirect), CHAIN_DROP_(bad_order),
+	CHAIN_DROP_(too_many_segs), CHAIN_DROP_(bad_avail_idx),
+};
+#undef CHAIN_DROP_
+#define CHAIN_DROP_KINDS (sizeof(chain_drop_kinds) / sizeof(chain_drop_kinds[0]))
+
+/* Chains dropped for reason @k, summed over the device's rings. */
+static uint64_t chain_drop_count(const struct vu_dev *vu, size_t k)
+{
+	uint64_t n = 0;
+
+	for (unsigned q = 0; q < VU_MAX_RINGS; q++)
+		n += *(const uint64_t *)((const char *)&vu->ring[q].vq.stats +
+					 chain_drop_kinds[k].off);
+	return n;
+}
+
+/* " NAME=N" for each nonzero chain_drop_count(). */
+static size_t chain_drops(const struct vu_dev *vu, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	for (size_t k = 0; k < CHAIN_DROP_KINDS; k++) {
+		uint64_t n = chain_drop_count(vu, k);
+
+		if (n && off < cap)
+			off += (size_t)snprintf(buf + off, cap - off, " %s=%llu",
+						chain_drop_kinds[k].name, (unsigned long long)n);
+	}
+	return off;
+}
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+/*
+ * The counters `cardvisor status` shows (card_ctl.h): what card_report()
+ * logs at exit, every reason listed, zero or not, so a reader finds a key.
+ */
+static void card_stats(void *opaque, struct json_object *o)
+{
+	struct vpc_card *card = opaque;
+	const struct vpc_router_stats *s = &card->router.stats;
+	const struct vpc_ct *ct = &card->router.filter.ct;
+	struct json_object *drops = json_object_new_object(), *vn = json_object_new_object(),
+			   *chains = json_object_new_object(), *cto = json_object_new_object();
+
+	json_object_object_add(o, "card", json_object_new_string("cv-vpc"));
+	json_object_object_add(o, "eni", json_object_new_string(card->nic->id));
+	add_u64(o, "from_guest", s->from_guest);
+	add_u64(o, "answered", s->answered);
+	add_u64(o, "consumed", s->consumed);
+	add_u64(o, "encapsulated", s->encapsulated);
+	add_u64(o, "from_underlay", s->from_underlay);
+	add_u64(o, "delivered", s->delivered);
+	add_u64(o, "undeliverable", s->undeliverable);
+	for (int r = 1; r < VPC_DROP__COUNT; r++)
+		add_u64(drops, vpc_drop_name((enum vpc_drop)r),
+			vpc_router_drops(&card->router, (enum vpc_drop)r));
+	json_object_object_add(o, "drops", drops);
+	add_u64(vn, "tx_bad", card->vnet.stats.tx_bad);
+	for (size_t k = 0; k < CHAIN_DROP_KINDS; k++)
+		add_u64(chains, chain_drop_kinds[k].name, chain_drop_count(&card->vnet.vu, k));
+	json_object_object_add(vn, "chains_dropped", chains);
+	json_object_object_add(o, "virtio_net", vn);
+	add_u64(cto, "count", ct->count);
+	add_u64(cto, "max", ct->max);
+	add_u64(cto, "created", ct->stats.created);
+	add_u64(cto, "expired", ct->stats.expired);
+	add_u64(cto, "evicted", ct->stats.evicted);
+	add_u64(cto, "full", ct->stats.full);
+	json_object_object_add(o, "conntrack", cto);
+}
+
 static int card_init(struct vpc_card *card, const struct instance_desc *d)
 {
 	const struct instance_nic *n = card->nic;
@@ -210,7 +293,13 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	if (card->sigfd < 0 || card->epfd < 0 || card->tick_fd < 0 ||
 	    timerfd_settime(card->tick_fd, 0, &tick, NULL))
 		return -errno;
+	ret = card_ctl_open(&card->ctl, n->socket, card_stats, card);
+	if (ret)
+		return ret;
+	card->ctl_up = true;
 	ret = ep_add(card->epfd, card->sigfd, SRC_SIGNAL);
+	if (!ret)
+		ret = ep_add(card->epfd, card_ctl_fd(&card->ctl), SRC_CTL);
 	if (!ret)
 		ret = ep_add(card->epfd, vnet_fd(&card->vnet), SRC_VNET);
 	if (!ret)
@@ -222,34 +311,6 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	cv_info("eni %s: %s in %s, vni %u, %s on %s, %zu mappings, serving %s", n->id, n->ipv4,
 		n->subnet, n->vni, n->encap, n->underlay, card->router.map.n, n->socket);
 	return 0;
-}
-
-/*
- * " NAME=N" for each nonzero counter, summed over the device's rings:
- * chains the driver malformed, by the reason virtq.c dropped them.
- */
-static size_t chain_drops(const struct vu_dev *vu, char *buf, size_t cap)
-{
-#define CHAIN_DROP_(f) { #f, offsetof(struct virtq_stats, f) }
-	static const struct { const char *name; size_t off; } kinds[] = {
-		CHAIN_DROP_(bad_head), CHAIN_DROP_(bad_desc), CHAIN_DROP_(bad_addr),
-		CHAIN_DROP_(loop), CHAIN_DROP_(bad_indirect), CHAIN_DROP_(bad_order),
-		CHAIN_DROP_(too_many_segs), CHAIN_DROP_(bad_avail_idx),
-	};
-#undef CHAIN_DROP_
-	size_t off = 0;
-
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		uint64_t n = 0;
-
-		for (unsigned q = 0; q < VU_MAX_RINGS; q++)
-			n += *(const uint64_t *)((const char *)&vu->ring[q].vq.stats +
-						 kinds[k].off);
-		if (n && off < cap)
-			off += (size_t)snprintf(buf + off, cap - off, " %s=%llu", kinds[k].name,
-						(unsigned long long)n);
-	}
-	return off;
 }
 
 /*
@@ -319,6 +380,9 @@ static int card_run(struct vpc_card *card)
 			case SRC_UNDERLAY:
 				vpc_router_from_underlay(&card->router);
 				break;
+			case SRC_CTL:
+				card_ctl_process(&card->ctl);
+				break;
 			case SRC_TICK:
 				if (read(card->tick_fd, &ticks, sizeof(ticks)) > 0) {
 					struct timespec ts;
@@ -357,6 +421,8 @@ int main(int argc, char **argv)
 		ret = card_run(&card);
 	else
 		cv_err("eni %s: cannot start: %s", cli.id, strerror(-ret));
+	if (card.ctl_up)
+		card_ctl_close(&card.ctl);
 	if (card.vnet_up)
 		vnet_close(&card.vnet);
 	if (card.router_up)

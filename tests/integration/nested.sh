@@ -131,6 +131,8 @@ if want lifecycle; then
 		check "detached test guest: cardvisor ps lists it running" said detach 'ps: i-[0-9a-f]+ running'
 		check "detached test guest: cardvisor ps --json has it, running" \
 			said detach 'ps --json: \[\{"id": *"i-[0-9a-f]+", *"state": *"running"'
+		check "cardvisor status has the counters of both cards (cv-ebs, cv-vpc), by query" \
+			said detach 'status "cards":\[\{"ok":true,"card":"cv-ebs".*\{"ok":true,"card":"cv-vpc"'
 		check "cv-hv hardened itself: no_new_privs, no core file (tools/lib/harden.h)" \
 			said detach 'cv-hv NoNewPrivs=1 core=0$'
 		check "detached test guest: wait --timeout 1 while it runs: exit status 124" \

@@ -145,7 +145,8 @@ if want lifecycle; then
 	# A detached test guest, as a CI job drives one: run -d, logs,
 	# wait --timeout, stop, wait, rm (tests/integration/detached.sh).
 	section_begin detach
-	d_id=$(cardvisor run -d $TG --mem 64M --cmdline wait 2>>$OUT/detach.out)
+	d_id=$(cardvisor run -d $TG --mem 64M --cmdline wait --volume size=16M $NIC \
+		2>>$OUT/detach.out)
 	say detach "run -d rc=$? id=$d_id"
 	i=0
 	until cardvisor logs "$d_id" 2>/dev/null | grep -q '^cvguest: waiting for a shutdown request'; do
@@ -155,6 +156,7 @@ if want lifecycle; then
 	done
 	say detach "ps: $(cardvisor ps | grep "^$d_id " | tr -s ' ')"
 	say detach "ps --json: $(cardvisor ps --json)"
+	say detach "status $(cardvisor status "$d_id" | tr -d ' \n' | grep -o '"cards":.*')"
 	hv=$(cat $CARDVISOR_RUNDIR/$d_id/pid 2>/dev/null)
 	nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/$hv/status)
 	say detach "cv-hv NoNewPrivs=$nnp core=$(awk '/^Max core file size/ { print $5 }' /proc/$hv/limits)"

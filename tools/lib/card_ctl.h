@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A card's control socket, <card socket>.ctl: counters by query, not by
+ * reading logs (issue 13; Firecracker's metrics, SPDK's RPC).  It speaks
+ * what cv-hv's control socket speaks (docs/architecture.md, "Control and
+ * console"): one JSON object per line in, one per line out.
+ *   {"cmd":"stats"}  ->  {"ok":true, ...the card's counters...}
+ *   anything else    ->  {"ok":false,"error":"..."}
+ * Served from the card's own event loop and never blocking it: the
+ * listening socket and up to CARD_CTL_CLIENTS connections sit in an epoll
+ * set of their own, whose fd the card adds to its loop.  A request line
+ * longer than CARD_CTL_LINE_MAX, a reply the peer does not take at once,
+ * or a peer that runs neither as this uid nor as root (SO_PEERCRED)
+ * closes that connection; the card goes on.
+ */
+#ifndef CV_CARD_CTL_H
+#define CV_CARD_CTL_H
+
+#include <stddef.h>
+
+#define CARD_CTL_CLIENTS  4
+#define CARD_CTL_LINE_MAX 512
+#define CARD_CTL_SUFFIX   ".ctl"
+
+struct json_object;
+/* Add the card's counters to @reply (an object already holding "ok"). */
+typedef void (*card_ctl_stats_fn)(void *opaque, struct json_object *reply);
+
+struct card_ctl_client {
+	int fd;                      /* -1: slot free */
+	size_t len;
+	char buf[CARD_CTL_LINE_MAX];
+};
+
+struct card_ctl {
+	int epfd, listen_fd;
+	struct card_ctl_client client[CARD_CTL_CLIENTS];
+	card_ctl_stats_fn stats;
+	void *opaque;
+	char path[108];              /* sun_path's size */
+};
+
+/*
+ * Listen on @card_socket + CARD_CTL_SUFFIX (mode from the umask, 077 in
+ * every card).  0 or a negative errno after one log line.
+ */
+int card_ctl_open(struct card_ctl *c, const char *card_socket, card_ctl_stats_fn stats,
+		  void *opaque);
+/* The fd for the card's loop (EPOLLIN); then call card_ctl_process(). */
+int card_ctl_fd(const struct card_ctl *c);
+void card_ctl_process(struct card_ctl *c);
+/* Closes every connection and removes the socket.  Safe on a closed one. */
+void card_ctl_close(struct card_ctl *c);
+
+#endif /* CV_CARD_CTL_H */
