@@ -11,36 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 what="card counters by query"
-volume_env
-pids=()
-cleanup() {
-	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
-	storaged_kill
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ids=$("$BUILD/tests/tools/mkinstance" "$TMP/inst.dtb" --kernel "$TESTGUEST" \
-	--nic "$TMP/vpc.sock,10.0.1.0/24,10.0.1.23,02:00:0a:00:01:17" \
-	--volume "$TMP/blk.sock,size=16M" --storaged "$BUILD/cv-storaged" 2>"$TMP/mk.err") || {
-	not_ok "$what: mkinstance: $(tail -n1 "$TMP/mk.err")"
-	exit 0
-}
-vol=$(sed -n 2p <<<"$ids")
-# start NAME SOCKET ARGS...: a card in the background until SOCKET.ctl appears.
-start() {
-	local name=$1 sock=$2
-	shift 2
-	timeout --kill-after=5 300 "$@" >"$TMP/$name.log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do [ -S "$sock.ctl" ] && return 0; sleep 0.1; done
-	not_ok "$what: $name serves $sock.ctl"
-	sed 's/^/#   /' "$TMP/$name.log" | tail -n 10
-	exit 0
-}
-start cv-ebs "$TMP/blk.sock" "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol"
-start cv-vpc "$TMP/vpc.sock" "$BUILD/cv-vpc" --instance "$TMP/inst.dtb" --nic eni-0
+cards_alone_start "$what"
 
 call() { tests/tools/ctl_call.py "$@" 2>/dev/null; }
 # jq_check DESCRIPTION JSON PYTHON-EXPRESSION: the reply, parsed as r, passes.

@@ -98,6 +98,47 @@ volume_env() {
 	export CARDVISOR_STORAGED=127.0.0.1:$port
 	STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
 }
+# cards_alone_start WHAT: a cv-ebs (vhost-user-blk face, a new 16 MiB
+# volume on this test's cv-storaged) and a cv-vpc (eni-0) of one instance
+# description, $TMP/inst.dtb, with no VM; returns once both serve
+# $TMP/blk.sock and $TMP/vpc.sock and their control sockets (.ctl).  Sets
+# $vol and $pids (the cards' time limits); stops them and cv-storaged, and
+# removes $TMP, at exit.  A failure is one "not ok" for WHAT and the end.
+cards_alone_start() {
+	local ids name sock
+	volume_env
+	pids=()
+	trap cards_alone_stop EXIT
+	ids=$("$BUILD/tests/tools/mkinstance" "$TMP/inst.dtb" --kernel "$TESTGUEST" \
+		--nic "$TMP/vpc.sock,10.0.1.0/24,10.0.1.23,02:00:0a:00:01:17" \
+		--volume "$TMP/blk.sock,size=16M" --storaged "$BUILD/cv-storaged" \
+		2>"$TMP/mk.err") || {
+		not_ok "$1: mkinstance: $(tail -n1 "$TMP/mk.err")"
+		exit 0
+	}
+	vol=$(sed -n 2p <<<"$ids")
+	timeout --kill-after=5 300 "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" \
+		>"$TMP/cv-ebs.log" 2>&1 &
+	pids+=($!)
+	timeout --kill-after=5 300 "$BUILD/cv-vpc" --instance "$TMP/inst.dtb" --nic eni-0 \
+		>"$TMP/cv-vpc.log" 2>&1 &
+	pids+=($!)
+	for name in cv-ebs:blk cv-vpc:vpc; do
+		sock=$TMP/${name#*:}.sock.ctl
+		for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+		[ -S "$sock" ] && continue
+		not_ok "$1: ${name%:*} serves $sock"
+		sed 's/^/#   /' "$TMP/${name%:*}.log" | tail -n 10
+		exit 0
+	done
+}
+# shellcheck disable=SC2317  # called by the trap
+cards_alone_stop() {
+	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+	storaged_kill
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
 storaged_kill() { [ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null; }
 
 # veth_netns_pair NS_A NS_B VETH_A VETH_B ADDR_A ADDR_B [ADDR...]: two network
