@@ -36,6 +36,9 @@
 #include "tools/lib/volume_store.h"
 
 #define EXIT_USAGE 1
+/* What cardvisor prints as JSON: paths as they are ("/", not "\/"). */
+#define JSON_OUT        (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define JSON_OUT_PRETTY (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 /* `wait --timeout` ran out, as timeout(1) says it. */
 #define EXIT_WAIT_TIMEOUT 124
 /*
@@ -111,7 +114,8 @@ static void usage(FILE *f)
 		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
 		"  --verbose          more logging from every process\n"
 		"  -d, --detach       run in the background; console and logs go to\n"
-		"                     %s/instances/ID (cardvisor logs)\n\n"
+		"                     %s/instances/ID (cardvisor logs)\n"
+		"  --json             with -d: print {\"id\", \"record\"} as JSON\n\n"
 		"Running VMs live under %s (set CARDVISOR_RUNDIR to change).\n"
 		"On a terminal, Ctrl-A x stops the VM at once.\n"
 		"Exit status of run (and of wait for a detached VM): 0 guest powered off\n"
@@ -523,7 +527,7 @@ static void file_copy_from(const char *path, off_t *pos, FILE *out)
  */
 static int instance_detach(struct instance_desc *d, const char *console, struct run_volume *vols,
 			   unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
-			   bool verbose)
+			   bool verbose, bool json)
 {
 	char log[512], c;
 	int lock, ready[2], status, ret;
@@ -569,7 +573,18 @@ static int instance_detach(struct instance_desc *d, const char *console, struct 
 	while (n < 0 && errno == EINTR);
 	close(ready[0]);
 	if (n == 1) {
-		printf("%s\n", d->id);
+		if (json) {
+			struct json_object *o = json_object_new_object();
+			char dir[512];
+
+			instance_record_path(d->id, NULL, dir, sizeof(dir));
+			json_object_object_add(o, "id", json_object_new_string(d->id));
+			json_object_object_add(o, "record", json_object_new_string(dir));
+			printf("%s\n", json_object_to_json_string_ext(o, JSON_OUT));
+			json_object_put(o);
+		} else {
+			printf("%s\n", d->id);
+		}
 		return 0;
 	}
 	waitpid(pid, &status, 0);
@@ -598,6 +613,7 @@ static int cmd_run(int argc, char **argv)
 		{ "nic", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -608,7 +624,7 @@ static int cmd_run(int argc, char **argv)
 	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
 	unsigned nr_vols = 0, nr_nics = 0;
-	bool verbose = false, detach = false;
+	bool verbose = false, detach = false, json = false;
 	int opt;
 	char *end;
 
@@ -682,6 +698,7 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'v': verbose = true; break;
 		case 'd': detach = true; break;
+		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return EXIT_USAGE;
 		}
@@ -710,6 +727,11 @@ static int cmd_run(int argc, char **argv)
 				"socket:PATH or none\n", console);
 		return EXIT_USAGE;
 	}
+	if (json && !detach) {
+		fprintf(stderr, "cardvisor run: --json goes with -d (a foreground run prints "
+				"its console)\n");
+		return EXIT_USAGE;
+	}
 	if (detach && console && !strcmp(console, "stdio")) {
 		fprintf(stderr, "cardvisor run: -d has no terminal for --console stdio "
 				"(its console goes to `cardvisor logs ID`)\n");
@@ -728,7 +750,7 @@ static int cmd_run(int argc, char **argv)
 		snprintf(console_log, sizeof(console_log), "file:%s", console_path);
 		console = console_log;
 	}
-	return instance_detach(&d, console, vols, nr_vols, nics, nr_nics, verbose);
+	return instance_detach(&d, console, vols, nr_vols, nics, nr_nics, verbose, json);
 }
 
 /* Connect to one of a running instance's sockets in its run directory. */
@@ -946,7 +968,7 @@ static int cmd_ps(int argc, char **argv)
 	if (d)
 		closedir(d);
 	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+		printf("%s\n", json_object_to_json_string_ext(list, JSON_OUT));
 		json_object_put(list);
 	}
 	return 0;
@@ -1021,7 +1043,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 		ret = EXIT_USAGE;
 	} else if (!strcmp(cmd, "status")) {
 		cards_stats(id, r);
-		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
+		printf("%s\n", json_object_to_json_string_ext(r, JSON_OUT_PRETTY));
 	} else if (is_stop) {
 		/* Wait for cv-hv to finish: its control socket goes away when it exits. */
 		struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
@@ -1151,7 +1173,7 @@ static int volume_list(int argc, char **argv)
 	}
 	free(names);
 	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+		printf("%s\n", json_object_to_json_string_ext(list, JSON_OUT));
 		json_object_put(list);
 	}
 	return 0;

@@ -76,6 +76,7 @@ mistake '--guest /tmp: not a regular file'          run --guest /tmp
 mistake '--initrd /nonexistent: No such file'       run --kernel "$TMP/file" --initrd /nonexistent
 mistake 'give exactly one of'                       run --guest "$TG" extra
 mistake '-d has no terminal for --console stdio'    run -d --guest "$TG" --console stdio
+mistake '--json goes with -d'                       run --json --guest "$TG"
 mistake 'usage: cardvisor logs'                     logs
 mistake "cardvisor logs: invalid option -- 'x'"     logs -x $ID
 mistake "no record of $ID"                          logs $ID

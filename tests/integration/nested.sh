@@ -144,6 +144,9 @@ if want lifecycle; then
 		check "detached test guest: logs --system has cv-hv's stop" \
 			said detach 'system: .*stopped \(guest powered off'
 		check "detached test guest: rm forgets it" said detach 'rm rc=0 record gone$'
+		check "run -d --json prints the id and the record's directory" \
+			said detach 'run -d --json rc=0 \{"id":"i-[0-9a-f]+","record":"/var/lib/cardvisor/instances/i-[0-9a-f]+"\}$'
+		check "a detached guest that powers off at once: wait gives 0" said detach 'json wait rc=0$'
 	fi
 fi
 if want reboot; then

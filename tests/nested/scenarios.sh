@@ -172,6 +172,13 @@ if want lifecycle; then
 	cardvisor logs --system "$d_id" | while IFS= read -r l; do say detach "system: $l"; done
 	cardvisor rm "$d_id"
 	say detach "rm rc=$? record $([ -e $CARDVISOR_STATE/instances/$d_id ] && echo kept || echo gone)"
+	# --json, for a guest that powers off by itself at once.
+	j=$(cardvisor run -d --json $TG --mem 64M 2>>$OUT/detach.out)
+	say detach "run -d --json rc=$? $j"
+	j_id=$(echo "$j" | sed -n 's/.*"id":"\(i-[0-9a-f]*\)".*/\1/p')
+	cardvisor wait "$j_id"
+	say detach "json wait rc=$?"
+	cardvisor rm "$j_id"
 	section_end detach 0
 fi
 
