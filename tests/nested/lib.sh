@@ -71,8 +71,9 @@ nested_attempt() {
 	wait "$qemu" || rc=$?
 }
 
-# nested_lockup: the outer kernel's lockup report on its console, if any:
-# the first lockup line, the stuck RIP and the call trace's functions.
+# nested_lockup: the outer kernel's lockup or panic report on its console,
+# if any (both kinds seen under TCG, docs/kvm-hosts.md): its first line,
+# the RIP and the call trace's functions.
 nested_lockup() {
 	grep -aqE 'soft lockup|hard LOCKUP|Kernel panic' "$TMP/outer.console" 2>/dev/null || return 1
 	{
@@ -108,7 +109,7 @@ nested_run() {
 		if [ -z "$lockup" ] && { [ "$rc" = 0 ] || grep -aq '^cvnested: done' "$TMP/outer.data"; }; then
 			break
 		fi
-		[ -n "$lockup" ] && echo "# the outer guest's kernel locked up:" $lockup
+		[ -n "$lockup" ] && echo "# the outer guest's kernel stopped (lockup or panic):" $lockup
 		[ -z "$lockup" ] && [ "$rc" = 124 ] && break # its limit, not a hang: it stands
 		[ "$try" = "$NESTED_TRIES" ] && break
 		cp "$TMP/outer.console" "$BOOT_DIR/$log-try$try.console" 2>/dev/null
