@@ -377,11 +377,6 @@ static int vblk_face_init(struct ebs_card *card, const char *serial)
 	return ep_add(card->epfd, vblk_fd(card->vblk), SRC_VHOST, 0);
 }
 
-static void add_u64(struct json_object *o, const char *key, uint64_t v)
-{
-	json_object_object_add(o, key, json_object_new_uint64(v));
-}
-
 /*
  * The counters `cardvisor status` shows (card_ctl.h): the I/O the volume
  * took and how it ended, QoS waits, the storage association's state and
@@ -398,23 +393,23 @@ static void card_stats(void *opaque, struct json_object *o)
 	json_object_object_add(o, "volume", json_object_new_string(card->vol->id));
 	json_object_object_add(o, "face", json_object_new_string(card->vblk ? "vhost-user-blk"
 									     : "nvme"));
-	add_u64(o, "submitted", ds.submitted);
-	add_u64(o, "completed", ds.completed);
-	add_u64(o, "errors", ds.errors);
-	add_u64(o, "qos_waits", ds.qos_waits);
+	card_ctl_add_u64(o, "submitted", ds.submitted);
+	card_ctl_add_u64(o, "completed", ds.completed);
+	card_ctl_add_u64(o, "errors", ds.errors);
+	card_ctl_add_u64(o, "qos_waits", ds.qos_waits);
 	json_object_object_add(nvmf, "live", json_object_new_boolean(nvmf_ctrl_live(card->nvmf)));
-	add_u64(nvmf, "reconnects", nvmf_ctrl_info(card->nvmf)->reconnects);
+	card_ctl_add_u64(nvmf, "reconnects", nvmf_ctrl_info(card->nvmf)->reconnects);
 	json_object_object_add(o, "nvmf", nvmf);
 	if (card->vblk) {
 		struct json_object *vb = json_object_new_object();
 		struct vblk_stats vs;
 
 		vblk_stats(card->vblk, &vs);
-		add_u64(vb, "requests", vs.requests);
-		add_u64(vb, "ioerr", vs.ioerr);
-		add_u64(vb, "unsupp", vs.unsupp);
-		add_u64(vb, "dropped", vs.dropped);
-		add_u64(vb, "released", vs.released);
+		card_ctl_add_u64(vb, "requests", vs.requests);
+		card_ctl_add_u64(vb, "ioerr", vs.ioerr);
+		card_ctl_add_u64(vb, "unsupp", vs.unsupp);
+		card_ctl_add_u64(vb, "dropped", vs.dropped);
+		card_ctl_add_u64(vb, "released", vs.released);
 		json_object_object_add(o, "virtio_blk", vb);
 	}
 }

@@ -194,11 +194,6 @@ static size_t chain_drops(const struct vu_dev *vu, char *buf, size_t cap)
 	return off;
 }
 
-static void add_u64(struct json_object *o, const char *key, uint64_t v)
-{
-	json_object_object_add(o, key, json_object_new_uint64(v));
-}
-
 /*
  * The counters `cardvisor status` shows (card_ctl.h): what card_report()
  * logs at exit, every reason listed, zero or not, so a reader finds a key.
@@ -213,28 +208,28 @@ static void card_stats(void *opaque, struct json_object *o)
 
 	json_object_object_add(o, "card", json_object_new_string("cv-vpc"));
 	json_object_object_add(o, "eni", json_object_new_string(card->nic->id));
-	add_u64(o, "from_guest", s->from_guest);
-	add_u64(o, "answered", s->answered);
-	add_u64(o, "consumed", s->consumed);
-	add_u64(o, "encapsulated", s->encapsulated);
-	add_u64(o, "from_underlay", s->from_underlay);
-	add_u64(o, "delivered", s->delivered);
-	add_u64(o, "undeliverable", s->undeliverable);
+	card_ctl_add_u64(o, "from_guest", s->from_guest);
+	card_ctl_add_u64(o, "answered", s->answered);
+	card_ctl_add_u64(o, "consumed", s->consumed);
+	card_ctl_add_u64(o, "encapsulated", s->encapsulated);
+	card_ctl_add_u64(o, "from_underlay", s->from_underlay);
+	card_ctl_add_u64(o, "delivered", s->delivered);
+	card_ctl_add_u64(o, "undeliverable", s->undeliverable);
 	for (int r = 1; r < VPC_DROP__COUNT; r++)
-		add_u64(drops, vpc_drop_name((enum vpc_drop)r),
+		card_ctl_add_u64(drops, vpc_drop_name((enum vpc_drop)r),
 			vpc_router_drops(&card->router, (enum vpc_drop)r));
 	json_object_object_add(o, "drops", drops);
-	add_u64(vn, "tx_bad", card->vnet.stats.tx_bad);
+	card_ctl_add_u64(vn, "tx_bad", card->vnet.stats.tx_bad);
 	for (size_t k = 0; k < CHAIN_DROP_KINDS; k++)
-		add_u64(chains, chain_drop_kinds[k].name, chain_drop_count(&card->vnet.vu, k));
+		card_ctl_add_u64(chains, chain_drop_kinds[k].name, chain_drop_count(&card->vnet.vu, k));
 	json_object_object_add(vn, "chains_dropped", chains);
 	json_object_object_add(o, "virtio_net", vn);
-	add_u64(cto, "count", ct->count);
-	add_u64(cto, "max", ct->max);
-	add_u64(cto, "created", ct->stats.created);
-	add_u64(cto, "expired", ct->stats.expired);
-	add_u64(cto, "evicted", ct->stats.evicted);
-	add_u64(cto, "full", ct->stats.full);
+	card_ctl_add_u64(cto, "count", ct->count);
+	card_ctl_add_u64(cto, "max", ct->max);
+	card_ctl_add_u64(cto, "created", ct->stats.created);
+	card_ctl_add_u64(cto, "expired", ct->stats.expired);
+	card_ctl_add_u64(cto, "evicted", ct->stats.evicted);
+	card_ctl_add_u64(cto, "full", ct->stats.full);
 	json_object_object_add(o, "conntrack", cto);
 }
 

@@ -165,6 +165,11 @@ void card_ctl_process(struct card_ctl *c)
 	}
 }
 
+void card_ctl_add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
 void card_ctl_close(struct card_ctl *c)
 {
 	for (unsigned i = 0; i < CARD_CTL_CLIENTS; i++)

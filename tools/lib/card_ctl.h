@@ -17,6 +17,7 @@
 #define CV_CARD_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CARD_CTL_CLIENTS  4
 #define CARD_CTL_LINE_MAX 512
@@ -49,6 +50,8 @@ int card_ctl_open(struct card_ctl *c, const char *card_socket, card_ctl_stats_fn
 /* The fd for the card's loop (EPOLLIN); then call card_ctl_process(). */
 int card_ctl_fd(const struct card_ctl *c);
 void card_ctl_process(struct card_ctl *c);
+/* A counter into a stats reply: @o[@key] = @v. */
+void card_ctl_add_u64(struct json_object *o, const char *key, uint64_t v);
 /* Closes every connection and removes the socket.  Safe on a closed one. */
 void card_ctl_close(struct card_ctl *c);
 
