@@ -831,6 +831,24 @@ static struct json_object *control_call(const char *id, const char *request)
 }
 
 /*
+ * A running instance's description, from its run directory: 0 with @d's
+ * strings in *@blob (free it), or -1.
+ */
+static int instance_load(const char *id, struct instance_desc *d, void **blob)
+{
+	char path[600];
+	size_t size;
+
+	*blob = NULL;
+	if (!rundir_path(id, "instance.dtb", path, sizeof(path)) &&
+	    !instance_read_file(path, blob, &size) && !instance_from_fdt(*blob, size, d))
+		return 0;
+	free(*blob);
+	*blob = NULL;
+	return -1;
+}
+
+/*
  * Every card's counters (card_ctl.h) in @status, as "cards": one object per
  * volume and NIC of the instance, {"ok":false,...} for a card that does not
  * answer (dead, or restarting).
@@ -840,13 +858,11 @@ static void cards_stats(const char *id, struct json_object *status)
 	struct json_object *cards = json_object_new_array();
 	const char *sockets[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS];
 	struct instance_desc d;
-	void *blob = NULL;
+	void *blob;
 	char path[600];
 	unsigned n = 0;
-	size_t size;
 
-	if (!rundir_path(id, "instance.dtb", path, sizeof(path)) &&
-	    !instance_read_file(path, &blob, &size) && !instance_from_fdt(blob, size, &d)) {
+	if (!instance_load(id, &d, &blob)) {
 		for (unsigned i = 0; i < d.nr_volumes; i++)
 			sockets[n++] = d.volumes[i].socket;
 		for (unsigned i = 0; i < d.nr_nics; i++)
@@ -906,29 +922,42 @@ static bool instance_stale(const char *id)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-/* ps [--json]: every instance of this run directory, a line or an object each. */
-static int cmd_ps(int argc, char **argv)
+/*
+ * The arguments of a listing command (argv[0] names it): --json or nothing.
+ * 0 with *@json set, or EXIT_USAGE after one line saying what is wrong.
+ */
+static int json_flag_only(int argc, char **argv, bool *json)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
-	struct json_object *list = NULL;
-	bool json = false;
-	struct dirent *e;
-	DIR *d;
 	int opt;
 
+	*json = false;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt != 'j')
 			return EXIT_USAGE;
-		json = true;
+		*json = true;
 	}
 	if (optind != argc) {
-		fprintf(stderr, "cardvisor ps: unexpected argument \"%s\" (usage: cardvisor ps "
-				"[--json])\n", argv[optind]);
+		fprintf(stderr, "%s: unexpected argument \"%s\" (usage: %s [--json])\n", argv[0],
+			argv[optind], argv[0]);
 		return EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* ps [--json]: every instance of this run directory, a line or an object each. */
+static int cmd_ps(int argc, char **argv)
+{
+	struct json_object *list = NULL;
+	struct dirent *e;
+	bool json;
+	DIR *d;
+
+	if (json_flag_only(argc, argv, &json))
+		return EXIT_USAGE;
 	if (json)
 		list = json_object_new_array();
 	else
@@ -1121,26 +1150,14 @@ static int volume_create(int argc, char **argv)
 /* volume list [--json]: the volumes in the store, with their sizes. */
 static int volume_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 },
-	};
 	struct json_object *list = NULL;
 	struct dirent **names = NULL;
 	char dir[PATH_MAX];
-	bool json = false;
-	int opt, n;
+	bool json;
+	int n;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt != 'j')
-			return EXIT_USAGE;
-		json = true;
-	}
-	if (optind != argc) {
-		fprintf(stderr, "cardvisor volume list: unexpected argument \"%s\" (usage: "
-				"cardvisor volume list [--json])\n", argv[optind]);
+	if (json_flag_only(argc, argv, &json))
 		return EXIT_USAGE;
-	}
 	snprintf(dir, sizeof(dir), "%s/volumes", volume_store_base());
 	n = scandir(dir, &names, NULL, alphasort);
 	if (json)
@@ -1215,9 +1232,8 @@ static int cmd_interrupt(int argc, char **argv)
 	long in_s = 120;
 	bool cancel = false;
 	struct instance_desc d;
-	char path[600], when[32];
-	void *blob = NULL;
-	size_t size;
+	char when[32];
+	void *blob;
 	time_t at;
 	unsigned told = 0;
 	int opt;
@@ -1240,10 +1256,8 @@ static int cmd_interrupt(int argc, char **argv)
 				"[--in SECONDS] [--cancel]\n");
 		return EXIT_USAGE;
 	}
-	if (rundir_path(argv[optind], "instance.dtb", path, sizeof(path)) ||
-	    instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d)) {
+	if (instance_load(argv[optind], &d, &blob)) {
 		fprintf(stderr, "cardvisor interrupt: no running instance %s\n", argv[optind]);
-		free(blob);
 		return EXIT_USAGE;
 	}
 	at = time(NULL) + in_s;
