@@ -14,16 +14,6 @@ what="card counters by query"
 cards_alone_start "$what"
 
 call() { tests/tools/ctl_call.py "$@" 2>/dev/null; }
-# jq_check DESCRIPTION JSON PYTHON-EXPRESSION: the reply, parsed as r, passes.
-json_check() {
-	if python3 -c 'import json, sys; r = json.loads(sys.argv[1]); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-		"$2" "$3" 2>/dev/null; then
-		ok "$1"
-	else
-		not_ok "$1"
-		echo "#   reply: ${2:0:300}"
-	fi
-}
 
 r=$(call "$TMP/blk.sock.ctl")
 json_check "cv-ebs answers stats: its volume, face and a live NVMe/TCP association" "$r" \

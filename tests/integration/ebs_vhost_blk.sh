@@ -63,11 +63,10 @@ expect second "the second boot reads back what the first one wrote" 'cvvblk: ver
 
 # Counters by query (tools/lib/card_ctl.h), asked of the running card.
 stats=$(tests/tools/ctl_call.py "$TMP/vblk.sock.ctl" 2>&1)
-check "the card's counters by query: every I/O of both guests completed, none failed or refused" \
-	python3 -c 'import json, sys; r = json.loads(sys.argv[1]); b = r["virtio_blk"]
-sys.exit(0 if r["ok"] and r["submitted"] > 0 and r["completed"] == r["submitted"]
-	and r["errors"] == 0 and b["requests"] >= r["submitted"] and b["ioerr"] == b["unsupp"] == 0
-	and r["nvmf"]["live"] else 1)' "$stats"
+json_check "the card's counters by query: every I/O of both guests completed, none failed or refused" \
+	"$stats" 'r["ok"] and r["submitted"] > 0 and r["completed"] == r["submitted"]
+	and r["errors"] == 0 and r["virtio_blk"]["requests"] >= r["submitted"]
+	and r["virtio_blk"]["ioerr"] == r["virtio_blk"]["unsupp"] == 0 and r["nvmf"]["live"]'
 echo "# cv-ebs: ${stats:0:240}"
 
 kill -TERM "$ebs_pid" 2>/dev/null

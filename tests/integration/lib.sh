@@ -58,6 +58,20 @@ expect_rc() {
 	fi
 }
 
+# json_check DESCRIPTION JSON PYTHON-EXPRESSION: one TAP line, whether the
+# expression (it may span lines) holds for JSON (a control socket's reply)
+# parsed as r.
+json_check() {
+	if python3 -c 'import json, sys; r = json.loads(sys.argv[1])
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
+		"$2" "$3" 2>/dev/null; then
+		ok "$1"
+	else
+		not_ok "$1"
+		echo "#   reply: ${2:0:300}"
+	fi
+}
+
 # wait_line FILE REGEX SECONDS: true once FILE has a line matching REGEX
 # (extended), false after SECONDS without one.
 wait_line() {
