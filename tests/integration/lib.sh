@@ -60,7 +60,7 @@ expect_rc() {
 
 # json_check DESCRIPTION JSON PYTHON-EXPRESSION: one TAP line, whether the
 # expression (it may span lines) holds for JSON (a control socket's reply)
-# parsed as r.
+# parsed as r; false after a failure, for the caller to say more.
 json_check() {
 	if python3 -c 'import json, sys; r = json.loads(sys.argv[1])
 sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
@@ -69,6 +69,7 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
 	else
 		not_ok "$1"
 		echo "#   reply: ${2:0:300}"
+		return 1
 	fi
 }
 
