@@ -22,7 +22,8 @@
  *    header digests are right), its data digests are right, and nothing
  *    follows a C2HTermReq;
  *  - once both hosts are gone and their I/O is done, every connection can
- *    be freed and no controller is left in the table.
+ *    be freed and no controller, nor a volume's attachment, is left in the
+ *    table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -257,6 +258,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(conn_reap(c));
 		s.sd.nconns--;
 	}
-	FUZZ_CHECK(s.sd.ctrls.head == NULL);
+	FUZZ_CHECK(s.sd.ctrls.head == NULL && s.sd.ctrls.attachments == NULL);
 	return 0;
 }

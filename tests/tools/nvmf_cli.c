@@ -19,6 +19,7 @@
  * Exit status 0 only if every check passed and no command failed; rand
  * stops issuing commands at the first failure.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -414,6 +415,20 @@ static int cmd_rand(const struct rand_opts *o)
 	return g.errors || g.mismatches ? -EIO : 0;
 }
 
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into its 16 bytes. */
+static int parse_uuid(const char *s, uint8_t u[16])
+{
+	for (int i = 0; i < 16; i++) {
+		if ((i == 4 || i == 6 || i == 8 || i == 10) && *s++ != '-')
+			return -EINVAL;
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -EINVAL;
+		u[i] = (uint8_t)strtoul((char[3]){ s[0], s[1], '\0' }, NULL, 16);
+		s += 2;
+	}
+	return *s ? -EINVAL : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -429,6 +444,7 @@ static void usage(void)
 		"  -S FILE        state file (rand writes it, check reads it)\n"
 		"  -m FILE        rand creates FILE once a quarter of -i completed\n"
 		"  -k MS          keep alive timeout (5000)  -R MS  reconnect timeout (30000)\n"
+		"  -u UUID        the host: HOSTID UUID, host NQN its uuid: form (a fixed one)\n"
 		"  -v             verbose log\n"
 		"CMD: info | verify LBA BLOCKS SEED | write LBA BLOCKS SEED |\n"
 		"     read LBA BLOCKS SEED | rand | check\n");
@@ -439,11 +455,10 @@ int main(int argc, char **argv)
 {
 	struct nvmf_opts o = {
 		.port = "4420", .nr_io_queues = 1, .queue_size = 32,
-		.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:6b1b5e5a-9d8e-4c43-9c2a-6e76c1d0a001",
-		.hostid = { 0x6b, 0x1b, 0x5e, 0x5a, 0x9d, 0x8e, 0x4c, 0x43,
-			    0x9c, 0x2a, 0x6e, 0x76, 0xc1, 0xd0, 0xa0, 0x01 },
 		.kato_ms = 5000, .connect_timeout_ms = 5000, .reconnect_timeout_ms = 30000,
 	};
+	const char *host = "6b1b5e5a-9d8e-4c43-9c2a-6e76c1d0a001";
+	char hostnqn[NVMF_NQN_MAX + 1];
 	struct rand_opts ro = { .qd = 32, .ios = 10000, .rw_pct = 50 };
 	struct epoll_event ev = { .events = EPOLLIN };
 	char target[300] = "";
@@ -453,7 +468,7 @@ int main(int argc, char **argv)
 	g.bs = 1;
 	g.span = 4096;
 	g.rng = 0x5eed;
-	while ((c = getopt(argc, argv, "t:n:HDq:d:b:s:i:w:r:S:m:k:R:v")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:HDq:d:b:s:i:w:r:S:m:k:R:u:v")) != -1) {
 		switch (c) {
 		case 't': snprintf(target, sizeof(target), "%s", optarg); break;
 		case 'n': o.subnqn = optarg; break;
@@ -470,12 +485,17 @@ int main(int argc, char **argv)
 		case 'm': ro.mark = optarg; break;
 		case 'k': o.kato_ms = atoi(optarg); break;
 		case 'R': o.reconnect_timeout_ms = atoi(optarg); break;
+		case 'u': host = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
 	}
-	if (optind >= argc || !target[0] || !o.subnqn || !ro.qd || !g.bs || g.span < g.bs)
+	if (optind >= argc || !target[0] || !o.subnqn || !ro.qd || !g.bs || g.span < g.bs ||
+	    parse_uuid(host, o.hostid))
 		usage();
+	/* Base 2.0, "NVMe Qualified Names": the UUID-based NQN of the host. */
+	snprintf(hostnqn, sizeof(hostnqn), "nqn.2014-08.org.nvmexpress:uuid:%s", host);
+	o.hostnqn = hostnqn;
 	char *colon = strrchr(target, ':');
 
 	if (colon) {

@@ -16,13 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "tests/unit/fixture.h"
+#include "tools/lib/nvme_tcp.h"
 #include "tools/storaged/cmd.h"
 #include "tools/storaged/ctrl.h"
 #include "tools/storaged/identify.h"
+#include "tools/storaged/server.h"
 #include "tools/storaged/volume.h"
 
 #define SGL_INCAPSULE NVME_SGL_ID(NVME_SGL_TYPE_DATA_BLOCK, NVME_SGL_SUBTYPE_OFFSET)
@@ -254,13 +258,28 @@ static int drop_volume(void **state)
 	return 0;
 }
 
-static void connect_data(struct nvmf_connect_data *d, const char *vol, uint16_t cntlid)
+/* A host: its Host Identifier (16 bytes of one value) and NQN. */
+struct host_id {
+	uint8_t hostid;
+	const char *hostnqn;
+};
+
+static const struct host_id HOST_A = { 0x5a, "nqn.2014-08.org.nvmexpress:uuid:1" };
+static const struct host_id HOST_B = { 0x6b, "nqn.2014-08.org.nvmexpress:uuid:2" };
+
+static void connect_data_of(struct nvmf_connect_data *d, const char *vol, uint16_t cntlid,
+			    const struct host_id *h)
 {
 	memset(d, 0, sizeof(*d));
-	memset(d->hostid, 0x5a, sizeof(d->hostid));
+	memset(d->hostid, h->hostid, sizeof(d->hostid));
 	d->cntlid = cntlid;
 	snprintf(d->subnqn, sizeof(d->subnqn), "%s%s", VOLUME_NQN_PREFIX, vol);
-	snprintf(d->hostnqn, sizeof(d->hostnqn), "nqn.2014-08.org.nvmexpress:uuid:1");
+	snprintf(d->hostnqn, sizeof(d->hostnqn), "%s", h->hostnqn);
+}
+
+static void connect_data(struct nvmf_connect_data *d, const char *vol, uint16_t cntlid)
+{
+	connect_data_of(d, vol, cntlid, &HOST_A);
 }
 
 static struct nvmf_connect_cmd connect_cmd(uint16_t qid, uint16_t sqsize)
@@ -332,17 +351,23 @@ static void test_connect_parse(void **state)
 	assert_int_equal(dw0, DW0_DATA(256));           /* SUBNQN: data bytes 511:256 */
 }
 
-static uint16_t connect(struct ctrl_table *t, uint16_t qid, uint16_t cntlid,
-			const char *vol, struct ctrl **c, uint32_t *dw0)
+static uint16_t connect_as(struct ctrl_table *t, const struct host_id *h, uint16_t qid,
+			   uint16_t cntlid, const char *vol, struct ctrl **c, uint32_t *dw0)
 {
 	struct nvmf_connect_cmd cmd = connect_cmd(qid, 31);
 	struct nvmf_connect_data d;
 	struct connect_req r;
 	uint16_t st;
 
-	connect_data(&d, vol, cntlid);
+	connect_data_of(&d, vol, cntlid, h);
 	st = ctrl_connect_parse(&cmd, &d, &r, dw0);
 	return st ? st : ctrl_connect(t, &r, &d, 1000, c, dw0);
+}
+
+static uint16_t connect_a(struct ctrl_table *t, uint16_t qid, uint16_t cntlid,
+			  const char *vol, struct ctrl **c, uint32_t *dw0)
+{
+	return connect_as(t, &HOST_A, qid, cntlid, vol, c, dw0);
 }
 
 /*
@@ -367,13 +392,13 @@ static void test_connect_out_of_fds(void **state)
 	close(fd);
 	low = (struct rlimit){ .rlim_cur = (rlim_t)fd, .rlim_max = old.rlim_max };
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	st = connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0);
+	st = connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	assert_int_equal(st, NVME_SC_INTERNAL);
 	assert_int_equal(dw0, 0);
 	assert_null(t.head);
 	/* With descriptors again, the same Connect succeeds. */
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
 	ctrl_queue_gone(c, 0);
 	ctrl_put(&t, c);
 }
@@ -391,44 +416,40 @@ static uint16_t set_cc(struct ctrl *c, uint32_t cc)
 static void test_controller_model(void **state)
 {
 	struct ctrl_table t = { .dir = vol_dir };
-	struct ctrl *admin, *io, *other;
+	struct ctrl *admin, *io;
 	uint32_t dw0;
 
 	(void)state;
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "nope", &admin, &dw0),
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "nope", &admin, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
 	assert_int_equal(dw0, DW0_DATA(256));
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &admin, &dw0), 0);
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &admin, &dw0), 0);
 	assert_int_equal(dw0, admin->cntlid);
 	assert_int_equal(admin->vol.nsze, 256);
 	/* I/O queues need CC.EN first. */
-	assert_int_equal(connect(&t, 1, admin->cntlid, "v1", &io, &dw0), NVME_SC_CMD_SEQ_ERROR);
+	assert_int_equal(connect_a(&t, 1, admin->cntlid, "v1", &io, &dw0), NVME_SC_CMD_SEQ_ERROR);
 	assert_int_equal(set_cc(admin, CC_GOOD), 0);
 	assert_true(ctrl_ready(admin));
-	assert_int_equal(connect(&t, 1, admin->cntlid, "v1", &io, &dw0), 0);
+	assert_int_equal(connect_a(&t, 1, admin->cntlid, "v1", &io, &dw0), 0);
 	assert_ptr_equal(io, admin);
 	assert_int_equal(admin->refs, 2);
 	/* The same QID twice, an unknown CNTLID. */
-	assert_int_equal(connect(&t, 1, admin->cntlid, "v1", &io, &dw0),
+	assert_int_equal(connect_a(&t, 1, admin->cntlid, "v1", &io, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
 	assert_int_equal(dw0, DW0_SQE(42));
-	assert_int_equal(connect(&t, 2, admin->cntlid + 1, "v1", &io, &dw0),
+	assert_int_equal(connect_a(&t, 2, admin->cntlid + 1, "v1", &io, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
 	assert_int_equal(dw0, DW0_DATA(16));
-	/* A second controller on the same volume gets its own CNTLID. */
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &other, &dw0), 0);
-	assert_int_not_equal(other->cntlid, admin->cntlid);
-	ctrl_queue_gone(other, 0);
-	ctrl_put(&t, other);
 	/* Admin queue gone: the controller fails, freed with its last queue. */
 	ctrl_queue_gone(admin, 0);
-	ctrl_put(&t, admin);
-	assert_true(admin->failed);
-	assert_int_equal(connect(&t, 2, admin->cntlid, "v1", &io, &dw0),
+	assert_null(ctrl_put(&t, admin));
+	assert_int_equal(admin->state, CTRL_FAILED);
+	assert_int_equal(connect_a(&t, 2, admin->cntlid, "v1", &io, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
 	ctrl_queue_gone(admin, 1);
-	ctrl_put(&t, admin);
+	assert_null(ctrl_put(&t, admin));
 	assert_null(t.head);
+	assert_null(t.attachments);
 }
 
 static void test_properties(void **state)
@@ -440,7 +461,7 @@ static void test_properties(void **state)
 	uint32_t dw0;
 
 	(void)state;
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
 	g.offset = NVME_REG_CAP;
 	g.attrib = NVMF_PROP_ATTRIB_SIZE_8;
 	assert_int_equal(ctrl_prop_get(c, &g, &v), 0);
@@ -483,7 +504,7 @@ static void test_features_keep_alive(void **state)
 	uint32_t dw0;
 
 	(void)state;
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
 	/* Connect's KATO (5 s) at t = 1 s: expired only after KATO + KAS. */
 	assert_false(ctrl_ka_expired(c, 1000 + 5000 + CTRL_KAS_MS));
 	assert_true(ctrl_ka_expired(c, 1000 + 5000 + CTRL_KAS_MS + 1));
@@ -502,9 +523,9 @@ static void test_features_keep_alive(void **state)
 	s.cdw11 = 0;                          /* one I/O queue: QID 2 is refused */
 	assert_int_equal(ctrl_set_features(c, &s, 0, &dw0), 0);
 	assert_int_equal(set_cc(c, CC_GOOD), 0);
-	assert_int_equal(connect(&t, 2, c->cntlid, "v1", &io, &dw0),
+	assert_int_equal(connect_a(&t, 2, c->cntlid, "v1", &io, &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
-	assert_int_equal(connect(&t, 1, c->cntlid, "v1", &io, &dw0), 0);
+	assert_int_equal(connect_a(&t, 1, c->cntlid, "v1", &io, &dw0), 0);
 	/* Queues exist now: the count is fixed. */
 	assert_int_equal(ctrl_set_features(c, &s, 0, &dw0), NVME_SC_CMD_SEQ_ERROR);
 
@@ -527,7 +548,7 @@ static void test_features_keep_alive(void **state)
 	assert_int_equal(ctrl_get_features(c, &s, &dw0), NVME_SC_INVALID_FIELD);
 	/* A closed queue's QID is free again before its I/O has drained. */
 	ctrl_queue_gone(c, 1);
-	assert_int_equal(connect(&t, 1, c->cntlid, "v1", &io, &dw0), 0);
+	assert_int_equal(connect_a(&t, 1, c->cntlid, "v1", &io, &dw0), 0);
 	assert_int_equal(c->refs, 3);
 	ctrl_put(&t, c);
 	ctrl_queue_gone(c, 1);
@@ -549,7 +570,7 @@ static void test_identify(void **state)
 	uint32_t dw0;
 
 	(void)state;
-	assert_int_equal(connect(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &c, &dw0), 0);
 	memset(page, 0, sizeof(page));
 	s.cdw10 = NVME_CNS_CTRL;
 	assert_int_equal(identify(c, &s, page), 0);
@@ -599,6 +620,345 @@ static void test_identify(void **state)
 	ctrl_put(&t, c);
 }
 
+/* ---- Attachment: one association per volume ---- */
+
+/* Controller Busy (SCT 1h, SC 81h), spelt out as the status field carries it. */
+#define SC_CTRL_BUSY 0x181
+
+/*
+ * Another host's admin Connect, differing in HOSTID or HOSTNQN alone, is
+ * refused while the holder lives.  Once the holder failed, another host
+ * takes the volume, its Connect held until the failed controller is gone.
+ */
+static void test_attach_other_host(void **state)
+{
+	static const struct host_id same_nqn = { 0x6b, "nqn.2014-08.org.nvmexpress:uuid:1" };
+	static const struct host_id same_id = { 0x5a, "nqn.2014-08.org.nvmexpress:uuid:2" };
+	struct ctrl_table t = { .dir = vol_dir };
+	struct ctrl *a, *b, *x;
+	uint32_t dw0;
+
+	(void)state;
+	assert_int_equal(connect_as(&t, &HOST_A, 0, NVMF_CNTLID_DYNAMIC, "v1", &a, &dw0), 0);
+	assert_int_equal(a->state, CTRL_LIVE);
+	assert_int_equal(a->gen, 1);
+	assert_int_equal(connect_as(&t, &HOST_B, 0, NVMF_CNTLID_DYNAMIC, "v1", &x, &dw0),
+			 SC_CTRL_BUSY);
+	assert_ptr_equal(x, a);               /* the holder, for the log line */
+	assert_int_equal(connect_as(&t, &same_nqn, 0, NVMF_CNTLID_DYNAMIC, "v1", &x, &dw0),
+			 SC_CTRL_BUSY);
+	assert_int_equal(connect_as(&t, &same_id, 0, NVMF_CNTLID_DYNAMIC, "v1", &x, &dw0),
+			 SC_CTRL_BUSY);
+	assert_int_equal(a->state, CTRL_LIVE);
+	assert_ptr_equal(t.head, a);
+	assert_null(a->next);
+	/* A's admin queue closes, its file I/O still in flight (a reference). */
+	ctrl_queue_gone(a, 0);
+	assert_int_equal(connect_as(&t, &HOST_B, 0, NVMF_CNTLID_DYNAMIC, "v1", &b, &dw0), 0);
+	assert_int_equal(b->state, CTRL_FENCING);
+	assert_int_equal(b->gen, 2);
+	/* Now A is the other host. */
+	assert_int_equal(connect_as(&t, &HOST_A, 0, NVMF_CNTLID_DYNAMIC, "v1", &x, &dw0),
+			 SC_CTRL_BUSY);
+	assert_ptr_equal(x, b);
+	assert_ptr_equal(ctrl_put(&t, a), b);
+	assert_int_equal(b->state, CTRL_LIVE);
+	ctrl_queue_gone(b, 0);
+	assert_null(ctrl_put(&t, b));
+	assert_null(t.head);
+	assert_null(t.attachments);
+}
+
+/*
+ * The same host again (HOSTID and HOSTNQN: a reconnect, a restarted card)
+ * supersedes its association: the old controller fails at once, the new
+ * one is fenced until the old one's last queue, I/O queue included, is
+ * freed.
+ */
+static void test_attach_same_host(void **state)
+{
+	struct ctrl_table t = { .dir = vol_dir };
+	struct ctrl *old, *io, *new, *x;
+	uint32_t dw0;
+
+	(void)state;
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &old, &dw0), 0);
+	assert_int_equal(set_cc(old, CC_GOOD), 0);
+	assert_int_equal(connect_a(&t, 1, old->cntlid, "v1", &io, &dw0), 0);
+	assert_int_equal(connect_a(&t, 0, NVMF_CNTLID_DYNAMIC, "v1", &new, &dw0), 0);
+	assert_int_equal(dw0, new->cntlid);
+	assert_int_not_equal(new->cntlid, old->cntlid);
+	assert_int_equal(new->gen, old->gen + 1);
+	assert_int_equal(old->state, CTRL_FAILED);
+	assert_false(ctrl_ready(old));
+	assert_int_equal(new->state, CTRL_FENCING);
+	/* Nothing joins the old controller any more, nor the fenced one yet. */
+	assert_int_equal(connect_a(&t, 2, old->cntlid, "v1", &x, &dw0),
+			 NVME_SC_CONNECT_INVALID_PARAM);
+	assert_int_equal(dw0, DW0_DATA(16));
+	assert_int_equal(connect_a(&t, 1, new->cntlid, "v1", &x, &dw0), NVME_SC_CMD_SEQ_ERROR);
+	/* The fenced association holds the volume against other hosts. */
+	assert_int_equal(connect_as(&t, &HOST_B, 0, NVMF_CNTLID_DYNAMIC, "v1", &x, &dw0),
+			 SC_CTRL_BUSY);
+	assert_ptr_equal(x, new);
+	/* The old admin queue is done, its I/O queue is not: still fenced. */
+	ctrl_queue_gone(old, 0);
+	assert_null(ctrl_put(&t, old));
+	assert_int_equal(new->state, CTRL_FENCING);
+	ctrl_queue_gone(old, 1);
+	assert_ptr_equal(ctrl_put(&t, old), new);
+	assert_int_equal(new->state, CTRL_LIVE);
+	ctrl_queue_gone(new, 0);
+	assert_null(ctrl_put(&t, new));
+	assert_null(t.head);
+	assert_null(t.attachments);
+}
+
+/*
+ * The same through the daemon's queues (conn.c, exec.c): each is a
+ * socketpair handed to conn_new() as accept() would, and the loop is
+ * played here (conn_readable(), then storaged_flush()) but for the ring's
+ * completions, so a write's file I/O stays in flight until the test reaps
+ * it.
+ */
+static struct storaged sd;
+
+/* One queue, as its host sees it. */
+struct tq {
+	struct conn *c;           /* freed once dead and done: then unused */
+	int fd;                   /* the host's end */
+	uint16_t cid;
+};
+
+static const struct nvme_tcp_conn tq_tcp = { .role = NVME_TCP_HOST,
+					     .max_icdata = CMD_MAX_ICDATA };
+
+static void tq_send(struct tq *q, const struct nvme_tcp_pdu *pdu, const void *data,
+		    size_t len)
+{
+	struct iovec iov[2] = { { (void *)pdu->hdr.raw, pdu->hdr_len }, { (void *)data, len } };
+
+	assert_int_equal(writev(q->fd, iov, 2), pdu->hdr_len + len);
+}
+
+/* The daemon reads what q's host sent, then ends its loop turn. */
+static void tq_turn(struct tq *q)
+{
+	conn_readable(q->c);
+	storaged_flush(&sd);
+}
+
+/* One PDU from the daemon: 1, 0 once it closed the connection, -EAGAIN if none. */
+static int tq_recv(struct tq *q, union nvme_tcp_hdr *h)
+{
+	ssize_t n = recv(q->fd, h->raw, sizeof(h->ch), MSG_DONTWAIT);
+
+	if (n <= 0)
+		return n ? -errno : 0;
+	assert_int_equal(n, sizeof(h->ch));
+	assert_in_range(h->ch.plen, sizeof(h->ch), sizeof(h->raw));
+	n = recv(q->fd, h->raw + sizeof(h->ch), h->ch.plen - sizeof(h->ch), MSG_DONTWAIT);
+	assert_int_equal(n, h->ch.plen - sizeof(h->ch));
+	return 1;
+}
+
+static void tq_open(struct tq *q, const char *peer)
+{
+	struct nvme_tcp_pdu pdu;
+	union nvme_tcp_hdr h;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+			 0);
+	q->c = conn_new(&sd, sv[0], peer);
+	assert_non_null(q->c);
+	q->c->next = sd.conns;
+	sd.conns = q->c;
+	sd.nconns++;
+	q->fd = sv[1];
+	q->cid = 0;
+	assert_int_equal(nvme_tcp_build_icreq(&pdu, &tq_tcp, 0), 0);
+	tq_send(q, &pdu, NULL, 0);
+	tq_turn(q);
+	assert_int_equal(tq_recv(q, &h), 1);
+	assert_int_equal(h.ch.pdu_type, NVME_TCP_ICRESP);
+}
+
+/* Send a command with its data in the capsule; its CID. */
+static uint16_t tq_cmd(struct tq *q, void *sqe, const void *data, uint32_t len)
+{
+	struct iovec iov = { (void *)data, len };
+	struct nvme_tcp_pdu pdu;
+
+	((struct nvme_sqe *)sqe)->cid = ++q->cid;
+	if (!len)   /* SGLs even without data: Fabrics has no PRPs */
+		nvme_tcp_set_sgl(sqe, 0, false);
+	assert_int_equal(nvme_tcp_build_capsule_cmd(&pdu, &tq_tcp, sqe, &iov, len ? 1 : 0), 0);
+	tq_send(q, &pdu, data, len);
+	return q->cid;
+}
+
+static uint16_t tq_connect(struct tq *q, const struct host_id *h, uint16_t qid,
+			   uint16_t cntlid)
+{
+	struct nvmf_connect_cmd cmd = connect_cmd(qid, 31);
+	struct nvmf_connect_data d;
+
+	connect_data_of(&d, "v1", cntlid, h);
+	return tq_cmd(q, &cmd, &d, sizeof(d));
+}
+
+/* The next PDU is the response to cid: its CQE. */
+static struct nvme_cqe tq_resp(struct tq *q, uint16_t cid)
+{
+	union nvme_tcp_hdr h;
+
+	assert_int_equal(tq_recv(q, &h), 1);
+	assert_int_equal(h.ch.pdu_type, NVME_TCP_CAPSULE_RESP);
+	assert_int_equal(h.resp.cqe.cid, cid);
+	return h.resp.cqe;
+}
+
+/* Send a Write of one block of byte v at lba. */
+static void tq_write(struct tq *q, uint64_t lba, uint8_t v)
+{
+	static uint8_t block[VOLUME_LBA_SIZE];
+	struct nvme_sqe w = rw(NVME_NVM_WRITE, lba, 1, 0, 0);
+
+	memset(block, v, sizeof(block));
+	tq_cmd(q, &w, block, sizeof(block));
+}
+
+static bool block_is(int fd, uint64_t lba, uint8_t v)
+{
+	static uint8_t block[VOLUME_LBA_SIZE];
+
+	assert_int_equal(pread(fd, block, sizeof(block), lba * VOLUME_LBA_SIZE), sizeof(block));
+	for (size_t i = 0; i < sizeof(block); i++)
+		if (block[i] != v)
+			return false;
+	return true;
+}
+
+/*
+ * Host A's card restarts while its write of LBA 0 is in the file I/O and
+ * its write of LBA 1 still in its queue's socket.  The new association's
+ * Connect closes A's old queues at once and is answered only once the LBA 0
+ * write has completed; the LBA 1 write is never executed.  Host B is
+ * refused throughout with Controller Busy, Do Not Retry clear.
+ */
+static void test_takeover_fences_old_io(void **state)
+{
+	struct nvmf_prop_set_cmd cc = { .opc = NVME_ADMIN_FABRICS,
+		.fctype = NVMF_FCTYPE_PROP_SET, .offset = NVME_REG_CC, .value = CC_GOOD };
+	struct tq admin, io, other, again;
+	struct io_uring_cqe *ucqe;
+	union nvme_tcp_hdr h;
+	struct nvme_cqe cqe;
+	uint16_t cid, cntlid;
+	int fd = open(vol_path, O_RDWR);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_true(block_is(fd, 0, 0) && block_is(fd, 1, 0));
+	memset(&sd, 0, sizeof(sd));
+	sd.epfd = sd.lfd = sd.sfd = -1;
+	sd.ctrls.dir = vol_dir;
+	assert_int_equal(backend_init(&sd.be, 16), 0);
+
+	tq_open(&admin, "host-a");
+	cid = tq_connect(&admin, &HOST_A, 0, NVMF_CNTLID_DYNAMIC);
+	tq_turn(&admin);
+	cqe = tq_resp(&admin, cid);
+	assert_int_equal(cqe.status, 0);
+	cntlid = (uint16_t)cqe.dw0;
+	cid = tq_cmd(&admin, &cc, NULL, 0);
+	tq_turn(&admin);
+	assert_int_equal(tq_resp(&admin, cid).status, 0);
+	tq_open(&io, "host-a-io");
+	cid = tq_connect(&io, &HOST_A, 1, cntlid);
+	tq_turn(&io);
+	assert_int_equal(tq_resp(&io, cid).status, 0);
+
+	tq_open(&other, "host-b");
+	cid = tq_connect(&other, &HOST_B, 0, NVMF_CNTLID_DYNAMIC);
+	tq_turn(&other);
+	cqe = tq_resp(&other, cid);
+	assert_int_equal(cqe.status >> 1 & 0x7ff, SC_CTRL_BUSY);
+	assert_false(cqe.status & NVME_STATUS_DNR);
+
+	tq_write(&io, 0, 0xaa);
+	tq_turn(&io);
+	assert_int_equal(io.c->io_inflight, 1);
+	tq_write(&io, 1, 0xbb);           /* not read by the daemon yet */
+
+	tq_open(&again, "host-a-again");
+	cid = tq_connect(&again, &HOST_A, 0, NVMF_CNTLID_DYNAMIC);
+	tq_turn(&again);
+	assert_int_equal(tq_recv(&admin, &h), 0);   /* closed (and freed: no I/O) */
+	assert_true(io.c->dead);                    /* closed, its write in flight */
+	assert_int_equal(tq_recv(&again, &h), -EAGAIN);
+	conn_readable(io.c);                        /* a dead queue reads nothing */
+	storaged_flush(&sd);
+	assert_int_equal(tq_recv(&again, &h), -EAGAIN);
+
+	/* The LBA 0 write completes: the old controller goes, the Connect is answered. */
+	assert_int_equal(io_uring_wait_cqe(&sd.be.ring, &ucqe), 0);
+	backend_reap(&sd.be);
+	storaged_flush(&sd);
+	cqe = tq_resp(&again, cid);
+	assert_int_equal(cqe.status, 0);
+	assert_int_not_equal(cqe.dw0, cntlid);
+	assert_true(block_is(fd, 0, 0xaa));
+	assert_true(block_is(fd, 1, 0));
+
+	/* Everyone hangs up: nothing is left. */
+	close(admin.fd);
+	close(io.fd);
+	close(other.fd);
+	close(again.fd);
+	tq_turn(&other);
+	tq_turn(&again);
+	assert_null(sd.conns);
+	assert_null(sd.ctrls.head);
+	assert_null(sd.ctrls.attachments);
+	assert_int_equal(sd.be.inflight, 0);
+	backend_exit(&sd.be);
+	close(fd);
+}
+
+/*
+ * io_uring operations bypass seccomp, so the backend's ring takes only
+ * the operations it makes: a read runs, an openat (which a compromised
+ * daemon could use to reach any file) is refused by the kernel.
+ */
+static void test_ring_restricted(void **state)
+{
+	struct backend be;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	char buf[16];
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(backend_init(&be, 8), 0);
+	sqe = io_uring_get_sqe(&be.ring);
+	io_uring_prep_read(sqe, fd, buf, sizeof(buf), 0);
+	assert_int_equal(io_uring_submit_and_wait(&be.ring, 1), 1);
+	assert_int_equal(io_uring_wait_cqe(&be.ring, &cqe), 0);
+	assert_int_equal(cqe->res, (int)sizeof(buf));
+	io_uring_cqe_seen(&be.ring, cqe);
+	sqe = io_uring_get_sqe(&be.ring);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+	assert_int_equal(io_uring_submit_and_wait(&be.ring, 1), 1);
+	assert_int_equal(io_uring_wait_cqe(&be.ring, &cqe), 0);
+	assert_int_equal(cqe->res, -EACCES);
+	io_uring_cqe_seen(&be.ring, cqe);
+	backend_exit(&be);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -613,6 +973,10 @@ int main(void)
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_features_keep_alive),
 		cmocka_unit_test(test_identify),
+		cmocka_unit_test(test_attach_other_host),
+		cmocka_unit_test(test_attach_same_host),
+		cmocka_unit_test(test_takeover_fences_old_io),
+		cmocka_unit_test(test_ring_restricted),
 	};
 
 	return cmocka_run_group_tests(tests, make_volume, drop_volume);

@@ -2,17 +2,50 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tools/lib/log.h"
 #include "tools/storaged/backend.h"
+
+/*
+ * The ring may do what the backend asks of it and nothing else: io_uring
+ * operations bypass the seccomp filter (tools/storaged/main.c), so the
+ * ring is made disabled, restricted to these opcodes (and no further
+ * registrations), then enabled.
+ */
+static const uint8_t backend_ops[] = {
+	IORING_OP_READ, IORING_OP_WRITE, IORING_OP_FSYNC, IORING_OP_FALLOCATE,
+};
+
+/*
+ * The raw system call: Debian 12's liburing.so (2.3) declares
+ * io_uring_register_restrictions and io_uring_enable_rings but does not
+ * export them.
+ */
+static int ring_register(struct io_uring *ring, unsigned op, void *arg, unsigned n)
+{
+	return syscall(__NR_io_uring_register, ring->ring_fd, op, arg, n) < 0 ? -errno : 0;
+}
+
+static int ring_restrict(struct io_uring *ring)
+{
+	struct io_uring_restriction res[sizeof(backend_ops)];
+	int err;
+
+	for (size_t i = 0; i < sizeof(backend_ops); i++)
+		res[i] = (struct io_uring_restriction){ .opcode = IORING_RESTRICTION_SQE_OP,
+							.sqe_op = backend_ops[i] };
+	err = ring_register(ring, IORING_REGISTER_RESTRICTIONS, res, sizeof(backend_ops));
+	return err ? err : ring_register(ring, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
 
 int backend_init(struct backend *b, unsigned entries)
 {
 	int err;
 
 	b->inflight = 0;
-	err = io_uring_queue_init(entries, &b->ring, 0);
+	err = io_uring_queue_init(entries, &b->ring, IORING_SETUP_R_DISABLED);
 	if (err < 0)
 		return err;
 	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -22,6 +55,8 @@ int backend_init(struct backend *b, unsigned entries)
 		return err;
 	}
 	err = io_uring_register_eventfd(&b->ring, b->efd);
+	if (!err)
+		err = ring_restrict(&b->ring);
 	if (err < 0) {
 		close(b->efd);
 		io_uring_queue_exit(&b->ring);

@@ -113,12 +113,15 @@ static void fatal(struct conn *c, int fes, uint32_t fei, const void *hdr, size_t
 /* ---- Completions ---- */
 
 /*
- * Do Not Retry on every error but a transport one: a command whose data
- * arrived damaged may well succeed when the host sends it again.
+ * Do Not Retry on every error but two: a transport one (a command whose
+ * data arrived damaged may well succeed when the host sends it again) and
+ * Controller Busy (the volume's holder may detach, and the same Connect
+ * then succeeds).
  */
 static bool dnr(uint16_t status)
 {
-	return status != NVME_SC_SUCCESS && status != NVME_SC_TRANSIENT_TRANSPORT;
+	return status != NVME_SC_SUCCESS && status != NVME_SC_TRANSIENT_TRANSPORT &&
+	       status != NVME_SC_CONNECT_CTRL_BUSY;
 }
 
 void conn_complete(struct cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1)
@@ -578,10 +581,12 @@ void conn_close(struct conn *c, const char *why)
 
 bool conn_reap(struct conn *c)
 {
+	struct ctrl *lifted;
+
 	if (!c->dead || c->io_inflight)
 		return false;
-	if (c->ctrl)
-		ctrl_put(&c->sd->ctrls, c->ctrl);
+	if (c->ctrl && (lifted = ctrl_put(&c->sd->ctrls, c->ctrl)))
+		exec_connect_fenced(c->sd, lifted);
 	free(c->rx);
 	free(c);
 	return true;

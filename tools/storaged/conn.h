@@ -35,6 +35,7 @@ enum cmd_state {
 	CMD_WAIT_DATA,            /* R2T sent, H2CData arriving */
 	CMD_IO,                   /* file I/O in flight */
 	CMD_AER,                  /* Asynchronous Event Request held */
+	CMD_CONNECT_HELD,         /* admin Connect answered when its fence lifts */
 	CMD_REPLY,                /* response queued, slot busy until sent */
 };
 
@@ -102,7 +103,11 @@ void conn_readable(struct conn *c);
 void conn_flush(struct conn *c);
 /* Close the socket now, logging why; the memory stays until conn_reap. */
 void conn_close(struct conn *c, const char *why);
-/* Free a dead connection whose file I/O has all completed; false if not yet. */
+/*
+ * Free a dead connection whose file I/O has all completed; false if not
+ * yet.  Freeing its controller may lift a newer one's fence, whose held
+ * Connect is then answered.
+ */
 bool conn_reap(struct conn *c);
 /* Stop taking commands (daemon shutdown): answer what is in flight only. */
 void conn_quiesce(struct conn *c);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,23 +83,78 @@ static uint16_t next_cntlid(struct ctrl_table *t)
 	return 0;
 }
 
+/* The same host: the Connect data's HOSTID and HOSTNQN both match. */
+static bool same_host(const struct ctrl *c, const struct nvmf_connect_data *d)
+{
+	return !memcmp(c->hostid, d->hostid, sizeof(c->hostid)) &&
+	       !strncmp(c->hostnqn, d->hostnqn, sizeof(c->hostnqn));
+}
+
+static struct attachment *attachment_get(struct ctrl_table *t, const char *volume)
+{
+	struct attachment *a;
+
+	for (a = t->attachments; a; a = a->next)
+		if (!strcmp(a->volume, volume))
+			return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	snprintf(a->volume, sizeof(a->volume), "%s", volume);
+	a->next = t->attachments;
+	t->attachments = a;
+	return a;
+}
+
+/* Free an attachment no controller has (any more). */
+static void attachment_drop(struct ctrl_table *t, struct attachment *a)
+{
+	if (a->nctrl)
+		return;
+	for (struct attachment **p = &t->attachments; *p; p = &(*p)->next) {
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	}
+	free(a);
+}
+
 static uint16_t ctrl_create(struct ctrl_table *t, const struct connect_req *r,
 			    const struct nvmf_connect_data *d, uint64_t now_ms,
 			    struct ctrl **out, uint32_t *dw0)
 {
-	uint16_t cntlid = next_cntlid(t);
+	struct attachment *a = attachment_get(t, r->volume);
+	uint16_t cntlid;
 	struct ctrl *c;
 	int err;
 
-	if (!cntlid)
-		return NVME_SC_CONNECT_CTRL_BUSY;
-	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!a)
 		return NVME_SC_INTERNAL;
-	err = volume_open(&c->vol, t->dir, r->volume);
+	/*
+	 * Single attachment: two hosts writing one volume would corrupt it.
+	 * Another host's Connect gets Controller Busy (SCT 1h, SC 81h), "the
+	 * controller is already associated with a host" (NVMe over Fabrics
+	 * 1.1, "Connect Command and Response", Connect command specific
+	 * status values; the same table in Base 2.0).
+	 */
+	if (a->holder && a->holder->state != CTRL_FAILED && !same_host(a->holder, d)) {
+		*out = a->holder;
+		return NVME_SC_CONNECT_CTRL_BUSY;
+	}
+	*out = NULL;
+	cntlid = next_cntlid(t);
+	if (!cntlid) {
+		/* Controller Busy also says there is no controller available. */
+		attachment_drop(t, a);
+		return NVME_SC_CONNECT_CTRL_BUSY;
+	}
+	c = calloc(1, sizeof(*c));
+	err = c ? volume_open(&c->vol, t->dir, r->volume) : -ENOMEM;
 	if (err < 0) {
-		cv_warn("connect to %s: volume %s: %s", d->subnqn, r->volume, strerror(-err));
 		free(c);
+		attachment_drop(t, a);
+		cv_warn("connect to %s: volume %s: %s", d->subnqn, r->volume, strerror(-err));
 		/*
 		 * Only a missing volume is the host's mistake; out of
 		 * descriptors or a damaged file is ours, and blaming SUBNQN
@@ -115,7 +171,22 @@ static uint16_t ctrl_create(struct ctrl_table *t, const struct connect_req *r,
 	c->nr_ioq = CTRL_MAX_IOQ;
 	c->vwce = true;
 	c->kato_ms = r->kato_ms;
+	c->connect_ms = now_ms;
 	ctrl_keep_alive(c, now_ms);
+	/*
+	 * The same host again (a reconnect after a lost connection, a
+	 * restarted card), or anyone after the holder failed: the new
+	 * association supersedes every older one of the volume, and waits
+	 * for their file I/O (CTRL_FENCING).
+	 */
+	for (struct ctrl *o = t->head; o; o = o->next)
+		if (o->att == a)
+			o->state = CTRL_FAILED;
+	c->state = a->nctrl ? CTRL_FENCING : CTRL_LIVE;
+	c->att = a;
+	c->gen = ++a->gen;
+	a->holder = c;
+	a->nctrl++;
 	c->refs = 1;
 	c->next = t->head;
 	t->head = c;
@@ -138,8 +209,7 @@ uint16_t ctrl_connect(struct ctrl_table *t, const struct connect_req *r,
 	 * subsystem, once per QID and within what Number of Queues granted.
 	 */
 	c = find(t, r->cntlid);
-	if (!c || c->failed || memcmp(c->hostid, d->hostid, sizeof(c->hostid)) ||
-	    strncmp(c->hostnqn, d->hostnqn, sizeof(c->hostnqn)) ||
+	if (!c || c->state == CTRL_FAILED || !same_host(c, d) ||
 	    strncmp(c->subnqn, d->subnqn, sizeof(c->subnqn)))
 		return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, cntlid));
 	if (!ctrl_ready(c))
@@ -158,21 +228,35 @@ void ctrl_queue_gone(struct ctrl *c, uint16_t qid)
 	if (qid)
 		c->ioq_live[qid / 64] &= ~(1ull << (qid % 64));
 	else
-		c->failed = true; /* the association ends with its admin queue */
+		c->state = CTRL_FAILED; /* the association ends with its admin queue */
 }
 
-void ctrl_put(struct ctrl_table *t, struct ctrl *c)
+struct ctrl *ctrl_put(struct ctrl_table *t, struct ctrl *c)
 {
+	struct attachment *a = c->att;
+
 	if (--c->refs)
-		return;
+		return NULL;
 	for (struct ctrl **p = &t->head; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
 			break;
 		}
 	}
+	if (a->holder == c)
+		a->holder = NULL;
+	a->nctrl--;
 	volume_close(&c->vol);
 	free(c);
+	if (!a->nctrl) {
+		attachment_drop(t, a);
+		return NULL;
+	}
+	if (a->nctrl > 1 || !a->holder || a->holder->state != CTRL_FENCING)
+		return NULL;
+	/* The holder is all that is left: no older I/O can reach the file now. */
+	a->holder->state = CTRL_LIVE;
+	return a->holder;
 }
 
 /* Attribute size per property: CAP is the only 8-byte one we have. */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tools/lib/log.h"
@@ -214,13 +215,40 @@ static const char *printable(const char *s, size_t max, char *buf, size_t len)
 	return buf;
 }
 
+/* The queue is its controller's now: the Connect's response, with CNTLID. */
+static void connect_answer(struct cmd *cmd)
+{
+	struct conn *c = cmd->conn;
+
+	/* Until now one slot, the Connect's: the SQ is SQSIZE + 1 entries from here. */
+	c->nslots = ((const struct nvmf_connect_cmd *)&cmd->sqe)->sqsize + 1;
+	conn_complete(cmd, NVME_SC_SUCCESS, c->ctrl->cntlid, 0);
+}
+
+/*
+ * Close every queue of the controllers a new association of the volume
+ * superseded: what their hosts send from now on is never read.  Their file
+ * I/O in flight still completes, and holds the new association's Connect.
+ */
+static void close_superseded(const struct conn *c)
+{
+	const struct ctrl *ctrl = c->ctrl;
+	char why[80];
+
+	snprintf(why, sizeof(why), "superseded by cntlid %u (generation %llu)", ctrl->cntlid,
+		 (unsigned long long)ctrl->gen);
+	for (struct conn *o = c->sd->conns; o; o = o->next)
+		if (o->ctrl && o->ctrl != ctrl && o->ctrl->att == ctrl->att)
+			conn_close(o, why);
+}
+
 static void exec_connect(struct cmd *cmd)
 {
 	struct conn *c = cmd->conn;
 	const struct nvmf_connect_data *d = (const struct nvmf_connect_data *)cmd->buf;
 	struct connect_req r;
-	char nqn[NVMF_NQN_FIELD_LEN + 1];
-	struct ctrl *ctrl;
+	char nqn[NVMF_NQN_FIELD_LEN + 1], holder[NVMF_NQN_FIELD_LEN + 1];
+	struct ctrl *ctrl = NULL;
 	uint32_t dw0;
 	uint16_t st;
 
@@ -231,6 +259,15 @@ static void exec_connect(struct cmd *cmd)
 	st = ctrl_connect_parse((const struct nvmf_connect_cmd *)&cmd->sqe, d, &r, &dw0);
 	if (!st)
 		st = ctrl_connect(&c->sd->ctrls, &r, d, storaged_now_ms(), &ctrl, &dw0);
+	if (st == NVME_SC_CONNECT_CTRL_BUSY && ctrl) {
+		cv_warn("%s: connect to volume %s refused (Controller Busy): host %s holds it "
+			"(cntlid %u, generation %llu), refused host %s", c->peer, r.volume,
+			printable(ctrl->hostnqn, sizeof(ctrl->hostnqn), holder, sizeof(holder)),
+			ctrl->cntlid, (unsigned long long)ctrl->gen,
+			printable(d->hostnqn, sizeof(d->hostnqn), nqn, sizeof(nqn)));
+		conn_complete(cmd, st, dw0, 0);
+		return;
+	}
 	if (st) {
 		cv_warn("%s: connect qid %u to %s refused: status 0x%03x (dw0 0x%08x)",
 			c->peer, ((const struct nvmf_connect_cmd *)&cmd->sqe)->qid,
@@ -240,11 +277,40 @@ static void exec_connect(struct cmd *cmd)
 	}
 	c->ctrl = ctrl;
 	c->qid = r.qid;
-	c->nslots = r.sqsize + 1;
-	cv_info("%s: connect qid %u sqsize %u cntlid %u subnqn %s hostnqn %s",
+	cv_info("%s: connect qid %u sqsize %u cntlid %u subnqn %s hostnqn %s generation %llu%s",
 		c->peer, r.qid, r.sqsize, ctrl->cntlid, ctrl->subnqn,
-		printable(d->hostnqn, sizeof(d->hostnqn), nqn, sizeof(nqn)));
-	conn_complete(cmd, NVME_SC_SUCCESS, dw0, 0);
+		printable(d->hostnqn, sizeof(d->hostnqn), nqn, sizeof(nqn)),
+		(unsigned long long)ctrl->gen, ctrl->state == CTRL_FENCING ?
+		": supersedes older controllers, answered once their file I/O is done" : "");
+	if (ctrl->state != CTRL_FENCING) {
+		connect_answer(cmd);
+		return;
+	}
+	close_superseded(c);
+	cmd->state = CMD_CONNECT_HELD;
+}
+
+void exec_connect_fenced(struct storaged *sd, struct ctrl *ctrl)
+{
+	uint64_t now = storaged_now_ms();
+
+	/* Keep alive counts from the response: the host could send nothing before it. */
+	ctrl_keep_alive(ctrl, now);
+	/* A fenced controller is failed once its admin queue closes: this one has it. */
+	for (struct conn *c = sd->conns; c; c = c->next) {
+		if (c->ctrl != ctrl || c->dead)
+			continue;
+		for (unsigned i = 0; i < c->nslots; i++) {
+			if (c->cmds[i].state != CMD_CONNECT_HELD)
+				continue;
+			cv_info("%s: cntlid %u generation %llu: connect answered after %llu ms, "
+				"the superseded controllers' file I/O done", c->peer, ctrl->cntlid,
+				(unsigned long long)ctrl->gen,
+				(unsigned long long)(now - ctrl->connect_ms));
+			connect_answer(&c->cmds[i]);
+			return;
+		}
+	}
 }
 
 static void exec_fabrics(struct cmd *cmd)

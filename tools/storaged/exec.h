@@ -20,5 +20,7 @@
  */
 uint16_t exec_precheck(struct cmd *cmd);
 void exec_command(struct cmd *cmd);
+/* Answer the admin Connect held while ctrl was CTRL_FENCING (ctrl_put()). */
+void exec_connect_fenced(struct storaged *sd, struct ctrl *ctrl);
 
 #endif /* CV_STORAGED_EXEC_H */

@@ -271,12 +271,12 @@ static void tick(struct storaged *sd, uint64_t now)
 	for (struct conn *c = sd->conns; c; c = c->next) {
 		if (c->dead)
 			continue;
-		if (c->ctrl && !c->ctrl->failed && ctrl_ka_expired(c->ctrl, now)) {
+		if (c->ctrl && c->ctrl->state != CTRL_FAILED && ctrl_ka_expired(c->ctrl, now)) {
 			cv_warn("cntlid %u (%s): keep alive timeout after %u ms",
 				c->ctrl->cntlid, c->ctrl->subnqn, c->ctrl->kato_ms);
-			c->ctrl->failed = true;
+			c->ctrl->state = CTRL_FAILED;
 		}
-		if (c->ctrl && c->ctrl->failed)
+		if (c->ctrl && c->ctrl->state == CTRL_FAILED)
 			conn_close(c, c->qid ? "controller gone" : "keep alive timeout");
 		else if (c->closing && now > c->close_deadline_ms)
 			conn_close(c, "peer does not take its C2HTermReq");
@@ -287,34 +287,37 @@ static void tick(struct storaged *sd, uint64_t now)
 		accept_resume(sd);
 }
 
-static void flush_and_reap(struct storaged *sd)
+void storaged_flush(struct storaged *sd)
 {
 	bool reaped = false;
 	int err;
 
-	while (sd->dirty) {
-		struct conn *c = sd->dirty;
+	/* Again while reaping lifted a fence: that Connect's response is due. */
+	do {
+		while (sd->dirty) {
+			struct conn *c = sd->dirty;
 
-		sd->dirty = c->dirty_next;
-		c->dirty = false;
-		conn_flush(c);
-	}
-	/* After the flushes: a connection that drained may have read commands. */
-	err = backend_submit(&sd->be);
-	if (err < 0)
-		cv_err_once("io_uring submit: %s", strerror(-err));
-	for (struct conn **p = &sd->conns; *p;) {
-		struct conn *c = *p;
-
-		if (c->dead && !c->dirty && !c->io_inflight) {
-			*p = c->next;
-			conn_reap(c);
-			sd->nconns--;
-			reaped = true;
-		} else {
-			p = &c->next;
+			sd->dirty = c->dirty_next;
+			c->dirty = false;
+			conn_flush(c);
 		}
-	}
+		/* After the flushes: a connection that drained may have read commands. */
+		err = backend_submit(&sd->be);
+		if (err < 0)
+			cv_err_once("io_uring submit: %s", strerror(-err));
+		for (struct conn **p = &sd->conns; *p;) {
+			struct conn *c = *p;
+
+			if (c->dead && !c->dirty && !c->io_inflight) {
+				*p = c->next;
+				conn_reap(c);
+				sd->nconns--;
+				reaped = true;
+			} else {
+				p = &c->next;
+			}
+		}
+	} while (sd->dirty);
 	/* A connection gone, its descriptors with it: a waiting one may come in. */
 	if (reaped)
 		accept_resume(sd);
@@ -378,12 +381,12 @@ int storaged_run(struct storaged *sd)
 					storaged_mark_dirty(sd, c);
 			}
 		}
-		flush_and_reap(sd);
+		storaged_flush(sd);
 		now = storaged_now_ms();
 		if (now - last_tick >= TICK_MS) {
 			tick(sd, now);
 			last_tick = now;
-			flush_and_reap(sd);
+			storaged_flush(sd);
 		}
 		if (sd->stopping && (drained(sd) || now > stop_deadline)) {
 			if (!drained(sd))

@@ -59,5 +59,11 @@ uint64_t storaged_now_ms(void);
 void storaged_mark_dirty(struct storaged *sd, struct conn *c);
 /* Change a connection's epoll interest. */
 void storaged_watch(struct storaged *sd, struct conn *c, uint32_t events);
+/*
+ * The end of a loop turn: send what is queued, submit the file I/O, free
+ * the connections that are done (which may answer a held Connect, whose
+ * response is sent too).  Tests that play the loop call it as well.
+ */
+void storaged_flush(struct storaged *sd);
 
 #endif /* CV_STORAGED_SERVER_H */
