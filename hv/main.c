@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +28,7 @@
 #include "tools/lib/instance.h"
 #include "tools/lib/log.h"
 #include "tools/lib/rundir.h"
+#include "tools/lib/syscall_filter.h"
 
 static void usage(FILE *f)
 {
@@ -35,6 +40,7 @@ static void usage(FILE *f)
 		"  --console SPEC    stdio (default), file:PATH, socket:PATH or none\n"
 		"  --control PATH    control socket (default: <rundir>/<id>/control.sock)\n"
 		"                    (the console is also served on <rundir>/<id>/console.sock)\n"
+		"  --seccomp=off     no system call filter (for debugging; logged)\n"
 		"  --verbose         log every unhandled I/O access and more\n"
 		"  --help            this text\n\n"
 		"Exit status: 0 guest powered off, reset or stopped on request;\n"
@@ -101,12 +107,37 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * What cv-hv does once the VM is built, beyond every process's base list
+ * (tools/lib/syscall_filter.c).  No file is opened and no listening
+ * socket made; the only new sockets are connections to a card's socket
+ * when a card comes back (cv-hv is their client).
+ */
+static const struct syscall_allow hv_syscalls[] = {
+	/* KVM's own ioctls (type KVMIO): KVM_RUN, irqfds, ioeventfds, MSI routes. */
+	SYSCALL_ALLOW_IF(ioctl, 1, _IOC_TYPEMASK << _IOC_TYPESHIFT, KVMIO << _IOC_TYPESHIFT),
+	/* The console's terminal: put back as it was at exit. */
+	SYSCALL_ALLOW_IF(ioctl, 1, 0xffffffff, TCGETS),
+	SYSCALL_ALLOW_IF(ioctl, 1, 0xffffffff, TCSETS),
+	/* vCPU threads, and a card's monitor thread when it reconnects: threads only. */
+	SYSCALL_ALLOW_IF(clone, 0, CLONE_THREAD, CLONE_THREAD),
+	SYSCALL_ALLOW(set_robust_list), SYSCALL_ALLOW(rseq),
+	/* A card or vhost-user back-end that comes back: a new UNIX connection. */
+	SYSCALL_ALLOW_IF(socket, 0, 0xffffffff, AF_UNIX), SYSCALL_ALLOW(connect),
+	/* Its interrupt and doorbell eventfds. */
+	SYSCALL_ALLOW(eventfd2),
+	/* The signal thread's sigwait. */
+	SYSCALL_ALLOW(rt_sigtimedwait),
+	{ 0 }
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "console", required_argument, NULL, 'c' },
 		{ "control", required_argument, NULL, 's' },
+		{ "seccomp", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -121,7 +152,7 @@ int main(int argc, char **argv)
 	struct vfio_user_dev *cards[CV_INSTANCE_MAX_VFIO_USER] = { 0 };
 	struct virtio_pci *nics[CV_INSTANCE_MAX_NICS] = { 0 };
 	pthread_t sig_thread;
-	bool verbose = false;
+	bool verbose = false, seccomp = true;
 	sigset_t set;
 	void *blob = NULL;
 	size_t blob_size;
@@ -134,6 +165,12 @@ int main(int argc, char **argv)
 		case 'i': instance_path = optarg; break;
 		case 'c': console_spec = optarg; break;
 		case 's': control_path = optarg; break;
+		case 'f':
+			if (syscall_filter_parse(optarg, &seccomp)) {
+				usage(stderr);
+				return VM_EXIT_SETUP;
+			}
+			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return VM_EXIT_SETUP;
@@ -194,6 +231,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (pthread_create(&sig_thread, NULL, signal_thread, &vm) == 0)
 		pthread_detach(sig_thread);
+	/* Set up; from the guest's first instruction on, only what hv_syscalls allows. */
+	if (syscall_filter_install(seccomp, hv_syscalls) < 0)
+		goto out;
 	cv_info("vm %s: %u vCPU, %llu MiB, kernel %s", desc.id, cfg.nr_vcpus,
 		(unsigned long long)(cfg.mem_size >> 20), cfg.kernel);
 	status = vm_run(&vm);

@@ -20,14 +20,14 @@ const char *quirk_name(enum quirk_id id)
 	return id < QUIRK_COUNT ? quirk_names[id] : "?";
 }
 
-bool quirks_host_is_software_kvm(void)
+static bool cpuinfo_has_vmx_svm(void)
 {
 	char line[4096];
 	bool hw = false;
 	FILE *f = fopen("/proc/cpuinfo", "r");
 
 	if (!f)
-		return false;
+		return true;
 	while (!hw && fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "flags", 5))
 			continue;
@@ -35,7 +35,23 @@ bool quirks_host_is_software_kvm(void)
 		break;
 	}
 	fclose(f);
-	return !hw;
+	return hw;
+}
+
+bool quirks_host_is_software_kvm(void)
+{
+	/*
+	 * Read once, while the VM is built: the vCPU error paths that ask
+	 * again run under the system call filter, which opens no file.
+	 */
+	static int software = -1;
+	int v = __atomic_load_n(&software, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		v = !cpuinfo_has_vmx_svm();
+		__atomic_store_n(&software, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 static int quirk_lookup(const char *word, size_t len)

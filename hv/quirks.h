@@ -64,7 +64,10 @@ struct quirks {
 
 const char *quirk_name(enum quirk_id id);
 
-/* True when /dev/kvm is not backed by VT-x/AMD-V (no vmx/svm in cpuinfo). */
+/*
+ * True when /dev/kvm is not backed by VT-x/AMD-V (no vmx/svm in cpuinfo);
+ * read on the first call (vm_create makes it) and kept.
+ */
 bool quirks_host_is_software_kvm(void);
 
 /*

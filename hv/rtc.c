@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "guest-abi/cv_platform.h"
 #include "tools/lib/log.h"
@@ -192,6 +193,12 @@ int rtc_init(struct rtc *rtc, struct iobus *pio, uint64_t low_ram,
 	uint64_t above_4g = high_ram >> 16;
 	int ret;
 
+	/*
+	 * glibc's first gmtime_r() reads the time zone (/etc/localtime):
+	 * have that done now, not when the guest first reads the clock under
+	 * cv-hv's system call filter, which opens no file.
+	 */
+	tzset();
 	memset(rtc, 0, sizeof(*rtc));
 	rtc->pio = pio;
 	rtc->clock = clock;

@@ -27,12 +27,14 @@
 #include "guest-abi/cv_platform.h"
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/card_proc.h"
+#include "tools/lib/fd.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
 #include "tools/lib/log.h"
 #include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
+#include "tools/lib/syscall_filter.h"
 #include "tools/lib/volume_store.h"
 
 #define EXIT_USAGE 1
@@ -46,7 +48,6 @@
  * keyboard controller (which ends the VM); no PS/2 mouse to probe for.
  */
 #define CARDVISOR_LINUX_CMDLINE "console=ttyS0 reboot=k i8042.noaux"
-#define REPLY_TIMEOUT_MS 5000
 /* A card connects to its backend before it listens: give it time. */
 #define CARD_START_MS 20000
 #define CARD_STOP_MS 5000
@@ -113,6 +114,8 @@ static void usage(FILE *f)
 		"  --vfio-user PATH   plug the PCI function a card serves over vfio-user on\n"
 		"                     socket PATH (repeatable; slots 4, 5, ... in order)\n"
 		"  --verbose          more logging from every process\n"
+		"  --seccomp=off      no system call filters in cv-hv and the cards (for\n"
+		"                     debugging; each logs it)\n"
 		"  -d, --detach       run in the background; console and logs go to\n"
 		"                     %s/instances/ID (cardvisor logs)\n"
 		"  --json             with -d: print {\"id\", \"record\"} as JSON\n\n"
@@ -289,19 +292,34 @@ static void cards_stop(struct run_card *cards, unsigned n)
 		card_stop(&cards[i].proc, CARD_STOP_MS);
 }
 
+/* What `cardvisor run` passes on to cv-hv and every card. */
+struct proc_flags {
+	bool verbose;            /* --verbose */
+	bool seccomp;            /* --seccomp=on|off */
+};
+
+/* @f as arguments, appended to @args at @n: the new count. */
+static unsigned proc_flags_args(const struct proc_flags *f, char **args, unsigned n)
+{
+	if (f->verbose)
+		args[n++] = "--verbose";
+	if (!f->seccomp)
+		args[n++] = "--seccomp=off";
+	return n;
+}
+
 /* Start one card and wait until it serves its device. */
-static int card_start(struct run_card *c, const char *dtb, bool verbose)
+static int card_start(struct run_card *c, const char *dtb, const struct proc_flags *pf)
 {
 	char bin[PATH_MAX];
-	char *args[8] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id };
+	char *args[9] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id };
 	unsigned n = 5;
 	int ret = sibling_binary(c->binary, bin, sizeof(bin));
 
 	/* A restart tells the card the guest's view of its device is stale. */
 	if (c->restarts)
 		args[n++] = "--restarted";
-	if (verbose)
-		args[n++] = "--verbose";
+	proc_flags_args(pf, args, n);
 
 	/* A card that died left its socket: readiness means the new one's. */
 	unlink(c->proc.socket);
@@ -318,12 +336,13 @@ static int card_start(struct run_card *c, const char *dtb, bool verbose)
 }
 
 /* cv-hv connects to every card before the guest runs: start them all first. */
-static int cards_start(struct run_card *cards, unsigned n, const char *dtb, bool verbose)
+static int cards_start(struct run_card *cards, unsigned n, const char *dtb,
+		       const struct proc_flags *pf)
 {
 	int ret = 0;
 
 	for (unsigned i = 0; !ret && i < n; i++)
-		ret = card_start(&cards[i], dtb, verbose);
+		ret = card_start(&cards[i], dtb, pf);
 	if (ret)
 		cards_stop(cards, n);
 	return ret;
@@ -336,7 +355,7 @@ static int cards_start(struct run_card *cards, unsigned n, const char *dtb, bool
  * back-end and replays its rings).  A card that keeps dying is left down.
  */
 static int instance_wait(pid_t hv, struct run_card *cards, unsigned n, const char *dtb,
-			 bool verbose)
+			 const struct proc_flags *pf)
 {
 	int status;
 	pid_t p;
@@ -359,7 +378,7 @@ static int instance_wait(pid_t hv, struct run_card *cards, unsigned n, const cha
 			}
 			fprintf(stderr, "cardvisor: system check failed: restarting %s\n",
 				c->proc.name);
-			if (card_start(c, dtb, verbose))
+			if (card_start(c, dtb, pf))
 				card_stop(&c->proc, CARD_STOP_MS);
 		}
 	}
@@ -433,7 +452,7 @@ static int instance_status(const char *id, int status)
  */
 static int instance_run(struct instance_desc *d, const char *console, struct run_volume *vols,
 			unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
-			bool verbose, int ready_fd)
+			const struct proc_flags *pf, int ready_fd)
 {
 	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256];
 	struct run_card cards[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS] = { 0 };
@@ -452,14 +471,14 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 	snprintf(dtb, sizeof(dtb), "%s/instance.dtb", dir);
 	if (volumes_describe(d, vols, nr_vols, cards, dir, target, sizeof(target)) ||
 	    nics_describe(d, nics, nr_nics, cards + nr_vols, dir) ||
-	    instance_write_file(dtb, d) || cards_start(cards, nr_cards, dtb, verbose))
+	    instance_write_file(dtb, d) || cards_start(cards, nr_cards, dtb, pf))
 		goto fail;
 
 	pid = fork();
 	if (pid == 0) {
-		char *args[] = { hv, "--instance", dtb, "--console", (char *)console,
-				 verbose ? "--verbose" : NULL, NULL };
+		char *args[8] = { hv, "--instance", dtb, "--console", (char *)console };
 
+		proc_flags_args(pf, args, 5);
 		execv(hv, args);
 		fprintf(stderr, "cardvisor run: cannot start %s: %s\n", hv, strerror(errno));
 		_exit(EXIT_USAGE);
@@ -491,7 +510,7 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 		close(ready_fd);
 	}
 	if (!ended)
-		status = instance_wait(pid, cards, nr_cards, dtb, verbose);
+		status = instance_wait(pid, cards, nr_cards, dtb, pf);
 	cards_stop(cards, nr_cards);
 	rundir_remove(d->id);
 	return instance_status(d->id, status);
@@ -527,7 +546,7 @@ static void file_copy_from(const char *path, off_t *pos, FILE *out)
  */
 static int instance_detach(struct instance_desc *d, const char *console, struct run_volume *vols,
 			   unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
-			   bool verbose, bool json)
+			   const struct proc_flags *pf, bool json)
 {
 	char log[512], c;
 	int lock, ready[2], status, ret;
@@ -554,8 +573,7 @@ static int instance_detach(struct instance_desc *d, const char *console, struct 
 		    dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			ret = EXIT_USAGE;
 		else
-			ret = instance_run(d, console, vols, nr_vols, nics, nr_nics, verbose,
-					   ready[1]);
+			ret = instance_run(d, console, vols, nr_vols, nics, nr_nics, pf, ready[1]);
 		if (instance_record_set_exit(d->id, ret))
 			fprintf(stderr, "cardvisor: instance %s: cannot record exit status %d\n",
 				d->id, ret);
@@ -612,6 +630,7 @@ static int cmd_run(int argc, char **argv)
 		{ "volume", required_argument, NULL, 'V' },
 		{ "nic", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "seccomp", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -624,7 +643,8 @@ static int cmd_run(int argc, char **argv)
 	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
 	unsigned nr_vols = 0, nr_nics = 0;
-	bool verbose = false, detach = false, json = false;
+	struct proc_flags pf = { .seccomp = true };
+	bool detach = false, json = false;
 	int opt;
 	char *end;
 
@@ -696,7 +716,14 @@ static int cmd_run(int argc, char **argv)
 			}
 			nr_nics++;
 			break;
-		case 'v': verbose = true; break;
+		case 'v': pf.verbose = true; break;
+		case 'S':
+			if (syscall_filter_parse(optarg, &pf.seccomp)) {
+				fprintf(stderr, "cardvisor run: --seccomp %s: expected on or off\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'd': detach = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -743,35 +770,14 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!detach)
 		return instance_run(&d, console ? console : "stdio", vols, nr_vols, nics, nr_nics,
-				    verbose, -1);
+				    &pf, -1);
 	if (!console) {
 		if (instance_record_path(d.id, "console.log", console_path, sizeof(console_path)))
 			return EXIT_USAGE;
 		snprintf(console_log, sizeof(console_log), "file:%s", console_path);
 		console = console_log;
 	}
-	return instance_detach(&d, console, vols, nr_vols, nics, nr_nics, verbose, json);
-}
-
-/* Connect to one of a running instance's sockets in its run directory. */
-static int socket_connect(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path) >=
-	    sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
+	return instance_detach(&d, console, vols, nr_vols, nics, nr_nics, &pf, json);
 }
 
 static int instance_connect(const char *id, const char *name)
@@ -780,44 +786,7 @@ static int instance_connect(const char *id, const char *name)
 
 	if (rundir_path(id, name, path, sizeof(path)))
 		return -ENAMETOOLONG;
-	return socket_connect(path);
-}
-
-/*
- * One request, one reply line on the JSON-lines socket @path (cv-hv's
- * control socket, a card's; tools/lib/card_ctl.h).  The parsed reply or NULL.
- */
-static struct json_object *json_call(const char *path, const char *request)
-{
-	char buf[8192];
-	size_t len = 0;
-	struct json_object *reply = NULL;
-	int fd = socket_connect(path);
-
-	if (fd < 0)
-		return NULL;
-	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
-		goto out;
-	while (len < sizeof(buf) - 1) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0)
-			break;
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf, '\n', len))
-			break;
-	}
-	buf[len] = '\0';
-	if (len)
-		reply = json_tokener_parse(buf);
-out:
-	close(fd);
-	return reply;
+	return fd_unix_connect(path);
 }
 
 /* One request to instance @id's cv-hv (its control socket). */
@@ -827,7 +796,7 @@ static struct json_object *control_call(const char *id, const char *request)
 
 	if (rundir_path(id, "control.sock", path, sizeof(path)))
 		return NULL;
-	return json_call(path, request);
+	return card_ctl_call(path, request);
 }
 
 /*
@@ -872,7 +841,7 @@ static void cards_stats(const char *id, struct json_object *status)
 		struct json_object *r;
 
 		snprintf(path, sizeof(path), "%s%s", sockets[i], CARD_CTL_SUFFIX);
-		r = json_call(path, "{\"cmd\":\"stats\"}");
+		r = card_ctl_call(path, "{\"cmd\":\"stats\"}");
 		if (!r) {
 			r = json_object_new_object();
 			json_object_object_add(r, "ok", json_object_new_boolean(0));

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,8 +23,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/heap.h"
 #include "tools/lib/log.h"
+#include "tools/lib/syscall_filter.h"
 
 /* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
 #define EBS_TCP_QUEUE_SIZE 127  /* cv-storaged queues hold 128: one stays empty */
@@ -48,6 +50,7 @@ enum ebs_src { SRC_SIGNAL, SRC_VFIO, SRC_NVMF_ADMIN, SRC_NVMF_QUEUE, SRC_QOS,
 	       SRC_IRQ_HOLD, SRC_DOORBELL, SRC_VHOST, SRC_CTL };
 
 struct ebs_card {
+	const char *instance_id;            /* with the volume id, names our host */
 	const struct instance_volume *vol;
 	struct nvmf_ctrl *nvmf;
 	struct ebs_datapath *dp;
@@ -123,19 +126,35 @@ static int nvmf_connect(struct ebs_card *card)
 		.queue_size = EBS_TCP_QUEUE_SIZE, .hdgst = true, .ddgst = true,
 		.kato_ms = 10000, .connect_timeout_ms = 5000,
 		.reconnect_timeout_ms = v->hold_ms ? (unsigned)v->hold_ms : 30000,
+		.busy_wait_ms = 5000,
 	};
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	uint8_t *u = o.hostid;
+	char *name;
+	int n;
 
 	if (split_target(v->target, host, sizeof(host), &o.port)) {
 		cv_err("volume %s: target \"%s\" is not host:port", v->id, v->target);
 		return -EINVAL;
 	}
 	o.addr = host;
-	/* A random version 4 UUID names this card's host (Base 2.0, "Host Identifier"). */
-	if (getrandom(o.hostid, sizeof(o.hostid), 0) != sizeof(o.hostid))
-		return -errno;
-	u[6] = (u[6] & 0x0f) | 0x40;
+	/*
+	 * The host this card is to cv-storaged (Base 2.0, "Host Identifier"):
+	 * one per instance and volume, and the same after a restart, so a new
+	 * card process takes over its own volume where another host would be
+	 * refused (docs/storaged.md, "Attachment").  A name-based version 8
+	 * UUID (RFC 9562, 5.8 and B.2): the first 16 bytes of SHA-256 of the
+	 * name, with the version and variant bits set.
+	 */
+	n = asprintf(&name, "cardvisor-ebs-host:%s/%s", card->instance_id, v->id);
+	if (n < 0)
+		return -ENOMEM;
+	SHA256((const unsigned char *)name, (size_t)n, md);
+	free(name);
+	memcpy(o.hostid, md, sizeof(o.hostid));
+	u[6] = (u[6] & 0x0f) | 0x80;
 	u[8] = (u[8] & 0x3f) | 0x80;
+	/* Its NQN is the UUID's (Base 2.0, "NVMe Qualified Names"). */
 	snprintf(hostnqn, sizeof(hostnqn),
 		 "nqn.2014-08.org.nvmexpress:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
@@ -564,6 +583,22 @@ static int card_run(struct ebs_card *card)
 	}
 }
 
+/*
+ * What cv-ebs does once it serves, beyond every process's base list
+ * (tools/lib/syscall_filter.c): the rest was done by card_init.
+ */
+static const struct syscall_allow ebs_syscalls[] = {
+	/* A reconnect to the storage node (nvmf_host.c): TCP over IPv4 or IPv6. */
+	SYSCALL_ALLOW_IF(socket, 0, 0xffffffff, AF_INET),
+	SYSCALL_ALLOW_IF(socket, 0, 0xffffffff, AF_INET6),
+	SYSCALL_ALLOW(connect),
+	/* Queues and timers of an association, doorbells of a vfio-user client. */
+	SYSCALL_ALLOW(epoll_create1), SYSCALL_ALLOW(timerfd_create), SYSCALL_ALLOW(eventfd2),
+	/* vhost-user-blk GET_INFLIGHT_FD: a sealed memfd for the front-end's inflight log. */
+	SYSCALL_ALLOW(memfd_create), SYSCALL_ALLOW(ftruncate),
+	{ 0 }
+};
+
 int main(int argc, char **argv)
 {
 	struct ebs_card card = { .epfd = -1, .sigfd = -1, .hold_fd = -1 };
@@ -580,6 +615,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < cli.desc.nr_volumes; i++)
 		if (!strcmp(cli.desc.volumes[i].id, cli.id))
 			card.vol = &cli.desc.volumes[i];
+	card.instance_id = cli.desc.id;
 	if (!card.vol) {
 		cv_err("instance %s has no volume %s", cli.desc.id, cli.id);
 		card_cli_free(&cli);
@@ -593,6 +629,8 @@ int main(int argc, char **argv)
 	}
 	card.restarted = cli.restarted;
 	ret = card_init(&card, cli.id, !strcmp(face, "vhost-user-blk"));
+	if (!ret)
+		ret = syscall_filter_install(cli.seccomp, ebs_syscalls);
 	if (!ret)
 		ret = card_run(&card);
 	else

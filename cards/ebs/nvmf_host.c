@@ -38,6 +38,7 @@
 #define TX_BATCH          32        /* PDUs per sendmsg() */
 #define TX_IOV            1024      /* IOV_MAX */
 #define DDGST_RETRIES     3
+#define BUSY_RETRY_MS     50        /* first wait after Controller Busy */
 #define BACKOFF_MIN_MS    20
 #define BACKOFF_MAX_MS    1000
 
@@ -118,6 +119,7 @@ enum ctrl_state { CTRL_CONNECTING, CTRL_LIVE, CTRL_RECONNECTING };
 struct nvmf_ctrl {
 	struct nvmf_opts opts;
 	char addr[256], port[32], subnqn[NVMF_NQN_MAX + 1], hostnqn[NVMF_NQN_MAX + 1];
+	struct addrinfo *ai;     /* the target, resolved once (tcp_resolve) */
 	struct nvmf_ctrl_info info;
 	bool have_info;
 	enum ctrl_state state;
@@ -1027,7 +1029,11 @@ static int sync_cmd(struct nvmf_queue *q, const void *sqe, void *buf, uint32_t l
 		return fail(c, r, "qid %u: %s: %s", q->qid, what, strerror(-r));
 	}
 	if (w.status) {
-		return fail(c, -EREMOTEIO, "qid %u: %s failed: SCT %#x SC %#x%s", q->qid, what,
+		/* Another host holds the volume; the Connect may succeed later. */
+		int err = nvme_cqe_code(w.status) == NVME_SC_CONNECT_CTRL_BUSY &&
+			  !(w.status & NVME_STATUS_DNR) ? -EBUSY : -EREMOTEIO;
+
+		return fail(c, err, "qid %u: %s failed: SCT %#x SC %#x%s", q->qid, what,
 			    NVME_SC_SCT(nvme_cqe_code(w.status)),
 			    NVME_SC_SC(nvme_cqe_code(w.status)),
 			    w.status & NVME_STATUS_DNR ? " DNR" : "");
@@ -1037,16 +1043,28 @@ static int sync_cmd(struct nvmf_queue *q, const void *sqe, void *buf, uint32_t l
 	return 0;
 }
 
-static int tcp_connect(struct nvmf_ctrl *c, int64_t deadline)
+/*
+ * The target's addresses, looked up once when the controller is made: a
+ * reconnect must not need the resolver (files, NSS modules, DNS sockets),
+ * which the card's system call filter does not allow once it serves.
+ */
+static int tcp_resolve(struct nvmf_ctrl *c)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai, *a;
+	int r = getaddrinfo(c->addr, c->port, &hints, &c->ai);
+
+	if (r) {
+		c->ai = NULL;
+		return fail(c, -EHOSTUNREACH, "%s:%s: %s", c->addr, c->port, gai_strerror(r));
+	}
+	return 0;
+}
+
+static int tcp_connect(struct nvmf_ctrl *c, int64_t deadline)
+{
 	int fd = -1, r, err = -EHOSTUNREACH, one = 1;
 
-	r = getaddrinfo(c->addr, c->port, &hints, &ai);
-	if (r)
-		return fail(c, -EHOSTUNREACH, "%s:%s: %s", c->addr, c->port, gai_strerror(r));
-	for (a = ai; a; a = a->ai_next) {
+	for (const struct addrinfo *a = c->ai; a; a = a->ai_next) {
 		struct pollfd pfd;
 		socklen_t sl = sizeof(r);
 		int64_t left;
@@ -1073,7 +1091,6 @@ static int tcp_connect(struct nvmf_ctrl *c, int64_t deadline)
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(ai);
 	if (fd < 0)
 		return fail(c, err, "connect %s:%s: %s", c->addr, c->port, strerror(-err));
 	return fd;
@@ -1496,6 +1513,8 @@ void nvmf_ctrl_free(struct nvmf_ctrl *c)
 	}
 	if (c->tfd >= 0)
 		close(c->tfd);
+	if (c->ai)
+		freeaddrinfo(c->ai);
 	free(c->q);
 	free(c);
 }
@@ -1554,7 +1573,19 @@ int nvmf_ctrl_connect(const struct nvmf_opts *opts, struct nvmf_ctrl **out)
 		nvmf_ctrl_free(c);
 		return r;
 	}
-	r = assoc_setup(c);
+	r = tcp_resolve(c);
+	if (!r)
+		r = assoc_setup(c);
+	/*
+	 * Controller Busy: the volume's last host (a VM that has just ended)
+	 * may not have been let go yet.  Try again, backing off, for a while.
+	 */
+	for (int64_t end = now_ms() + opts->busy_wait_ms, ms = BUSY_RETRY_MS;
+	     r == -EBUSY && now_ms() + ms < end; ms *= 2) {
+		nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L },
+			  NULL);
+		r = assoc_setup(c);
+	}
 	if (r) {
 		cv_err("nvmf %s:%s %s: %s", c->addr, c->port, c->subnqn, c->why);
 		nvmf_ctrl_free(c);

@@ -78,6 +78,9 @@ struct nvmf_opts {
 	unsigned kato_ms;               /* Keep Alive Timeout; 0: none */
 	unsigned connect_timeout_ms;    /* one (re)connect attempt */
 	unsigned reconnect_timeout_ms;  /* how long a command may be held */
+	unsigned busy_wait_ms;          /* how long the first Connect retries
+					   Controller Busy (the volume's last
+					   host not let go yet); 0: not at all */
 };
 
 /* What the association agreed on; stable across reconnects. */

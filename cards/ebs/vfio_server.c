@@ -2,6 +2,7 @@
 #include "cards/ebs/vfio_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -346,7 +347,7 @@ static int handle_set_irqs(struct vfio_server *srv, const struct vfu_msg *m)
 				return -EINVAL;
 		irq_fds_close(srv, s->start, s->count);
 		for (unsigned i = 0; i < m->nr_fds; i++) {
-			srv->irq_fds[s->start + i] = dup(m->fds[i]);
+			srv->irq_fds[s->start + i] = fcntl(m->fds[i], F_DUPFD_CLOEXEC, 0);
 			if (srv->irq_fds[s->start + i] < 0)
 				return -errno;
 		}

@@ -449,6 +449,8 @@ int imds_init(struct imds *imds)
 	    sizeof(imds->token_key))
 		return -errno;
 	imds->tokens_required = false;
+	/* glibc's first gmtime_r() reads /etc/localtime: now, not under the card's filter. */
+	tzset();
 	return 0;
 }
 

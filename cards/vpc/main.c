@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@
 #include "tools/lib/card_cli.h"
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/log.h"
+#include "tools/lib/syscall_filter.h"
 
 /* What a 1500-byte underlay carries once VXLAN's 50 bytes are added. */
 #define VPC_MTU 1450
@@ -393,6 +395,16 @@ static int card_run(struct vpc_card *card)
 	}
 }
 
+/*
+ * What cv-vpc does once it serves, beyond every process's base list
+ * (tools/lib/syscall_filter.c): its underlay sockets are already bound.
+ */
+static const struct syscall_allow vpc_syscalls[] = {
+	/* SIGUSR1 re-reads the spot notice file: read-only, never created. */
+	SYSCALL_ALLOW_IF(openat, 2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY),
+	{ 0 }
+};
+
 int main(int argc, char **argv)
 {
 	static struct vpc_card card = { .epfd = -1, .sigfd = -1, .tick_fd = -1 };
@@ -412,6 +424,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ret = card_init(&card, &cli.desc);
+	if (!ret)
+		ret = syscall_filter_install(cli.seccomp, vpc_syscalls);
 	if (!ret)
 		ret = card_run(&card);
 	else

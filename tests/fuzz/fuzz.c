@@ -21,6 +21,11 @@ void cv_log_init(const char *tag, bool verbose)
 	(void)verbose;
 }
 
+const char *cv_log_tag(void)
+{
+	return "fuzz";
+}
+
 bool cv_log_verbose(void)
 {
 	return false;

@@ -155,7 +155,7 @@ check "the guest powered off (QEMU exit status 0)" [ "$(cat "$TMP/first.rc")" = 
 # The card's counters, asked of it while it runs (tools/lib/card_ctl.h).
 # Everything the guest sent was the card's to answer (DHCP, ARP, ping of the
 # gateway, the metadata service, whose last ACK ends in the card too).
-counters=$(tests/tools/ctl_call.py "$TMP/vpc.sock.ctl" 2>&1)
+counters=$("$BUILD"/tests/tools/ctl_call "$TMP/vpc.sock.ctl" 2>&1)
 kill -TERM "$vpc_pid" 2>/dev/null
 wait "$vpc_pid" 2>/dev/null
 json_check "cv-vpc answered the guest and dropped nothing (its counters by query)" "$counters" \

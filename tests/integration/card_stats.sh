@@ -13,7 +13,7 @@
 what="card counters by query"
 cards_alone_start "$what"
 
-call() { tests/tools/ctl_call.py "$@" 2>/dev/null; }
+call() { "$BUILD"/tests/tools/ctl_call "$@" 2>/dev/null; }
 
 r=$(call "$TMP/blk.sock.ctl")
 json_check "cv-ebs answers stats: its volume, face and a live NVMe/TCP association" "$r" \
@@ -31,25 +31,29 @@ r=$(call "$TMP/blk.sock.ctl" '{"cmd":"reboot"}')
 json_check "an unknown command: an error naming what is known" "$r" \
 	"not r['ok'] and 'unknown command' in r['error']"
 check "a request line longer than any request: the connection is closed unanswered" \
-	bash -c "! tests/tools/ctl_call.py '$TMP/vpc.sock.ctl' '$(head -c 2000 /dev/zero | tr '\0' x)' 2>/dev/null"
+	bash -c "! $BUILD/tests/tools/ctl_call '$TMP/vpc.sock.ctl' '$(head -c 2000 /dev/zero | tr '\0' x)' 2>/dev/null"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	check "another user gets no counters" \
-		bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups tests/tools/ctl_call.py '$TMP/vpc.sock.ctl' 2>/dev/null"
+		bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups $BUILD/tests/tools/ctl_call '$TMP/vpc.sock.ctl' 2>/dev/null"
 fi
 # idle_clients N SECONDS: N connections to cv-ebs's control socket that
-# send nothing for SECONDS, in the background ($idlers).
+# send nothing for SECONDS, in the background ($idlers); returns once all N
+# are connected (accepted, or closed by the card when no slot is free).
 idle_clients() {
-	python3 - "$TMP/blk.sock.ctl" "$1" "$2" <<'EOF' &
+	rm -f "$TMP/idle.ready"
+	python3 - "$TMP/blk.sock.ctl" "$1" "$2" "$TMP/idle.ready" <<'EOF' &
 import socket, sys, time
 idle = []
 for _ in range(int(sys.argv[2])):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sys.argv[1])
     idle.append(s)
+open(sys.argv[4], "w").close()
 time.sleep(float(sys.argv[3]))
 EOF
 	idlers=$!
-	sleep 0.5
+	for _ in $(seq 100); do [ -e "$TMP/idle.ready" ] && break; sleep 0.1; done
+	sleep 0.2  # the card's loop takes them in
 }
 # Clients that connect and say nothing hold a slot each, never the loop.
 idle_clients 3 4
@@ -58,7 +62,7 @@ json_check "cv-ebs answers a fourth client while three others sit idle" "$r" "r[
 wait "$idlers"
 idle_clients 6 3
 check "with every slot held by an idle client, one more is closed at once, unanswered" \
-	bash -c "! tests/tools/ctl_call.py '$TMP/blk.sock.ctl' 2>/dev/null"
+	bash -c "! $BUILD/tests/tools/ctl_call '$TMP/blk.sock.ctl' 2>/dev/null"
 wait "$idlers"
 r=$(call "$TMP/blk.sock.ctl")
 json_check "cv-ebs answers again once the idle clients are gone" "$r" "r['ok']"

@@ -62,7 +62,7 @@ expect second "with two vCPUs the driver runs two virtqueues (VIRTIO_BLK_F_MQ)" 
 expect second "the second boot reads back what the first one wrote" 'cvvblk: verify ok md5='
 
 # Counters by query (tools/lib/card_ctl.h), asked of the running card.
-stats=$(tests/tools/ctl_call.py "$TMP/vblk.sock.ctl" 2>&1)
+stats=$("$BUILD"/tests/tools/ctl_call "$TMP/vblk.sock.ctl" 2>&1)
 json_check "the card's counters by query: every I/O of both guests completed, none failed or refused" \
 	"$stats" 'r["ok"] and r["submitted"] > 0 and r["completed"] == r["submitted"]
 	and r["errors"] == 0 and r["virtio_blk"]["requests"] >= r["submitted"]

@@ -15,7 +15,7 @@
 #   lifecycle  pause/resume and a graceful `cardvisor stop` of a running Linux;
 #              a detached test guest (run -d, logs, wait, rm)
 #   reboot     reboot inside Linux (FADT reset register and i8042) ends the VM
-#   cardkill   cv-ebs killed while Linux writes to its volume
+#   cardkill   cv-ebs ended by its seccomp filter while Linux writes to its volume
 # Intel VT-x cannot be had this way (TCG emulates SVM only).  Without
 # qemu-system-x86_64, or where its TCG offers no SVM, every check is one
 # SKIP line naming why.
@@ -135,6 +135,10 @@ if want lifecycle; then
 			said detach 'status "cards":\[\{"ok":true,"card":"cv-ebs".*\{"ok":true,"card":"cv-vpc"'
 		check "cv-hv hardened itself: no_new_privs, no core file (tools/lib/harden.h)" \
 			said detach 'cv-hv NoNewPrivs=1 core=0$'
+		for p in cv-hv cv-ebs cv-vpc; do
+			check "$p runs under its seccomp allow-list (tools/lib/syscall_filter.h)" \
+				said detach "$p Seccomp=2\$"
+		done
 		check "detached test guest: wait --timeout 1 while it runs: exit status 124" \
 			said detach 'wait --timeout 1 rc=124$'
 		check "detached test guest: rm while it runs is refused" said detach 'rm while running rc=1$'
@@ -163,7 +167,12 @@ if want reboot; then
 fi
 if want cardkill; then
 	if ran cardkill; then
-		check "cv-ebs was killed while Linux wrote to its volume" said cardkill 'killed cv-ebs pid [0-9]+'
+		check "cv-ebs got the seccomp probe while Linux wrote to its volume, unanswered" \
+			said cardkill 'seccomp probe to cv-ebs: ctl_call rc=1$'
+		expect cardkill "the system call outside cv-ebs's allow-list ended it, its log naming the call" \
+			'cv-ebs: error: seccomp: system call [0-9]+ outside its allow-list'
+		expect cardkill "cardvisor reports the card's death by SIGSYS as a seccomp violation" \
+			'cv-ebs .* died of signal Bad system call: a system call outside its seccomp allow-list'
 		expect cardkill "cardvisor saw the card die and started it again" \
 			'system check failed: restarting cv-ebs'
 		expect cardkill "cv-hv reconnected to the new card and replayed its config space" \

@@ -243,7 +243,7 @@ echo $? >"$TMP/net.rc"
 qemu_pid=
 echo "# VM ran $(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN { printf "%.1f", a - b }') s wall"
 # The card's counters, asked of it while it runs (tools/lib/card_ctl.h).
-tests/tools/ctl_call.py "$TMP/vpc.sock.ctl" >"$TMP/vpc.stats" 2>&1
+"$BUILD"/tests/tools/ctl_call "$TMP/vpc.sock.ctl" >"$TMP/vpc.stats" 2>&1
 kill -TERM "$vpc_pid" 2>/dev/null
 wait "$vpc_pid" 2>/dev/null
 vpc_rc=$?

@@ -39,6 +39,8 @@ for bin in cardvisor cv-hv cv-ebs cv-vpc cv-storaged; do
 	[ -x "$build/$bin" ] || { echo "make-outer: $build/$bin is missing (make)" >&2; exit 1; }
 	copy_with_libs "$build/$bin" nested/bin
 done
+# The control-socket client the scenarios use (the outer guest has no Python).
+copy_with_libs "$build/tests/tools/ctl_call" nested/bin
 cp "$build/guest/cv-testguest.elf" "$boot/vmlinux" "$boot/bzImage" "$tree/nested/"
 # util-linux's blkdiscard: busybox's cannot zero a range (BLKZEROOUT).
 copy_with_libs "$(command -v blkdiscard)" nested/bin

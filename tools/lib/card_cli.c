@@ -10,11 +10,14 @@
 
 #include "tools/lib/harden.h"
 #include "tools/lib/log.h"
+#include "tools/lib/syscall_filter.h"
 
 static void usage(FILE *f, const char *tag, const char *kind, const char *what)
 {
-	fprintf(f, "usage: %s --instance FILE --%s ID [--restarted] [--verbose]\n%s\n"
-		"--restarted: replaces a card that died while the guest used it\n", tag, kind, what);
+	fprintf(f, "usage: %s --instance FILE --%s ID [--restarted] [--seccomp=on|off] [--verbose]\n"
+		"%s\n"
+		"--restarted: replaces a card that died while the guest used it\n"
+		"--seccomp=off: no system call filter (for debugging; logged)\n", tag, kind, what);
 }
 
 int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
@@ -24,6 +27,7 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 		{ "instance", required_argument, NULL, 'i' },
 		{ kind, required_argument, NULL, 'k' },
 		{ "restarted", no_argument, NULL, 'r' },
+		{ "seccomp", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -33,7 +37,7 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 	size_t size;
 	int opt;
 
-	*c = (struct card_cli){ 0 };
+	*c = (struct card_cli){ .seccomp = true };
 	/* A card's socket and pid file are its owner's alone. */
 	umask(077);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -41,6 +45,12 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 		case 'i': path = optarg; break;
 		case 'k': c->id = optarg; break;
 		case 'r': c->restarted = true; break;
+		case 's':
+			if (syscall_filter_parse(optarg, &c->seccomp)) {
+				usage(stderr, tag, kind, what);
+				return -EINVAL;
+			}
+			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout, tag, kind, what); return 1;
 		default: usage(stderr, tag, kind, what); return -EINVAL;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The command line every card takes, `--instance FILE --<kind> ID
- * [--restarted] [--verbose]`, and the start every card makes: logging, SIGPIPE ignored
+ * [--restarted] [--seccomp=on|off] [--verbose]`, and the start every card makes: logging, SIGPIPE ignored
  * (a peer that goes away is an error to handle, not a death), and the
  * instance description read and checked.
  */
@@ -20,6 +20,8 @@ struct card_cli {
 	 * guest believes in is gone.
 	 */
 	bool restarted;
+	/* --seccomp: install the card's allow-list once it is set up (default). */
+	bool seccomp;
 	struct instance_desc desc;
 	void *blob;               /* desc's strings point into it */
 };

@@ -5,6 +5,10 @@
  * what cv-hv's control socket speaks (docs/architecture.md, "Control and
  * console"): one JSON object per line in, one per line out.
  *   {"cmd":"stats"}  ->  {"ok":true, ...the card's counters...}
+ *   {"cmd":"seccomp-probe"}  ->  the test hook of issue 11: one system call
+ *                    outside every allow-list; under the card's filter the
+ *                    card ends with SIGSYS, unfiltered (--seccomp=off) it
+ *                    answers {"ok":true,"filtered":false}
  *   anything else    ->  {"ok":false,"error":"..."}
  * Served from the card's own event loop and never blocking it: the
  * listening socket and up to CARD_CTL_CLIENTS connections sit in an epoll
@@ -54,5 +58,14 @@ void card_ctl_process(struct card_ctl *c);
 void card_ctl_add_u64(struct json_object *o, const char *key, uint64_t v);
 /* Closes every connection and removes the socket.  Safe on a closed one. */
 void card_ctl_close(struct card_ctl *c);
+
+/*
+ * The client side, for any socket that speaks this protocol (a card's
+ * .ctl, cv-hv's control socket): send @request and a newline, wait up to
+ * CARD_CTL_REPLY_MS for one reply line.  The parsed reply, or NULL when
+ * the socket is gone, closes unanswered or answers no JSON.
+ */
+#define CARD_CTL_REPLY_MS 5000
+struct json_object *card_ctl_call(const char *path, const char *request);
 
 #endif /* CV_CARD_CTL_H */

@@ -40,7 +40,10 @@ bool card_exited(struct card_proc *c, pid_t pid, int status)
 	if (!c->pid || pid != c->pid)
 		return false;
 	c->pid = 0;
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		fprintf(stderr, "cardvisor: %s died of signal %s: a system call outside its "
+			"seccomp allow-list (its log names it)\n", c->name, strsignal(SIGSYS));
+	else if (WIFSIGNALED(status))
 		fprintf(stderr, "cardvisor: %s died of signal %s\n", c->name,
 			strsignal(WTERMSIG(status)));
 	else if (WEXITSTATUS(status))

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Checks on file descriptors a peer passed, and on the peer of a UNIX
- * socket; passing fds (SCM_RIGHTS) for the three socket protocols.
+ * socket; passing fds (SCM_RIGHTS) for the three socket protocols;
+ * connecting to a UNIX socket.
  */
 #ifndef CV_FD_H
 #define CV_FD_H
@@ -46,5 +47,8 @@ int fd_pass_attach(struct msghdr *mh, void *ctl, size_t ctl_len, const int *fds,
  * it closed those itself), else 0.
  */
 int fd_pass_take(struct msghdr *mh, int *fds, unsigned *nr, unsigned max);
+
+/* A connected AF_UNIX stream socket to @path: its fd, or a negative errno. */
+int fd_unix_connect(const char *path);
 
 #endif /* CV_FD_H */

@@ -15,6 +15,11 @@ void cv_log_init(const char *tag, bool verbose)
 	log_verbose = verbose;
 }
 
+const char *cv_log_tag(void)
+{
+	return log_tag;
+}
+
 bool cv_log_verbose(void)
 {
 	return log_verbose;

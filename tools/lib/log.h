@@ -12,6 +12,8 @@ enum cv_log_level { CV_LOG_ERROR, CV_LOG_WARN, CV_LOG_INFO, CV_LOG_DEBUG };
 
 void cv_log_init(const char *tag, bool verbose);
 bool cv_log_verbose(void);
+/* The tag given to cv_log_init(): "cv-ebs". */
+const char *cv_log_tag(void);
 void cv_log(enum cv_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# System call allow-lists (tools/lib/syscall_filter.h, issue 11): each
+# card and cv-storaged serves under a seccomp filter of its own.  Here on
+# a running cv-ebs, cv-vpc and cv-storaged of one instance description:
+# the kernel reports the filter on each (Seccomp 2), and a system call
+# outside the list, made through the cards' test hook
+# ({"cmd":"seccomp-probe"} on the control socket), ends that card with
+# SIGSYS and one log line naming the call, while the other card and
+# cv-storaged go on.  --seccomp=off is the one way to run without the
+# filter: it says so in the log, and the same probe then just answers.
+# That cardvisor restarts a card that dies so runs in the nested-KVM test
+# (group cardkill), which needs a VM.
+. "$(dirname "$0")/lib.sh"
+
+what="seccomp allow-lists"
+cards_alone_start "$what"
+
+call() { "$BUILD"/tests/tools/ctl_call "$@" 2>/dev/null; }
+field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+ebs_pid=$(pgrep -f "^$BUILD/cv-ebs --instance $TMP/inst.dtb" | head -n1)
+vpc_pid=$(pgrep -f "^$BUILD/cv-vpc --instance $TMP/inst.dtb" | head -n1)
+for p in cv-ebs:$ebs_pid cv-vpc:$vpc_pid cv-storaged:$(cat "$STORAGED_PID"); do
+	pid=${p#*:}
+	check "${p%:*}: serves under a seccomp filter (Seccomp $(field "$pid" Seccomp))" \
+		test "$(field "$pid" Seccomp)" = 2
+done
+
+# pids[1] is the timeout around cv-vpc: it exits with the card's status.
+call "$TMP/vpc.sock.ctl" '{"cmd":"seccomp-probe"}' >"$TMP/probe.out"
+wait "${pids[1]}" 2>/dev/null
+rc=$?
+check "a system call outside cv-vpc's list ends it with SIGSYS (exit status $rc)" \
+	test "$rc" = $((128 + $(kill -l SYS)))
+check "it got no answer to the probe" test ! -s "$TMP/probe.out"
+check "cv-vpc's log names the system call by number" \
+	grep -qE "cv-vpc: error: seccomp: system call [0-9]+ outside its allow-list" "$TMP/cv-vpc.log"
+r=$(call "$TMP/blk.sock.ctl")
+json_check "cv-ebs goes on, its association to cv-storaged live" "$r" \
+	"r['ok'] and r['nvmf']['live']"
+
+# The same card without the filter: the only test that runs --seccomp=off.
+timeout --kill-after=5 300 "$BUILD/cv-vpc" --instance "$TMP/inst.dtb" --nic eni-0 \
+	--seccomp=off >"$TMP/cv-vpc-off.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+	grep -q "seccomp: OFF" "$TMP/cv-vpc-off.log" && [ -S "$TMP/vpc.sock.ctl" ] &&
+		call "$TMP/vpc.sock.ctl" >/dev/null && break
+	sleep 0.1
+done
+check "--seccomp=off says so in the card's log" \
+	grep -q "cv-vpc: warn: seccomp: OFF (--seccomp=off)" "$TMP/cv-vpc-off.log"
+pid=$(pgrep -f "^$BUILD/cv-vpc --instance $TMP/inst.dtb --nic eni-0 --seccomp=off" | head -n1)
+check "--seccomp=off: no filter (Seccomp $(field "$pid" Seccomp))" test "$(field "$pid" Seccomp)" = 0
+r=$(call "$TMP/vpc.sock.ctl" '{"cmd":"seccomp-probe"}')
+json_check "--seccomp=off: the probe's system call runs and the card answers" "$r" \
+	"r['ok'] and r['filtered'] is False"
+check "bad --seccomp values are refused" \
+	bash -c "! '$BUILD/cv-vpc' --instance '$TMP/inst.dtb' --nic eni-0 --seccomp=maybe 2>/dev/null"
