@@ -190,6 +190,23 @@ def hpda():
     h.close()
 
 
+def shutdown():
+    # CC.SHN normal shutdown (Base 2.0, "Controller Properties"): the daemon
+    # makes the volume durable and reports CSTS.SHST complete (10b), then
+    # serves on (a new association to the same volume works).
+    h = nv.Host(PORT)
+    h.icreq()
+    assert h.connect("alpha")[0] == 0 and h.enable()
+    assert h.prop_set(0x14, 1 | 6 << 16 | 4 << 20 | 1 << 14) == 0
+    st, csts = h.prop_get(0x1c)
+    assert st == 0 and csts >> 2 & 3 == 2, hex(csts)
+    h.close()
+    h = nv.Host(PORT)
+    h.icreq()
+    assert h.connect("alpha")[0] == 0 and h.enable()
+    h.close()
+
+
 def keep_alive():
     # KATO 1 s and no Keep Alive: the controller goes, its queues are closed.
     h = nv.Host(PORT)
@@ -476,6 +493,7 @@ if PHASE == "wellformed":
     run("C2HData honours the host's PDU data alignment (HPDA)", hpda)
     run("Connect to a volume that does not exist or an unknown controller: refused",
         refused)
+    run("a shutdown notification: SHST complete, the daemon serves on", shutdown)
 elif PHASE == "malformed":
     malformed()
     run("keep alive timeout closes the controller's admin and I/O queues", keep_alive)

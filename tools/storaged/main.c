@@ -91,6 +91,8 @@ static const struct syscall_allow storaged_syscalls[] = {
 	SYSCALL_ALLOW_IF(openat, 2, O_CREAT | O_TRUNC, 0),
 	/* The volume I/O ring. */
 	SYSCALL_ALLOW(io_uring_enter),
+	/* A controller's shutdown notification (CC.SHN) makes its volume durable. */
+	SYSCALL_ALLOW(fdatasync),
 	{ 0 }
 };
 
