@@ -69,20 +69,29 @@ struct ebs_card {
 	unsigned db_first;                  /* doorbell index of dbs[0] */
 };
 
+/*
+ * The volume's key: a regular file (not through a symlink), exactly
+ * XTS_KEY_LEN bytes, owned by this uid (or root) and readable by no one
+ * else, so no other user can have planted or swapped it.
+ */
 static int read_key(const char *path, uint8_t key[XTS_KEY_LEN])
 {
 	struct stat st;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		cv_err("volume key %s: %s", path, strerror(errno));
+		err = -errno;
+		cv_err("volume key %s: %s", path, strerror(-err));
 		if (fd >= 0)
 			close(fd);
-		return -errno;
+		return err;
 	}
-	if (st.st_mode & 077) {
-		cv_err("volume key %s: readable by others (mode %03o); want 0600", path,
+	if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    st.st_mode & 077) {
+		cv_err("volume key %s: want a file of uid %u (or root) with mode 0600; it is "
+		       "%s of uid %u, mode %03o", path, (unsigned)geteuid(),
+		       S_ISREG(st.st_mode) ? "a file" : "not a file", (unsigned)st.st_uid,
 		       st.st_mode & 0777);
 		close(fd);
 		return -EPERM;

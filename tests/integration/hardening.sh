@@ -22,6 +22,8 @@ cards_alone_start "$what"
 setpriv --inh-caps=-all --bounding-set=-all -- sleep 300 &
 pids+=($!)
 control=$!
+# Until setpriv has become sleep, it is not the process the control is about.
+for _ in $(seq 50); do [ "$(cat /proc/$control/comm 2>/dev/null)" = sleep ] && break; sleep 0.1; done
 
 # pid_of NAME: the running NAME started for this test (not the timeout around it).
 pid_of() {
@@ -58,3 +60,30 @@ for name in cv-ebs cv-vpc cv-storaged; do
 done
 check "the cards are still at work: cv-ebs connected to cv-storaged" \
 	grep -q "nvmf .*cntlid" "$TMP/cv-ebs.log"
+
+# The volume key (cards/ebs/main.c, read_key): a file of this uid or root,
+# mode 0600, not reached through a symlink; else a card refuses to start,
+# naming the key, before it connects anywhere.
+key=$CARDVISOR_STATE/keys/$vol.key
+key_refused() { # REGEX: a second cv-ebs for the volume exits 1 with a line matching it
+	timeout 30 "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" >"$TMP/key.log" 2>&1
+	[ $? = 1 ] && grep -qE "cv-ebs: error: volume key $key: $1" "$TMP/key.log"
+}
+if [ -f "$key" ]; then
+	chown 65534 "$key"
+	# A card without capabilities cannot even open it (EACCES); with them
+	# the owner check would refuse it.
+	check "a volume key owned by another user is refused" \
+		key_refused "(Permission denied|want a file of uid .* it is a file of uid 65534)"
+	chown 0 "$key"
+	chmod 0640 "$key"
+	check "a volume key others may read is refused" key_refused "want .* mode 640"
+	chmod 0600 "$key"
+	mv "$key" "$TMP/key.real" && ln -s "$TMP/key.real" "$key"
+	check "a volume key reached through a symlink is refused" key_refused "Too many levels of symbolic links"
+	rm "$key" && mv "$TMP/key.real" "$key"
+	check "with the key put back, the running cv-ebs is unharmed and still connected" \
+		bash -c "kill -0 $(pid_of cv-ebs) && grep -q 'nvmf .*cntlid' '$TMP/cv-ebs.log'"
+else
+	not_ok "the volume key is at $key"
+fi
