@@ -22,6 +22,8 @@ ebs_pid=$(pgrep -f "^$BUILD/cv-ebs --instance $TMP/inst.dtb" | head -n1)
 vpc_pid=$(pgrep -f "^$BUILD/cv-vpc --instance $TMP/inst.dtb" | head -n1)
 for p in cv-ebs:$ebs_pid cv-vpc:$vpc_pid cv-storaged:$(cat "$STORAGED_PID"); do
 	pid=${p#*:}
+	# Its sockets exist before the end of its set-up, where the filter comes.
+	for _ in $(seq 50); do [ "$(field "$pid" Seccomp)" = 2 ] && break; sleep 0.1; done
 	check "${p%:*}: serves under a seccomp filter (Seccomp $(field "$pid" Seccomp))" \
 		test "$(field "$pid" Seccomp)" = 2
 done
