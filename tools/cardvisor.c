@@ -298,14 +298,13 @@ struct proc_flags {
 	bool seccomp;            /* --seccomp=on|off */
 };
 
-/* @f as arguments, appended to @args at @n: the new count. */
-static unsigned proc_flags_args(const struct proc_flags *f, char **args, unsigned n)
+/* @f as arguments, from @args[@n] on (whose tail must be NULL, room for two). */
+static void proc_flags_args(const struct proc_flags *f, char **args, unsigned n)
 {
 	if (f->verbose)
 		args[n++] = "--verbose";
 	if (!f->seccomp)
 		args[n++] = "--seccomp=off";
-	return n;
 }
 
 /* Start one card and wait until it serves its device. */
