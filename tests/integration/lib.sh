@@ -156,6 +156,23 @@ cards_alone_stop() {
 }
 storaged_kill() { [ -s "$STORAGED_PID" ] && kill -9 "$(cat "$STORAGED_PID")" 2>/dev/null; }
 
+# storaged_listen NAME LIMIT ARGS...: cv-storaged ($STORAGED if set) ARGS on
+# 127.0.0.1, a port of its choosing, in the background under a LIMIT-second
+# timeout (its pid in SD_JOB), log $TMP/NAME.log, pid file $TMP/NAME.pid.
+# Waits until it listens; SD_PORT is its port, empty if it did not start.
+storaged_listen() {
+	local name=$1 limit=$2
+	shift 2
+	timeout --kill-after=5 "$limit" "${STORAGED:-$BUILD/cv-storaged}" --listen 127.0.0.1:0 \
+		--pidfile "$TMP/$name.pid" "$@" >"$TMP/$name.log" 2>&1 &
+	SD_JOB=$!
+	for _ in $(seq 100); do
+		[ -s "$TMP/$name.pid" ] && break
+		sleep 0.1
+	done
+	SD_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$TMP/$name.log")
+}
+
 # veth_netns_pair NS_A NS_B VETH_A VETH_B ADDR_A ADDR_B [ADDR...]: two network
 # namespaces joined by a veth pair: VETH_A with ADDR_A (address/prefix) in
 # NS_A, VETH_B with ADDR_B and any further ADDRs in NS_B, both up, and no

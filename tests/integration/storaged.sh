@@ -48,15 +48,9 @@ check "cv-storaged refuses bad options: no --dir, a missing --dir, a bad --liste
 		 usage_error --dir '$vols' --listen '[::1' &&
 		 usage_error --dir '$vols' --listen localhost:4420"
 
-timeout --kill-after=5 "$LIMIT" "$STORAGED" --dir "$vols" --listen 127.0.0.1:0 \
-	--pidfile "$TMP/storaged.pid" >"$TMP/storaged.log" 2>&1 &
-spid=$!
+storaged_listen storaged "$LIMIT" --dir "$vols"
+spid=$SD_JOB PORT=$SD_PORT
 pids+=("$spid")
-for _ in $(seq 100); do
-	[ -s "$TMP/storaged.pid" ] && break
-	sleep 0.1
-done
-PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$TMP/storaged.log")
 if [ -z "$PORT" ]; then
 	not_ok "cv-storaged starts and listens"
 	sed 's/^/#   /' "$TMP/storaged.log"
@@ -170,14 +164,9 @@ fi
 if [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
 	shm=$(mktemp -d /dev/shm/cv-storaged.XXXXXX)
 	"$CARDVISOR" volume create --size 1M --dir "$shm" alpha >/dev/null
-	timeout --kill-after=5 "$LIMIT" "$STORAGED" --dir "$shm" --listen 127.0.0.1:0 \
-		--pidfile "$TMP/shm.pid" >"$TMP/shm.log" 2>&1 &
-	pids+=("$!")
-	for _ in $(seq 100); do
-		[ -s "$TMP/shm.pid" ] && break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$TMP/shm.log")
+	storaged_listen shm "$LIMIT" --dir "$shm"
+	pids+=("$SD_JOB")
+	PORT=$SD_PORT
 	timeout --kill-after=5 "$LIMIT" python3 "$CHECK" "$PORT" "$shm" basic
 	# tmpfs takes O_DIRECT since Linux 6.6.
 	if python3 -c "import os; os.open('$shm/alpha.vol', os.O_RDWR | os.O_DIRECT)" \

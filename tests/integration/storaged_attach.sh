@@ -40,14 +40,8 @@ fi
 
 mkdir -p "$TMP/vols"
 "$CARDVISOR" volume create --size 16M --dir "$TMP/vols" "$VOL" >/dev/null
-timeout --kill-after=5 300 "$STORAGED" --dir "$TMP/vols" --listen 127.0.0.1:0 \
-	--pidfile "$TMP/sd.pid" >"$TMP/sd.log" 2>&1 &
-SD_PID=$!
-for _ in $(seq 100); do
-	[ -s "$TMP/sd.pid" ] && break
-	sleep 0.1
-done
-PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$TMP/sd.log")
+storaged_listen sd 300 --dir "$TMP/vols"
+SD_PID=$SD_JOB PORT=$SD_PORT
 if [ -z "$PORT" ]; then
 	not_ok "cv-storaged starts and listens"
 	sed 's/^/#   /' "$TMP/sd.log"
