@@ -296,6 +296,7 @@ static void cards_stop(struct run_card *cards, unsigned n)
 struct proc_flags {
 	bool verbose;            /* --verbose */
 	bool seccomp;            /* --seccomp=on|off */
+	bool jail;               /* cards only: --jail, when cardvisor runs as root */
 };
 
 /* @f as arguments, from @args[@n] on (whose tail must be NULL, room for two). */
@@ -311,13 +312,16 @@ static void proc_flags_args(const struct proc_flags *f, char **args, unsigned n)
 static int card_start(struct run_card *c, const char *dtb, const struct proc_flags *pf)
 {
 	char bin[PATH_MAX];
-	char *args[9] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id };
+	char *args[10] = { bin, "--instance", (char *)dtb, (char *)c->flag, (char *)c->id };
 	unsigned n = 5;
 	int ret = sibling_binary(c->binary, bin, sizeof(bin));
 
 	/* A restart tells the card the guest's view of its device is stale. */
 	if (c->restarts)
 		args[n++] = "--restarted";
+	/* Each card jails itself once set up, as a uid of the jail range of its own. */
+	if (pf->jail)
+		args[n++] = "--jail";
 	proc_flags_args(pf, args, n);
 
 	/* A card that died left its socket: readiness means the new one's. */
@@ -767,6 +771,10 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cardvisor run: no instance id: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
+	pf.jail = geteuid() == 0;
+	if (!pf.jail)
+		fprintf(stderr, "cardvisor run: not root: the cards run as uid %u, without "
+			"their jail\n", (unsigned)geteuid());
 	if (!detach)
 		return instance_run(&d, console ? console : "stdio", vols, nr_vols, nics, nr_nics,
 				    &pf, -1);

@@ -638,6 +638,9 @@ int main(int argc, char **argv)
 	}
 	card.restarted = cli.restarted;
 	ret = card_init(&card, cli.id, !strcmp(face, "vhost-user-blk"));
+	/* The host's network: the card reconnects to its storage node. */
+	if (!ret)
+		ret = jail_enter(&cli.jail, 0);
 	if (!ret)
 		ret = syscall_filter_install(cli.seccomp, ebs_syscalls);
 	if (!ret)

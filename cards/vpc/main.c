@@ -45,8 +45,13 @@ struct vpc_card {
 	struct vnet vnet;
 	struct card_ctl ctl;                /* counters by query */
 	int epfd, sigfd, tick_fd;
+	/*
+	 * <socket>.spot, opened (made if need be) at set-up: `cardvisor
+	 * interrupt` rewrites it in place, and a jailed card could not open
+	 * it by name.
+	 */
+	int spot_fd;
 	bool router_up, vnet_up, ctl_up;
-	char spot_path[4200];
 };
 
 static int parse_ipv4(const char *s, uint32_t *out)
@@ -125,15 +130,13 @@ static void spot_reload(struct vpc_card *card)
 		{ "terminate", ENI_SPOT_TERMINATE }, { "stop", ENI_SPOT_STOP },
 		{ "hibernate", ENI_SPOT_HIBERNATE },
 	};
-	char what[16] = "";
+	char buf[64], what[16] = "";
 	long long when = 0;
-	FILE *f = fopen(card->spot_path, "r");
+	ssize_t n = pread(card->spot_fd, buf, sizeof(buf) - 1, 0);
 
-	if (f) {
-		if (fscanf(f, "%15s %lld", what, &when) != 2)
-			what[0] = '\0';
-		fclose(f);
-	}
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "%15s %lld", what, &when) != 2)
+		what[0] = '\0';
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (!strcmp(what, actions[i].name)) {
 			eni_spot_set(&card->router.eni, actions[i].action, (time_t)when);
@@ -244,7 +247,7 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	enum vpc_encap encap;
 	struct sockaddr_in underlay;
 	struct eni eni;
-	char err[256];
+	char err[256], spot[4200];
 	sigset_t sigs;
 	int ret;
 
@@ -273,7 +276,13 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 		cv_err("eni %s: security groups %s: %s", n->id, n->sg, err);
 		return -EINVAL;
 	}
-	snprintf(card->spot_path, sizeof(card->spot_path), "%s.spot", n->socket);
+	snprintf(spot, sizeof(spot), "%s.spot", n->socket);
+	card->spot_fd = open(spot, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (card->spot_fd < 0) {
+		ret = -errno;
+		cv_err("eni %s: spot notice file %s: %s", n->id, spot, strerror(-ret));
+		return ret;
+	}
 	ret = vnet_open(&card->vnet, &vc);
 	if (ret)
 		return ret;
@@ -397,17 +406,16 @@ static int card_run(struct vpc_card *card)
 
 /*
  * What cv-vpc does once it serves, beyond every process's base list
- * (tools/lib/syscall_filter.c): its underlay sockets are already bound.
+ * (tools/lib/syscall_filter.c): nothing.  Its underlay sockets are bound
+ * and its spot notice file is open.
  */
 static const struct syscall_allow vpc_syscalls[] = {
-	/* SIGUSR1 re-reads the spot notice file: read-only, never created. */
-	SYSCALL_ALLOW_IF(openat, 2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY),
 	{ 0 }
 };
 
 int main(int argc, char **argv)
 {
-	static struct vpc_card card = { .epfd = -1, .sigfd = -1, .tick_fd = -1 };
+	static struct vpc_card card = { .epfd = -1, .sigfd = -1, .tick_fd = -1, .spot_fd = -1 };
 	struct card_cli cli;
 	int ret = card_cli_start(&cli, argc, argv, "cv-vpc", "nic",
 				 "Serves ENI ID of the instance description FILE as a virtio-net\n"
@@ -424,6 +432,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ret = card_init(&card, &cli.desc);
+	/* Its underlay sockets are all the network it needs from here on. */
+	if (!ret)
+		ret = jail_enter(&cli.jail, JAIL_ENTER_OWN_NET);
 	if (!ret)
 		ret = syscall_filter_install(cli.seccomp, vpc_syscalls);
 	if (!ret)
@@ -436,6 +447,8 @@ int main(int argc, char **argv)
 		vnet_close(&card.vnet);
 	if (card.router_up)
 		vpc_router_destroy(&card.router);
+	if (card.spot_fd >= 0)
+		close(card.spot_fd);
 	card_cli_free(&cli);
 	return ret ? 1 : 0;
 }

@@ -118,7 +118,7 @@ vblk_card_start() {
 vblk_card_restart() {
 	rm -f "$TMP/vblk.sock"
 	timeout --kill-after=5 1200 "$BUILD/cv-ebs" --instance "$TMP/instance.dtb" \
-		--volume "$vol" --verbose "$@" >>"$TMP/ebs.log" 2>&1 &
+		--volume "$vol" --verbose "$@" "${CARD_JAIL[@]}" >>"$TMP/ebs.log" 2>&1 &
 	ebs_pid=$!
 	for _ in $(seq 100); do [ -S "$TMP/vblk.sock" ] && break; sleep 0.1; done
 }

@@ -133,13 +133,13 @@ ids=$("$MKINSTANCE" "$TMP/first.dtb" "${args[@]}" 2>"$TMP/mkinstance.err") || {
 }
 id=$(sed -n 1p <<<"$ids")
 vol=$(sed -n 2p <<<"$ids")
-card_start vpc "$TMP/vpc.sock" "$VPC" --instance "$TMP/first.dtb" --nic eni-0
+card_start vpc "$TMP/vpc.sock" "$VPC" --instance "$TMP/first.dtb" --nic eni-0 "${CARD_JAIL[@]}"
 vpc_pid=${cards[-1]}
 devices=(-chardev "socket,id=vpc,path=$TMP/vpc.sock" -netdev vhost-user,id=n0,chardev=vpc
 	 -device "virtio-net-pci,netdev=n0,mac=$MAC$vectors")
 checks=net
 if [ "$vblk" = 1 ]; then
-	card_start ebs "$TMP/blk.sock" "$EBS" --instance "$TMP/first.dtb" --volume "$vol"
+	card_start ebs "$TMP/blk.sock" "$EBS" --instance "$TMP/first.dtb" --volume "$vol" "${CARD_JAIL[@]}"
 	ebs_pid=${cards[-1]}
 	devices+=(-chardev "socket,id=blk,path=$TMP/blk.sock"
 		  -device "vhost-user-blk-pci,chardev=blk$vectors")
@@ -179,7 +179,7 @@ wait "$ebs_pid" 2>/dev/null
 	not_ok "$what: mkinstance for the second VM: $(tail -n1 "$TMP/mkinstance.err")"
 	exit 0
 }
-card_start ebs2 "$TMP/blk2.sock" "$EBS" --instance "$TMP/second.dtb" --volume "$vol"
+card_start ebs2 "$TMP/blk2.sock" "$EBS" --instance "$TMP/second.dtb" --volume "$vol" "${CARD_JAIL[@]}"
 qemu_boot second verify -chardev "socket,id=blk,path=$TMP/blk2.sock" \
 	-device "vhost-user-blk-pci,chardev=blk$vectors"
 cvboot_check second persisted \

@@ -58,6 +58,48 @@ for name in cv-ebs cv-vpc cv-storaged; do
 	check "$name: not dumpable: a same-uid reader without CAP_SYS_PTRACE cannot read its memory" \
 		bash -c "! { $(declare -f reader readable); readable $pid; }"
 done
+
+# The jail (tools/lib/jail.h): each card as a uid of its own, in mount, IPC
+# and UTS namespaces of its own (cv-vpc a network one too, cv-ebs the
+# host's, to reach its storage node), on an empty root with only /proc.
+ns() { readlink "/proc/$1/ns/$2"; }
+ids() { awk '/^Uid:/ { u = $2 } /^Gid:/ { g = $2 } END { print u ":" g }' "/proc/$1/status"; }
+ebs=$(pid_of cv-ebs) vpc=$(pid_of cv-vpc)
+for name in cv-ebs cv-vpc; do
+	pid=$(pid_of $name)
+	# Its sockets exist before it is set up and jailed.
+	for _ in $(seq 50); do [ "$(ids "$pid")" != 0:0 ] && break; sleep 0.1; done
+	check "$name: runs as a uid and gid of the jail's, not root's ($(ids "$pid"))" \
+		test "$(ids "$pid" | cut -d: -f1)" -ge 1879048192
+	for n in mnt ipc uts; do
+		check "$name: a namespace of its own: $n" test "$(ns "$pid" $n)" != "$(ns $$ $n)"
+	done
+	check "$name: its root holds /proc alone ($(ls -A "/proc/$pid/root/" | tr '\n' ' '))" \
+		test "$(ls -A "/proc/$pid/root/")" = proc
+	check "$name: its root is read-only" \
+		grep -qE '^[^ ]+ / tmpfs ro,' "/proc/$pid/mounts"
+done
+check "cv-ebs and cv-vpc run as two uids" test "$(ids "$ebs")" != "$(ids "$vpc")"
+check "cv-vpc: a network namespace of its own (its underlay socket is all it has)" \
+	test "$(ns "$vpc" net)" != "$(ns $$ net)"
+check "cv-ebs: the host's network namespace (it reconnects to its storage node)" \
+	test "$(ns "$ebs" net)" = "$(ns $$ net)"
+# as_uid_of PID CMD...: CMD as PID's uid and gid, without capabilities.
+as_uid_of() {
+	local id
+	id=$(ids "$1")
+	shift
+	setpriv --reuid "${id%:*}" --regid "${id#*:}" --clear-groups --inh-caps=-all \
+		--bounding-set=-all -- "$@"
+}
+check "control: root reads cv-ebs's memory map" bash -c "head -c 64 /proc/$ebs/maps >/dev/null"
+check "cv-vpc's uid cannot read cv-ebs's memory (/proc/PID/mem), where its key schedule is" \
+	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc head -c 1 /proc/$ebs/mem; } 2>/dev/null"
+check "cv-vpc's uid cannot list the volume keys" \
+	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc ls '$CARDVISOR_STATE/keys'; } 2>/dev/null"
+check "cv-ebs's /proc shows processes of its own uid only, and nothing else" \
+	grep -qE '^proc /proc proc .*hidepid=invisible,subset=pid' "/proc/$ebs/mounts"
+
 check "the cards are still at work: cv-ebs connected to cv-storaged" \
 	grep -q "nvmf .*cntlid" "$TMP/cv-ebs.log"
 

@@ -139,6 +139,10 @@ if want lifecycle; then
 			check "$p runs under its seccomp allow-list (tools/lib/syscall_filter.h)" \
 				said detach "$p Seccomp=2\$"
 		done
+		for p in cv-ebs cv-vpc; do
+			check "$p serves from its jail: a uid of the jail range, a mount namespace of its own (tools/lib/jail.h)" \
+				said detach "$p jail uid=1879[0-9]{6} mnt=own\$"
+		done
 		check "detached test guest: wait --timeout 1 while it runs: exit status 124" \
 			said detach 'wait --timeout 1 rc=124$'
 		check "detached test guest: rm while it runs is refused" said detach 'rm while running rc=1$'

@@ -172,7 +172,7 @@ mkdir -p "$CARDVISOR_RUNDIR"
 	not_ok "$what: mkinstance: $(tail -n1 "$TMP/mkinstance.out")"
 	exit 0
 }
-timeout --kill-after=5 400 "$VPC" --instance "$TMP/instance.dtb" --nic eni-0 --verbose \
+timeout --kill-after=5 400 "$VPC" --instance "$TMP/instance.dtb" --nic eni-0 --verbose "${CARD_JAIL[@]}" \
 	>"$TMP/vpc.log" 2>&1 &
 vpc_pid=$!
 for _ in $(seq 100); do [ -S "$TMP/vpc.sock" ] && break; sleep 0.1; done

@@ -163,6 +163,11 @@ if want lifecycle; then
 	for card in $hv $(cat $CARDVISOR_RUNDIR/$d_id/*.sock.pid 2>/dev/null); do
 		say detach "$(cat /proc/$card/comm) Seccomp=$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/$card/status)"
 	done
+	for card in $(cat $CARDVISOR_RUNDIR/$d_id/*.sock.pid 2>/dev/null); do
+		mnt=own
+		[ "$(readlink /proc/$card/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] && mnt=host
+		say detach "$(cat /proc/$card/comm) jail uid=$(awk '/^Uid:/ { print $2 }' /proc/$card/status) mnt=$mnt"
+	done
 	cardvisor wait --timeout 1 "$d_id" 2>/dev/null
 	say detach "wait --timeout 1 rc=$?"
 	cardvisor rm "$d_id" 2>/dev/null

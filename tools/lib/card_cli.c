@@ -9,15 +9,20 @@
 #include <sys/stat.h>
 
 #include "tools/lib/harden.h"
+#include "tools/lib/jail.h"
 #include "tools/lib/log.h"
 #include "tools/lib/syscall_filter.h"
 
 static void usage(FILE *f, const char *tag, const char *kind, const char *what)
 {
-	fprintf(f, "usage: %s --instance FILE --%s ID [--restarted] [--seccomp=on|off] [--verbose]\n"
+	fprintf(f, "usage: %s --instance FILE --%s ID [--restarted] [--seccomp=on|off]\n"
+		"       [--jail[=UID:GID]] [--verbose]\n"
 		"%s\n"
 		"--restarted: replaces a card that died while the guest used it\n"
-		"--seccomp=off: no system call filter (for debugging; logged)\n", tag, kind, what);
+		"--seccomp=off: no system call filter (for debugging; logged)\n"
+		"--jail: once set up, run in namespaces of its own with an empty root\n"
+		"        as UID:GID, or as an unused id of $CARDVISOR_JAIL_IDS (root only)\n",
+		tag, kind, what);
 }
 
 int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
@@ -28,6 +33,7 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 		{ kind, required_argument, NULL, 'k' },
 		{ "restarted", no_argument, NULL, 'r' },
 		{ "seccomp", required_argument, NULL, 's' },
+		{ "jail", optional_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -37,7 +43,7 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 	size_t size;
 	int opt;
 
-	*c = (struct card_cli){ .seccomp = true };
+	*c = (struct card_cli){ .seccomp = true, .jail = { .lock_fd = -1 } };
 	/* A card's socket and pid file are its owner's alone. */
 	umask(077);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -48,6 +54,13 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 		case 's':
 			if (syscall_filter_parse(optarg, &c->seccomp)) {
 				usage(stderr, tag, kind, what);
+				return -EINVAL;
+			}
+			break;
+		case 'j':
+			if (jail_parse(optarg, &c->jail)) {
+				fprintf(stderr, "%s: --jail=%s: not UID:GID, both above 0\n", tag,
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -62,8 +75,11 @@ int card_cli_start(struct card_cli *c, int argc, char **argv, const char *tag,
 	}
 	cv_log_init(tag, verbose);
 	signal(SIGPIPE, SIG_IGN);
-	/* Before the instance description, the key or a guest byte is read. */
-	if (process_harden(true))
+	/*
+	 * Before the instance description, the key or a guest byte is read;
+	 * a jailed card keeps what it needs to enter the jail (jail.h).
+	 */
+	if (process_harden(!c->jail.on) || jail_prepare(&c->jail))
 		return -EPERM;
 	if (instance_read_file(path, &c->blob, &size) ||
 	    instance_from_fdt(c->blob, size, &c->desc)) {

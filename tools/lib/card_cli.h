@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The command line every card takes, `--instance FILE --<kind> ID
- * [--restarted] [--seccomp=on|off] [--verbose]`, and the start every card makes: logging, SIGPIPE ignored
+ * [--restarted] [--seccomp=on|off] [--jail[=UID:GID]] [--verbose]`, and
+ * the start every card makes: logging, SIGPIPE ignored
  * (a peer that goes away is an error to handle, not a death), and the
  * instance description read and checked.
  */
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 
 #include "tools/lib/instance.h"
+#include "tools/lib/jail.h"
 
 struct card_cli {
 	const char *id;           /* the volume or ENI this card serves */
@@ -22,6 +24,8 @@ struct card_cli {
 	bool restarted;
 	/* --seccomp: install the card's allow-list once it is set up (default). */
 	bool seccomp;
+	/* --jail[=UID:GID]: the card calls jail_enter once set up. */
+	struct jail jail;
 	struct instance_desc desc;
 	void *blob;               /* desc's strings point into it */
 };

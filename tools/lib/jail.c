@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tools/lib/jail.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tools/lib/log.h"
+
+/* systemd's UID/GID conventions leave 0x70000000..0x7fffffff unused. */
+#define JAIL_IDS_DEFAULT "1879048192:65536"
+#define JAIL_IDS_LOCKS "/run/cardvisor/jail-ids"
+/* Where the new root is built: any directory will do in a private namespace. */
+#define JAIL_BUILD_AT "/tmp"
+
+static int parse_id(const char *s, char **end, uint32_t *id)
+{
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, end, 10);
+	/* (uid_t)-1 means "unchanged" to setresuid, and 0 is root. */
+	if (errno || *end == s || *s == '-' || v == 0 || v >= UINT32_MAX)
+		return -EINVAL;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+int jail_parse(const char *arg, struct jail *j)
+{
+	uint32_t uid, gid;
+	char *end;
+
+	*j = (struct jail){ .on = true, .lock_fd = -1 };
+	if (!arg) {
+		j->auto_ids = true;
+		return 0;
+	}
+	if (parse_id(arg, &end, &uid) || *end != ':' || parse_id(end + 1, &end, &gid) || *end)
+		return -EINVAL;
+	j->uid = uid;
+	j->gid = gid;
+	return 0;
+}
+
+/* The lock directory: root's, a directory, writable by no one else. */
+static int locks_dir(void)
+{
+	struct stat st;
+	int fd;
+
+	if ((mkdir("/run", 0755) && errno != EEXIST) ||
+	    (mkdir("/run/cardvisor", 0700) && errno != EEXIST))
+		return -errno;
+	if (mkdir(JAIL_IDS_LOCKS, 0700) && errno != EEXIST)
+		return -errno;
+	fd = open(JAIL_IDS_LOCKS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || st.st_uid != 0 || (st.st_mode & 022)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* Take the first free id of the range, from a point that differs per process. */
+static int take_ids(struct jail *j)
+{
+	const char *spec = getenv("CARDVISOR_JAIL_IDS");
+	uint32_t first, count;
+	char *end, name[16];
+	int dir, fd;
+
+	if (!spec || !*spec)
+		spec = JAIL_IDS_DEFAULT;
+	if (parse_id(spec, &end, &first) || *end != ':' || parse_id(end + 1, &end, &count) ||
+	    *end || count > UINT32_MAX - 1 - first) {
+		cv_err("jail: CARDVISOR_JAIL_IDS \"%s\" is not FIRST:COUNT of ids above 0", spec);
+		return -EINVAL;
+	}
+	dir = locks_dir();
+	if (dir < 0) {
+		cv_err("jail: %s: %s (it must be root's, writable by no one else)",
+		       JAIL_IDS_LOCKS, strerror(-dir));
+		return dir;
+	}
+	for (uint32_t n = 0; n < count; n++) {
+		uint32_t id = first + ((uint32_t)getpid() + n) % count;
+
+		/* An id some user or group has is theirs, not the jail's. */
+		if (getpwuid(id) || getgrgid(id))
+			continue;
+		snprintf(name, sizeof(name), "%" PRIu32, id);
+		fd = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			continue;
+		if (!flock(fd, LOCK_EX | LOCK_NB)) {
+			close(dir);
+			j->uid = id;
+			j->gid = id;
+			j->lock_fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	close(dir);
+	cv_err("jail: every id of %s is in use or belongs to a user", spec);
+	return -EBUSY;
+}
+
+int jail_prepare(struct jail *j)
+{
+	int ret;
+
+	if (!j->on)
+		return 0;
+	if (geteuid() != 0) {
+		cv_err("jail: --jail needs root to switch to the jail's uid (running as uid %u)",
+		       (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (j->auto_ids && (ret = take_ids(j)))
+		return ret;
+	capng_clear(CAPNG_SELECT_ALL);
+	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID,
+			  CAP_SYS_ADMIN, CAP_SYS_CHROOT, -1) ||
+	    capng_apply(CAPNG_SELECT_ALL) < 0) {
+		cv_err("jail: cannot drop capabilities (libcap-ng capng_apply)");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Each step of jail_enter, named for its error line. */
+static int step(int rc, const char *what)
+{
+	int err = errno;
+
+	if (rc >= 0)
+		return 0;
+	cv_err("jail: %s: %s", what, strerror(err));
+	return -err;
+}
+
+/*
+ * Make the current directory the root.  pivot_root(".", ".") stacks the old
+ * root under the new one, whence it is detached.  On an initramfs (the
+ * nested-KVM test's outer guest) pivot_root refuses with EINVAL: the
+ * rootfs can never be unmounted.  There the new root is moved over "/"
+ * and entered with chroot, as switch_root does; the old tree stays in the
+ * namespace but under the new root, and without CAP_SYS_CHROOT, which
+ * jail_enter drops next, nothing can climb out to it.
+ */
+static int make_root_here(void)
+{
+	if (!syscall(SYS_pivot_root, ".", "."))
+		return step(umount2(".", MNT_DETACH), "detach the old root");
+	if (errno != EINVAL)
+		return step(-1, "pivot_root");
+	return step(mount(".", "/", NULL, MS_MOVE, NULL), "move the new root over /") ?:
+	       step(chroot("."), "chroot into the new root");
+}
+
+/*
+ * The root: a tmpfs with /proc, mounted over JAIL_BUILD_AT in the new
+ * mount namespace, made the root, then made read-only.
+ */
+static int empty_root(void)
+{
+	const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	return step(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+		    "make every mount private") ?:
+	       step(mount("cv-jail", JAIL_BUILD_AT, "tmpfs", nodev, "mode=0755,size=16k"),
+		    "mount the new root's tmpfs") ?:
+	       step(chdir(JAIL_BUILD_AT), "enter the new root") ?:
+	       step(mkdir("proc", 0555), "make /proc") ?:
+	       /* The jailed uid's own processes only: itself. */
+	       step(mount("proc", "proc", "proc", nodev, "hidepid=invisible,subset=pid"),
+		    "mount /proc") ?:
+	       make_root_here() ?:
+	       step(chdir("/"), "chdir /") ?:
+	       step(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nodev, NULL),
+		    "make the root read-only");
+}
+
+int jail_enter(const struct jail *j, unsigned flags)
+{
+	int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+	int ret;
+
+	if (!j->on)
+		return 0;
+	if (flags & JAIL_ENTER_OWN_NET)
+		ns |= CLONE_NEWNET;
+	ret = step(unshare(ns), "new namespaces") ?: empty_root();
+	if (ret)
+		return ret;
+	/* From root to another uid, the kernel clears every capability. */
+	ret = step(setgroups(0, NULL), "drop supplementary groups") ?:
+	      step(setresgid(j->gid, j->gid, j->gid), "switch gid") ?:
+	      step(setresuid(j->uid, j->uid, j->uid), "switch uid") ?:
+	      /* A change of credentials resets it to the suid_dumpable sysctl. */
+	      step(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE 0");
+	if (ret)
+		return ret;
+	if (capng_get_caps_process() || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		cv_err("jail: capabilities left after the switch to uid %u", (unsigned)j->uid);
+		return -EPERM;
+	}
+	cv_info("jail: uid %u gid %u, own mount, IPC, UTS%s namespaces, an empty read-only root",
+		(unsigned)j->uid, (unsigned)j->gid, flags & JAIL_ENTER_OWN_NET ? " and network" : "");
+	return 0;
+}
