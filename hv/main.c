@@ -26,6 +26,7 @@
 #include "hv/vm.h"
 #include "tools/lib/harden.h"
 #include "tools/lib/instance.h"
+#include "tools/lib/jail.h"
 #include "tools/lib/log.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/syscall_filter.h"
@@ -41,6 +42,9 @@ static void usage(FILE *f)
 		"  --control PATH    control socket (default: <rundir>/<id>/control.sock)\n"
 		"                    (the console is also served on <rundir>/<id>/console.sock)\n"
 		"  --seccomp=off     no system call filter (for debugging; logged)\n"
+		"  --jail=UID:GID    once the VM is built, run in namespaces of its own with\n"
+		"                    an empty root (and the instance directory) as UID:GID\n"
+		"                    (root only; cardvisor run passes it)\n"
 		"  --verbose         log every unhandled I/O access and more\n"
 		"  --help            this text\n\n"
 		"Exit status: 0 guest powered off, reset or stopped on request;\n"
@@ -138,12 +142,14 @@ int main(int argc, char **argv)
 		{ "console", required_argument, NULL, 'c' },
 		{ "control", required_argument, NULL, 's' },
 		{ "seccomp", required_argument, NULL, 'f' },
+		{ "jail", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *instance_path = NULL, *console_spec = "stdio", *control_path = NULL;
-	char default_control[512], attach_path[512];
+	char default_control[512], attach_path[512], instance_dir[512];
+	struct jail jail = { .lock_fd = -1 };
 	struct instance_desc desc;
 	struct console *console = NULL;
 	struct control *control = NULL;
@@ -171,6 +177,13 @@ int main(int argc, char **argv)
 				return VM_EXIT_SETUP;
 			}
 			break;
+		case 'j':
+			if (jail_parse(optarg, &jail)) {
+				fprintf(stderr, "cv-hv: --jail=%s: not UID:GID, both above 0\n",
+					optarg);
+				return VM_EXIT_SETUP;
+			}
+			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return VM_EXIT_SETUP;
@@ -183,10 +196,13 @@ int main(int argc, char **argv)
 	}
 	/*
 	 * Guest memory is never in a core file or readable by another process
-	 * of this uid.  Its capabilities stay for now: the jail that gives
-	 * cv-hv a uid of its own (issue 11) drops them.
+	 * of this uid.  Unjailed, cv-hv keeps its capabilities (issue 11);
+	 * jailed, only what the jail needs, and none once in it.  The jail's
+	 * namespaces come before any thread: a thread keeps the mount
+	 * namespace it was made in.  No network: the cards are reached by
+	 * the path of their UNIX sockets.
 	 */
-	if (process_harden(false))
+	if (process_harden(false) || jail_prepare(&jail) || jail_unshare(&jail, JAIL_OWN_NET))
 		return VM_EXIT_SETUP;
 	if (instance_read_file(instance_path, &blob, &blob_size) ||
 	    instance_from_fdt(blob, blob_size, &desc)) {
@@ -231,8 +247,13 @@ int main(int argc, char **argv)
 		goto out;
 	if (pthread_create(&sig_thread, NULL, signal_thread, &vm) == 0)
 		pthread_detach(sig_thread);
-	/* Set up; from the guest's first instruction on, only what hv_syscalls allows. */
-	if (syscall_filter_install(seccomp, hv_syscalls) < 0)
+	/*
+	 * Set up; from the guest's first instruction on, only what hv_syscalls
+	 * allows, in the jail (with the instance directory, where a card that
+	 * comes back is found).
+	 */
+	if (rundir_path(desc.id, "", instance_dir, sizeof(instance_dir)) ||
+	    jail_enter(&jail, instance_dir) || syscall_filter_install(seccomp, hv_syscalls) < 0)
 		goto out;
 	cv_info("vm %s: %u vCPU, %llu MiB, kernel %s", desc.id, cfg.nr_vcpus,
 		(unsigned long long)(cfg.mem_size >> 20), cfg.kernel);

@@ -30,6 +30,7 @@
 #include "tools/lib/fd.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
+#include "tools/lib/jail.h"
 #include "tools/lib/log.h"
 #include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
@@ -296,7 +297,12 @@ static void cards_stop(struct run_card *cards, unsigned n)
 struct proc_flags {
 	bool verbose;            /* --verbose */
 	bool seccomp;            /* --seccomp=on|off */
-	bool jail;               /* cards only: --jail, when cardvisor runs as root */
+	bool jail;               /* --jail, when cardvisor runs as root */
+	/*
+	 * cv-hv's jail ids, taken by instance_run: the cards' sockets are
+	 * opened to its group, so that it can reach a card that comes back.
+	 */
+	struct jail hv_jail;
 };
 
 /* @f as arguments, from @args[@n] on (whose tail must be NULL, room for two). */
@@ -306,6 +312,29 @@ static void proc_flags_args(const struct proc_flags *f, char **args, unsigned n)
 		args[n++] = "--verbose";
 	if (!f->seccomp)
 		args[n++] = "--seccomp=off";
+}
+
+/*
+ * A card's socket is made 0600 and root's; a jailed cv-hv (uid and group
+ * @gid) connects to it when the card comes back, so its group gets it.
+ * The instance directory is root's and 0710 to that group: only root
+ * makes anything there, so the path is the card's socket.
+ */
+static int card_socket_open_to(const char *path, gid_t gid)
+{
+	struct stat st;
+	int ret = 0;
+
+	if (lstat(path, &st))
+		ret = -errno;
+	else if (!S_ISSOCK(st.st_mode))
+		ret = -ENOTSOCK;
+	else if (lchown(path, (uid_t)-1, gid) || chmod(path, 0660))
+		ret = -errno;
+	if (ret)
+		fprintf(stderr, "cardvisor run: cannot open %s to cv-hv's group %u: %s\n", path,
+			(unsigned)gid, strerror(-ret));
+	return ret;
 }
 
 /* Start one card and wait until it serves its device. */
@@ -330,6 +359,8 @@ static int card_start(struct run_card *c, const char *dtb, const struct proc_fla
 		ret = card_spawn(&c->proc, args);
 	if (!ret)
 		ret = card_wait_ready(&c->proc, CARD_START_MS);
+	if (!ret && pf->jail)
+		ret = card_socket_open_to(c->proc.socket, pf->hv_jail.gid);
 	if (!ret)
 		ret = card_pidfile(c);
 	if (!ret)
@@ -455,9 +486,10 @@ static int instance_status(const char *id, int status)
  */
 static int instance_run(struct instance_desc *d, const char *console, struct run_volume *vols,
 			unsigned nr_vols, const struct nic_spec *nics, unsigned nr_nics,
-			const struct proc_flags *pf, int ready_fd)
+			const struct proc_flags *flags, int ready_fd)
 {
-	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256];
+	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256], hv_jail[32];
+	struct proc_flags jailed = *flags, *pf = &jailed;
 	struct run_card cards[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS] = { 0 };
 	unsigned nr_cards = nr_vols + nr_nics;
 	bool ended = false;
@@ -467,6 +499,23 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 	/* rundir_create says on stderr why it refuses. */
 	if (rundir_create(d->id, dir, sizeof(dir)))
 		goto fail;
+	/*
+	 * cv-hv's jail ids, held by this process (the lock's fd) until the
+	 * instance ends; its group may enter the instance directory, where it
+	 * finds a card that comes back.
+	 */
+	if (pf->jail) {
+		pf->hv_jail = (struct jail){ .on = true, .lock_fd = -1 };
+		if (jail_take_ids(&pf->hv_jail))
+			goto fail;
+		if (chown(dir, (uid_t)-1, pf->hv_jail.gid) || chmod(dir, 0710)) {
+			fprintf(stderr, "cardvisor run: cannot open %s to cv-hv's group %u: %s\n",
+				dir, (unsigned)pf->hv_jail.gid, strerror(errno));
+			goto fail;
+		}
+		snprintf(hv_jail, sizeof(hv_jail), "--jail=%u:%u", (unsigned)pf->hv_jail.uid,
+			 (unsigned)pf->hv_jail.gid);
+	}
 	if (sibling_binary("cv-hv", hv, sizeof(hv))) {
 		fprintf(stderr, "cardvisor run: cv-hv: %s\n", strerror(errno));
 		goto fail;
@@ -479,9 +528,15 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 
 	pid = fork();
 	if (pid == 0) {
-		char *args[8] = { hv, "--instance", dtb, "--console", (char *)console };
+		char *args[9] = { hv, "--instance", dtb, "--console", (char *)console };
+		unsigned n = 5;
 
-		proc_flags_args(pf, args, 5);
+		/* cv-hv holds its ids' lock too, should this process die first. */
+		if (pf->jail) {
+			args[n++] = hv_jail;
+			fcntl(pf->hv_jail.lock_fd, F_SETFD, 0);
+		}
+		proc_flags_args(pf, args, n);
 		execv(hv, args);
 		fprintf(stderr, "cardvisor run: cannot start %s: %s\n", hv, strerror(errno));
 		_exit(EXIT_USAGE);
@@ -516,9 +571,13 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 		status = instance_wait(pid, cards, nr_cards, dtb, pf);
 	cards_stop(cards, nr_cards);
 	rundir_remove(d->id);
+	if (pf->hv_jail.lock_fd >= 0)
+		close(pf->hv_jail.lock_fd);
 	return instance_status(d->id, status);
 fail:
 	rundir_remove(d->id);
+	if (pf->hv_jail.lock_fd >= 0)
+		close(pf->hv_jail.lock_fd);
 	if (ready_fd >= 0)
 		close(ready_fd);
 	return EXIT_USAGE;
@@ -646,7 +705,7 @@ static int cmd_run(int argc, char **argv)
 	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
 	unsigned nr_vols = 0, nr_nics = 0;
-	struct proc_flags pf = { .seccomp = true };
+	struct proc_flags pf = { .seccomp = true, .hv_jail = { .lock_fd = -1 } };
 	bool detach = false, json = false;
 	int opt;
 	char *end;

@@ -640,7 +640,7 @@ int main(int argc, char **argv)
 	ret = card_init(&card, cli.id, !strcmp(face, "vhost-user-blk"));
 	/* The host's network: the card reconnects to its storage node. */
 	if (!ret)
-		ret = jail_enter(&cli.jail, 0);
+		ret = jail_unshare(&cli.jail, 0) ?: jail_enter(&cli.jail, NULL);
 	if (!ret)
 		ret = syscall_filter_install(cli.seccomp, ebs_syscalls);
 	if (!ret)

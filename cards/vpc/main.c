@@ -434,7 +434,7 @@ int main(int argc, char **argv)
 	ret = card_init(&card, &cli.desc);
 	/* Its underlay sockets are all the network it needs from here on. */
 	if (!ret)
-		ret = jail_enter(&cli.jail, JAIL_ENTER_OWN_NET);
+		ret = jail_unshare(&cli.jail, JAIL_OWN_NET) ?: jail_enter(&cli.jail, NULL);
 	if (!ret)
 		ret = syscall_filter_install(cli.seccomp, vpc_syscalls);
 	if (!ret)

@@ -139,8 +139,8 @@ if want lifecycle; then
 			check "$p runs under its seccomp allow-list (tools/lib/syscall_filter.h)" \
 				said detach "$p Seccomp=2\$"
 		done
-		for p in cv-ebs cv-vpc; do
-			check "$p serves from its jail: a uid of the jail range, a mount namespace of its own (tools/lib/jail.h)" \
+		for p in cv-hv cv-ebs cv-vpc; do
+			check "$p runs in its jail: a uid of the jail range, a mount namespace of its own (tools/lib/jail.h)" \
 				said detach "$p jail uid=1879[0-9]{6} mnt=own\$"
 		done
 		check "detached test guest: wait --timeout 1 while it runs: exit status 124" \

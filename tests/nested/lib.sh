@@ -46,13 +46,14 @@ nested_prepare() {
 }
 
 # nested_attempt CPIO GROUPS LIMIT: one boot of the outer guest (see
-# nested_run), its status in $rc.  QEMU is stopped early when the stream
+# nested_run), its status in $rc, $stalled set if it was stopped for
+# silence (QEMU then exits 0).  QEMU is stopped early when the stream
 # has been silent for NESTED_STALL seconds (default 420): every VM inside
 # has a limit of at most 300 s, after which scenarios.sh says so, so a
 # silence that long means the outer guest itself hangs.
 nested_attempt() {
 	local qemu size last=-1 quiet=0 stall=${NESTED_STALL:-420}
-	rc=0
+	rc=0 stalled=
 	: >"$TMP/outer.data"
 	nested_boot "$1" "$2" "$3" "$TMP/outer.console" "file:$TMP/outer.data" \
 		>"$TMP/qemu.err" 2>&1 &
@@ -65,6 +66,8 @@ nested_attempt() {
 		elif [ $((quiet += 5)) -ge "$stall" ]; then
 			echo "# outer guest: no output for $quiet s: stopping it"
 			pkill -TERM -P "$qemu" 2>/dev/null
+			# QEMU ends with status 0 on SIGTERM: say why it ended.
+			stalled=1
 			break
 		fi
 	done
@@ -106,7 +109,8 @@ nested_run() {
 		echo "# everything the VMs printed: $BOOT_DIR/$log.log; the outer guest's console:" \
 			"$BOOT_DIR/$log.console"
 		lockup=$(nested_lockup)
-		if [ -z "$lockup" ] && { [ "$rc" = 0 ] || grep -aq '^cvnested: done' "$TMP/outer.data"; }; then
+		if [ -z "$lockup" ] && [ -z "$stalled" ] &&
+		   { [ "$rc" = 0 ] || grep -aq '^cvnested: done' "$TMP/outer.data"; }; then
 			break
 		fi
 		[ -n "$lockup" ] && echo "# the outer guest's kernel stopped (lockup or panic):" $lockup
@@ -125,7 +129,7 @@ nested_run() {
 	fi
 	check "the outer guest loaded kvm_amd: nested paging on TCG's AMD-V" \
 		grep -aq '^cvnested: kvm .*SVM: kvm: Nested Paging enabled' "$TMP/outer.data"
-	if [ "$rc" != 0 ] || ! grep -aq '^cvnested: done' "$TMP/outer.data"; then
+	if [ "$rc" != 0 ] || [ -n "$stalled" ] || ! grep -aq '^cvnested: done' "$TMP/outer.data"; then
 		not_ok "the outer guest ran every scenario and powered off (QEMU exit status $rc)"
 		grep -av '^$' "$TMP/outer.console" | tail -n 15 | sed 's/^/#   /'
 		sed 's/^/#   /' "$TMP/qemu.err" | grep -v 'TCG doesn.t support' | tail -n 5

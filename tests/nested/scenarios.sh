@@ -163,7 +163,7 @@ if want lifecycle; then
 	for card in $hv $(cat $CARDVISOR_RUNDIR/$d_id/*.sock.pid 2>/dev/null); do
 		say detach "$(cat /proc/$card/comm) Seccomp=$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/$card/status)"
 	done
-	for card in $(cat $CARDVISOR_RUNDIR/$d_id/*.sock.pid 2>/dev/null); do
+	for card in $hv $(cat $CARDVISOR_RUNDIR/$d_id/*.sock.pid 2>/dev/null); do
 		mnt=own
 		[ "$(readlink /proc/$card/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] && mnt=host
 		say detach "$(cat /proc/$card/comm) jail uid=$(awk '/^Uid:/ { print $2 }' /proc/$card/status) mnt=$mnt"

@@ -64,7 +64,9 @@ static void test_off(void **state)
 
 	(void)state;
 	assert_int_equal(jail_prepare(&j), 0);
-	assert_int_equal(jail_enter(&j, JAIL_ENTER_OWN_NET), 0);
+	assert_int_equal(jail_unshare(&j, JAIL_OWN_NET), 0);
+	assert_false(j.own_net);
+	assert_int_equal(jail_enter(&j, "/"), 0);
 }
 
 int main(void)

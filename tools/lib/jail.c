@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
@@ -77,8 +78,8 @@ static int locks_dir(void)
 	return fd;
 }
 
-/* Take the first free id of the range, from a point that differs per process. */
-static int take_ids(struct jail *j)
+/* The first free id of the range, from a point that differs per process. */
+int jail_take_ids(struct jail *j)
 {
 	const char *spec = getenv("CARDVISOR_JAIL_IDS");
 	uint32_t first, count;
@@ -133,7 +134,7 @@ int jail_prepare(struct jail *j)
 		       (unsigned)geteuid());
 		return -EPERM;
 	}
-	if (j->auto_ids && (ret = take_ids(j)))
+	if (j->auto_ids && (ret = jail_take_ids(j)))
 		return ret;
 	capng_clear(CAPNG_SELECT_ALL);
 	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID,
@@ -176,41 +177,99 @@ static int make_root_here(void)
 }
 
 /*
- * The root: a tmpfs with /proc, mounted over JAIL_BUILD_AT in the new
- * mount namespace, made the root, then made read-only.
+ * @keep_dir bind-mounted read-only at its own path under the new root
+ * (the current directory), from @keep_fd opened before the tmpfs went
+ * over JAIL_BUILD_AT, where the directory may lie.
  */
-static int empty_root(void)
+static int keep(const char *keep_dir, int keep_fd)
 {
-	const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	const unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	char at[PATH_MAX], from[32];
+	int ret = 0;
 
-	return step(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
-		    "make every mount private") ?:
-	       step(mount("cv-jail", JAIL_BUILD_AT, "tmpfs", nodev, "mode=0755,size=16k"),
-		    "mount the new root's tmpfs") ?:
-	       step(chdir(JAIL_BUILD_AT), "enter the new root") ?:
-	       step(mkdir("proc", 0555), "make /proc") ?:
-	       /* The jailed uid's own processes only: itself. */
-	       step(mount("proc", "proc", "proc", nodev, "hidepid=invisible,subset=pid"),
-		    "mount /proc") ?:
-	       make_root_here() ?:
-	       step(chdir("/"), "chdir /") ?:
-	       step(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nodev, NULL),
-		    "make the root read-only");
+	if (snprintf(at, sizeof(at), ".%s", keep_dir) >= (int)sizeof(at))
+		return -ENAMETOOLONG;
+	/* mkdir -p ./KEEP_DIR, one component at a time. */
+	for (char *p = strchr(at + 2, '/'); !ret && p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(at, 0755) && errno != EEXIST)
+			ret = step(-1, "make the kept directory's path");
+		*p = '/';
+	}
+	if (!ret && mkdir(at, 0755) && errno != EEXIST)
+		ret = step(-1, "make the kept directory's path");
+	snprintf(from, sizeof(from), "/proc/self/fd/%d", keep_fd);
+	return ret ?: step(mount(from, at, NULL, MS_BIND, NULL), "bind the kept directory") ?:
+		      step(mount(NULL, at, NULL, ro, NULL), "make the kept directory read-only");
 }
 
-int jail_enter(const struct jail *j, unsigned flags)
+/*
+ * The root: a tmpfs with /proc (and @keep_dir), mounted over
+ * JAIL_BUILD_AT in the jail's mount namespace, made the root, then made
+ * read-only.
+ */
+static int empty_root(const char *keep_dir)
+{
+	const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int keep_fd = -1, ret;
+
+	if (keep_dir) {
+		/* Kept at its own path, which a relative one is not from "/". */
+		if (keep_dir[0] != '/') {
+			cv_err("jail: %s: not an absolute path", keep_dir);
+			return -EINVAL;
+		}
+		keep_fd = open(keep_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (keep_fd < 0)
+			return step(-1, "open the kept directory");
+	}
+	/* Its directories are for the jailed uid to walk: not the process's umask 077. */
+	mode_t umask_was = umask(022);
+	ret = step(mount("cv-jail", JAIL_BUILD_AT, "tmpfs", nodev, "mode=0755,size=16k"),
+		   "mount the new root's tmpfs") ?:
+	      step(chdir(JAIL_BUILD_AT), "enter the new root") ?:
+	      step(mkdir("proc", 0555), "make /proc") ?:
+	      /* The jailed uid's own processes only: itself. */
+	      step(mount("proc", "proc", "proc", nodev, "hidepid=invisible,subset=pid"),
+		   "mount /proc") ?:
+	      (keep_dir ? keep(keep_dir, keep_fd) : 0) ?:
+	      make_root_here() ?:
+	      step(chdir("/"), "chdir /") ?:
+	      step(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nodev, NULL),
+		   "make the root read-only");
+	umask(umask_was);
+	if (keep_fd >= 0)
+		close(keep_fd);
+	return ret;
+}
+
+int jail_unshare(struct jail *j, unsigned flags)
 {
 	int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+
+	if (!j->on)
+		return 0;
+	if (flags & JAIL_OWN_NET)
+		ns |= CLONE_NEWNET;
+	j->own_net = flags & JAIL_OWN_NET;
+	return step(unshare(ns), "new namespaces") ?:
+	       /* Nothing mounted in the jail shows outside, or the reverse. */
+	       step(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make every mount private");
+}
+
+int jail_enter(const struct jail *j, const char *keep_dir)
+{
 	int ret;
 
 	if (!j->on)
 		return 0;
-	if (flags & JAIL_ENTER_OWN_NET)
-		ns |= CLONE_NEWNET;
-	ret = step(unshare(ns), "new namespaces") ?: empty_root();
+	ret = empty_root(keep_dir);
 	if (ret)
 		return ret;
-	/* From root to another uid, the kernel clears every capability. */
+	/*
+	 * From root to another uid, the kernel clears every capability;
+	 * glibc makes every thread switch.
+	 */
 	ret = step(setgroups(0, NULL), "drop supplementary groups") ?:
 	      step(setresgid(j->gid, j->gid, j->gid), "switch gid") ?:
 	      step(setresuid(j->uid, j->uid, j->uid), "switch uid") ?:
@@ -222,7 +281,8 @@ int jail_enter(const struct jail *j, unsigned flags)
 		cv_err("jail: capabilities left after the switch to uid %u", (unsigned)j->uid);
 		return -EPERM;
 	}
-	cv_info("jail: uid %u gid %u, own mount, IPC, UTS%s namespaces, an empty read-only root",
-		(unsigned)j->uid, (unsigned)j->gid, flags & JAIL_ENTER_OWN_NET ? " and network" : "");
+	cv_info("jail: uid %u gid %u, own mount, IPC, UTS%s namespaces, an empty read-only "
+		"root%s%s", (unsigned)j->uid, (unsigned)j->gid, j->own_net ? " and network" : "",
+		keep_dir ? " with " : "", keep_dir ? keep_dir : "");
 	return 0;
 }

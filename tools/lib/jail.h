@@ -1,31 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The jail a card enters once it is set up (issue 11; docs/security.md,
- * "Jail").  Firecracker's jailer builds the jail before it execs the VMM,
- * so whatever the VMM opens must be inside it.  A card instead opens its
- * key, its sockets and its storage connection first, as root, and then
- * shuts the door behind itself, just before its seccomp filter and before
- * it reads a guest byte:
+ * The jail a card or cv-hv enters once it is set up (issue 11;
+ * docs/security.md).  Firecracker's jailer builds the jail before it execs
+ * the VMM, so whatever the VMM opens must be put inside it.  Here the
+ * process opens what it needs first (a card its key, sockets and storage
+ * association; cv-hv /dev/kvm, guest memory, the kernel, its cards) as
+ * root, and then shuts the door behind itself, just before its seccomp
+ * filter and before it reads a guest byte:
  *
  *   jail_prepare  (at start, root only)  every capability gone except
  *                 CAP_SETUID, CAP_SETGID, CAP_SYS_ADMIN and
- *                 CAP_SYS_CHROOT, which jail_enter needs; the bounding
- *                 set empty; with --jail and no ids given, a uid of the
- *                 jail range taken.
- *   jail_enter    (once set up)  new mount, IPC and UTS namespaces (and a
- *                 network one where the caller needs no new connection);
- *                 the root becomes an empty read-only tmpfs holding only a
- *                 /proc that shows the jailed uid's own processes; the
+ *                 CAP_SYS_CHROOT, which the jail needs; the bounding set
+ *                 empty; with --jail and no ids given, an id of the jail
+ *                 range taken.
+ *   jail_unshare  new mount, IPC and UTS namespaces (and a network one
+ *                 where the process needs no new connection).
+ *   jail_enter    (once set up)  the root becomes an empty read-only tmpfs
+ *                 holding only a /proc that shows the jailed uid's own
+ *                 processes (and, for cv-hv, its instance directory); the
  *                 process becomes the jail's uid and gid with no
  *                 supplementary group, which leaves it no capability.
  *
- * The ids: --jail=UID:GID as the operator gives them (Firecracker's --uid
- * and --gid), or --jail alone for a uid of its own from the range
- * $CARDVISOR_JAIL_IDS ("FIRST:COUNT", default 1879048192:65536, which
- * systemd's UID conventions leave unused) that no user in the passwd
- * database has, held by a lock in <rundir>/jail-ids for as long as the
- * process lives; its gid is the same number.  A process that is not root
- * cannot switch uid and is refused --jail with one line saying so.
+ * The ids: --jail=UID:GID as cardvisor or the operator gives them
+ * (Firecracker's --uid and --gid), or --jail alone for an id of its own
+ * from the range $CARDVISOR_JAIL_IDS ("FIRST:COUNT", default
+ * 1879048192:65536, which systemd's UID conventions leave unused) that no
+ * user or group of the passwd database has, held by a lock in
+ * /run/cardvisor/jail-ids for as long as the lock's fd is open; the gid is
+ * the same number.  A process that is not root cannot switch uid and is
+ * refused --jail with one line saying so.
  */
 #ifndef CV_JAIL_H
 #define CV_JAIL_H
@@ -36,18 +39,37 @@
 struct jail {
 	bool on;            /* --jail given */
 	bool auto_ids;      /* --jail without ids: take one from the range */
+	bool own_net;       /* jail_unshare made a network namespace */
 	uid_t uid;
 	gid_t gid;
 	int lock_fd;        /* the range id's lock, held until exit; -1 */
 };
 
-/* JAIL_ENTER_OWN_NET: a network namespace of its own (no new connection). */
-#define JAIL_ENTER_OWN_NET 1u
-
 /* @arg: NULL (--jail) or "UID:GID".  0 or -EINVAL. */
 int jail_parse(const char *arg, struct jail *j);
-/* See above; 0, or a negative errno after one line saying why. */
+/*
+ * Each of these does nothing to a process told no --jail (!@j->on); else
+ * 0, or a negative errno after one line saying why.
+ */
 int jail_prepare(struct jail *j);
-int jail_enter(const struct jail *j, unsigned flags);
+/*
+ * The namespaces, at once and before any thread is made: a thread keeps
+ * the mount namespace it was made in.  JAIL_OWN_NET: a network namespace
+ * of its own too (no new connection from here on; UNIX sockets reached by
+ * path still connect).
+ */
+#define JAIL_OWN_NET 1u
+int jail_unshare(struct jail *j, unsigned flags);
+/*
+ * The rest, once set up: the empty root (with @keep_dir, unless NULL,
+ * read-only at its own path: where cv-hv finds a card that comes back),
+ * then the jail's ids.
+ */
+int jail_enter(const struct jail *j, const char *keep_dir);
+/*
+ * An unused id of the range for @j (jail_prepare's, and cardvisor's for
+ * cv-hv, whose group it gives the cards' sockets).
+ */
+int jail_take_ids(struct jail *j);
 
 #endif /* CV_JAIL_H */
