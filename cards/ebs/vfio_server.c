@@ -173,6 +173,8 @@ static int handle_dma_map(struct vfio_server *srv, const struct vfu_msg *m)
 	p = mmap(NULL, d->size, prot, MAP_SHARED, m->fds[0], (off_t)d->offset);
 	if (p == MAP_FAILED)
 		return -errno;
+	/* Guest memory stays out of a core dump, as in cv-hv (hv/memory.c). */
+	madvise(p, d->size, MADV_DONTDUMP);
 	srv->dma[srv->nr_dma++] = (struct dma_region){ d->address, d->size, p };
 	cv_debug("vfio-user: %s: DMA map [%#llx, +%#llx)", srv_name(srv),
 		 (unsigned long long)d->address, (unsigned long long)d->size);

@@ -338,6 +338,8 @@ static int set_mem_table(struct vu_dev *dev, const struct vhost_user_memory *m, 
 			r = -errno;
 			break;
 		}
+		/* Guest memory stays out of a core dump, as in cv-hv (hv/memory.c). */
+		madvise(base[i], len[i], MADV_DONTDUMP);
 		mem.region[i] = (struct virtq_mem_region){
 			.gpa = reg->guest_phys_addr,
 			.uaddr = reg->userspace_addr,

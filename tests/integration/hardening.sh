@@ -97,6 +97,14 @@ check "cv-vpc's uid cannot read cv-ebs's memory (/proc/PID/mem), where its key s
 	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc head -c 1 /proc/$ebs/mem; } 2>/dev/null"
 check "cv-vpc's uid cannot list the volume keys" \
 	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc ls '$CARDVISOR_STATE/keys'; } 2>/dev/null"
+refused_unprivileged() { # a card asked for a jail by a user who cannot switch uid
+	setpriv --reuid 65534 --regid 65534 --clear-groups -- "$BUILD/cv-vpc" \
+		--instance "$TMP/inst.dtb" --nic eni-0 --jail >"$TMP/jail-user.log" 2>&1
+	[ $? = 1 ] && grep -q "cv-vpc: error: jail: --jail needs root to switch to the jail's uid (running as uid 65534)" \
+		"$TMP/jail-user.log"
+}
+check "--jail from a user other than root is refused with one line, before anything is read" \
+	refused_unprivileged
 check "cv-ebs's /proc shows processes of its own uid only, and nothing else" \
 	grep -qE '^proc /proc proc .*hidepid=invisible,subset=pid' "/proc/$ebs/mounts"
 

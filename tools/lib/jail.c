@@ -78,7 +78,11 @@ static int locks_dir(void)
 	return fd;
 }
 
-/* The first free id of the range, from a point that differs per process. */
+/*
+ * The first free id of the range: the lowest ones are used again and
+ * again, so the lock directory holds about as many files as processes
+ * ever ran jailed at once.
+ */
 int jail_take_ids(struct jail *j)
 {
 	const char *spec = getenv("CARDVISOR_JAIL_IDS");
@@ -100,7 +104,7 @@ int jail_take_ids(struct jail *j)
 		return dir;
 	}
 	for (uint32_t n = 0; n < count; n++) {
-		uint32_t id = first + ((uint32_t)getpid() + n) % count;
+		uint32_t id = first + n;
 
 		/* An id some user or group has is theirs, not the jail's. */
 		if (getpwuid(id) || getgrgid(id))
