@@ -42,9 +42,10 @@ static void usage(FILE *f)
 		"  --control PATH    control socket (default: <rundir>/<id>/control.sock)\n"
 		"                    (the console is also served on <rundir>/<id>/console.sock)\n"
 		"  --seccomp=off     no system call filter (for debugging; logged)\n"
-		"  --jail=UID:GID    once the VM is built, run in namespaces of its own with\n"
+		"  --jail[=UID:GID]  once the VM is built, run in namespaces of its own with\n"
 		"                    an empty root (and the instance directory) as UID:GID\n"
-		"                    (root only; cardvisor run passes it)\n"
+		"                    (root only; cardvisor run passes it), or, not root,\n"
+		"                    in a user namespace as the user\n"
 		"  --verbose         log every unhandled I/O access and more\n"
 		"  --help            this text\n\n"
 		"Exit status: 0 guest powered off, reset or stopped on request;\n"
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 		{ "console", required_argument, NULL, 'c' },
 		{ "control", required_argument, NULL, 's' },
 		{ "seccomp", required_argument, NULL, 'f' },
-		{ "jail", required_argument, NULL, 'j' },
+		{ "jail", optional_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },

@@ -297,7 +297,6 @@ static void cards_stop(struct run_card *cards, unsigned n)
 struct proc_flags {
 	bool verbose;            /* --verbose */
 	bool seccomp;            /* --seccomp=on|off */
-	bool jail;               /* --jail, when cardvisor runs as root */
 	/*
 	 * cv-hv's jail ids, taken by instance_run: the cards' sockets are
 	 * opened to its group, so that it can reach a card that comes back.
@@ -348,9 +347,8 @@ static int card_start(struct run_card *c, const char *dtb, const struct proc_fla
 	/* A restart tells the card the guest's view of its device is stale. */
 	if (c->restarts)
 		args[n++] = "--restarted";
-	/* Each card jails itself once set up, as a uid of the jail range of its own. */
-	if (pf->jail)
-		args[n++] = "--jail";
+	/* Each card jails itself once set up, as an id of the jail range of its own. */
+	args[n++] = "--jail";
 	proc_flags_args(pf, args, n);
 
 	/* A card that died left its socket: readiness means the new one's. */
@@ -359,7 +357,7 @@ static int card_start(struct run_card *c, const char *dtb, const struct proc_fla
 		ret = card_spawn(&c->proc, args);
 	if (!ret)
 		ret = card_wait_ready(&c->proc, CARD_START_MS);
-	if (!ret && pf->jail)
+	if (!ret && pf->hv_jail.on)
 		ret = card_socket_open_to(c->proc.socket, pf->hv_jail.gid);
 	if (!ret)
 		ret = card_pidfile(c);
@@ -489,7 +487,8 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 			const struct proc_flags *flags, int ready_fd)
 {
 	char dir[512], dtb[600], hv[PATH_MAX], pidfile[600], target[256], hv_jail[32];
-	struct proc_flags jailed = *flags, *pf = &jailed;
+	/* Its own copy, to which cv-hv's jail ids are added. */
+	struct proc_flags local = *flags, *pf = &local;
 	struct run_card cards[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS] = { 0 };
 	unsigned nr_cards = nr_vols + nr_nics;
 	bool ended = false;
@@ -502,9 +501,11 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 	/*
 	 * cv-hv's jail ids, held by this process (the lock's fd) until the
 	 * instance ends; its group may enter the instance directory, where it
-	 * finds a card that comes back.
+	 * finds a card that comes back.  Not root, cv-hv jails itself as the
+	 * user, like the cards.
 	 */
-	if (pf->jail) {
+	snprintf(hv_jail, sizeof(hv_jail), "--jail");
+	if (!geteuid()) {
 		pf->hv_jail = (struct jail){ .on = true, .lock_fd = -1 };
 		if (jail_take_ids(&pf->hv_jail))
 			goto fail;
@@ -532,10 +533,9 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 		unsigned n = 5;
 
 		/* cv-hv holds its ids' lock too, should this process die first. */
-		if (pf->jail) {
-			args[n++] = hv_jail;
+		args[n++] = hv_jail;
+		if (pf->hv_jail.lock_fd >= 0)
 			fcntl(pf->hv_jail.lock_fd, F_SETFD, 0);
-		}
 		proc_flags_args(pf, args, n);
 		execv(hv, args);
 		fprintf(stderr, "cardvisor run: cannot start %s: %s\n", hv, strerror(errno));
@@ -830,10 +830,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cardvisor run: no instance id: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
-	pf.jail = geteuid() == 0;
-	if (!pf.jail)
-		fprintf(stderr, "cardvisor run: not root: the cards run as uid %u, without "
-			"their jail\n", (unsigned)geteuid());
+	if (geteuid())
+		fprintf(stderr, "cardvisor run: not root: cv-hv and the cards run in jails as "
+			"uid %u, not as ids of their own\n", (unsigned)geteuid());
 	if (!detach)
 		return instance_run(&d, console ? console : "stdio", vols, nr_vols, nics, nr_nics,
 				    &pf, -1);

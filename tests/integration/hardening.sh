@@ -97,14 +97,43 @@ check "cv-vpc's uid cannot read cv-ebs's memory (/proc/PID/mem), where its key s
 	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc head -c 1 /proc/$ebs/mem; } 2>/dev/null"
 check "cv-vpc's uid cannot list the volume keys" \
 	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc ls '$CARDVISOR_STATE/keys'; } 2>/dev/null"
-refused_unprivileged() { # a card asked for a jail by a user who cannot switch uid
-	setpriv --reuid 65534 --regid 65534 --clear-groups -- "$BUILD/cv-vpc" \
-		--instance "$TMP/inst.dtb" --nic eni-0 --jail >"$TMP/jail-user.log" 2>&1
-	[ $? = 1 ] && grep -q "cv-vpc: error: jail: --jail needs root to switch to the jail's uid (running as uid 65534)" \
-		"$TMP/jail-user.log"
+# Not root: a jail in a user namespace that maps the user's own ids (no ids
+# of its own).  A cv-vpc of uid 65534, its instance description and
+# sockets in a directory of that user's.
+user_dir=$(mktemp -d /tmp/cv-user.XXXXXX)
+chown 65534:65534 "$user_dir"
+"$BUILD/tests/tools/mkinstance" "$user_dir/inst.dtb" --kernel "$TESTGUEST" \
+	--nic "$user_dir/vpc.sock,10.0.1.0/24,10.0.1.23,02:00:0a:00:01:17" >/dev/null 2>&1
+chmod 0644 "$user_dir/inst.dtb"
+as_user() { setpriv --reuid 65534 --regid 65534 --clear-groups -- "$@"; }
+as_user timeout --kill-after=5 60 "$BUILD/cv-vpc" --instance "$user_dir/inst.dtb" --nic eni-0 \
+	--jail >"$user_dir/vpc.log" 2>&1 &
+user_job=$!
+for _ in $(seq 100); do grep -q "jail: " "$user_dir/vpc.log" && break; sleep 0.1; done
+upid=$(pgrep -f "^$BUILD/cv-vpc --instance $user_dir/inst.dtb" | head -n1)
+check "not root: cv-vpc --jail says it keeps its user's ids, in a user namespace" \
+	grep -q "cv-vpc: info: jail: uid 65534 gid 65534 (not root: no ids of its own), own user, mount, IPC, UTS and network namespaces, an empty read-only root" \
+	"$user_dir/vpc.log"
+for n in user mnt net; do
+	check "not root: cv-vpc has a namespace of its own: $n" \
+		test -n "$upid" -a "$(ns "$upid" $n)" != "$(ns $$ $n)"
+done
+check "not root: cv-vpc's root holds /proc alone, read-only" \
+	bash -c "[ \"\$(ls -A /proc/$upid/root/)\" = proc ] && grep -qE '^[^ ]+ / tmpfs ro,' /proc/$upid/mounts"
+check "not root: cv-vpc has no capability, in its namespace or out (CapEff $(field "$upid" CapEff))" \
+	test "$(field "$upid" CapEff)$(field "$upid" CapBnd)" = 00000000000000000000000000000000
+r=$("$BUILD/tests/tools/ctl_call" "$user_dir/vpc.sock.ctl" 2>/dev/null)
+json_check "not root: the jailed cv-vpc serves (its counters by query)" "$r" "r['ok']"
+kill "$user_job" 2>/dev/null
+wait "$user_job" 2>/dev/null
+refused_ids() { # --jail=UID:GID from a user who cannot switch to them
+	as_user "$BUILD/cv-vpc" --instance "$user_dir/inst.dtb" --nic eni-0 \
+		--jail=1879048192:1879048192 >"$user_dir/ids.log" 2>&1
+	[ $? = 1 ] && grep -q "cv-vpc: error: jail: --jail=1879048192:1879048192 needs root to switch to those ids (running as uid 65534)" \
+		"$user_dir/ids.log"
 }
-check "--jail from a user other than root is refused with one line, before anything is read" \
-	refused_unprivileged
+check "not root: --jail=UID:GID is refused with one line" refused_ids
+rm -rf "$user_dir"
 check "cv-ebs's /proc shows processes of its own uid only, and nothing else" \
 	grep -qE '^proc /proc proc .*hidepid=invisible,subset=pid' "/proc/$ebs/mounts"
 

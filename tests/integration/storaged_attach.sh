@@ -176,7 +176,8 @@ fi
 inst=$(sed -n 1p <<<"$ids")
 vol=$(sed -n 2p <<<"$ids")
 ebs() { # NAME: a cv-ebs for $vol; sets EPID once it is connected
-	in_bg "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" "${CARD_JAIL[@]}" >"$TMP/$1.log" 2>in_bg "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" >"$TMP/$1.log" 2>&11
+	in_bg "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" "${CARD_JAIL[@]}" \
+		>"$TMP/$1.log" 2>&1
 	EPID=
 	wait_line "$TMP/$1.log" 'nvmf .* cntlid [0-9]+' 20 && EPID=$(grandchild "$JOB")
 }

@@ -134,9 +134,16 @@ int jail_prepare(struct jail *j)
 	if (!j->on)
 		return 0;
 	if (geteuid() != 0) {
-		cv_err("jail: --jail needs root to switch to the jail's uid (running as uid %u)",
-		       (unsigned)geteuid());
-		return -EPERM;
+		if (!j->auto_ids) {
+			cv_err("jail: --jail=%u:%u needs root to switch to those ids (running as "
+			       "uid %u)", (unsigned)j->uid, (unsigned)j->gid, (unsigned)geteuid());
+			return -EPERM;
+		}
+		/* No capability to keep: a user namespace will give the jail's. */
+		j->userns = true;
+		j->uid = geteuid();
+		j->gid = getegid();
+		return 0;
 	}
 	if (j->auto_ids && (ret = jail_take_ids(j)))
 		return ret;
@@ -212,7 +219,7 @@ static int keep(const char *keep_dir, int keep_fd)
  * JAIL_BUILD_AT in the jail's mount namespace, made the root, then made
  * read-only.
  */
-static int empty_root(const char *keep_dir)
+static int empty_root(const char *keep_dir, bool userns)
 {
 	const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	int keep_fd = -1, ret;
@@ -233,9 +240,17 @@ static int empty_root(const char *keep_dir)
 		   "mount the new root's tmpfs") ?:
 	      step(chdir(JAIL_BUILD_AT), "enter the new root") ?:
 	      step(mkdir("proc", 0555), "make /proc") ?:
-	      /* The jailed uid's own processes only: itself. */
-	      step(mount("proc", "proc", "proc", nodev, "hidepid=invisible,subset=pid"),
-		   "mount /proc") ?:
+	      /*
+	       * The jailed uid's own processes only: itself.  A user namespace
+	       * may not mount a proc of the host's PID namespace; it binds the
+	       * host's, which shows what its user saw before.
+	       */
+	      (userns ? step(mount("/proc", "proc", NULL, MS_BIND | MS_REC, NULL),
+			     "bind the host's /proc") ?:
+			step(mount(NULL, "proc", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nodev,
+				   NULL), "make /proc read-only") :
+			step(mount("proc", "proc", "proc", nodev, "hidepid=invisible,subset=pid"),
+			     "mount /proc")) ?:
 	      (keep_dir ? keep(keep_dir, keep_fd) : 0) ?:
 	      make_root_here() ?:
 	      step(chdir("/"), "chdir /") ?:
@@ -247,10 +262,59 @@ static int empty_root(const char *keep_dir)
 	return ret;
 }
 
+/* /proc/self/@file := @text, one write (user_namespaces(7)). */
+static int write_proc_self(const char *file, const char *text)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * Not root: a user namespace that maps the user's own ids only, in which
+ * the process may make the others and build the root.  Where user
+ * namespaces are off (a sysctl, a security module) it goes on without a
+ * jail and says so: a user's own VM is not worth refusing for it.
+ */
+static int user_namespace(struct jail *j)
+{
+	char map[64];
+	int ret;
+
+	if (unshare(CLONE_NEWUSER)) {
+		cv_warn("jail: no user namespace (%s): running without a jail, as uid %u",
+			strerror(errno), (unsigned)j->uid);
+		j->on = false;
+		return 0;
+	}
+	/*
+	 * The maps are /proc files of this process, which are root's while it
+	 * is not dumpable (process_harden): dumpable for the three writes.
+	 */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)j->uid, (unsigned)j->uid);
+	ret = step(write_proc_self("uid_map", map), "map the uid") ?:
+	      /* Before gid_map, or an unprivileged writer may not write it. */
+	      step(write_proc_self("setgroups", "deny"), "deny setgroups");
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)j->gid, (unsigned)j->gid);
+	ret = ret ?: step(write_proc_self("gid_map", map), "map the gid");
+	return ret ?: step(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE 0");
+}
+
 int jail_unshare(struct jail *j, unsigned flags)
 {
-	int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+	int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS, ret;
 
+	if (j->on && j->userns && (ret = user_namespace(j)))
+		return ret;
 	if (!j->on)
 		return 0;
 	if (flags & JAIL_OWN_NET)
@@ -267,26 +331,36 @@ int jail_enter(const struct jail *j, const char *keep_dir)
 
 	if (!j->on)
 		return 0;
-	ret = empty_root(keep_dir);
+	ret = empty_root(keep_dir, j->userns);
 	if (ret)
 		return ret;
-	/*
-	 * From root to another uid, the kernel clears every capability;
-	 * glibc makes every thread switch.
-	 */
-	ret = step(setgroups(0, NULL), "drop supplementary groups") ?:
-	      step(setresgid(j->gid, j->gid, j->gid), "switch gid") ?:
-	      step(setresuid(j->uid, j->uid, j->uid), "switch uid") ?:
-	      /* A change of credentials resets it to the suid_dumpable sysctl. */
-	      step(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE 0");
-	if (ret)
-		return ret;
+	if (j->userns) {
+		/* Its user namespace's capabilities, every one of them. */
+		capng_clear(CAPNG_SELECT_ALL);
+		if (capng_apply(CAPNG_SELECT_ALL) < 0) {
+			cv_err("jail: cannot drop capabilities (libcap-ng capng_apply)");
+			return -EPERM;
+		}
+	} else {
+		/*
+		 * From root to another uid, the kernel clears every capability;
+		 * glibc makes every thread switch.
+		 */
+		ret = step(setgroups(0, NULL), "drop supplementary groups") ?:
+		      step(setresgid(j->gid, j->gid, j->gid), "switch gid") ?:
+		      step(setresuid(j->uid, j->uid, j->uid), "switch uid") ?:
+		      /* A change of credentials resets it to the suid_dumpable sysctl. */
+		      step(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE 0");
+		if (ret)
+			return ret;
+	}
 	if (capng_get_caps_process() || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
 		cv_err("jail: capabilities left after the switch to uid %u", (unsigned)j->uid);
 		return -EPERM;
 	}
-	cv_info("jail: uid %u gid %u, own mount, IPC, UTS%s namespaces, an empty read-only "
-		"root%s%s", (unsigned)j->uid, (unsigned)j->gid, j->own_net ? " and network" : "",
-		keep_dir ? " with " : "", keep_dir ? keep_dir : "");
+	cv_info("jail: uid %u gid %u%s, own %smount, IPC, UTS%s namespaces, an empty read-only "
+		"root%s%s", (unsigned)j->uid, (unsigned)j->gid,
+		j->userns ? " (not root: no ids of its own)" : "", j->userns ? "user, " : "",
+		j->own_net ? " and network" : "", keep_dir ? " with " : "", keep_dir ? keep_dir : "");
 	return 0;
 }

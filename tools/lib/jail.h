@@ -8,13 +8,14 @@
  * root, and then shuts the door behind itself, just before its seccomp
  * filter and before it reads a guest byte:
  *
- *   jail_prepare  (at start, root only)  every capability gone except
+ *   jail_prepare  (at start)  as root, every capability gone except
  *                 CAP_SETUID, CAP_SETGID, CAP_SYS_ADMIN and
  *                 CAP_SYS_CHROOT, which the jail needs; the bounding set
  *                 empty; with --jail and no ids given, an id of the jail
  *                 range taken.
  *   jail_unshare  new mount, IPC and UTS namespaces (and a network one
- *                 where the process needs no new connection).
+ *                 where the process needs no new connection); not root,
+ *                 a user namespace first.
  *   jail_enter    (once set up)  the root becomes an empty read-only tmpfs
  *                 holding only a /proc that shows the jailed uid's own
  *                 processes (and, for cv-hv, its instance directory); the
@@ -27,8 +28,11 @@
  * 1879048192:65536, which systemd's UID conventions leave unused) that no
  * user or group of the passwd database has, held by a lock in
  * /run/cardvisor/jail-ids for as long as the lock's fd is open; the gid is
- * the same number.  A process that is not root cannot switch uid and is
- * refused --jail with one line saying so.
+ * the same number.  A process that is not root cannot switch ids: with
+ * --jail it keeps its user's, and a user namespace mapping only those lets
+ * it make the rest of the jail (its /proc then is the host's, bound); it
+ * is refused --jail=UID:GID.  Where user namespaces are off it runs
+ * without a jail, saying so.
  */
 #ifndef CV_JAIL_H
 #define CV_JAIL_H
@@ -40,6 +44,7 @@ struct jail {
 	bool on;            /* --jail given */
 	bool auto_ids;      /* --jail without ids: take one from the range */
 	bool own_net;       /* jail_unshare made a network namespace */
+	bool userns;        /* not root: a user namespace, the user's own ids */
 	uid_t uid;
 	gid_t gid;
 	int lock_fd;        /* the range id's lock, held until exit; -1 */
