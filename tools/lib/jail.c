@@ -157,7 +157,7 @@ int jail_prepare(struct jail *j)
 	return 0;
 }
 
-/* Each step of jail_enter, named for its error line. */
+/* Each step of the jail, named for its error line. */
 static int step(int rc, const char *what)
 {
 	int err = errno;
