@@ -21,7 +21,8 @@ static void usage(FILE *f, const char *tag, const char *kind, const char *what)
 		"--restarted: replaces a card that died while the guest used it\n"
 		"--seccomp=off: no system call filter (for debugging; logged)\n"
 		"--jail: once set up, run in namespaces of its own with an empty root\n"
-		"        as UID:GID, or as an unused id of $CARDVISOR_JAIL_IDS (root only)\n",
+		"        as UID:GID or an unused id of $CARDVISOR_JAIL_IDS (root), or as\n"
+		"        the user, in a user namespace (another user)\n",
 		tag, kind, what);
 }
 
