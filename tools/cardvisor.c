@@ -347,7 +347,7 @@ static int card_start(struct run_card *c, const char *dtb, const struct proc_fla
 	/* A restart tells the card the guest's view of its device is stale. */
 	if (c->restarts)
 		args[n++] = "--restarted";
-	/* Each card jails itself once set up, as an id of the jail range of its own. */
+	/* Each card jails itself once set up (tools/lib/jail.h). */
 	args[n++] = "--jail";
 	proc_flags_args(pf, args, n);
 
@@ -532,8 +532,8 @@ static int instance_run(struct instance_desc *d, const char *console, struct run
 		char *args[9] = { hv, "--instance", dtb, "--console", (char *)console };
 		unsigned n = 5;
 
-		/* cv-hv holds its ids' lock too, should this process die first. */
 		args[n++] = hv_jail;
+		/* cv-hv holds its ids' lock too, should this process die first. */
 		if (pf->hv_jail.lock_fd >= 0)
 			fcntl(pf->hv_jail.lock_fd, F_SETFD, 0);
 		proc_flags_args(pf, args, n);

@@ -306,7 +306,10 @@ static int user_namespace(struct jail *j)
 	      step(write_proc_self("setgroups", "deny"), "deny setgroups");
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)j->gid, (unsigned)j->gid);
 	ret = ret ?: step(write_proc_self("gid_map", map), "map the gid");
-	return ret ?: step(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE 0");
+	/* Not dumpable again, whatever happened. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) && !ret)
+		ret = step(-1, "PR_SET_DUMPABLE 0");
+	return ret;
 }
 
 int jail_unshare(struct jail *j, unsigned flags)
