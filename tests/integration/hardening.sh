@@ -6,8 +6,11 @@
 # schedule lives), every capability dropped, no_new_privs.  Checked on the
 # running processes: cv-ebs and cv-vpc of an instance description and the
 # cv-storaged that serves its volume.  A control process of the same uid
-# that did not harden itself shows the probe can fail.  cv-hv's side runs in
-# the nested-KVM test (group lifecycle), which has a KVM everywhere.
+# that did not harden itself shows the probe can fail.  Then the jail the
+# cards enter once set up (tools/lib/jail.h): as root, ids and namespaces
+# of their own on an empty root; as another user, a user namespace.  cv-hv's
+# side runs in the nested-KVM test (group lifecycle), which has a KVM
+# everywhere.
 . "$(dirname "$0")/lib.sh"
 
 what="process hardening"
