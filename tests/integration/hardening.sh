@@ -109,8 +109,10 @@ chown 65534:65534 "$user_dir"
 	--nic "$user_dir/vpc.sock,10.0.1.0/24,10.0.1.23,02:00:0a:00:01:17" >/dev/null 2>&1
 chmod 0644 "$user_dir/inst.dtb"
 as_user() { setpriv --reuid 65534 --regid 65534 --clear-groups -- "$@"; }
-as_user timeout --kill-after=5 60 "$BUILD/cv-vpc" --instance "$user_dir/inst.dtb" --nic eni-0 \
-	--jail >"$user_dir/vpc.log" 2>&1 &
+# Not through as_user: a function in the background is a subshell, whose
+# pid a kill would end while its child ran on.
+setpriv --reuid 65534 --regid 65534 --clear-groups -- timeout --kill-after=5 60 \
+	"$BUILD/cv-vpc" --instance "$user_dir/inst.dtb" --nic eni-0 --jail >"$user_dir/vpc.log" 2>&1 &
 user_job=$!
 for _ in $(seq 100); do grep -q "jail: " "$user_dir/vpc.log" && break; sleep 0.1; done
 upid=$(pgrep -f "^$BUILD/cv-vpc --instance $user_dir/inst.dtb" | head -n1)
