@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "tools/lib/dir_path.h"
 #include "tools/lib/log.h"
 
 /* systemd's UID/GID conventions leave 0x70000000..0x7fffffff unused. */
@@ -196,22 +197,18 @@ static int keep(const char *keep_dir, int keep_fd)
 {
 	const unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	char at[PATH_MAX], from[32];
-	int ret = 0;
+	int ret;
 
 	if (snprintf(at, sizeof(at), ".%s", keep_dir) >= (int)sizeof(at))
 		return -ENAMETOOLONG;
-	/* mkdir -p ./KEEP_DIR, one component at a time. */
-	for (char *p = strchr(at + 2, '/'); !ret && p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(at, 0755) && errno != EEXIST)
-			ret = step(-1, "make the kept directory's path");
-		*p = '/';
+	ret = dir_make_path(at, 0755);
+	if (ret) {
+		cv_err("jail: make the kept directory's path: %s", strerror(-ret));
+		return ret;
 	}
-	if (!ret && mkdir(at, 0755) && errno != EEXIST)
-		ret = step(-1, "make the kept directory's path");
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", keep_fd);
-	return ret ?: step(mount(from, at, NULL, MS_BIND, NULL), "bind the kept directory") ?:
-		      step(mount(NULL, at, NULL, ro, NULL), "make the kept directory read-only");
+	return step(mount(from, at, NULL, MS_BIND, NULL), "bind the kept directory") ?:
+	       step(mount(NULL, at, NULL, ro, NULL), "make the kept directory read-only");
 }
 
 /*

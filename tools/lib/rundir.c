@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tools/lib/rundir.h"
 
+#include "tools/lib/dir_path.h"
 #include "tools/lib/instance.h"
 
 #include <dirent.h>
@@ -28,21 +29,6 @@ const char *rundir_base(void)
 	else
 		snprintf(base, sizeof(base), "/tmp/cardvisor-%u", (unsigned)geteuid());
 	return base;
-}
-
-static int mkdir_p(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -errno;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 /* A directory of ours that no one else can write (see rundir_base_create). */
@@ -81,7 +67,7 @@ int rundir_base_create(void)
 	int ret;
 
 	snprintf(base, sizeof(base), "%s", rundir_base());
-	ret = mkdir_p(base);
+	ret = dir_make_path(base, 0700);
 	if (ret) {
 		fprintf(stderr, "cardvisor: cannot create run directory %s: %s\n", base,
 			strerror(-ret));

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/lib/dir_path.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
 
@@ -132,23 +133,6 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) && errno != EEXIST ? -errno : 0;
-}
-
 static int store_path(const char *sub, const char *id, const char *ext, char *path,
 		      size_t len)
 {
@@ -157,7 +141,7 @@ static int store_path(const char *sub, const char *id, const char *ext, char *pa
 
 	if (snprintf(dir, sizeof(dir), "%s/%s", volume_store_base(), sub) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
-	ret = mkdir_p(dir);
+	ret = dir_make_path(dir, 0700);
 	if (ret)
 		return ret;
 	if (!id)
