@@ -103,7 +103,8 @@ static void usage(FILE *f)
 		"                     one, plus ,iops=N ,mbps=N (limits; burst=SECONDS of\n"
 		"                     either rate, default 1) ,queues=N (default 2)\n"
 		"                     ,hold=SECONDS (I/O waits this long for an unreachable\n"
-		"                     cv-storaged, then fails retryably; default 30). Volumes\n"
+		"                     cv-storaged, then fails retryably; default 30)\n"
+		"                     ,tls=off (no TLS: a target without it). Volumes\n"
 		"                     live in %s; cv-storaged is started on\n"
 		"                     127.0.0.1:4420 (CARDVISOR_STORAGED) if not running\n"
 		"  --nic SPEC         an ENI as a virtio-net device (repeatable): SPEC is\n"
@@ -168,6 +169,7 @@ struct run_volume {
 	struct volume_spec spec;
 	char nqn[VOLUME_STORE_ID_MAX + 64];
 	char key[PATH_MAX];
+	char psk[PATH_MAX];
 };
 
 /* What a card serves, in words; cut short if it has to be. */
@@ -220,7 +222,7 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 		struct run_card *c = &cards[i];
 		uint64_t burst = v->spec.burst_s;
 
-		ret = volume_store_prepare(&v->spec, v->key, sizeof(v->key));
+		ret = volume_store_prepare(&v->spec, v->key, v->psk, sizeof(v->key));
 		if (!ret)
 			ret = card_describe(c, "cv-ebs", "--volume", v->spec.id, dir);
 		if (ret)
@@ -236,7 +238,9 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 			  v->spec.iops || v->spec.bps ? ", rate-limited" : "");
 		d->volumes[d->nr_volumes++] = (struct instance_volume){
 			.id = v->spec.id, .target = target, .subnqn = v->nqn,
-			.key_file = v->key, .socket = c->proc.socket, .queues = v->spec.queues,
+			.key_file = v->key, .tls_psk_file = v->spec.no_tls ? NULL : v->psk,
+			.socket = c->proc.socket,
+			.queues = v->spec.queues,
 			.iops = v->spec.iops, .iops_burst = v->spec.iops * burst,
 			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst,
 			.hold_ms = v->spec.hold_s * 1000 };
@@ -1137,7 +1141,7 @@ static int volume_create(int argc, char **argv)
 	};
 	struct volume_spec v = { 0 };
 	const char *dir = NULL;
-	char key[PATH_MAX];
+	char key[PATH_MAX], psk[PATH_MAX];
 	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -1169,9 +1173,16 @@ static int volume_create(int argc, char **argv)
 		if (ret)
 			fprintf(stderr, "cardvisor volume create: %s/%s.vol: %s\n", dir, v.id,
 				strerror(-ret));
+		/* The key a host needs for cv-storaged's TLS (docs/storaged.md, "TLS"). */
+		if (!ret && (ret = volume_psk_prepare(dir, v.id, psk, sizeof(psk))))
+			fprintf(stderr, "cardvisor volume create: %s/%s.psk: %s\n", dir, v.id,
+				strerror(-ret));
+		if (!ret)
+			fprintf(stderr, "cardvisor volume create: TLS PSK in %s\n", psk);
 	} else {
 		/* An existing id is an error here, not "attach": say so. */
-		ret = volume_store_exists(v.id) ? -EEXIST : volume_store_prepare(&v, key, sizeof(key));
+		ret = volume_store_exists(v.id) ? -EEXIST
+						: volume_store_prepare(&v, key, psk, sizeof(key));
 		if (ret == -EEXIST)
 			fprintf(stderr, "cardvisor volume create: %s exists\n", v.id);
 	}

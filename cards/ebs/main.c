@@ -39,6 +39,7 @@
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/heap.h"
 #include "tools/lib/log.h"
+#include "tools/lib/secret_file.h"
 #include "tools/lib/syscall_filter.h"
 
 /* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
@@ -69,40 +70,17 @@ struct ebs_card {
 	unsigned db_first;                  /* doorbell index of dbs[0] */
 };
 
-/*
- * The volume's key: a regular file (not through a symlink), exactly
- * XTS_KEY_LEN bytes, owned by this uid (or root) and readable by no one
- * else, so no other user can have planted or swapped it.
- */
+/* The volume's key: exactly XTS_KEY_LEN bytes of a file only we can read. */
 static int read_key(const char *path, uint8_t key[XTS_KEY_LEN])
 {
-	struct stat st;
-	ssize_t n;
-	int err, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t n;
+	int err = secret_file_read("volume key", path, key, XTS_KEY_LEN, &n);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		err = -errno;
-		cv_err("volume key %s: %s", path, strerror(-err));
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
-	    st.st_mode & 077) {
-		cv_err("volume key %s: want a file of uid %u (or root) with mode 0600; it is "
-		       "%s of uid %u, mode %03o", path, (unsigned)geteuid(),
-		       S_ISREG(st.st_mode) ? "a file" : "not a file", (unsigned)st.st_uid,
-		       st.st_mode & 0777);
-		close(fd);
-		return -EPERM;
-	}
-	n = read(fd, key, XTS_KEY_LEN);
-	close(fd);
-	if (n != XTS_KEY_LEN || st.st_size != XTS_KEY_LEN) {
+	if (!err && n != XTS_KEY_LEN) {
 		cv_err("volume key %s: expected exactly %d bytes", path, XTS_KEY_LEN);
-		return -EINVAL;
+		err = -EINVAL;
 	}
-	return 0;
+	return err;
 }
 
 /* "host:port", the port after the last colon (so "[::1]:4420" works). */
@@ -138,6 +116,7 @@ static int nvmf_connect(struct ebs_card *card)
 		.busy_wait_ms = 5000,
 	};
 	unsigned char md[SHA256_DIGEST_LENGTH];
+	struct nvme_tls_key psk;
 	uint8_t *u = o.hostid;
 	char *name;
 	int n;
@@ -168,7 +147,16 @@ static int nvmf_connect(struct ebs_card *card)
 		 "nqn.2014-08.org.nvmexpress:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
 		 u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-	return nvmf_ctrl_connect(&o, &card->nvmf);
+	/* TLS with the volume's PSK (docs/storaged.md, "TLS"): cv-storaged knows the same key. */
+	if (v->tls_psk_file) {
+		n = nvme_tls_key_load(v->tls_psk_file, &psk);
+		if (n)
+			return n;
+		o.tls_key = &psk;
+	}
+	n = nvmf_ctrl_connect(&o, &card->nvmf);
+	explicit_bzero(&psk, sizeof(psk));
+	return n;
 }
 
 /* vfio-user regions: config space is ours; BAR0 holds registers and doorbells. */

@@ -24,6 +24,7 @@
 #include "cards/ebs/nvmf_host.h"
 #include "tools/lib/log.h"
 #include "tools/lib/nvme_tcp.h"
+#include "tools/lib/nvme_tls.h"
 
 /* Admin queue depth; the admin queue carries set-up and Keep Alive only. */
 #define AQ_DEPTH          32
@@ -83,6 +84,7 @@ struct nvmf_queue {
 	uint16_t qid;
 	int epfd;
 	int sock;
+	struct nvme_tls *tls;    /* TLS over sock, or NULL */
 	bool out_armed;
 	int err;                 /* during set-up: why this connection failed */
 	struct nvme_tcp_conn conn;
@@ -120,6 +122,8 @@ struct nvmf_ctrl {
 	struct nvmf_opts opts;
 	char addr[256], port[32], subnqn[NVMF_NQN_MAX + 1], hostnqn[NVMF_NQN_MAX + 1];
 	struct addrinfo *ai;     /* the target, resolved once (tcp_resolve) */
+	SSL_CTX *tls_ctx;        /* TLS with tls_key on every queue, or NULL */
+	struct nvme_tls_key tls_key;
 	struct nvmf_ctrl_info info;
 	bool have_info;
 	enum ctrl_state state;
@@ -313,6 +317,8 @@ static void set_out(struct nvmf_queue *q, bool on)
 
 static void q_close(struct nvmf_queue *q)
 {
+	nvme_tls_free(q->tls);
+	q->tls = NULL;
 	if (q->sock >= 0) {
 		close(q->sock);       /* leaves the epoll set with it */
 		q->sock = -1;
@@ -413,12 +419,14 @@ static void q_fail(struct nvmf_queue *q, int err)
 static void q_terminate(struct nvmf_queue *q, enum nvme_tcp_fes fes, uint32_t fei)
 {
 	struct nvme_tcp_pdu pdu;
+	struct iovec iov;
 
 	if (q->sock >= 0 && !q->tx_started) {
 		nvme_tcp_build_term_req(&pdu, &q->conn, fes, fei, q->hdr.raw,
 					q->got < NVME_TCP_HDR_MAX ? q->got : NVME_TCP_HDR_MAX);
+		iov = (struct iovec){ pdu.hdr.raw, pdu.hdr_len };
 		/* Best effort: the connection ends right after. */
-		if (send(q->sock, pdu.hdr.raw, pdu.hdr_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		if (nvme_tls_sendv(q->tls, q->sock, &iov, 1) < 0)
 			cv_debug("nvmf qid %u: H2CTermReq not sent: %s", q->qid, strerror(errno));
 	}
 	q_fail(q, -EPROTO);
@@ -518,7 +526,6 @@ static bool tx_build(struct nvmf_queue *q)
 static void q_flush(struct nvmf_queue *q)
 {
 	while (q->sock >= 0) {
-		struct msghdr msg = { 0 };
 		ssize_t n;
 
 		if (!q->nbatch) {
@@ -529,9 +536,8 @@ static void q_flush(struct nvmf_queue *q)
 				return;
 			}
 		}
-		msg.msg_iov = &q->tx_iov[q->tx_pos];
-		msg.msg_iovlen = q->tx_cnt - q->tx_pos;
-		n = sendmsg(q->sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = nvme_tls_sendv(q->tls, q->sock, &q->tx_iov[q->tx_pos],
+				   (int)(q->tx_cnt - q->tx_pos));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -827,7 +833,7 @@ static int rx_direct(struct nvmf_queue *q)
 {
 	struct slot *s = q->rx_slot;
 	int n = iov_slice(s->iov, s->iovcnt, q->rx_off, q->rx_left, q->rx_iov, NVMF_IOV_MAX);
-	ssize_t got = readv(q->sock, q->rx_iov, n);
+	ssize_t got = nvme_tls_readv(q->tls, q->sock, q->rx_iov, n);
 	size_t left;
 
 	if (got <= 0)
@@ -857,7 +863,8 @@ static void q_rx(struct nvmf_queue *q)
 			rx_step(q);
 			continue;
 		}
-		if (reads++ == RX_BUDGET)
+		/* Past the budget, only what TLS holds decrypted (it wakes no epoll_wait). */
+		if (reads++ >= RX_BUDGET && !nvme_tls_pending(q->tls))
 			return;
 		q->rx_start = q->rx_end = 0;
 		if (q->phase == RX_DATA && q->rx_left >= RX_DIRECT_MIN) {
@@ -870,7 +877,7 @@ static void q_rx(struct nvmf_queue *q)
 				q_fail(q, r);
 			continue;
 		}
-		n = recv(q->sock, q->rxbuf, RXBUF_LEN, MSG_DONTWAIT);
+		n = nvme_tls_recv(q->tls, q->sock, q->rxbuf, RXBUF_LEN);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -982,6 +989,8 @@ static int q_wait(struct nvmf_queue *q, bool (*cond)(struct nvmf_queue *, void *
 			return -ETIMEDOUT;
 		if (q->nbatch)
 			pfd.events |= POLLOUT;
+		if (nvme_tls_pending(q->tls))
+			left = 0;
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
 			return -errno;
 		q_rx(q);
@@ -1096,6 +1105,36 @@ static int tcp_connect(struct nvmf_ctrl *c, int64_t deadline)
 	return fd;
 }
 
+/*
+ * TLS before anything else on the connection (TCP Transport 1.0,
+ * "Transport Layer Security"): the PSK proves this host and cv-storaged to
+ * each other for this subsystem.
+ */
+static int q_tls(struct nvmf_queue *q, int64_t deadline)
+{
+	struct nvmf_ctrl *c = q->ctrl;
+	int r = nvme_tls_client(c->tls_ctx, q->sock, &c->tls_key, c->hostnqn, c->subnqn, &q->tls);
+
+	while (!r && (r = nvme_tls_handshake(q->tls)) == -EAGAIN) {
+		struct pollfd pfd = { .fd = q->sock,
+				      .events = nvme_tls_want_write(q->tls) ? POLLOUT : POLLIN };
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0)
+			r = -ETIMEDOUT;
+		else if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			r = -errno;
+		else
+			r = 0;
+	}
+	if (!r)
+		return 0;
+	fail(c, r, "qid %u: TLS handshake: %s", q->qid,
+	     r == -ETIMEDOUT || !q->tls ? strerror(-r) : nvme_tls_error(q->tls));
+	q_close(q);
+	return r;
+}
+
 static bool ic_finished(struct nvmf_queue *q, void *arg)
 {
 	(void)arg;
@@ -1121,6 +1160,8 @@ static int q_open(struct nvmf_queue *q, uint32_t max_icdata, uint32_t max_c2hdat
 		q_close(q);
 		return fail(c, r, "qid %u: epoll: %s", q->qid, strerror(-r));
 	}
+	if (c->tls_ctx && (r = q_tls(q, deadline)))
+		return r;
 	q->conn = (struct nvme_tcp_conn){
 		.role = NVME_TCP_HOST,
 		.hdgst = c->opts.hdgst,
@@ -1504,6 +1545,7 @@ void nvmf_ctrl_free(struct nvmf_ctrl *c)
 	for (unsigned i = 0; i < c->opts.nr_io_queues + 1; i++) {
 		struct nvmf_queue *q = &c->q[i];
 
+		nvme_tls_free(q->tls);
 		if (q->sock >= 0)
 			close(q->sock);
 		if (q->epfd >= 0)
@@ -1515,6 +1557,8 @@ void nvmf_ctrl_free(struct nvmf_ctrl *c)
 		close(c->tfd);
 	if (c->ai)
 		freeaddrinfo(c->ai);
+	nvme_tls_ctx_free(c->tls_ctx);
+	explicit_bzero(&c->tls_key, sizeof(c->tls_key));
 	free(c->q);
 	free(c);
 }
@@ -1556,6 +1600,18 @@ int nvmf_ctrl_connect(const struct nvmf_opts *opts, struct nvmf_ctrl **out)
 	if (!c->q) {
 		free(c);
 		return -ENOMEM;
+	}
+	if (opts->tls_key) {
+		c->tls_key = *opts->tls_key;
+		c->opts.tls_key = NULL;
+		/* Made now, before any sandbox: OpenSSL may read its configuration. */
+		c->tls_ctx = nvme_tls_ctx_new(false);
+		if (!c->tls_ctx) {
+			cv_err("nvmf: TLS: cannot make a context");
+			free(c->q);
+			free(c);
+			return -ENOMEM;
+		}
 	}
 	for (unsigned i = 0; i <= n; i++)
 		c->q[i].epfd = -1;

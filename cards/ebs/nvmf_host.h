@@ -53,6 +53,7 @@
 #include <sys/uio.h>
 
 #include "guest-abi/nvme.h"
+#include "tools/lib/nvme_tls_key.h"
 
 /*
  * Command Interrupted (Base 2.0, "Generic Command Status Definition", 21h):
@@ -75,6 +76,8 @@ struct nvmf_opts {
 	unsigned queue_size;            /* commands in flight per I/O queue;
 					   Connect asks for one entry more */
 	bool hdgst, ddgst;              /* digests to ask for */
+	/* TLS 1.3 with this PSK on every queue (tools/lib/nvme_tls.h); NULL: none */
+	const struct nvme_tls_key *tls_key;
 	unsigned kato_ms;               /* Keep Alive Timeout; 0: none */
 	unsigned connect_timeout_ms;    /* one (re)connect attempt */
 	unsigned reconnect_timeout_ms;  /* how long a command may be held */

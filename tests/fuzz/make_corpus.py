@@ -995,10 +995,26 @@ def corpus_vfio_server():
     write("vfio_server", "bad-version", vfu_version(b'{"capabilities":[1,2]}'))
 
 
+def corpus_nvme_tls():
+    # test_nvme_tls's identities and the keys nvme-cli's gen-tls-key wrote.
+    host = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
+    sub = "nqn.2026-11.io.cardvisor:vol-1"
+    write("nvme_tls", "identity", b"\x00" + f"NVMe0R01 {host} {sub}".encode())
+    write("nvme_tls", "identity-sha384", b"\x00" + f"NVMe0R02 {host} {sub}".encode())
+    write("nvme_tls", "identity-version1", b"\x00" + f"NVMe1R01 {host} {sub} digest".encode())
+    write("nvme_tls", "key-sha256",
+          b"\x01NVMeTLSkey-1:01:EvlZOryz0SSkakGdEc8kBuKPbrAk5piVtML/B3zqsit1Zzyo:")
+    write("nvme_tls", "key-sha384",
+          b"\x01NVMeTLSkey-1:02:ZZ5RGJDhVe7qGK14RlPWesUrUdRR16mzpOv92gQWyB7+C2vSTOtkS9yhQQyn"
+          b"bSfLJoynkw==:")
+    write("nvme_tls", "key-bad-crc",
+          b"\x01NVMeTLSkey-1:01:FvlZOryz0SSkakGdEc8kBuKPbrAk5piVtML/B3zqsit1Zzyo:")
+
+
 CORPORA = [corpus_virtq, corpus_vblk, corpus_vhost_user, corpus_storaged, corpus_nvmf_host,
            corpus_nvme_tcp, corpus_nvme_prp, corpus_nvme_ctrl, corpus_vpc_arp, corpus_vpc_dhcp, corpus_vpc_imds,
            corpus_vpc_encap, corpus_vpc_sg, corpus_vpc_mapping, corpus_instance,
-           corpus_loader, corpus_vfio_server]
+           corpus_loader, corpus_vfio_server, corpus_nvme_tls]
 
 if __name__ == "__main__":
     for make in CORPORA:

@@ -42,7 +42,9 @@ capture_stop() { kill -INT "$capture" 2>/dev/null; wait "$capture" 2>/dev/null; 
 
 have_tshark=0
 capture_start first && have_tshark=1
-run_vm first "${GUEST[@]}" --cmdline "nvme user blocks=2048" --volume size=64M,queues=2
+# The card's TLS session secrets, for tshark to decrypt what it captured.
+SSLKEYLOGFILE=$TMP/keys.log run_vm first "${GUEST[@]}" --cmdline "nvme user blocks=2048" \
+	--volume size=64M,queues=2
 [ "$have_tshark" = 1 ] && capture_stop
 expect_rc first "a new 64 MiB volume: the guest writes, verifies and powers off" 0
 expect first "cardvisor started cv-storaged for it" "started cv-storaged on 127\.0\.0\.1:$port"
@@ -130,11 +132,17 @@ expect crash "with no failed command and no acknowledged write lost" '^cvguest: 
 expect crash "the card reconnected" 'reconnect'
 
 if [ "$have_tshark" = 1 ]; then
-	bad_pdus=$(tshark -r "$TMP/first.pcapng" -d "tcp.port==$port,nvme-tcp" \
+	hellos=$(tshark -r "$TMP/first.pcapng" -d "tcp.port==$port,tls" -Y 'tls.handshake.type == 2 &&
+		tls.handshake.extensions.psk.identity.selected == 0' 2>/dev/null | wc -l)
+	check "cv-ebs reaches cv-storaged over TLS 1.3 with the volume's PSK ($hellos handshakes)" \
+		test "$hellos" -ge 3
+	tests/tools/tls_plaintext.py "$TMP/first.pcapng" "$TMP/keys.log" "$port" \
+		"$TMP/first-plain.pcap" >/dev/null 2>&1
+	bad_pdus=$(tshark -r "$TMP/first-plain.pcap" -d "tcp.port==$port,nvme-tcp" \
 		-Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
-	pdus=$(tshark -r "$TMP/first.pcapng" -d "tcp.port==$port,nvme-tcp" -Y nvme-tcp \
+	pdus=$(tshark -r "$TMP/first-plain.pcap" -d "tcp.port==$port,nvme-tcp" -Y nvme-tcp \
 		2>/dev/null | wc -l)
-	check "tshark decodes our NVMe/TCP ($pdus packets) and finds none malformed" \
+	check "tshark decrypts and decodes our NVMe/TCP ($pdus packets) and finds none malformed" \
 		test "$pdus" -gt 100 -a "$bad_pdus" = 0
 else
 	skip "tshark decodes our NVMe/TCP" "tshark is not installed (make deps installs it)"

@@ -7,6 +7,12 @@
 # of the target mid-workload (reconnect, no acknowledged write lost), the
 # retryable status once the target stays away, and tshark's nvme-tcp
 # dissector decoding the host's traffic with valid digests and no errors.
+# All of it over TLS 1.3 with the volume's PSK, as cv-ebs runs it (TCP
+# Transport 1.0, "Transport Layer Security"): the key is one nvme-cli's
+# gen-tls-key wrote, tshark decodes the handshake (TLS 1.3, the PSK identity
+# the spec forms, a key share) and, with the session secrets logged through
+# SSLKEYLOGFILE, decrypts the PDUs it then checks; a host without the key,
+# with another key, or for a volume without one is refused.
 . "$(dirname "$0")/lib.sh"
 
 STORAGED=$BUILD/cv-storaged
@@ -27,8 +33,14 @@ if [ ! -x "$STORAGED" ] || [ ! -x "$CLI" ]; then
 fi
 
 PORT=$(tests/tools/free_port.py)
+HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:6b1b5e5a-9d8e-4c43-9c2a-6e76c1d0a001  # nvmf_cli's
+PSK=$TMP/vols/hosttest.psk
 mkdir -p "$TMP/vols"
 truncate -s 64M "$TMP/vols/hosttest.vol"
+truncate -s 64M "$TMP/vols/nokey.vol"
+# The volume's PSK as nvme-cli makes one (PSK interchange format, SHA-256).
+(umask 077; nvme gen-tls-key --hmac=1 >"$PSK") 2>"$TMP/gen-tls-key.err"
+check "nvme-cli's gen-tls-key wrote the volume's TLS PSK" grep -qx 'NVMeTLSkey-1:01:.*:' "$PSK"
 
 # start_storaged LOG: runs cv-storaged in the background, waits until it listens.
 start_storaged() {
@@ -49,10 +61,10 @@ stop_storaged() { # SIGNAL: to cv-storaged itself, not its timeout wrapper
 	SD_PID=
 }
 
-cli() { # NAME ARGS...: nvmf_cli with a time limit, output in $TMP/NAME.out
+cli() { # NAME ARGS...: nvmf_cli with the PSK and a time limit, output in $TMP/NAME.out
 	local name=$1; shift
-	timeout --kill-after=5 120 "$CLI" -t "127.0.0.1:$PORT" -n "$NQN" "$@" \
-		>"$TMP/$name.out" 2>&1
+	SSLKEYLOGFILE=$TMP/keys.log timeout --kill-after=5 120 "$CLI" -t "127.0.0.1:$PORT" \
+		-n "$NQN" -P "$PSK" "$@" >"$TMP/$name.out" 2>&1
 }
 
 # expect_cli DESCRIPTION NAME REGEX ARGS...: exit status 0 and REGEX in the output.
@@ -108,12 +120,49 @@ fi
 expect_cli "QD 8 random 4 KiB with digests (captured)" randcap \
 	'errors=0 mismatches=0' -H -D -d 8 -i 500 rand
 
+# Refused: no TLS, another key, a volume without a key.  Each ends before
+# any PDU is read, with one line on each side.
+# refused WHAT LOG REGEX ARGS...: nvmf_cli ARGS (info) fails and LOG says REGEX.
+refused() {
+	local what=$1 log=$2 re=$3; shift 3
+	if timeout 60 "$CLI" -t "127.0.0.1:$PORT" "$@" info >"$TMP/refused.out" 2>&1; then
+		not_ok "$what"
+	else
+		check "$what" grep -q -- "$re" "$log"
+	fi
+}
+refused "a host without TLS is refused: cv-storaged ends the connection at the handshake" \
+	"$TMP/sd1.log" 'closed before Connect: TLS handshake failed' -n "$NQN"
+(umask 077; nvme gen-tls-key --hmac=1 >"$TMP/other.psk") 2>/dev/null
+refused "a host with another key is refused at the TLS handshake" \
+	"$TMP/refused.out" 'qid 0: TLS handshake:' -n "$NQN" -P "$TMP/other.psk"
+refused "a volume without a PSK admits no host: the daemon names the missing key" \
+	"$TMP/sd1.log" 'TLS handshake failed: no PSK for subsystem .*:nokey' -n "${NQN%:*}:nokey" -P "$PSK"
+
 sleep 0.5
 kill -INT "$TS_PID" 2>/dev/null
 wait "$TS_PID" 2>/dev/null
 TS_PID=
 if command -v tshark >/dev/null && [ -s "$TMP/host.pcap" ]; then
-	dis=(-r "$TMP/host.pcap" -d "tcp.port==$PORT,nvme-tcp"
+	tls=(-r "$TMP/host.pcap" -d "tcp.port==$PORT,tls")
+	# Every ServerHello: TLS 1.3, AES-128-GCM-SHA256, the PSK with an (EC)DHE share.
+	hellos=$(tshark "${tls[@]}" -Y 'tls.handshake.type == 2' 2>/dev/null | wc -l)
+	good=$(tshark "${tls[@]}" -Y 'tls.handshake.type == 2 &&
+		tls.handshake.extensions_supported_version == 0x0304 &&
+		tls.handshake.ciphersuite == 0x1301 &&
+		tls.handshake.extensions.psk.identity.selected == 0 &&
+		tls.handshake.extensions_key_share_group' 2>/dev/null | wc -l)
+	check "tshark: $hellos TLS handshakes, each TLS 1.3 with the PSK and a key share" \
+		[ "$hellos" -gt 2 ] && [ "$good" = "$hellos" ]
+	want=$(printf 'NVMe0R01 %s %s' "$HOSTNQN" "$NQN" | od -An -tx1 | tr -d ' \n')
+	ids=$(tshark "${tls[@]}" -Y 'tls.handshake.type == 1' -T fields \
+		-e tls.handshake.extensions.psk.identity.identity 2>/dev/null | sort -u)
+	check "tshark: the PSK identity is the spec's, NVMe0R01 host NQN subsystem NQN" \
+		[ "$(printf '%s' "$ids" | tr -d ':' | grep -c "^$want\$")" = 1 ]
+	tests/tools/tls_plaintext.py "$TMP/host.pcap" "$TMP/keys.log" "$PORT" \
+		"$TMP/plain.pcap" >"$TMP/plain.out" 2>&1
+	echo "# decrypted by tshark: $(cat "$TMP/plain.out")"
+	dis=(-r "$TMP/plain.pcap" -d "tcp.port==$PORT,nvme-tcp"
 	     -o nvme-tcp.check_hdgst:TRUE -o nvme-tcp.check_ddgst:TRUE)
 	bad=$(tshark "${dis[@]}" -Y '_ws.malformed || _ws.expert.severity >= "error"' 2>/dev/null | wc -l)
 	check "tshark: no malformed NVMe/TCP frame and no expert error" [ "$bad" -eq 0 ]

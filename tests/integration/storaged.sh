@@ -4,6 +4,9 @@
 # (the kernel's nvme-tcp is not available here) drives well-formed traffic,
 # then malformed PDUs while another volume's connection must keep working.
 # Wireshark's nvme-tcp dissector must decode the well-formed capture cleanly.
+# The Python peer speaks plain NVMe/TCP (Python 3.11's ssl module has no TLS
+# 1.3 external PSK), so its daemons run with --tls=off; TLS is checked with
+# the project's own host and tshark in nvmf_host.sh.
 . "$(dirname "$0")/lib.sh"
 
 STORAGED=${STORAGED:-$BUILD/cv-storaged}
@@ -46,9 +49,10 @@ check "cv-storaged refuses bad options: no --dir, a missing --dir, a bad --liste
 		 usage_error && usage_error --dir '$TMP/nope' &&
 		 usage_error --dir '$vols' --listen 127.0.0.1:99999 &&
 		 usage_error --dir '$vols' --listen '[::1' &&
-		 usage_error --dir '$vols' --listen localhost:4420"
+		 usage_error --dir '$vols' --listen localhost:4420 &&
+		 usage_error --dir '$vols' --tls=optional"
 
-storaged_listen storaged "$LIMIT" --dir "$vols"
+storaged_listen storaged "$LIMIT" --dir "$vols" --tls=off
 spid=$SD_JOB PORT=$SD_PORT
 pids+=("$spid")
 if [ -z "$PORT" ]; then
@@ -164,7 +168,7 @@ fi
 if [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
 	shm=$(mktemp -d /dev/shm/cv-storaged.XXXXXX)
 	"$CARDVISOR" volume create --size 1M --dir "$shm" alpha >/dev/null
-	storaged_listen shm "$LIMIT" --dir "$shm"
+	storaged_listen shm "$LIMIT" --dir "$shm" --tls=off
 	pids+=("$SD_JOB")
 	PORT=$SD_PORT
 	timeout --kill-after=5 "$LIMIT" python3 "$CHECK" "$PORT" "$shm" basic
@@ -196,7 +200,7 @@ start_limited() {
 	# the daemon holds.
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 \
 	timeout --kill-after=5 "$LIMIT" prlimit --nofile=64:64 "$STORAGED" --dir "$vols" \
-		--listen 127.0.0.1:0 --pidfile "$TMP/$name.pid" "$@" >"$TMP/$name.log" 2>&1 &
+		--listen 127.0.0.1:0 --tls=off --pidfile "$TMP/$name.pid" "$@" >"$TMP/$name.log" 2>&1 &
 	pids+=("$!")
 	for _ in $(seq 100); do
 		[ -s "$TMP/$name.pid" ] && break

@@ -40,6 +40,10 @@ fi
 
 mkdir -p "$TMP/vols"
 "$CARDVISOR" volume create --size 16M --dir "$TMP/vols" "$VOL" >/dev/null
+PSK=$TMP/vols/$VOL.psk
+# The volume's TLS PSK, in the interchange format nvme-cli reads too.
+check "volume create --dir made the volume's TLS PSK, and nvme-cli finds it valid" \
+	bash -c "nvme check-tls-key --key=\"\$(cat '$PSK')\" | grep -q '^Key is valid (HMAC 1, length 32'"
 storaged_listen sd 300 --dir "$TMP/vols"
 SD_PID=$SD_JOB PORT=$SD_PORT
 if [ -z "$PORT" ]; then
@@ -50,7 +54,7 @@ fi
 
 cli() { # NAME ARGS...: nvmf_cli with a time limit, output in $TMP/NAME.out
 	local name=$1; shift
-	timeout --kill-after=5 120 "$CLI" -t "127.0.0.1:$PORT" -n "$NQN" "$@" \
+	timeout --kill-after=5 120 "$CLI" -t "127.0.0.1:$PORT" -n "$NQN" -P "$PSK" "$@" \
 		>"$TMP/$name.out" 2>&1
 }
 
@@ -69,7 +73,7 @@ grandchild() { pgrep -P "$(pgrep -P "$1")"; }
 # once the mark is there, empty if it never came.
 writer() {
 	local name=$1; shift
-	in_bg "$CLI" -t "127.0.0.1:$PORT" -n "$NQN" -s "$SPAN" -m "$TMP/$name.mark" "$@" rand \
+	in_bg "$CLI" -t "127.0.0.1:$PORT" -n "$NQN" -P "$PSK" -s "$SPAN" -m "$TMP/$name.mark" "$@" rand \
 		>"$TMP/$name.out" 2>&1
 	WPID=
 	for _ in $(seq 600); do

@@ -288,7 +288,8 @@ if want nvmeof-host; then
 	dir=/tmp/lvols
 	mkdir -p $dir
 	cardvisor volume create --size 16M --dir $dir linuxvol >/dev/null
-	cv-storaged --dir $dir --listen 127.0.0.1:4430 >$OUT/host-storaged.log 2>&1 &
+	# Debian 12's Linux (6.1) has no NVMe/TCP TLS: plain NVMe/TCP for it.
+	cv-storaged --dir $dir --listen 127.0.0.1:4430 --tls=off >$OUT/host-storaged.log 2>&1 &
 	spid=$!
 	sleep 1
 	nqn=nqn.2026-11.io.cardvisor:linuxvol
@@ -388,11 +389,12 @@ if want nvmeof-target; then
 	echo 4421 >$cfg/ports/1/addr_trsvcid
 	ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
 	export CARDVISOR_STORAGED=127.0.0.1:4421
-	vm nvmet 120 $TG --mem 128M --cmdline "nvme user blocks=2048" --volume id=nvmetvol,queues=2
-	vm nvmet2 120 $TG --mem 128M --cmdline "nvme-check user blocks=2048" --volume id=nvmetvol,queues=2
+	# tls=off: Linux 6.1's nvmet-tcp has no TLS.
+	vm nvmet 120 $TG --mem 128M --cmdline "nvme user blocks=2048" --volume id=nvmetvol,queues=2,tls=off
+	vm nvmet2 120 $TG --mem 128M --cmdline "nvme-check user blocks=2048" --volume id=nvmetvol,queues=2,tls=off
 	# The target's port goes away for 3 s under a random workload.
 	vm_start nvmetre 240 $TG --mem 128M --cmdline "nvme-rand user qd=8 ops=20000 queues=2" \
-		--volume id=nvmetvol,queues=2
+		--volume id=nvmetvol,queues=2,tls=off
 	if wait_line nvmetre '^cvguest: nvme-rand start' 60; then
 		sleep 1
 		rm $cfg/ports/1/subsystems/$nqn && say nvmetre "port removed"

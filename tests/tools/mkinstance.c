@@ -31,6 +31,7 @@ struct volume {
 	char target[64];
 	char nqn[sizeof(VOLUME_STORE_NQN_PREFIX) + VOLUME_STORE_ID_MAX];
 	char key[4096];
+	char psk[4096];
 };
 
 static void usage(FILE *f)
@@ -78,12 +79,13 @@ static int describe_volume(char *arg, const char *storaged, struct volume *v,
 	}
 	ret = volume_store_storaged(storaged, v->target, sizeof(v->target));
 	if (!ret)
-		ret = volume_store_prepare(&v->spec, v->key, sizeof(v->key));
+		ret = volume_store_prepare(&v->spec, v->key, v->psk, sizeof(v->key));
 	if (ret)
 		return ret;
 	snprintf(v->nqn, sizeof(v->nqn), "%s%s", VOLUME_STORE_NQN_PREFIX, v->spec.id);
 	*node = (struct instance_volume){ .id = v->spec.id, .target = v->target,
-					  .subnqn = v->nqn, .key_file = v->key, .socket = arg,
+					  .subnqn = v->nqn, .key_file = v->key,
+					  .tls_psk_file = v->psk, .socket = arg,
 					  .face = "vhost-user-blk", .queues = v->spec.queues };
 	return 0;
 }

@@ -445,6 +445,7 @@ static void usage(void)
 		"  -m FILE        rand creates FILE once a quarter of -i completed\n"
 		"  -k MS          keep alive timeout (5000)  -R MS  reconnect timeout (30000)\n"
 		"  -u UUID        the host: HOSTID UUID, host NQN its uuid: form (a fixed one)\n"
+		"  -P FILE        TLS 1.3 with this PSK (interchange format), as cv-ebs\n"
 		"  -v             verbose log\n"
 		"CMD: info | verify LBA BLOCKS SEED | write LBA BLOCKS SEED |\n"
 		"     read LBA BLOCKS SEED | rand | check\n");
@@ -462,13 +463,15 @@ int main(int argc, char **argv)
 	struct rand_opts ro = { .qd = 32, .ios = 10000, .rw_pct = 50 };
 	struct epoll_event ev = { .events = EPOLLIN };
 	char target[300] = "";
+	const char *psk_file = NULL;
+	struct nvme_tls_key psk;
 	bool verbose = false;
 	int c, r;
 
 	g.bs = 1;
 	g.span = 4096;
 	g.rng = 0x5eed;
-	while ((c = getopt(argc, argv, "t:n:HDq:d:b:s:i:w:r:S:m:k:R:u:v")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:HDq:d:b:s:i:w:r:S:m:k:R:u:P:v")) != -1) {
 		switch (c) {
 		case 't': snprintf(target, sizeof(target), "%s", optarg); break;
 		case 'n': o.subnqn = optarg; break;
@@ -486,6 +489,7 @@ int main(int argc, char **argv)
 		case 'k': o.kato_ms = atoi(optarg); break;
 		case 'R': o.reconnect_timeout_ms = atoi(optarg); break;
 		case 'u': host = optarg; break;
+		case 'P': psk_file = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
@@ -506,6 +510,11 @@ int main(int argc, char **argv)
 	/* Enough tags per queue for the whole depth spread over the queues. */
 	o.queue_size = (ro.qd + o.nr_io_queues - 1) / o.nr_io_queues;
 	cv_log_init("nvmf_cli", verbose);
+	if (psk_file) {
+		if (nvme_tls_key_load(psk_file, &psk))
+			return 1;
+		o.tls_key = &psk;
+	}
 	r = nvmf_ctrl_connect(&o, &g.ctrl);
 	if (r < 0)
 		return 1;

@@ -351,6 +351,23 @@ static void test_connect_parse(void **state)
 	assert_int_equal(dw0, DW0_DATA(256));           /* SUBNQN: data bytes 511:256 */
 }
 
+/* Over TLS the Connect must name the NQNs of the PSK identity the handshake proved. */
+static void test_connect_bound_to_tls_identity(void **state)
+{
+	struct nvmf_connect_data d;
+	uint32_t dw0;
+
+	(void)state;
+	connect_data(&d, "v1", NVMF_CNTLID_DYNAMIC);
+	assert_int_equal(ctrl_connect_bound(&d, d.hostnqn, d.subnqn, &dw0), NVME_SC_SUCCESS);
+	assert_int_equal(ctrl_connect_bound(&d, "nqn.2014-08.org.nvmexpress:uuid:other",
+					    d.subnqn, &dw0), NVME_SC_CONNECT_INVALID_HOST);
+	assert_int_equal(dw0, 0);
+	assert_int_equal(ctrl_connect_bound(&d, d.hostnqn, VOLUME_NQN_PREFIX "v2", &dw0),
+			 NVME_SC_CONNECT_INVALID_PARAM);
+	assert_int_equal(dw0, DW0_DATA(256));           /* SUBNQN */
+}
+
 static uint16_t connect_as(struct ctrl_table *t, const struct host_id *h, uint16_t qid,
 			   uint16_t cntlid, const char *vol, struct ctrl **c, uint32_t *dw0)
 {
@@ -968,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_lba_range),
 		cmocka_unit_test(test_nqn_scheme),
 		cmocka_unit_test(test_connect_parse),
+		cmocka_unit_test(test_connect_bound_to_tls_identity),
 		cmocka_unit_test(test_controller_model),
 		cmocka_unit_test(test_connect_out_of_fds),
 		cmocka_unit_test(test_properties),

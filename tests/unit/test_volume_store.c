@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tools/lib/nvme_tls_key.h"
 #include "tools/lib/volume_store.h"
 
 static void test_spec_parse(void **state)
@@ -54,8 +55,9 @@ static void test_spec_parse(void **state)
 
 static void test_prepare_new_and_existing(void **state)
 {
-	char dir[] = "/tmp/cv-volstore.XXXXXX", key[PATH_MAX], path[PATH_MAX];
+	char dir[] = "/tmp/cv-volstore.XXXXXX", key[PATH_MAX], psk[PATH_MAX], path[PATH_MAX];
 	struct volume_spec v, again;
+	struct nvme_tls_key k, k2;
 	struct stat st;
 	char err[128];
 
@@ -63,7 +65,7 @@ static void test_prepare_new_and_existing(void **state)
 	assert_non_null(mkdtemp(dir));
 	setenv("CARDVISOR_STATE", dir, 1);
 	assert_int_equal(volume_spec_parse("size=64M", &v, err, sizeof(err)), 0);
-	assert_int_equal(volume_store_prepare(&v, key, sizeof(key)), 0);
+	assert_int_equal(volume_store_prepare(&v, key, psk, sizeof(key)), 0);
 	assert_int_equal(strncmp(v.id, "vol-", 4), 0);
 	assert_int_equal(strlen(v.id), 21);
 	/* The key: 64 bytes, owner-only, apart from the volume files. */
@@ -74,26 +76,45 @@ static void test_prepare_new_and_existing(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 64 << 20);
 	assert_true(st.st_blocks * 512 < (1 << 20));  /* sparse */
+	/* Its TLS PSK beside it, owner-only, a key cv-storaged can read. */
+	snprintf(path, sizeof(path), "%s/volumes/%s.psk", dir, v.id);
+	assert_string_equal(psk, path);
+	assert_int_equal(stat(psk, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(nvme_tls_key_load(psk, &k), 0);
+	assert_int_equal(k.len, 32);
+	assert_int_equal(k.hash, NVME_TLS_HASH_SHA256);
+
+	/* A volume from before TLS gets a PSK when next used; an existing one stays. */
+	assert_int_equal(unlink(psk), 0);
+	snprintf(err, sizeof(err), "id=%s", v.id);
+	assert_int_equal(volume_spec_parse(err, &again, err, sizeof(err)), 0);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
+	assert_int_equal(nvme_tls_key_load(psk, &k2), 0);
+	assert_memory_not_equal(k.key, k2.key, k.len);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
+	assert_int_equal(nvme_tls_key_load(psk, &k), 0);
+	assert_memory_equal(k.key, k2.key, k.len);
 
 	/* The same id again finds it; a different size is refused. */
 	snprintf(err, sizeof(err), "id=%s", v.id);
 	assert_int_equal(volume_spec_parse(err, &again, err, sizeof(err)), 0);
-	assert_int_equal(volume_store_prepare(&again, key, sizeof(key)), 0);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
 	assert_int_equal(again.size, 64 << 20);
 	again.size = 32 << 20;
-	assert_int_equal(volume_store_prepare(&again, key, sizeof(key)), -EINVAL);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), -EINVAL);
 
 	/* Without its key a volume is useless: said, not silently re-keyed. */
 	again.size = 0;
 	assert_int_equal(unlink(key), 0);
-	assert_int_equal(volume_store_prepare(&again, key, sizeof(key)), -ENOKEY);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), -ENOKEY);
 	assert_int_equal(volume_file_create(dir, "x", 4096), 0);
 	assert_int_equal(volume_file_create(dir, "x", 4096), -EEXIST);
 	assert_int_equal(volume_file_create(dir, "y", 4095), -EINVAL);
 
 	/* Unknown id, no size: nothing to create. */
 	assert_int_equal(volume_spec_parse("id=vol-missing", &again, err, sizeof(err)), 0);
-	assert_int_equal(volume_store_prepare(&again, key, sizeof(key)), -ENOENT);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), -ENOENT);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
 }

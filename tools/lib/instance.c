@@ -94,6 +94,7 @@ static const struct field volume_fields[] = {
 	F(struct instance_volume, target, "target", FIELD_STR),
 	F(struct instance_volume, subnqn, "subnqn", FIELD_STR),
 	F(struct instance_volume, key_file, "key-file", FIELD_STR),
+	F(struct instance_volume, tls_psk_file, "tls-psk-file", FIELD_STR_OPT),
 	F(struct instance_volume, socket, "socket", FIELD_STR),
 	F(struct instance_volume, face, "face", FIELD_STR_OPT),
 	F(struct instance_volume, queues, "queues", FIELD_U32),

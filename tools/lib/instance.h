@@ -70,6 +70,7 @@ struct instance_volume {
 	const char *target;       /* cv-storaged, "host:port" */
 	const char *subnqn;
 	const char *key_file;
+	const char *tls_psk_file; /* cv-storaged's TLS PSK for the volume, or NULL: no TLS */
 	const char *socket;       /* where the card serves its guest-facing face */
 	const char *face;         /* "nvme", "vhost-user-blk", or NULL (nvme) */
 	unsigned queues;          /* I/O queues (NVMe queue pairs or virtqueues) */

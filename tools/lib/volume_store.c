@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tools/lib/dir_path.h"
+#include "tools/lib/nvme_tls_key.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
 
@@ -120,9 +121,15 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 				return -EINVAL;
 			}
 			v->queues = (unsigned)n;
+		} else if (!strcmp(kv, "tls")) {
+			if (strcmp(val, "on") && strcmp(val, "off")) {
+				snprintf(err, errlen, "tls=%s: on or off", val);
+				return -EINVAL;
+			}
+			v->no_tls = !strcmp(val, "off");
 		} else {
-			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues, hold)",
-				 kv);
+			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues, "
+				 "hold, tls)", kv);
 			return -EINVAL;
 		}
 	}
@@ -182,6 +189,24 @@ int volume_file_create(const char *dir, const char *id, uint64_t size)
 	return file_create(path, 0600, NULL, 0, size);
 }
 
+int volume_psk_prepare(const char *dir, const char *id, char *path, size_t len)
+{
+	struct nvme_tls_key k;
+	int ret;
+
+	if (!volume_store_id_valid(id))
+		return -EINVAL;
+	if (snprintf(path, len, "%s/%s.psk", dir, id) >= (int)len)
+		return -ENAMETOOLONG;
+	if (!access(path, F_OK))
+		return 0;
+	ret = nvme_tls_key_generate(&k, NVME_TLS_HASH_SHA256, 32);
+	if (!ret)
+		ret = nvme_tls_key_save(path, &k);
+	explicit_bzero(&k, sizeof(k));
+	return ret == -EEXIST ? 0 : ret;
+}
+
 static int new_id(char id[VOLUME_STORE_ID_MAX + 1])
 {
 	uint8_t r[9];
@@ -201,13 +226,14 @@ bool volume_store_exists(const char *id)
 	       !access(path, F_OK);
 }
 
-int volume_store_prepare(struct volume_spec *v, char *key_path, size_t len)
+int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, size_t len)
 {
 	char vol[PATH_MAX], dir[PATH_MAX];
 	uint8_t key[VOLUME_STORE_KEY_LEN];
 	struct stat st;
 	int ret;
 
+	psk_path[0] = '\0';
 	if (!v->id[0] && (ret = new_id(v->id)))
 		return ret;
 	ret = store_path("volumes", NULL, NULL, dir, sizeof(dir));
@@ -233,7 +259,12 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, size_t len)
 			return -ENOKEY;
 		}
 		v->size = (uint64_t)st.st_size;
-		return 0;
+		/* A volume made before TLS gets its PSK now. */
+		ret = volume_psk_prepare(dir, v->id, psk_path, len);
+		if (ret)
+			fprintf(stderr, "cardvisor: volume %s: TLS PSK %s: %s\n", v->id, psk_path,
+				strerror(-ret));
+		return ret;
 	}
 	if (!v->size) {
 		fprintf(stderr, "cardvisor: no volume %s in %s\n", v->id, dir);
@@ -245,9 +276,13 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, size_t len)
 	ret = file_create(key_path, 0600, key, sizeof(key), 0);
 	explicit_bzero(key, sizeof(key));
 	if (!ret) {
-		ret = volume_file_create(dir, v->id, v->size);
-		if (ret)
+		ret = volume_psk_prepare(dir, v->id, psk_path, len);
+		if (!ret)
+			ret = volume_file_create(dir, v->id, v->size);
+		if (ret) {
 			unlink(key_path);
+			unlink(psk_path);
+		}
 	}
 	if (ret)
 		fprintf(stderr, "cardvisor: cannot create volume %s: %s\n", v->id, strerror(-ret));

@@ -2,9 +2,13 @@
 /*
  * The EBS volumes of this host, as the launcher keeps them:
  *   <state>/volumes/<id>.vol   the (sparse) file cv-storaged serves
+ *   <state>/volumes/<id>.psk   the NVMe/TCP TLS PSK cv-storaged and the card
+ *                              share for it (tools/lib/nvme_tls_key.h), 0600
  *   <state>/keys/<id>.key      its 64-byte AES-256-XTS key, mode 0600
- * Keys live apart from the volume directory: the storage daemon never
- * reads them, and a copy of the volumes alone is ciphertext.
+ * The XTS keys live apart from the volume directory: the storage daemon
+ * never reads them, and a copy of the volumes alone is ciphertext.  The
+ * PSK only lets a host in; cv-storaged needs it, so it lives beside the
+ * volume.
  *
  * And the host's one cv-storaged, shared by every instance so that a
  * volume outlives the instance that wrote it: started on first need,
@@ -35,10 +39,11 @@ struct volume_spec {
 	uint64_t burst_s;                  /* seconds of the rate a burst may use */
 	uint64_t hold_s;                   /* storage unreachable: I/O waits this long */
 	unsigned queues;
+	bool no_tls;                       /* tls=off: plain NVMe/TCP (a target without TLS) */
 };
 
 /*
- * Parse "size=1G,id=vol-…,iops=N,mbps=N,burst=SECONDS,queues=N,hold=SECONDS" (any order,
+ * Parse "size=1G,id=vol-…,iops=N,mbps=N,burst=SECONDS,queues=N,hold=SECONDS,tls=on|off" (any order,
  * size or id required).  -EINVAL with a message for the user in @err.
  */
 int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t errlen);
@@ -52,16 +57,24 @@ bool volume_store_id_valid(const char *id);
  */
 int volume_file_create(const char *dir, const char *id, uint64_t size);
 
+/*
+ * The TLS PSK of volume @id in @dir, <dir>/<id>.psk, made (random, 32
+ * bytes, SHA-256 transform) if it does not exist yet; its path in @path.
+ */
+int volume_psk_prepare(const char *dir, const char *id, char *path, size_t len);
+
 /* Whether volume @id is in the store. */
 bool volume_store_exists(const char *id);
 
 /*
  * Make @v exist in the store: a new id (vol- and 17 hex digits) when it
  * has none, the file and a fresh random key when the volume is new; an
- * existing one must match a given size.  The key file's path goes to
- * @key_path.  0 or a negative errno after printing why on stderr.
+ * existing one must match a given size; either way it has a TLS PSK.  The
+ * paths of the key file and the PSK file (each of @len bytes) go to
+ * @key_path and @psk_path.  0 or a negative errno after printing why on
+ * stderr.
  */
-int volume_store_prepare(struct volume_spec *v, char *key_path, size_t len);
+int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, size_t len);
 
 /*
  * The address ("127.0.0.1:4420", or $CARDVISOR_STORAGED) of the host's

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "tools/storaged/conn.h"
 #include "tools/storaged/exec.h"
 #include "tools/storaged/server.h"
+#include "tools/storaged/volume.h"
 
 /*
  * The receive buffer holds one whole PDU at least: the largest is an
@@ -63,7 +65,9 @@ static void update_events(struct conn *c)
 
 	if (c->dead)
 		return;
-	if (!c->closing && !c->sd->stopping && !c->rx_paused)
+	if (c->handshaking)
+		ev = nvme_tls_want_write(c->tls) ? EPOLLOUT : EPOLLIN;
+	else if (!c->closing && !c->sd->stopping && !c->rx_paused)
 		ev |= EPOLLIN;
 	if (c->tx_head)
 		ev |= EPOLLOUT;
@@ -429,11 +433,61 @@ static void parse(struct conn *c)
 		c->rx_start = c->rx_end = 0;
 }
 
+/*
+ * The key for a PSK identity: the subsystem's volume's DIR/ID.psk, which the
+ * launcher made with the volume (tools/lib/volume_store.h).
+ */
+static int psk_lookup(void *arg, const char *hostnqn, const char *subnqn, struct nvme_tls_key *k)
+{
+	const struct conn *c = arg;
+	char id[VOLUME_ID_MAX + 1], path[PATH_MAX];
+
+	(void)hostnqn;
+	if (volume_id_from_nqn(subnqn, strlen(subnqn) + 1, id))
+		return -ENOENT;
+	if (snprintf(path, sizeof(path), "%s/%s.psk", c->sd->ctrls.dir, id) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return nvme_tls_key_load(path, k);
+}
+
+/*
+ * TLS first (TCP Transport 1.0, "Transport Layer Security"): nothing the
+ * peer sends is a PDU until the handshake has proved it holds the
+ * subsystem's key.  false while it goes on, or once it failed.
+ */
+static bool handshake(struct conn *c)
+{
+	const char *host, *sub;
+	char why[240];
+	int r = nvme_tls_handshake(c->tls);
+
+	if (r == -EAGAIN) {
+		update_events(c);
+		return false;
+	}
+	if (r) {
+		snprintf(why, sizeof(why), "TLS handshake failed: %s", nvme_tls_error(c->tls));
+		conn_close(c, why);
+		return false;
+	}
+	c->handshaking = false;
+	nvme_tls_peer(c->tls, &host, &sub);
+	cv_info("%s: %s with the PSK of host %s for %s", c->peer, nvme_tls_describe(c->tls), host,
+		sub);
+	update_events(c);
+	return true;
+}
+
 void conn_readable(struct conn *c)
 {
-	/* A bounded number of reads per turn keeps other connections served. */
-	for (int i = 0; i < 16 && !c->dead && !c->closing && !c->sd->stopping && !c->rx_paused;
-	     i++) {
+	if (c->handshaking && !handshake(c))
+		return;
+	/*
+	 * A bounded number of reads per turn keeps other connections served;
+	 * but bytes TLS has decrypted already raise no epoll event: take them.
+	 */
+	for (int i = 0; (i < 16 || nvme_tls_pending(c->tls)) && !c->dead && !c->closing &&
+			!c->sd->stopping && !c->rx_paused; i++) {
 		ssize_t n;
 
 		if (c->rx_end == RX_CAP) {
@@ -441,7 +495,7 @@ void conn_readable(struct conn *c)
 			c->rx_end -= c->rx_start;
 			c->rx_start = 0;
 		}
-		n = recv(c->fd, c->rx + c->rx_end, RX_CAP - c->rx_end, MSG_DONTWAIT);
+		n = nvme_tls_recv(c->tls, c->fd, c->rx + c->rx_end, RX_CAP - c->rx_end);
 		if (n == 0) {
 			conn_close(c, "peer closed the connection");
 			return;
@@ -458,9 +512,13 @@ void conn_readable(struct conn *c)
 
 void conn_flush(struct conn *c)
 {
+	if (c->handshaking) {
+		if (handshake(c))
+			conn_readable(c);
+		return;
+	}
 	while (c->tx_head && !c->dead) {
 		struct iovec iov[TX_IOV_MAX];
-		struct msghdr msg = { .msg_iov = iov };
 		uint32_t skip = c->tx_sent;
 		ssize_t n;
 		int k = 0;
@@ -482,8 +540,7 @@ void conn_flush(struct conn *c)
 				skip = 0;
 			}
 		}
-		msg.msg_iovlen = (size_t)k;
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = nvme_tls_sendv(c->tls, c->fd, iov, k);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -508,6 +565,11 @@ void conn_flush(struct conn *c)
 		c->rx_paused = false;
 		if (!c->sd->stopping)
 			parse(c);
+		if (c->dead)
+			return;
+		/* What TLS decrypted before the pause wakes no epoll_wait. */
+		if (nvme_tls_pending(c->tls))
+			conn_readable(c);
 		if (c->dead)
 			return;
 	} else if (c->rx_paused && !c->rx_pause_logged) {
@@ -540,6 +602,15 @@ struct conn *conn_new(struct storaged *sd, int fd, const char *peer)
 	c->tcp.role = NVME_TCP_CTRL;
 	c->nslots = 1;
 	c->tx_tail = &c->tx_head;
+	if (sd->tls) {
+		if (nvme_tls_server(sd->tls, fd, psk_lookup, c, &c->tls)) {
+			close(fd);
+			free(c->rx);
+			free(c);
+			return NULL;
+		}
+		c->handshaking = true;
+	}
 	/* Idle sockets must not pile up: a queue exists only after Connect. */
 	c->setup_deadline_ms = storaged_now_ms() + CONN_SETUP_MS;
 	update_events(c);
@@ -587,6 +658,7 @@ bool conn_reap(struct conn *c)
 		return false;
 	if (c->ctrl && (lifted = ctrl_put(&c->sd->ctrls, c->ctrl)))
 		exec_connect_fenced(c->sd, lifted);
+	nvme_tls_free(c->tls);
 	free(c->rx);
 	free(c);
 	return true;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "tools/lib/nvme_tcp.h"
+#include "tools/lib/nvme_tls.h"
 #include "tools/storaged/backend.h"
 #include "tools/storaged/ctrl.h"
 
@@ -65,6 +66,8 @@ struct conn {
 	int fd;
 	char peer[64];
 	uint32_t events;          /* epoll interest now */
+	struct nvme_tls *tls;     /* TLS over the socket, or NULL */
+	bool handshaking;         /* TLS handshake not done: no PDU yet */
 	struct nvme_tcp_conn tcp;
 	struct ctrl *ctrl;        /* NULL until Connect */
 	uint16_t qid;
@@ -96,7 +99,10 @@ void conn_complete_data(struct cmd *cmd);
 /* Free a slot that will send nothing more (its connection is gone). */
 void cmd_release(struct cmd *cmd);
 
-/* Take an accepted, non-blocking socket.  NULL (socket closed) on ENOMEM. */
+/*
+ * Take an accepted, non-blocking socket; its TLS handshake comes first when
+ * the daemon requires TLS.  NULL (socket closed) on ENOMEM.
+ */
 struct conn *conn_new(struct storaged *sd, int fd, const char *peer);
 void conn_readable(struct conn *c);
 /* Send what is queued; called by the daemon for connections marked dirty. */

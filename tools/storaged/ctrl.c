@@ -65,6 +65,18 @@ uint16_t ctrl_connect_parse(const struct nvmf_connect_cmd *cmd,
 	return NVME_SC_SUCCESS;
 }
 
+uint16_t ctrl_connect_bound(const struct nvmf_connect_data *d, const char *hostnqn,
+			    const char *subnqn, uint32_t *dw0)
+{
+	*dw0 = 0;
+	/* Both fields are NUL-terminated: ctrl_connect_parse() checked. */
+	if (strcmp(d->hostnqn, hostnqn))
+		return NVME_SC_CONNECT_INVALID_HOST;
+	if (strcmp(d->subnqn, subnqn))
+		return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, subnqn));
+	return NVME_SC_SUCCESS;
+}
+
 static struct ctrl *find(struct ctrl_table *t, uint16_t cntlid)
 {
 	for (struct ctrl *c = t->head; c; c = c->next)

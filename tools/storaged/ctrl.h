@@ -114,6 +114,14 @@ struct ctrl_table {
 uint16_t ctrl_connect_parse(const struct nvmf_connect_cmd *cmd,
 			    const struct nvmf_connect_data *d,
 			    struct connect_req *r, uint32_t *dw0);
+/*
+ * A Connect on a TLS connection must name the NQNs of the PSK identity the
+ * handshake proved (TCP Transport 1.0, "Transport Layer Security"): another
+ * host NQN is Connect Invalid Host, another subsystem Connect Invalid
+ * Parameters naming SUBNQN.  So one volume's key opens no other volume.
+ */
+uint16_t ctrl_connect_bound(const struct nvmf_connect_data *d, const char *hostnqn,
+			    const char *subnqn, uint32_t *dw0);
 
 /*
  * Admin queue: a new controller on the volume, its new holder.  Refused

@@ -257,6 +257,12 @@ static void exec_connect(struct cmd *cmd)
 		return;
 	}
 	st = ctrl_connect_parse((const struct nvmf_connect_cmd *)&cmd->sqe, d, &r, &dw0);
+	if (!st && c->tls) {
+		const char *host, *sub;
+
+		nvme_tls_peer(c->tls, &host, &sub);
+		st = ctrl_connect_bound(d, host, sub, &dw0);
+	}
 	if (!st)
 		st = ctrl_connect(&c->sd->ctrls, &r, d, storaged_now_ms(), &ctrl, &dw0);
 	if (st == NVME_SC_CONNECT_CTRL_BUSY && ctrl) {

@@ -29,14 +29,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cv-storaged --dir DIR [--listen ADDR[:PORT]] [--max-connections N]\n"
-		"                   [--pidfile FILE] [--seccomp=on|off] [--verbose]\n\n"
+		"                   [--tls=required|off] [--pidfile FILE] [--seccomp=on|off]\n"
+		"                   [--verbose]\n\n"
 		"Serves each volume DIR/ID.vol as the NVMe/TCP subsystem\n"
 		"  " VOLUME_NQN_PREFIX "ID  (one namespace, 4096-byte blocks)\n\n"
 		"  --dir DIR          where volumes live (cardvisor volume create --dir DIR)\n"
-		"  --listen ADDR[:PORT]  numeric IPv4 or [IPv6] address, default 0.0.0.0:%u;\n"
+		"  --listen ADDR[:PORT]  numeric IPv4 or [IPv6] address, default 127.0.0.1:%u;\n"
 		"                     port 0 picks a free one (logged at start)\n"
 		"  --max-connections N  connections at once, more wait; default %u: what\n"
 		"                     the descriptor limit (ulimit -n) has room for\n"
+		"  --tls=required     TLS 1.3 with the volume's PSK, DIR/ID.psk, before any\n"
+		"                     PDU (the default); off: plain NVMe/TCP, any host\n"
 		"  --pidfile FILE     written once listening, removed on exit\n"
 		"  --seccomp=off      no system call filter (for debugging; logged)\n"
 		"  --verbose          log every failed command\n",
@@ -104,15 +107,16 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "seccomp", required_argument, NULL, 's' },
+		{ "tls", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir = NULL, *pidfile = NULL, *listen_arg = "0.0.0.0", *max_arg = NULL;
+	const char *dir = NULL, *pidfile = NULL, *listen_arg = "127.0.0.1", *max_arg = NULL;
 	char addr[64], *tail;
 	uint16_t port = NVME_TCP_PORT;
 	unsigned long max_conns = 0;
-	bool verbose = false, seccomp = true;
+	bool verbose = false, seccomp = true, tls = true;
 	struct storaged sd;
 	struct stat st;
 	int opt, err;
@@ -129,6 +133,13 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return EXIT_USAGE;
 			}
+			break;
+		case 't':
+			if (strcmp(optarg, "required") && strcmp(optarg, "off")) {
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			tls = !strcmp(optarg, "required");
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -161,6 +172,14 @@ int main(int argc, char **argv)
 	err = storaged_init(&sd, dir, addr, port);
 	if (err < 0)
 		return 2;
+	/* OpenSSL reads its configuration now, before the sandbox. */
+	if (tls && !(sd.tls = nvme_tls_ctx_new(true))) {
+		cv_err("TLS: cannot make a context");
+		storaged_exit(&sd);
+		return 2;
+	}
+	if (!tls)
+		cv_warn("--tls=off: any host that names a volume's NQN can read and write it");
 	/* After the bind (a port below 1024 may need a capability), before
 	 * the first PDU. */
 	if (process_harden(true)) {
@@ -182,9 +201,10 @@ int main(int argc, char **argv)
 		storaged_exit(&sd);
 		return 2;
 	}
-	cv_info("listening on %s%s%s:%u, volumes in %s, at most %u connections",
+	cv_info("listening on %s%s%s:%u, volumes in %s, at most %u connections, %s",
 		strchr(addr, ':') ? "[" : "", *addr ? addr : "0.0.0.0", strchr(addr, ':') ? "]" : "",
-		storaged_port(&sd), dir, sd.max_conns);
+		storaged_port(&sd), dir, sd.max_conns,
+		tls ? "TLS 1.3 with each volume's PSK required" : "no TLS");
 	err = storaged_run(&sd);
 	storaged_exit(&sd);
 	if (pidfile)

@@ -422,4 +422,6 @@ void storaged_exit(struct storaged *sd)
 	if (sd->epfd >= 0)
 		close(sd->epfd);
 	backend_exit(&sd->be);
+	nvme_tls_ctx_free(sd->tls);
+	sd->tls = NULL;
 }

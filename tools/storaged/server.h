@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tools/lib/nvme_tls.h"
 #include "tools/storaged/backend.h"
 #include "tools/storaged/conn.h"
 #include "tools/storaged/ctrl.h"
@@ -34,6 +35,7 @@ struct storaged {
 	uint64_t accept_retry_ms; /* out of descriptors: accept again then (0: not by time) */
 	unsigned accept_pauses;   /* episodes of new connections having to wait */
 	bool stopping;
+	SSL_CTX *tls;             /* TLS required (the default), or NULL: plain TCP */
 };
 
 /*
