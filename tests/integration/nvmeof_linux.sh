@@ -29,6 +29,8 @@ nqn=nqn.2026-11.io.cardvisor
 if ran host; then
 	check "Linux host: a Connect to an unknown subsystem is refused, and Linux names the subsystem NQN" \
 		said host "bad nqn: .*Connect Invalid Data Parameter, subsysnqn \"$nqn:nosuchvol\""
+	check "Linux host: a host not on the volume's list is refused with Connect Invalid Host, and Linux says the host is not allowed" \
+		said host "not listed: .*Connect for subsystem $nqn:linuxvol is not allowed, hostnqn: nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-0000000000bb"
 	check "Linux host: connects with 2 I/O queues, header and data digests; identify names the controller" \
 		said host "connected with digests: transport=tcp subsysnqn=$nqn:linuxvol model=cardvisor Elastic Block Store io_queues=2 size=16777216"
 	check "Linux host: the whole volume, last block included, reads back as written" \

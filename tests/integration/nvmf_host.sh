@@ -139,6 +139,17 @@ refused "a host with another key is refused at the TLS handshake" \
 refused "a volume without a PSK admits no host: the daemon names the missing key" \
 	"$TMP/sd1.log" 'TLS handshake failed: no PSK for subsystem .*:nokey' -n "${NQN%:*}:nokey" -P "$PSK"
 
+# A host list (DIR/ID.hosts): only the hosts it names attach.
+printf '# who may attach\n%s\n' "$HOSTNQN" >"$TMP/vols/hosttest.hosts"
+expect_cli "a host on the volume's list attaches" listed 'nsze=16384 ' info
+refused "a host not on the volume's list is refused with Connect Invalid Host (SCT 1h, SC 84h)" \
+	"$TMP/refused.out" 'qid 0: Connect failed: SCT 0x1 SC 0x84' -n "$NQN" -P "$PSK" \
+	-u 6b1b5e5a-9d8e-4c43-9c2a-6e76c1d0a002
+check "cv-storaged names the refused host and the volume" grep -q \
+	'connect to volume hosttest refused (Connect Invalid Host): host .*0a002 is not on its list' \
+	"$TMP/sd1.log"
+rm "$TMP/vols/hosttest.hosts"
+
 sleep 0.5
 kill -INT "$TS_PID" 2>/dev/null
 wait "$TS_PID" 2>/dev/null

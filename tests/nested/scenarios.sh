@@ -301,6 +301,12 @@ if want nvmeof-host; then
 	# A subsystem that does not exist: refused, and Linux names the field.
 	fabrics "$base,nqn=nqn.2026-11.io.cardvisor:nosuchvol" >/dev/null
 	say host "bad nqn: $(dmesg | grep -a 'Connect Invalid' | tail -n1)"
+	# The volume's host list names another host: refused, and Linux says so.
+	echo nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-0000000000aa >$dir/linuxvol.hosts
+	fabrics "$opts,hostnqn=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-0000000000bb" \
+		>/dev/null
+	say host "not listed: $(dmesg | grep -a 'is not allowed' | tail -n1)"
+	rm $dir/linuxvol.hosts
 
 	if fabrics "$opts,hdr_digest,data_digest" && wait_path $dev; then
 		c=/sys/class/nvme/nvme0

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -366,6 +367,38 @@ static void test_connect_bound_to_tls_identity(void **state)
 	assert_int_equal(ctrl_connect_bound(&d, d.hostnqn, VOLUME_NQN_PREFIX "v2", &dw0),
 			 NVME_SC_CONNECT_INVALID_PARAM);
 	assert_int_equal(dw0, DW0_DATA(256));           /* SUBNQN */
+}
+
+/* A volume's host list: absent admits every host; present only those it names. */
+static void test_host_list(void **state)
+{
+	char dir[] = "/tmp/cv-hosts.XXXXXX", path[64], cmd[96];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.a"), 0);
+	snprintf(path, sizeof(path), "%s/v1.hosts", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# the hosts of v1\n  nqn.a  \n\nnqn.b\n#nqn.c\nnqn.d", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.a"), 0);
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.b"), 0);
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.d"), 0);    /* no newline at the end */
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.c"), -EACCES);  /* a comment */
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.ab"), -EACCES);
+	assert_int_equal(volume_host_allowed(dir, "v1", ""), -EACCES);
+	/* A list others may write decides nothing: it admits nobody. */
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.a"), -EPERM);
+	/* Nor does one reached through a symlink. */
+	snprintf(cmd, sizeof(cmd), "%s/v2.hosts", dir);
+	assert_int_equal(symlink(path, cmd), 0);
+	assert_int_equal(volume_host_allowed(dir, "v2", "nqn.a"), -ELOOP);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static uint16_t connect_as(struct ctrl_table *t, const struct host_id *h, uint16_t qid,
@@ -986,6 +1019,7 @@ int main(void)
 		cmocka_unit_test(test_nqn_scheme),
 		cmocka_unit_test(test_connect_parse),
 		cmocka_unit_test(test_connect_bound_to_tls_identity),
+		cmocka_unit_test(test_host_list),
 		cmocka_unit_test(test_controller_model),
 		cmocka_unit_test(test_connect_out_of_fds),
 		cmocka_unit_test(test_properties),

@@ -263,6 +263,13 @@ static void exec_connect(struct cmd *cmd)
 		nvme_tls_peer(c->tls, &host, &sub);
 		st = ctrl_connect_bound(d, host, sub, &dw0);
 	}
+	if (!st && volume_host_allowed(c->sd->ctrls.dir, r.volume, d->hostnqn)) {
+		cv_warn("%s: connect to volume %s refused (Connect Invalid Host): host %s is not "
+			"on its list", c->peer, r.volume,
+			printable(d->hostnqn, sizeof(d->hostnqn), nqn, sizeof(nqn)));
+		conn_complete(cmd, NVME_SC_CONNECT_INVALID_HOST, 0, 0);
+		return;
+	}
 	if (!st)
 		st = ctrl_connect(&c->sd->ctrls, &r, d, storaged_now_ms(), &ctrl, &dw0);
 	if (st == NVME_SC_CONNECT_CTRL_BUSY && ctrl) {

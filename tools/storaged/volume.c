@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +59,64 @@ int volume_open(struct volume *v, const char *dir, const char *id)
 	SHA256((const unsigned char *)id, strlen(id), md);
 	memcpy(v->nguid, md, sizeof(v->nguid));
 	return 0;
+}
+
+#define HOSTS_FILE_MAX (64 * 1024)
+
+/* @line (NUL-terminated, trimmed here) names @nqn. */
+static bool hosts_line_is(char *line, const char *nqn)
+{
+	char *end = line + strlen(line);
+
+	while (isspace((unsigned char)*line))
+		line++;
+	while (end > line && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return *line && *line != '#' && !strcmp(line, nqn);
+}
+
+int volume_host_allowed(const char *dir, const char *id, const char *hostnqn)
+{
+	char path[PATH_MAX], *text, *save = NULL, *line;
+	struct stat st;
+	ssize_t n;
+	int fd, ret = -EACCES;
+
+	if (snprintf(path, sizeof(path), "%s/%s.hosts", dir, id) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		cv_err("volume %s: host list %s: %s: admitting no host", id, path, strerror(-ret));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	/* Whoever can write the list decides who attaches: only its owner may. */
+	if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    st.st_mode & 022 || st.st_size > HOSTS_FILE_MAX) {
+		cv_err("volume %s: host list %s: want a file of at most %d bytes, of uid %u or "
+		       "root, writable by its owner alone: admitting no host", id, path,
+		       HOSTS_FILE_MAX, (unsigned)geteuid());
+		close(fd);
+		return st.st_size > HOSTS_FILE_MAX ? -EFBIG : -EPERM;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	if (n < 0) {
+		ret = text ? -errno : -ENOMEM;
+		cv_err("volume %s: host list %s: %s: admitting no host", id, path, strerror(-ret));
+	} else {
+		text[n] = '\0';
+		for (line = strtok_r(text, "\n", &save); line && ret; line = strtok_r(NULL, "\n", &save))
+			if (hosts_line_is(line, hostnqn))
+				ret = 0;
+	}
+	free(text);
+	close(fd);
+	return ret;
 }
 
 void volume_close(struct volume *v)

@@ -44,6 +44,17 @@ int volume_id_from_nqn(const char *nqn, size_t field_len, char id[VOLUME_ID_MAX 
 int volume_open(struct volume *v, const char *dir, const char *id);
 void volume_close(struct volume *v);
 
+/*
+ * Whether @hostnqn may connect to volume @id: yes if there is no
+ * <dir>/<id>.hosts, else only if that file lists it (one host NQN per
+ * line; blank lines and lines starting with '#' ignored; spaces around a
+ * name trimmed).  0 allowed, -EACCES not listed; a list that cannot be
+ * trusted or read (a symlink, not a regular file, writable by group or
+ * others, another owner than this uid or root, over 64 KiB) is -EPERM,
+ * -EFBIG or the read's errno, with one log line: it admits nobody.
+ */
+int volume_host_allowed(const char *dir, const char *id, const char *hostnqn);
+
 /* Bytes the volume's file occupies on disk (Identify Namespace NUSE). */
 uint64_t volume_blocks_used(const struct volume *v);
 
