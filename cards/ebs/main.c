@@ -38,6 +38,7 @@
 #include "tools/lib/card_cli.h"
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/heap.h"
+#include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
 #include "tools/lib/secret_file.h"
 #include "tools/lib/syscall_filter.h"
@@ -102,6 +103,19 @@ static int split_target(const char *target, char *host, size_t len, const char *
 	host[n] = '\0';
 	*port = colon + 1;
 	return 0;
+}
+
+/* The numeric port of "host:port" (cardvisor writes it so); 0 if it is not one. */
+static uint16_t target_port(const char *target)
+{
+	const char *port;
+	char host[256], *end;
+	unsigned long p;
+
+	if (split_target(target, host, sizeof(host), &port))
+		return 0;
+	p = strtoul(port, &end, 10);
+	return *end || !p || p > 65535 ? 0 : (uint16_t)p;
 }
 
 static int nvmf_connect(struct ebs_card *card)
@@ -629,6 +643,10 @@ int main(int argc, char **argv)
 	/* The host's network: the card reconnects to its storage node. */
 	if (!ret)
 		ret = jail_unshare(&cli.jail, 0) ?: jail_enter(&cli.jail, NULL);
+	/* Jailed, it connects to its storage node's port and opens no file. */
+	if (!ret && cli.jail.on)
+		ret = landlock_restrict(&(struct landlock_policy){
+			.tcp_connect_port = target_port(card.vol->target) });
 	if (!ret)
 		ret = syscall_filter_install(cli.seccomp, ebs_syscalls);
 	if (!ret)

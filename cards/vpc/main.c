@@ -30,6 +30,7 @@
 #include "cards/vpc/vnet.h"
 #include "tools/lib/card_cli.h"
 #include "tools/lib/card_ctl.h"
+#include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
 #include "tools/lib/syscall_filter.h"
 
@@ -435,6 +436,9 @@ int main(int argc, char **argv)
 	/* Its underlay sockets are all the network it needs from here on. */
 	if (!ret)
 		ret = jail_unshare(&cli.jail, JAIL_OWN_NET) ?: jail_enter(&cli.jail, NULL);
+	/* Jailed, it opens no file and makes no TCP connection (UDP is its own). */
+	if (!ret && cli.jail.on)
+		ret = landlock_restrict(&(struct landlock_policy){ 0 });
 	if (!ret)
 		ret = syscall_filter_install(cli.seccomp, vpc_syscalls);
 	if (!ret)

@@ -139,6 +139,18 @@ refused "a host with another key is refused at the TLS handshake" \
 refused "a volume without a PSK admits no host: the daemon names the missing key" \
 	"$TMP/sd1.log" 'TLS handshake failed: no PSK for subsystem .*:nokey' -n "${NQN%:*}:nokey" -P "$PSK"
 
+# Landlock: the daemon opens files beneath --dir only, so a volume that is a
+# symlink to a file elsewhere is refused (Internal Error, and the log says why).
+truncate -s 1M "$TMP/outside.vol"
+ln -s "$TMP/outside.vol" "$TMP/vols/elsewhere.vol"
+cp -p "$PSK" "$TMP/vols/elsewhere.psk"
+if grep -q "landlock ABI" "$TMP/sd1.log"; then
+	refused "landlock: a volume that is a symlink out of --dir is refused" "$TMP/sd1.log" \
+		'volume elsewhere: Permission denied' -n "${NQN%:*}:elsewhere" -P "$PSK"
+else
+	skip "landlock: a volume symlinked out of --dir is refused" "$(grep -o 'landlock: .*' "$TMP/sd1.log")"
+fi
+
 # A host list (DIR/ID.hosts): only the hosts it names attach.
 printf '# who may attach\n%s\n' "$HOSTNQN" >"$TMP/vols/hosttest.hosts"
 expect_cli "a host on the volume's list attaches" listed 'nsze=16384 ' info

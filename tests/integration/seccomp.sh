@@ -59,3 +59,39 @@ json_check "--seccomp=off: the probe's system call runs and the card answers" "$
 	"r['ok'] and r['filtered'] is False"
 check "bad --seccomp values are refused" \
 	bash -c "! '$BUILD/cv-vpc' --instance '$TMP/inst.dtb' --nic eni-0 --seccomp=maybe 2>/dev/null"
+
+# Landlock (tools/lib/landlock.h) under the jail: the same card without the
+# filter, so that its probe can run.  Unjailed it opens files and connects
+# anywhere; jailed it can do neither, with its root's /proc right there.
+r=$(call "$TMP/vpc.sock.ctl" '{"cmd":"landlock-probe"}')
+json_check "unjailed: the card opens a file and connects to a TCP port" "$r" \
+	"r['ok'] and r['file_open'] and r['tcp_connect']"
+kill "$pid" 2>/dev/null
+if [ ${#CARD_JAIL[@]} -gt 0 ]; then
+	for _ in $(seq 50); do [ -S "$TMP/vpc.sock.ctl" ] || break; sleep 0.1; done
+	timeout --kill-after=5 300 "$BUILD/cv-vpc" --instance "$TMP/inst.dtb" --nic eni-0 \
+		--seccomp=off "${CARD_JAIL[@]}" >"$TMP/cv-vpc-ll.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		grep -q "landlock" "$TMP/cv-vpc-ll.log" && call "$TMP/vpc.sock.ctl" >/dev/null && break
+		sleep 0.1
+	done
+	if grep -q "landlock: not in this kernel" "$TMP/cv-vpc-ll.log"; then
+		skip "landlock in the jail" "$(grep -o 'landlock: .*' "$TMP/cv-vpc-ll.log")"
+	else
+		r=$(call "$TMP/vpc.sock.ctl" '{"cmd":"landlock-probe"}')
+		abi=$(sed -n 's/.*landlock ABI \([0-9]*\):.*/\1/p' "$TMP/cv-vpc-ll.log")
+		json_check "jailed: landlock (ABI $abi) lets the card open no file" "$r" \
+			"r['ok'] and not r['file_open']"
+		if [ "${abi:-0}" -ge 4 ]; then
+			json_check "jailed: and connect to no TCP port" "$r" "not r['tcp_connect']"
+			check "the card's log says what landlock allows" \
+				grep -q "cv-vpc: info: landlock ABI $abi: files: none; TCP: none" \
+				"$TMP/cv-vpc-ll.log"
+		else
+			skip "landlock: no TCP connect" "ABI $abi has no network rules (Linux 6.7)"
+		fi
+	fi
+else
+	skip "landlock in the jail" "not root: the cards run unjailed here"
+fi

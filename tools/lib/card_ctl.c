@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tools/lib/fd.h"
+#include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
 #include "tools/lib/syscall_filter.h"
 
@@ -107,16 +108,26 @@ static struct json_object *answer(struct card_ctl *c, const char *line)
 		error = "expected a JSON object with a \"cmd\" string";
 	else
 		name = json_object_get_string(cmd);
-	if (!error && strcmp(name, "stats") && strcmp(name, "seccomp-probe"))
-		error = "unknown command (stats, seccomp-probe)";
+	if (!error && strcmp(name, "stats") && strcmp(name, "seccomp-probe") &&
+	    strcmp(name, "landlock-probe"))
+		error = "unknown command (stats, seccomp-probe, landlock-probe)";
 	json_object_object_add(reply, "ok", json_object_new_boolean(!error));
-	if (error)
+	if (error) {
 		json_object_object_add(reply, "error", json_object_new_string(error));
-	else if (!strcmp(name, "stats"))
+	} else if (!strcmp(name, "stats")) {
 		c->stats(c->opaque, reply);
-	else	/* Under the card's filter the card ends here (SIGSYS). */
+	} else if (!strcmp(name, "landlock-probe")) {
+		bool file, tcp;
+
+		/* TCP port 9 (discard): none of the cards' own. */
+		landlock_probe(9, &file, &tcp);
+		json_object_object_add(reply, "file_open", json_object_new_boolean(file));
+		json_object_object_add(reply, "tcp_connect", json_object_new_boolean(tcp));
+	} else {
+		/* Under the card's filter the card ends here (SIGSYS). */
 		json_object_object_add(reply, "filtered",
 				       json_object_new_boolean(syscall_filter_probe() < 0));
+	}
 	json_object_put(req);
 	return reply;
 }

@@ -9,6 +9,10 @@
  *                    outside every allow-list; under the card's filter the
  *                    card ends with SIGSYS, unfiltered (--seccomp=off) it
  *                    answers {"ok":true,"filtered":false}
+ *   {"cmd":"landlock-probe"}  ->  {"ok":true,"file_open":B,"tcp_connect":B}:
+ *                    whether it can still open a file and connect to a TCP
+ *                    port not its own (with --seccomp=off only: the filter
+ *                    would end the card first); a jailed card can do neither
  *   anything else    ->  {"ok":false,"error":"..."}
  * Served from the card's own event loop and never blocking it: the
  * listening socket and up to CARD_CTL_CLIENTS connections sit in an epoll

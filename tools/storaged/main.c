@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "guest-abi/nvme_tcp.h"
 #include "tools/lib/harden.h"
 #include "tools/lib/heap.h"
+#include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
 #include "tools/lib/syscall_filter.h"
 #include "tools/storaged/server.h"
@@ -113,7 +115,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *dir = NULL, *pidfile = NULL, *listen_arg = "127.0.0.1", *max_arg = NULL;
-	char addr[64], *tail;
+	char addr[64], pidfile_dir[PATH_MAX], *tail;
 	uint16_t port = NVME_TCP_PORT;
 	unsigned long max_conns = 0;
 	bool verbose = false, seccomp = true, tls = true;
@@ -196,6 +198,13 @@ int main(int argc, char **argv)
 			storaged_exit(&sd);
 			return 2;
 		}
+	}
+	/* Files only beneath --dir (and the pid file's removal), no new TCP socket. */
+	snprintf(pidfile_dir, sizeof(pidfile_dir), "%s", pidfile ? pidfile : "");
+	if (landlock_restrict(&(struct landlock_policy){
+		    .rw_dir = dir, .rm_dir = pidfile ? dirname(pidfile_dir) : NULL })) {
+		storaged_exit(&sd);
+		return 2;
 	}
 	if (syscall_filter_install(seccomp, storaged_syscalls)) {
 		storaged_exit(&sd);
