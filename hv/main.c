@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 	 * comes back is found).
 	 */
 	if (rundir_path(desc.id, "", instance_dir, sizeof(instance_dir)) ||
-	    jail_enter(&jail, instance_dir) || syscall_filter_install(seccomp, hv_syscalls) < 0)
+	    jail_enter(&jail, instance_dir, 0) || syscall_filter_install(seccomp, hv_syscalls) < 0)
 		goto out;
 	cv_info("vm %s: %u vCPU, %llu MiB, kernel %s", desc.id, cfg.nr_vcpus,
 		(unsigned long long)(cfg.mem_size >> 20), cfg.kernel);

@@ -34,7 +34,7 @@ if grep -qwE 'vmx|svm' /proc/cpuinfo; then
 		--vcpus 2 --mem 512M --nic subnet=10.0.1.0/24,underlay=127.0.0.1:0 \
 		--volume size=256M --cmdline "console=ttyS0 ipv6.disable=1 quiet cvboot=net,mkfs"
 	rc=$?
-	pidfile=$CARDVISOR_RUNDIR/storaged.pid
+	pidfile=$CARDVISOR_RUNDIR/storaged/pid
 	[ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
 	exit "$rc"
 fi

@@ -642,7 +642,7 @@ int main(int argc, char **argv)
 	ret = card_init(&card, cli.id, !strcmp(face, "vhost-user-blk"));
 	/* The host's network: the card reconnects to its storage node. */
 	if (!ret)
-		ret = jail_unshare(&cli.jail, 0) ?: jail_enter(&cli.jail, NULL);
+		ret = jail_unshare(&cli.jail, 0) ?: jail_enter(&cli.jail, NULL, 0);
 	/* Jailed, it connects to its storage node's port and opens no file. */
 	if (!ret && cli.jail.on)
 		ret = landlock_restrict(&(struct landlock_policy){

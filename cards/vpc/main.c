@@ -435,7 +435,7 @@ int main(int argc, char **argv)
 	ret = card_init(&card, &cli.desc);
 	/* Its underlay sockets are all the network it needs from here on. */
 	if (!ret)
-		ret = jail_unshare(&cli.jail, JAIL_OWN_NET) ?: jail_enter(&cli.jail, NULL);
+		ret = jail_unshare(&cli.jail, JAIL_OWN_NET) ?: jail_enter(&cli.jail, NULL, 0);
 	/* Jailed, it opens no file and makes no TCP connection (UDP is its own). */
 	if (!ret && cli.jail.on)
 		ret = landlock_restrict(&(struct landlock_policy){ 0 });

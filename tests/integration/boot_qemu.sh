@@ -42,7 +42,7 @@ GATEWAY=10.0.1.1
 export CARDVISOR_STATE=$TMP/state
 port=$(tests/tools/free_port.py)
 export CARDVISOR_STORAGED=127.0.0.1:$port
-STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
+STORAGED_PID=$CARDVISOR_RUNDIR/storaged/pid
 cards=()
 
 cleanup() {

@@ -83,6 +83,25 @@ for name in cv-ebs cv-vpc; do
 		grep -qE '^[^ ]+ / tmpfs ro,' "/proc/$pid/mounts"
 done
 check "cv-ebs and cv-vpc run as two uids" test "$(ids "$ebs")" != "$(ids "$vpc")"
+# cv-storaged, started by cardvisor for root's store: jailed as the store's
+# ids (the range's last), which own the volume files, with its volume
+# directory alone in its root, read-write, and a network namespace of its
+# own (its listening socket is all it keeps).
+sd=$(pid_of cv-storaged)
+store_id=$((1879048192 + 65535))
+check "cv-storaged: runs as the volume store's ids ($(ids "$sd"))" \
+	test "$(ids "$sd")" = "$store_id:$store_id"
+check "cv-storaged: the volume files are the store's ($(stat -c %u:%g "$CARDVISOR_STATE/volumes/$vol.vol"))" \
+	test "$(stat -c %u:%g "$CARDVISOR_STATE/volumes/$vol.vol")" = "$store_id:$store_id"
+for n in mnt ipc uts net; do
+	check "cv-storaged: a namespace of its own: $n" test "$(ns "$sd" $n)" != "$(ns $$ $n)"
+done
+check "cv-storaged: its root holds /proc and the volume directory alone" \
+	bash -c "[ \"\$(ls -A /proc/$sd/root/)\" = \"\$(printf 'proc\n%s' \"\$(echo '$CARDVISOR_STATE' | cut -d/ -f2)\")\" ] &&
+		 [ -e '/proc/$sd/root$CARDVISOR_STATE/volumes/$vol.vol' ]"
+check "cv-storaged: its volume directory is writable, its root read-only" \
+	bash -c "grep -qE '^[^ ]+ $CARDVISOR_STATE/volumes [^ ]+ rw,' /proc/$sd/mounts &&
+		 grep -qE '^[^ ]+ / tmpfs ro,' /proc/$sd/mounts"
 check "cv-vpc: a network namespace of its own (its underlay socket is all it has)" \
 	test "$(ns "$vpc" net)" != "$(ns $$ net)"
 check "cv-ebs: the host's network namespace (it reconnects to its storage node)" \
@@ -98,6 +117,8 @@ as_uid_of() {
 check "control: root reads cv-ebs's memory map" bash -c "head -c 64 /proc/$ebs/maps >/dev/null"
 check "cv-vpc's uid cannot read cv-ebs's memory (/proc/PID/mem), where its key schedule is" \
 	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc head -c 1 /proc/$ebs/mem; } 2>/dev/null"
+check "cv-ebs's uid cannot read the volume files" \
+	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $ebs head -c 1 '$CARDVISOR_STATE/volumes/$vol.vol'; } 2>/dev/null"
 check "cv-vpc's uid cannot list the volume keys" \
 	bash -c "! { $(declare -f ids as_uid_of); as_uid_of $vpc ls '$CARDVISOR_STATE/keys'; } 2>/dev/null"
 # Not root: a jail in a user namespace that maps the user's own ids (no ids

@@ -116,7 +116,7 @@ volume_env() {
 	export CARDVISOR_STATE=$TMP/state
 	port=$(tests/tools/free_port.py)
 	export CARDVISOR_STORAGED=127.0.0.1:$port
-	STORAGED_PID=$CARDVISOR_RUNDIR/storaged.pid
+	STORAGED_PID=$CARDVISOR_RUNDIR/storaged/pid
 }
 # cards_alone_start WHAT: a cv-ebs (vhost-user-blk face, a new 16 MiB
 # volume on this test's cv-storaged) and a cv-vpc (eni-0) of one instance

@@ -51,6 +51,11 @@ check "cv-storaged refuses bad options: no --dir, a missing --dir, a bad --liste
 		 usage_error --dir '$vols' --listen '[::1' &&
 		 usage_error --dir '$vols' --listen localhost:4420 &&
 		 usage_error --dir '$vols' --tls=optional"
+if [ "$(id -u)" = 0 ]; then
+	check "root's cv-storaged --jail alone refuses a root-owned --dir: it would serve as root" \
+		bash -c "$(declare -f usage_error); STORAGED='$STORAGED' TMP='$TMP';
+			 usage_error --dir '$vols' --jail && grep -q 'is root.s: chown it' '$TMP/usage.out'"
+fi
 
 storaged_listen storaged "$LIMIT" --dir "$vols" --tls=off
 spid=$SD_JOB PORT=$SD_PORT

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "tools/lib/jail.h"
@@ -57,6 +59,33 @@ static void test_refused(void **state)
 	}
 }
 
+/* The range's last id owns the volume store and is never handed to a process. */
+static void test_store_ids(void **state)
+{
+	struct jail a = { .lock_fd = -1 }, b = { .lock_fd = -1 };
+	uid_t uid;
+	gid_t gid;
+
+	(void)state;
+	setenv("CARDVISOR_JAIL_IDS", "2000000000:2", 1);
+	assert_int_equal(jail_store_ids(&uid, &gid), 0);
+	assert_int_equal(uid, 2000000001);
+	assert_int_equal(gid, 2000000001);
+	if (geteuid() != 0) {
+		unsetenv("CARDVISOR_JAIL_IDS");
+		skip();      /* the id locks live in /run, root's */
+		return;
+	}
+	assert_int_equal(jail_take_ids(&a), 0);
+	assert_int_equal(a.uid, 2000000000);
+	/* The one other id is the store's: none left. */
+	assert_int_equal(jail_take_ids(&b), -EBUSY);
+	close(a.lock_fd);
+	setenv("CARDVISOR_JAIL_IDS", "2000000000:1", 1);
+	assert_int_equal(jail_store_ids(&uid, &gid), -EINVAL);
+	unsetenv("CARDVISOR_JAIL_IDS");
+}
+
 /* A process told nothing about a jail is left as it is. */
 static void test_off(void **state)
 {
@@ -66,7 +95,7 @@ static void test_off(void **state)
 	assert_int_equal(jail_prepare(&j), 0);
 	assert_int_equal(jail_unshare(&j, JAIL_OWN_NET), 0);
 	assert_false(j.own_net);
-	assert_int_equal(jail_enter(&j, "/"), 0);
+	assert_int_equal(jail_enter(&j, "/", 0), 0);
 }
 
 int main(void)
@@ -75,6 +104,7 @@ int main(void)
 		cmocka_unit_test(test_ids_given),
 		cmocka_unit_test(test_ids_taken),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_store_ids),
 		cmocka_unit_test(test_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

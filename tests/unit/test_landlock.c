@@ -61,8 +61,10 @@ static int child(void)
 {
 	int ok = 0, fd;
 
-	if (landlock_restrict(&(struct landlock_policy){ .rw_dir = dir, .rm_dir = rm_dir,
-							 .tcp_connect_port = 9 }))
+	int rm = open(rm_dir, O_PATH | O_DIRECTORY);
+
+	if (rm < 0 || landlock_restrict(&(struct landlock_policy){
+			      .rw_dir = dir, .rm_dirfd = rm, .tcp_connect_port = 9 }))
 		return 0x80;
 	fd = open(inside, O_RDWR);
 	ok |= fd >= 0;

@@ -76,14 +76,25 @@ static void test_prepare_new_and_existing(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 64 << 20);
 	assert_true(st.st_blocks * 512 < (1 << 20));  /* sparse */
-	/* Its TLS PSK beside it, owner-only, a key cv-storaged can read. */
-	snprintf(path, sizeof(path), "%s/volumes/%s.psk", dir, v.id);
+	/* Its TLS PSK: the card's copy with the keys, cv-storaged's beside the volume. */
+	snprintf(path, sizeof(path), "%s/keys/%s.psk", dir, v.id);
 	assert_string_equal(psk, path);
 	assert_int_equal(stat(psk, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(nvme_tls_key_load(psk, &k), 0);
 	assert_int_equal(k.len, 32);
 	assert_int_equal(k.hash, NVME_TLS_HASH_SHA256);
+	snprintf(path, sizeof(path), "%s/volumes/%s.psk", dir, v.id);
+	assert_int_equal(nvme_tls_key_load(path, &k2), 0);
+	assert_memory_equal(k.key, k2.key, k.len);
+
+	/* cv-storaged's copy lost: made again from the card's. */
+	assert_int_equal(unlink(path), 0);
+	snprintf(err, sizeof(err), "id=%s", v.id);
+	assert_int_equal(volume_spec_parse(err, &again, err, sizeof(err)), 0);
+	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
+	assert_int_equal(nvme_tls_key_load(path, &k2), 0);
+	assert_memory_equal(k.key, k2.key, k.len);
 
 	/* A volume from before TLS gets a PSK when next used; an existing one stays. */
 	assert_int_equal(unlink(psk), 0);

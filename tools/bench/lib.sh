@@ -15,7 +15,7 @@ bench_env() {
 
 # shellcheck disable=SC2317  # called by the trap
 bench_cleanup() {
-	local pidfile=$CARDVISOR_RUNDIR/storaged.pid
+	local pidfile=$CARDVISOR_RUNDIR/storaged/pid
 	[ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
 	rm -rf "$TMP"
 }

@@ -84,20 +84,53 @@ static int locks_dir(void)
  * again, so the lock directory holds about as many files as processes
  * ever ran jailed at once.
  */
-int jail_take_ids(struct jail *j)
+/* $CARDVISOR_JAIL_IDS, or the default: at least two ids, the last the store's. */
+static int id_range(uint32_t *first, uint32_t *count, const char **spec)
 {
-	const char *spec = getenv("CARDVISOR_JAIL_IDS");
-	uint32_t first, count;
-	char *end, name[16];
-	int dir, fd;
+	char *end;
 
-	if (!spec || !*spec)
-		spec = JAIL_IDS_DEFAULT;
-	if (parse_id(spec, &end, &first) || *end != ':' || parse_id(end + 1, &end, &count) ||
-	    *end || count > UINT32_MAX - 1 - first) {
-		cv_err("jail: CARDVISOR_JAIL_IDS \"%s\" is not FIRST:COUNT of ids above 0", spec);
+	*spec = getenv("CARDVISOR_JAIL_IDS");
+	if (!*spec || !**spec)
+		*spec = JAIL_IDS_DEFAULT;
+	if (parse_id(*spec, &end, first) || *end != ':' || parse_id(end + 1, &end, count) ||
+	    *end || *count < 2 || *count > UINT32_MAX - 1 - *first) {
+		cv_err("jail: CARDVISOR_JAIL_IDS \"%s\" is not FIRST:COUNT of ids above 0, "
+		       "COUNT at least 2", *spec);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int jail_store_ids(uid_t *uid, gid_t *gid)
+{
+	uint32_t first, count, id;
+	const char *spec;
+	int ret = id_range(&first, &count, &spec);
+
+	if (ret)
+		return ret;
+	id = first + count - 1;
+	if (getpwuid(id) || getgrgid(id)) {
+		cv_err("jail: %" PRIu32 ", the last id of %s, belongs to a user or group: it "
+		       "cannot own the volume store", id, spec);
+		return -EEXIST;
+	}
+	*uid = (uid_t)id;
+	*gid = (gid_t)id;
+	return 0;
+}
+
+int jail_take_ids(struct jail *j)
+{
+	uint32_t first, count;
+	const char *spec;
+	char name[16];
+	int dir, fd;
+
+	if (id_range(&first, &count, &spec))
+		return -EINVAL;
+	/* The last id is the volume store's (jail_store_ids). */
+	count--;
 	dir = locks_dir();
 	if (dir < 0) {
 		cv_err("jail: %s: %s (it must be root's, writable by no one else)",
@@ -193,9 +226,10 @@ static int make_root_here(void)
  * (the current directory), from @keep_fd opened before the tmpfs went
  * over JAIL_BUILD_AT, where the directory may lie.
  */
-static int keep(const char *keep_dir, int keep_fd)
+static int keep(const char *keep_dir, int keep_fd, bool rw)
 {
-	const unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	const unsigned long ro = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+				 (rw ? 0 : MS_RDONLY);
 	char at[PATH_MAX], from[32];
 	int ret;
 
@@ -208,7 +242,7 @@ static int keep(const char *keep_dir, int keep_fd)
 	}
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", keep_fd);
 	return step(mount(from, at, NULL, MS_BIND, NULL), "bind the kept directory") ?:
-	       step(mount(NULL, at, NULL, ro, NULL), "make the kept directory read-only");
+	       step(mount(NULL, at, NULL, ro, NULL), "remount the kept directory");
 }
 
 /*
@@ -216,7 +250,7 @@ static int keep(const char *keep_dir, int keep_fd)
  * JAIL_BUILD_AT in the jail's mount namespace, made the root, then made
  * read-only.
  */
-static int empty_root(const char *keep_dir, bool userns)
+static int empty_root(const char *keep_dir, bool rw, bool userns)
 {
 	const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	int keep_fd = -1, ret;
@@ -248,7 +282,7 @@ static int empty_root(const char *keep_dir, bool userns)
 				   NULL), "make /proc read-only") :
 			step(mount("proc", "proc", "proc", nodev, "hidepid=invisible,subset=pid"),
 			     "mount /proc")) ?:
-	      (keep_dir ? keep(keep_dir, keep_fd) : 0) ?:
+	      (keep_dir ? keep(keep_dir, keep_fd, rw) : 0) ?:
 	      make_root_here() ?:
 	      step(chdir("/"), "chdir /") ?:
 	      step(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nodev, NULL),
@@ -325,13 +359,13 @@ int jail_unshare(struct jail *j, unsigned flags)
 	       step(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make every mount private");
 }
 
-int jail_enter(const struct jail *j, const char *keep_dir)
+int jail_enter(const struct jail *j, const char *keep_dir, unsigned flags)
 {
 	int ret;
 
 	if (!j->on)
 		return 0;
-	ret = empty_root(keep_dir, j->userns);
+	ret = empty_root(keep_dir, flags & JAIL_KEEP_RW, j->userns);
 	if (ret)
 		return ret;
 	if (j->userns) {
@@ -359,8 +393,9 @@ int jail_enter(const struct jail *j, const char *keep_dir)
 		return -EPERM;
 	}
 	cv_info("jail: uid %u gid %u%s, own %smount, IPC, UTS%s namespaces, an empty read-only "
-		"root%s%s", (unsigned)j->uid, (unsigned)j->gid,
+		"root%s%s%s", (unsigned)j->uid, (unsigned)j->gid,
 		j->userns ? " (not root: no ids of its own)" : "", j->userns ? "user, " : "",
-		j->own_net ? " and network" : "", keep_dir ? " with " : "", keep_dir ? keep_dir : "");
+		j->own_net ? " and network" : "", keep_dir ? " with " : "", keep_dir ? keep_dir : "",
+		keep_dir && flags & JAIL_KEEP_RW ? " (read-write)" : "");
 	return 0;
 }

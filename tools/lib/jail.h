@@ -28,7 +28,8 @@
  * 1879048192:65536, which systemd's UID conventions leave unused) that no
  * user or group of the passwd database has, held by a lock in
  * /run/cardvisor/jail-ids for as long as the lock's fd is open; the gid is
- * the same number.  A process that is not root cannot switch ids: with
+ * the same number; the range's last id is not handed out: it owns the
+ * volume store (jail_store_ids).  A process that is not root cannot switch ids: with
  * --jail it keeps its user's, and a user namespace mapping only those lets
  * it make the rest of the jail (its /proc then is the host's, bound); it
  * is refused --jail=UID:GID.  Where user namespaces are off it runs
@@ -66,11 +67,20 @@ int jail_prepare(struct jail *j);
 #define JAIL_OWN_NET 1u
 int jail_unshare(struct jail *j, unsigned flags);
 /*
- * The rest, once set up: the empty root (with @keep_dir, unless NULL,
- * read-only at its own path: where cv-hv finds a card that comes back),
- * then the jail's ids.
+ * The rest, once set up: the empty root (with @keep_dir, unless NULL, at
+ * its own absolute path: where cv-hv finds a card that comes back, read-
+ * only; with JAIL_KEEP_RW read-write: cv-storaged's volumes), then the
+ * jail's ids.
  */
-int jail_enter(const struct jail *j, const char *keep_dir);
+#define JAIL_KEEP_RW 2u
+int jail_enter(const struct jail *j, const char *keep_dir, unsigned flags);
+/*
+ * The volume store's owner: the last id of the range, which
+ * jail_take_ids() never hands out, so the volume files keep one owner
+ * across restarts of cv-storaged, which runs as it, and no card ever has
+ * their uid.  -EEXIST if a user or group has it.
+ */
+int jail_store_ids(uid_t *uid, gid_t *gid);
 /*
  * An unused id of the range for @j (jail_prepare's, and cardvisor's for
  * cv-hv, whose group it gives the cards' sockets).

@@ -57,28 +57,21 @@ static uint64_t fs_rights(long abi)
 	return r;
 }
 
-/* A rule: @access to what lies beneath @dir. */
-static int allow_beneath(int ruleset, const char *dir, uint64_t access)
+/* A rule: @access to what lies beneath the directory @dirfd. */
+static int allow_beneath(int ruleset, int dirfd, uint64_t access)
 {
-	struct landlock_path_beneath_attr pb = {
-		.allowed_access = access,
-		.parent_fd = open(dir, O_PATH | O_CLOEXEC | O_DIRECTORY),
-	};
-	int err = 0;
+	struct landlock_path_beneath_attr pb = { .allowed_access = access, .parent_fd = dirfd };
 
-	if (pb.parent_fd < 0 ||
-	    syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
-		err = -errno;
-	if (pb.parent_fd >= 0)
-		close(pb.parent_fd);
-	return err;
+	if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 int landlock_restrict(const struct landlock_policy *p)
 {
 	struct ll_ruleset_attr attr = { 0 };
 	size_t attr_size = sizeof(attr.handled_access_fs);
-	char what[2 * PATH_MAX + 160], tcp[48];
+	char what[PATH_MAX + 160], tcp[48];
 	int ruleset, err = 0, n;
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 
@@ -102,11 +95,16 @@ int landlock_restrict(const struct landlock_policy *p)
 		cv_err("landlock: ruleset: %s", strerror(-err));
 		return err;
 	}
-	if (p->rw_dir)
-		err = allow_beneath(ruleset, p->rw_dir,
-				    LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
-	if (!err && p->rm_dir)
-		err = allow_beneath(ruleset, p->rm_dir, LANDLOCK_ACCESS_FS_REMOVE_FILE);
+	if (p->rw_dir) {
+		int fd = open(p->rw_dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
+
+		err = fd < 0 ? -errno : allow_beneath(ruleset, fd, LANDLOCK_ACCESS_FS_READ_FILE |
+							      LANDLOCK_ACCESS_FS_WRITE_FILE);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!err && p->rm_dirfd > 0)
+		err = allow_beneath(ruleset, p->rm_dirfd, LANDLOCK_ACCESS_FS_REMOVE_FILE);
 	if (!err && p->tcp_connect_port && abi >= 4) {
 		struct ll_net_port_attr np = { .allowed_access = LL_ACCESS_NET_CONNECT_TCP,
 					       .port = p->tcp_connect_port };
@@ -122,12 +120,12 @@ int landlock_restrict(const struct landlock_policy *p)
 		return err;
 	}
 	n = snprintf(what, sizeof(what), "landlock ABI %ld: files: %s", abi,
-		     p->rw_dir || p->rm_dir ? "" : "none");
+		     p->rw_dir || p->rm_dirfd > 0 ? "" : "none");
 	if (p->rw_dir)
 		n += snprintf(what + n, sizeof(what) - (size_t)n, "read-write beneath %s%s",
-			      p->rw_dir, p->rm_dir ? ", " : "");
-	if (p->rm_dir)
-		n += snprintf(what + n, sizeof(what) - (size_t)n, "removing beneath %s", p->rm_dir);
+			      p->rw_dir, p->rm_dirfd > 0 ? ", " : "");
+	if (p->rm_dirfd > 0)
+		snprintf(what + n, sizeof(what) - (size_t)n, "removing in one more directory");
 	if (abi < 4)
 		snprintf(tcp, sizeof(tcp), "unrestricted (ABI < 4)");
 	else if (p->tcp_connect_port)

@@ -27,7 +27,8 @@
 
 struct landlock_policy {
 	const char *rw_dir;          /* files beneath it may be opened read-write; NULL: none */
-	const char *rm_dir;          /* files beneath it may be removed (a pid file's); NULL: none */
+	int rm_dirfd;                /* files beneath this directory (an O_PATH fd: it may lie
+					outside a jail) may be removed (a pid file's); 0: none */
 	uint16_t tcp_connect_port;   /* the one TCP port it may connect to; 0: none */
 };
 

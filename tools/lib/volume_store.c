@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tools/lib/volume_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "tools/lib/dir_path.h"
+#include "tools/lib/jail.h"
 #include "tools/lib/nvme_tls_key.h"
 #include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
@@ -161,6 +163,68 @@ int volume_store_subdir(const char *sub, char *path, size_t len)
 	return store_path(sub, NULL, NULL, path, len);
 }
 
+/*
+ * Root's store, once cardvisor starts cv-storaged, is the store's ids'
+ * (jail_store_ids): the volumes directory and every root-owned file in it,
+ * so the daemon, jailed as them, opens its volumes as their owner.  A
+ * user's store is the user's already.  Never through a symlink.
+ */
+static int store_take(const char *dir)
+{
+	struct dirent *e;
+	uid_t uid;
+	gid_t gid;
+	DIR *d;
+	int fd, ret;
+
+	if (geteuid() != 0)
+		return 0;
+	ret = jail_store_ids(&uid, &gid);
+	if (ret)
+		return ret;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, 0700) < 0) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (!fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+		    !st.st_uid)
+			fchownat(fd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* A file root made in the volumes directory takes the directory's owner. */
+static int store_give(const char *dir, const char *id, const char *ext)
+{
+	char name[VOLUME_STORE_ID_MAX + 8];
+	struct stat st;
+	int fd, ret = 0;
+
+	if (geteuid() != 0)
+		return 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(name, sizeof(name), "%s%s", id, ext);
+	if (fstat(fd, &st) < 0 ||
+	    (st.st_uid && fchownat(fd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* Write @len bytes to a new file @path of @mode, durably; remove it on failure. */
 static int file_create(const char *path, mode_t mode, const void *data, size_t len,
 		       uint64_t size)
@@ -226,6 +290,38 @@ bool volume_store_exists(const char *id)
 	       !access(path, F_OK);
 }
 
+/*
+ * The volume's PSK in both places: the card's copy, keys/<id>.psk (root's
+ * with the XTS key, read before the card's jail), and cv-storaged's,
+ * volumes/<id>.psk (the store's).  The card's copy is the reference; a
+ * volume from before TLS gets a new key in both.
+ */
+static int psk_copies(const char *id, const char *dir, char *psk_path, size_t len)
+{
+	char sd_path[PATH_MAX];
+	struct nvme_tls_key k;
+	bool have;
+	int ret;
+
+	ret = store_path("keys", id, ".psk", psk_path, len);
+	if (!ret && snprintf(sd_path, sizeof(sd_path), "%s/%s.psk", dir, id) >= (int)sizeof(sd_path))
+		ret = -ENAMETOOLONG;
+	if (ret)
+		return ret;
+	have = !access(psk_path, F_OK);
+	ret = have ? nvme_tls_key_load(psk_path, &k) :
+		     nvme_tls_key_generate(&k, NVME_TLS_HASH_SHA256, 32);
+	if (!ret && !have)
+		ret = nvme_tls_key_save(psk_path, &k);
+	/* cv-storaged's copy: made again from the card's when it is not the same file. */
+	if (!ret && (!have || access(sd_path, F_OK))) {
+		unlink(sd_path);
+		ret = nvme_tls_key_save(sd_path, &k);
+	}
+	explicit_bzero(&k, sizeof(k));
+	return ret ?: store_give(dir, id, ".psk");
+}
+
 int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, size_t len)
 {
 	char vol[PATH_MAX], dir[PATH_MAX];
@@ -260,10 +356,9 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, 
 		}
 		v->size = (uint64_t)st.st_size;
 		/* A volume made before TLS gets its PSK now. */
-		ret = volume_psk_prepare(dir, v->id, psk_path, len);
+		ret = psk_copies(v->id, dir, psk_path, len);
 		if (ret)
-			fprintf(stderr, "cardvisor: volume %s: TLS PSK %s: %s\n", v->id, psk_path,
-				strerror(-ret));
+			fprintf(stderr, "cardvisor: volume %s: TLS PSK: %s\n", v->id, strerror(-ret));
 		return ret;
 	}
 	if (!v->size) {
@@ -276,9 +371,11 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, 
 	ret = file_create(key_path, 0600, key, sizeof(key), 0);
 	explicit_bzero(key, sizeof(key));
 	if (!ret) {
-		ret = volume_psk_prepare(dir, v->id, psk_path, len);
+		ret = psk_copies(v->id, dir, psk_path, len);
 		if (!ret)
 			ret = volume_file_create(dir, v->id, v->size);
+		if (!ret)
+			ret = store_give(dir, v->id, ".vol");
 		if (ret) {
 			unlink(key_path);
 			unlink(psk_path);
@@ -286,6 +383,30 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, 
 	}
 	if (ret)
 		fprintf(stderr, "cardvisor: cannot create volume %s: %s\n", v->id, strerror(-ret));
+	return ret;
+}
+
+/*
+ * <rundir>/storaged/, the daemon's own (the store's ids when root), where
+ * it writes its pid file and, jailed, can still remove it; the file's path
+ * in @pidfile.
+ */
+static int storaged_pid_dir(char *pidfile, size_t len)
+{
+	char dir[PATH_MAX];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s/storaged", rundir_base());
+	if (snprintf(pidfile, len, "%s/pid", dir) >= (int)len)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (uid == 0)
+		ret = jail_store_ids(&uid, &gid);
+	if (!ret && (lchown(dir, uid, gid) < 0 || chmod(dir, 0700) < 0))
+		ret = -errno;
 	return ret;
 }
 
@@ -326,10 +447,16 @@ int volume_store_storaged(const char *binary, char *target, size_t len)
 		return 0;
 	ret = store_path("volumes", NULL, NULL, dir, sizeof(dir));
 	if (!ret)
+		ret = store_take(dir);
+	if (!ret)
 		ret = rundir_base_create();
-	if (ret)
+	if (!ret)
+		ret = storaged_pid_dir(pidfile, sizeof(pidfile));
+	if (ret) {
+		fprintf(stderr, "cardvisor: cannot prepare cv-storaged's directories: %s\n",
+			strerror(-ret));
 		return ret;
-	snprintf(pidfile, sizeof(pidfile), "%s/storaged.pid", rundir_base());
+	}
 	snprintf(log, sizeof(log), "%s/storaged.log", rundir_base());
 	/* Twice forked and in its own session: it outlives this instance. */
 	pid = fork();
@@ -346,8 +473,9 @@ int volume_store_storaged(const char *binary, char *target, size_t len)
 		dup2(null, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		/* Jailed as the volumes' owner (root's store: the store id's). */
 		execl(binary, binary, "--dir", dir, "--listen", target, "--pidfile", pidfile,
-		      (char *)NULL);
+		      "--jail", (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

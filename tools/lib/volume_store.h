@@ -2,13 +2,15 @@
 /*
  * The EBS volumes of this host, as the launcher keeps them:
  *   <state>/volumes/<id>.vol   the (sparse) file cv-storaged serves
- *   <state>/volumes/<id>.psk   the NVMe/TCP TLS PSK cv-storaged and the card
- *                              share for it (tools/lib/nvme_tls_key.h), 0600
+ *   <state>/volumes/<id>.psk   cv-storaged's copy of its NVMe/TCP TLS PSK
+ *                              (tools/lib/nvme_tls_key.h), mode 0600
  *   <state>/keys/<id>.key      its 64-byte AES-256-XTS key, mode 0600
+ *   <state>/keys/<id>.psk      the card's copy of the PSK, mode 0600
  * The XTS keys live apart from the volume directory: the storage daemon
- * never reads them, and a copy of the volumes alone is ciphertext.  The
- * PSK only lets a host in; cv-storaged needs it, so it lives beside the
- * volume.
+ * never reads them, and a copy of the volumes alone is ciphertext.  In
+ * root's store the volumes directory and its files belong to the store's
+ * ids (jail_store_ids), as which cv-storaged serves from its jail; keys/
+ * stays root's, read by each card before its jail.
  *
  * And the host's one cv-storaged, shared by every instance so that a
  * volume outlives the instance that wrote it: started on first need,
@@ -70,8 +72,8 @@ bool volume_store_exists(const char *id);
  * Make @v exist in the store: a new id (vol- and 17 hex digits) when it
  * has none, the file and a fresh random key when the volume is new; an
  * existing one must match a given size; either way it has a TLS PSK.  The
- * paths of the key file and the PSK file (each of @len bytes) go to
- * @key_path and @psk_path.  0 or a negative errno after printing why on
+ * paths of the key file and the card's PSK file (each of @len bytes) go
+ * to @key_path and @psk_path.  0 or a negative errno after printing why on
  * stderr.
  */
 int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, size_t len);

@@ -19,6 +19,7 @@
 #include "guest-abi/nvme_tcp.h"
 #include "tools/lib/harden.h"
 #include "tools/lib/heap.h"
+#include "tools/lib/jail.h"
 #include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
 #include "tools/lib/syscall_filter.h"
@@ -32,7 +33,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cv-storaged --dir DIR [--listen ADDR[:PORT]] [--max-connections N]\n"
 		"                   [--tls=required|off] [--pidfile FILE] [--seccomp=on|off]\n"
-		"                   [--verbose]\n\n"
+		"                   [--jail[=UID:GID]] [--verbose]\n\n"
 		"Serves each volume DIR/ID.vol as the NVMe/TCP subsystem\n"
 		"  " VOLUME_NQN_PREFIX "ID  (one namespace, 4096-byte blocks)\n\n"
 		"  --dir DIR          where volumes live (cardvisor volume create --dir DIR)\n"
@@ -44,6 +45,9 @@ static void usage(FILE *f)
 		"                     PDU (the default); off: plain NVMe/TCP, any host\n"
 		"  --pidfile FILE     written once listening, removed on exit\n"
 		"  --seccomp=off      no system call filter (for debugging; logged)\n"
+		"  --jail[=UID:GID]   once listening, serve from namespaces of its own with an\n"
+		"                     empty root holding DIR alone, as UID:GID (root; --jail\n"
+		"                     alone: DIR's owner) or as the user (user namespace)\n"
 		"  --verbose          log every failed command\n",
 		NVME_TCP_PORT, storaged_default_max_conns());
 }
@@ -98,8 +102,53 @@ static const struct syscall_allow storaged_syscalls[] = {
 	SYSCALL_ALLOW(io_uring_enter),
 	/* A controller's shutdown notification (CC.SHN) makes its volume durable. */
 	SYSCALL_ALLOW(fdatasync),
+	/* Its pid file, through its directory's descriptor (from a jail the path is gone). */
+	SYSCALL_ALLOW(unlinkat),
 	{ 0 }
 };
+
+/* The pid file's name in its directory. */
+static const char *pidfile_name(const char *pidfile)
+{
+	const char *slash = strrchr(pidfile, '/');
+
+	return slash ? slash + 1 : pidfile;
+}
+
+/*
+ * Listening: the pid file (the readiness signal), then every wall between
+ * the daemon and what a host sends: no capability, the jail (with --jail:
+ * its volume directory read-write, nothing else), Landlock (files only
+ * beneath --dir), the system call filter.  *@pid_dirfd keeps the pid
+ * file's directory for its removal at exit.
+ */
+static int sandbox(struct jail *jail, const char *dir, const char *pidfile, bool seccomp,
+		   int *pid_dirfd)
+{
+	char piddir[PATH_MAX];
+
+	/* After the bind (a port below 1024 may need a capability), before the first PDU. */
+	if (process_harden(!jail->on))
+		return -EPERM;
+	*pid_dirfd = AT_FDCWD;
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		snprintf(piddir, sizeof(piddir), "%s", pidfile);
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) ||
+		    (*pid_dirfd = open(dirname(piddir), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			cv_err("--pidfile %s: %s", pidfile, strerror(errno));
+			return -errno;
+		}
+	}
+	if (jail_prepare(jail) || jail_unshare(jail, JAIL_OWN_NET) ||
+	    jail_enter(jail, dir, JAIL_KEEP_RW) ||
+	    landlock_restrict(&(struct landlock_policy){
+		    .rw_dir = dir, .rm_dirfd = pidfile ? *pid_dirfd : 0 }) ||
+	    syscall_filter_install(seccomp, storaged_syscalls))
+		return -EPERM;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -110,12 +159,15 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "seccomp", required_argument, NULL, 's' },
 		{ "tls", required_argument, NULL, 't' },
+		{ "jail", optional_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *dir = NULL, *pidfile = NULL, *listen_arg = "127.0.0.1", *max_arg = NULL;
-	char addr[64], pidfile_dir[PATH_MAX], *tail;
+	char addr[64], dir_abs[PATH_MAX], *tail;
+	struct jail jail = { .lock_fd = -1 };
+	int pid_dirfd = AT_FDCWD;
 	uint16_t port = NVME_TCP_PORT;
 	unsigned long max_conns = 0;
 	bool verbose = false, seccomp = true, tls = true;
@@ -143,6 +195,12 @@ int main(int argc, char **argv)
 			}
 			tls = !strcmp(optarg, "required");
 			break;
+		case 'j':
+			if (jail_parse(optarg, &jail)) {
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -152,9 +210,26 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(dir, dir_abs)) {
 		cv_err("--dir %s: not a directory", dir);
 		return EXIT_USAGE;
+	}
+	/* The jail keeps it at its own absolute path. */
+	dir = dir_abs;
+	/*
+	 * Root's --jail alone: the ids the volume files belong to, those of
+	 * the directory (cardvisor's volume store is the store id's,
+	 * jail_store_ids), never root's.
+	 */
+	if (jail.on && jail.auto_ids && geteuid() == 0) {
+		if (!st.st_uid || !st.st_gid) {
+			cv_err("--jail: %s is root's: chown it (and its volumes) to the ids to serve "
+			       "as, or give --jail=UID:GID", dir);
+			return EXIT_USAGE;
+		}
+		jail.auto_ids = false;
+		jail.uid = st.st_uid;
+		jail.gid = st.st_gid;
 	}
 	if (parse_listen(listen_arg, addr, sizeof(addr), &port) < 0) {
 		cv_err("--listen %s: expected ADDR[:PORT] with a numeric address", listen_arg);
@@ -182,31 +257,9 @@ int main(int argc, char **argv)
 	}
 	if (!tls)
 		cv_warn("--tls=off: any host that names a volume's NQN can read and write it");
-	/* After the bind (a port below 1024 may need a capability), before
-	 * the first PDU. */
-	if (process_harden(true)) {
-		storaged_exit(&sd);
-		return 2;
-	}
 	if (max_arg)
 		sd.max_conns = (unsigned)max_conns;
-	if (pidfile) {
-		FILE *f = fopen(pidfile, "w");
-
-		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
-			cv_err("--pidfile %s: %s", pidfile, strerror(errno));
-			storaged_exit(&sd);
-			return 2;
-		}
-	}
-	/* Files only beneath --dir (and the pid file's removal), no new TCP socket. */
-	snprintf(pidfile_dir, sizeof(pidfile_dir), "%s", pidfile ? pidfile : "");
-	if (landlock_restrict(&(struct landlock_policy){
-		    .rw_dir = dir, .rm_dir = pidfile ? dirname(pidfile_dir) : NULL })) {
-		storaged_exit(&sd);
-		return 2;
-	}
-	if (syscall_filter_install(seccomp, storaged_syscalls)) {
+	if (sandbox(&jail, dir, pidfile, seccomp, &pid_dirfd)) {
 		storaged_exit(&sd);
 		return 2;
 	}
@@ -216,8 +269,9 @@ int main(int argc, char **argv)
 		tls ? "TLS 1.3 with each volume's PSK required" : "no TLS");
 	err = storaged_run(&sd);
 	storaged_exit(&sd);
-	if (pidfile)
-		unlink(pidfile);
+	/* Through its directory's descriptor: from a jail its path is gone. */
+	if (pidfile && unlinkat(pid_dirfd, pidfile_name(pidfile), 0))
+		cv_warn("--pidfile %s: not removed: %s", pidfile, strerror(errno));
 	cv_info("stopped");
 	return err < 0 ? 2 : 0;
 }
