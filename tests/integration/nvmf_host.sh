@@ -12,7 +12,9 @@
 # gen-tls-key wrote, tshark decodes the handshake (TLS 1.3, the PSK identity
 # the spec forms, a key share) and, with the session secrets logged through
 # SSLKEYLOGFILE, decrypts the PDUs it then checks; a host without the key,
-# with another key, or for a volume without one is refused.
+# with another key, or for a volume without one is refused, and so is a
+# daemon without the key by the host.  Also a volume's host list and,
+# through Landlock, a volume symlinked out of the daemon's directory.
 . "$(dirname "$0")/lib.sh"
 
 STORAGED=$BUILD/cv-storaged
@@ -42,11 +44,12 @@ truncate -s 64M "$TMP/vols/nokey.vol"
 (umask 077; nvme gen-tls-key --hmac=1 >"$PSK") 2>"$TMP/gen-tls-key.err"
 check "nvme-cli's gen-tls-key wrote the volume's TLS PSK" grep -qx 'NVMeTLSkey-1:01:.*:' "$PSK"
 
-# start_storaged LOG: runs cv-storaged in the background, waits until it listens.
-start_storaged() {
+# start_storaged LOG [ARGS...]: runs cv-storaged in the background, waits until it listens.
+start_storaged() { # LOG [ARGS...]
+	local log=$1; shift
 	rm -f "$TMP/sd.pid"
 	timeout --kill-after=5 300 "$STORAGED" --dir "$TMP/vols" --listen "127.0.0.1:$PORT" \
-		--pidfile "$TMP/sd.pid" >>"$TMP/$1" 2>&1 &
+		--pidfile "$TMP/sd.pid" "$@" >>"$TMP/$log" 2>&1 &
 	SD_PID=$!
 	for _ in $(seq 100); do
 		[ -s "$TMP/sd.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
@@ -257,3 +260,17 @@ else
 	not_ok "target gone for good (exit $rc)"
 	tail -n 10 "$TMP/gone.out" | sed 's/^/#   /'
 fi
+
+# An impostor: a daemon without the volume's key (here one serving plain
+# NVMe/TCP on the same volumes) is not taken for the real one.  The host
+# fails at the handshake and sends it no command, as cardvisor's cv-ebs
+# does with a daemon that is not its own.
+start_storaged sd4.log --tls=off
+if cli impostor info; then
+	not_ok "a daemon without the key is refused by the host"
+else
+	check "a daemon without the key is refused by the host at the handshake" \
+		grep -q 'qid 0: TLS handshake:' "$TMP/impostor.out"
+	check "and got no command from it" bash -c "! grep -q 'connect qid' '$TMP/sd4.log'"
+fi
+stop_storaged TERM
