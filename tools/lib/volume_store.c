@@ -377,8 +377,12 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, 
 		if (!ret)
 			ret = store_give(dir, v->id, ".vol");
 		if (ret) {
+			/* A volume not made leaves nothing behind, cv-storaged's PSK copy included. */
 			unlink(key_path);
 			unlink(psk_path);
+			unlink(vol);
+			if (snprintf(vol, sizeof(vol), "%s/%s.psk", dir, v->id) < (int)sizeof(vol))
+				unlink(vol);
 		}
 	}
 	if (ret)
