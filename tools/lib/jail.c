@@ -79,11 +79,6 @@ static int locks_dir(void)
 	return fd;
 }
 
-/*
- * The first free id of the range: the lowest ones are used again and
- * again, so the lock directory holds about as many files as processes
- * ever ran jailed at once.
- */
 /* $CARDVISOR_JAIL_IDS, or the default: at least two ids, the last the store's. */
 static int id_range(uint32_t *first, uint32_t *count, const char **spec)
 {
@@ -120,6 +115,11 @@ int jail_store_ids(uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/*
+ * The first free id of the range: the lowest ones are used again and
+ * again, so the lock directory holds about as many files as processes
+ * ever ran jailed at once.
+ */
 int jail_take_ids(struct jail *j)
 {
 	uint32_t first, count;
@@ -222,14 +222,14 @@ static int make_root_here(void)
 }
 
 /*
- * @keep_dir bind-mounted read-only at its own path under the new root
- * (the current directory), from @keep_fd opened before the tmpfs went
- * over JAIL_BUILD_AT, where the directory may lie.
+ * @keep_dir bind-mounted at its own path under the new root (the current
+ * directory), read-only unless @rw, from @keep_fd opened before the tmpfs
+ * went over JAIL_BUILD_AT, where the directory may lie.
  */
 static int keep(const char *keep_dir, int keep_fd, bool rw)
 {
-	const unsigned long ro = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-				 (rw ? 0 : MS_RDONLY);
+	const unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+				    (rw ? 0 : MS_RDONLY);
 	char at[PATH_MAX], from[32];
 	int ret;
 
@@ -242,7 +242,7 @@ static int keep(const char *keep_dir, int keep_fd, bool rw)
 	}
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", keep_fd);
 	return step(mount(from, at, NULL, MS_BIND, NULL), "bind the kept directory") ?:
-	       step(mount(NULL, at, NULL, ro, NULL), "remount the kept directory");
+	       step(mount(NULL, at, NULL, flags, NULL), "remount the kept directory");
 }
 
 /*
