@@ -274,3 +274,29 @@ else
 	check "and got no command from it" bash -c "! grep -q 'connect qid' '$TMP/sd4.log'"
 fi
 stop_storaged TERM
+
+# Not root: cv-storaged --jail keeps its user's ids and makes its jail in a
+# user namespace; it serves the volumes of that user's directory.
+if [ "$(id -u)" = 0 ]; then
+	udir=$(mktemp -d /tmp/cv-sd-user.XXXXXX)
+	mkdir "$udir/vols"
+	cp -p "$TMP/vols/hosttest.vol" "$PSK" "$udir/vols/"
+	chown -R 65534:65534 "$udir"
+	uport=$(tests/tools/free_port.py)
+	setpriv --reuid 65534 --regid 65534 --clear-groups -- timeout --kill-after=5 60 \
+		"$STORAGED" --dir "$udir/vols" --listen "127.0.0.1:$uport" --jail \
+		--pidfile "$udir/pid" >"$TMP/sd-user.log" 2>&1 &
+	for _ in $(seq 100); do [ -s "$udir/pid" ] && grep -q listening "$TMP/sd-user.log" && break; sleep 0.05; done
+	upid=$(cat "$udir/pid" 2>/dev/null)
+	check "an unprivileged cv-storaged --jail: a user namespace of its own, the user's ids" \
+		bash -c "[ '$(readlink "/proc/$upid/ns/user")' != '$(readlink /proc/self/ns/user)' ] &&
+			 [ \"\$(awk '/^Uid:/ { print \$2 }' /proc/$upid/status)\" = 65534 ]"
+	check "it serves its user's volume over TLS" timeout 60 "$CLI" -t "127.0.0.1:$uport" \
+		-n "$NQN" -P "$PSK" verify 0 8 21
+	kill "$upid" 2>/dev/null
+	for _ in $(seq 100); do [ -e "$udir/pid" ] || break; sleep 0.05; done
+	check "and removes its pid file from its jail at exit" test ! -e "$udir/pid"
+	rm -rf "$udir"
+else
+	skip "an unprivileged cv-storaged --jail" "not root: no other user to run it as"
+fi
