@@ -86,23 +86,49 @@ static uint64_t bar_read_addr(struct pci_bar *b)
 	return v;
 }
 
+/* With the bus lock held: an access to @f goes on past it (unplug waits for it). */
+static void fn_get(struct pci_function *f)
+{
+	pthread_mutex_lock(&f->bus->users_lock);
+	f->users++;
+	pthread_mutex_unlock(&f->bus->users_lock);
+}
+
+static void fn_put(struct pci_function *f)
+{
+	pthread_mutex_lock(&f->bus->users_lock);
+	if (!--f->users)
+		pthread_cond_broadcast(&f->bus->users_gone);
+	pthread_mutex_unlock(&f->bus->users_lock);
+}
+
 static void bar_io(void *opaque, uint64_t offset, void *data, uint32_t len,
 		   bool is_write)
 {
 	struct pci_bar *b = opaque;
 	struct pci_function *f = b->fn;
-	bool done = false;
+	bool go, done = false;
 
-	pthread_rwlock_rdlock(&f->bus->lock);
 	/*
 	 * iobus_dispatch() calls us outside its own lock, so the BAR may have
-	 * been unmapped (or its function replaced by a smaller one) meanwhile.
+	 * been unmapped (or its function replaced by a smaller one) meanwhile;
+	 * and again while we wait for the function, whose config access may
+	 * be moving it.
 	 */
-	if (b->mapped && offset + len <= b->desc.size) {
-		f->ops->bar_access(f->opaque, b->idx, offset, data, len, is_write);
-		done = true;
-	}
+	pthread_rwlock_rdlock(&f->bus->lock);
+	go = b->mapped;
+	if (go)
+		fn_get(f);
 	pthread_rwlock_unlock(&f->bus->lock);
+	if (go) {
+		pthread_rwlock_rdlock(&f->lock);
+		if (b->mapped && offset + len <= b->desc.size) {
+			f->ops->bar_access(f->opaque, b->idx, offset, data, len, is_write);
+			done = true;
+		}
+		pthread_rwlock_unlock(&f->lock);
+		fn_put(f);
+	}
 	if (!done && !is_write)
 		memset(data, 0xff, len);
 }
@@ -176,22 +202,35 @@ mapped:
 
 /*
  * Make the iobus match what the function's COMMAND register and BARs say
- * now.  Called after every config write that touches them, so it works the
- * same whether cv-hv or a card holds the config space.
+ * now (fn_read_bars, then fn_apply_bars).  Done after every config write
+ * that touches them, so it works the same whether cv-hv or a card holds
+ * the config space.
  */
-static void fn_update_bars(struct pci_bus *bus, struct pci_function *f)
-{
-	uint32_t cmd = fn_cfg_read(f, PCI_COMMAND, 2);
+struct bar_state {
+	uint32_t cmd;
+	uint64_t addr[PCI_STD_NUM_BARS];
+};
 
+/* What the function says: its I/O, so done before the bus lock is taken. */
+static void fn_read_bars(struct pci_function *f, struct bar_state *st)
+{
+	st->cmd = fn_cfg_read(f, PCI_COMMAND, 2);
+	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++)
+		st->addr[i] = f->bars[i].desc.size ? bar_read_addr(&f->bars[i]) : 0;
+}
+
+/* With the bus lock held for writing. */
+static void fn_apply_bars(struct pci_bus *bus, struct pci_function *f,
+			  const struct bar_state *st)
+{
 	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
 		struct pci_bar *b = &f->bars[i];
+		uint64_t addr = st->addr[i];
 		bool decode;
-		uint64_t addr;
 
 		if (!b->desc.size)
 			continue;
-		decode = cmd & (b->desc.io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY);
-		addr = bar_read_addr(b);
+		decode = st->cmd & (b->desc.io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY);
 		if (b->mapped && decode && addr == b->addr)
 			continue;
 		if (b->mapped)
@@ -333,39 +372,57 @@ static bool slot_has_other_functions(const struct pci_bus *bus, unsigned slot)
 	return false;
 }
 
-/* One access inside one dword of one function's config space. */
+/*
+ * One access inside one dword of one function's config space: under the
+ * function's lock alone, since a card answers it over its socket; the bus
+ * lock only to look the function up and to move its BARs.
+ */
 static void cfg_access(struct pci_bus *bus, unsigned devfn, uint32_t reg,
 		       void *data, uint32_t len, bool is_write)
 {
 	struct pci_function *f = &bus->fns[devfn];
+	struct bar_state st;
+	bool present, multi;
 	uint32_t val;
 
-	pthread_rwlock_wrlock(&bus->lock);
-	if (!f->present) {
-		/* Master abort: reads return all ones, writes vanish. */
-		if (!is_write)
-			memset(data, 0xff, len);
-		goto out;
-	}
-	if (is_write) {
-		f->ops->cfg_write(f->opaque, reg, len, le_load(data, len));
-		if (ranges_overlap(reg, len, PCI_COMMAND, 2) ||
-		    ranges_overlap(reg, len, PCI_BASE_ADDRESS_0, PCI_BAR_REGS_LEN))
-			fn_update_bars(bus, f);
-		goto out;
-	}
-	val = fn_cfg_read(f, reg, len);
+	pthread_rwlock_rdlock(&bus->lock);
+	present = f->present;
+	if (present)
+		fn_get(f);
 	/*
 	 * Software scans functions 1-7 only when function 0 says it is
 	 * multi-function (PCI Local Bus 3.0, 6.2.1), which depends on what
 	 * else is plugged, not on function 0 itself.
 	 */
-	if (!fn_func(f) && ranges_overlap(reg, len, PCI_HEADER_TYPE, 1) &&
-	    slot_has_other_functions(bus, fn_slot(f)))
-		val |= 0x80u << (8 * (PCI_HEADER_TYPE - reg));
-	le_store(data, len, val);
-out:
+	multi = !fn_func(f) && slot_has_other_functions(bus, fn_slot(f));
 	pthread_rwlock_unlock(&bus->lock);
+	if (!present)
+		goto abort;
+	pthread_rwlock_wrlock(&f->lock);
+	present = f->present;    /* unplugged meanwhile? */
+	if (present && is_write) {
+		f->ops->cfg_write(f->opaque, reg, len, le_load(data, len));
+		if (ranges_overlap(reg, len, PCI_COMMAND, 2) ||
+		    ranges_overlap(reg, len, PCI_BASE_ADDRESS_0, PCI_BAR_REGS_LEN)) {
+			fn_read_bars(f, &st);
+			pthread_rwlock_wrlock(&bus->lock);
+			fn_apply_bars(bus, f, &st);
+			pthread_rwlock_unlock(&bus->lock);
+		}
+	} else if (present) {
+		val = fn_cfg_read(f, reg, len);
+		if (multi && ranges_overlap(reg, len, PCI_HEADER_TYPE, 1))
+			val |= 0x80u << (8 * (PCI_HEADER_TYPE - reg));
+		le_store(data, len, val);
+	}
+	pthread_rwlock_unlock(&f->lock);
+	fn_put(f);
+	if (present)
+		return;
+abort:
+	/* Master abort: reads return all ones, writes vanish. */
+	if (!is_write)
+		memset(data, 0xff, len);
 }
 
 static void config_address_io(void *opaque, uint64_t offset, void *data,
@@ -452,6 +509,7 @@ int pci_bus_plug(struct pci_bus *bus, unsigned slot, unsigned fn,
 		 const char *name)
 {
 	struct pci_function *f;
+	struct bar_state st;
 	int ret;
 
 	if (slot >= PCI_BUS_SLOTS || fn >= PCI_SLOT_FUNCS || !ops ||
@@ -476,7 +534,9 @@ int pci_bus_plug(struct pci_bus *bus, unsigned slot, unsigned fn,
 		f->present = false;
 		goto out;
 	}
-	fn_update_bars(bus, f);
+	/* At set-up: the function is asked under the bus lock. */
+	fn_read_bars(f, &st);
+	fn_apply_bars(bus, f, &st);
 	cv_debug("pci: 00:%02x.%u (%s) plugged", slot, fn, name);
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -491,6 +551,8 @@ int pci_bus_unplug(struct pci_bus *bus, unsigned slot, unsigned fn)
 	if (slot >= PCI_BUS_SLOTS || fn >= PCI_SLOT_FUNCS)
 		return -EINVAL;
 	f = &bus->fns[slot * PCI_SLOT_FUNCS + fn];
+	/* Its accesses in progress end first; those that come after find it gone. */
+	pthread_rwlock_wrlock(&f->lock);
 	pthread_rwlock_wrlock(&bus->lock);
 	if (!f->present) {
 		ret = -ENOENT;
@@ -503,7 +565,32 @@ int pci_bus_unplug(struct pci_bus *bus, unsigned slot, unsigned fn)
 	cv_debug("pci: 00:%02x.%u (%s) unplugged", slot, fn, f->name);
 out:
 	pthread_rwlock_unlock(&bus->lock);
+	pthread_rwlock_unlock(&f->lock);
+	/* And those that passed the bus lock before: none touches it after this. */
+	pthread_mutex_lock(&bus->users_lock);
+	while (f->users)
+		pthread_cond_wait(&bus->users_gone, &bus->users_lock);
+	pthread_mutex_unlock(&bus->users_lock);
 	return ret;
+}
+
+void pci_function_lock(struct pci_bus *bus, unsigned slot, unsigned fn)
+{
+	pthread_rwlock_wrlock(&bus->fns[slot * PCI_SLOT_FUNCS + fn].lock);
+}
+
+void pci_function_unlock(struct pci_bus *bus, unsigned slot, unsigned fn)
+{
+	pthread_rwlock_unlock(&bus->fns[slot * PCI_SLOT_FUNCS + fn].lock);
+}
+
+static void locks_destroy(struct pci_bus *bus)
+{
+	for (unsigned d = 0; d < PCI_BUS_DEVFNS; d++)
+		pthread_rwlock_destroy(&bus->fns[d].lock);
+	pthread_cond_destroy(&bus->users_gone);
+	pthread_mutex_destroy(&bus->users_lock);
+	pthread_rwlock_destroy(&bus->lock);
 }
 
 int pci_bus_init(struct pci_bus *bus, struct iobus *pio, struct iobus *mmio,
@@ -529,6 +616,10 @@ int pci_bus_init(struct pci_bus *bus, struct iobus *pio, struct iobus *mmio,
 	ret = -pthread_rwlock_init(&bus->lock, NULL);
 	if (ret)
 		return ret;
+	pthread_mutex_init(&bus->users_lock, NULL);
+	pthread_cond_init(&bus->users_gone, NULL);
+	for (unsigned d = 0; d < PCI_BUS_DEVFNS; d++)
+		pthread_rwlock_init(&bus->fns[d].lock, NULL);
 	pci_config_init(&bus->host_bridge, PCI_CFG_SPACE_SIZE,
 			CV_PCI_VENDOR_REDHAT, CV_PCI_DEVICE_HOST_BRIDGE,
 			PCI_CLASS_BRIDGE_HOST, 0);
@@ -554,7 +645,7 @@ fail_data:
 fail_addr:
 	iobus_unregister(pio, CV_PORT_PCI_CONFIG_ADDR, bus);
 fail_lock:
-	pthread_rwlock_destroy(&bus->lock);
+	locks_destroy(bus);
 	cv_err("pci: cannot set up bus 0: %s", strerror(-ret));
 	return ret;
 }
@@ -567,5 +658,5 @@ void pci_bus_destroy(struct pci_bus *bus)
 	iobus_unregister(bus->mmio, CV_PCI_ECAM_START, bus);
 	iobus_unregister(bus->pio, CV_PORT_PCI_CONFIG_DATA, bus);
 	iobus_unregister(bus->pio, CV_PORT_PCI_CONFIG_ADDR, bus);
-	pthread_rwlock_destroy(&bus->lock);
+	locks_destroy(bus);
 }

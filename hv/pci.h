@@ -44,7 +44,8 @@ struct pci_function_ops {
 	/*
 	 * Optional: BAR @bar now decodes at @addr (@mapped) or no longer does.
 	 * For what must follow a BAR the bus does not dispatch itself, such as
-	 * KVM ioeventfds on doorbell registers.  Called with the bus lock held.
+	 * KVM ioeventfds on doorbell registers.  Called with the bus lock held
+	 * for writing and, but at plug, the function's lock too.
 	 */
 	void (*bar_mapped)(void *opaque, unsigned bar, uint64_t addr, bool mapped);
 };
@@ -68,6 +69,16 @@ struct pci_function {
 	void *opaque;
 	const char *name;
 	struct pci_bar bars[PCI_STD_NUM_BARS];
+	/*
+	 * Its own accesses: BAR accesses share it, a config access (which may
+	 * move or disable its BARs), unplug and a card's reattach
+	 * (pci_function_lock) take it alone.  Held across the function's own
+	 * I/O, a card's socket included, and never waited for with the bus
+	 * lock held: a slow card stalls its own function, no other.  Taken
+	 * before the bus lock when both are held.
+	 */
+	pthread_rwlock_t lock;
+	unsigned users;           /* accesses between the two locks; unplug waits for none */
 };
 
 struct pci_bus {
@@ -75,11 +86,15 @@ struct pci_bus {
 	uint64_t ram_low_end;     /* RAM is [0, low) and [4 GiB, high) */
 	uint64_t ram_high_end;
 	/*
-	 * Config accesses, plug and unplug take it for writing (they change
-	 * BAR mappings); BAR dispatch takes it for reading, so an unplugged
-	 * function sees no access once pci_bus_unplug() returns.
+	 * The map: which functions are present and where their BARs decode.
+	 * Plug, unplug and a BAR move take it for writing, a lookup for
+	 * reading, each only for the bookkeeping, never across a function's
+	 * I/O (but plug, at set-up, asks the function for its BARs under it).
+	 * An unplugged function sees no access once pci_bus_unplug() returns.
 	 */
 	pthread_rwlock_t lock;
+	pthread_mutex_t users_lock;
+	pthread_cond_t users_gone;
 	uint32_t config_address;  /* type-1 CONFIG_ADDRESS */
 	struct pci_function fns[PCI_BUS_DEVFNS];
 	struct pci_config host_bridge;
@@ -110,5 +125,11 @@ int pci_bus_plug(struct pci_bus *bus, unsigned slot, unsigned fn,
  * and it reads as absent.  -ENOENT if nothing is plugged there.
  */
 int pci_bus_unplug(struct pci_bus *bus, unsigned slot, unsigned fn);
+/*
+ * Hold off every access to 00:@slot.@fn (a card being made current again
+ * replays its config space) without holding off any other function.
+ */
+void pci_function_lock(struct pci_bus *bus, unsigned slot, unsigned fn);
+void pci_function_unlock(struct pci_bus *bus, unsigned slot, unsigned fn);
 
 #endif /* CV_HV_PCI_H */

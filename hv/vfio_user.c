@@ -68,7 +68,7 @@ struct vfio_user_dev {
 	 * and which bytes the guest or the bus wrote (@cfg_written): served
 	 * while the card is gone, and replayed to the card that replaces it.
 	 * Touched only on config accesses and during replay, both under the
-	 * bus lock.
+	 * function's lock (hv/pci.h) for writing.
 	 */
 	uint8_t cfg_shadow[PCI_CFG_SPACE_EXP_SIZE];
 	bool cfg_known[PCI_CFG_SPACE_EXP_SIZE];
@@ -84,15 +84,15 @@ struct vfio_user_dev {
 	unsigned nr_vectors;
 
 	/*
-	 * Replaced whole under the bus write lock (reattach); changed for one
-	 * BAR by doorbells_refresh(), which runs under the bus read lock from
-	 * any vCPU and so also takes @db_lock.
+	 * Replaced whole under the function's lock (reattach); changed for one
+	 * BAR by doorbells_refresh(), which runs under its read side from any
+	 * vCPU and so also takes @db_lock.
 	 */
 	struct doorbells doorbells;
 	pthread_mutex_t db_lock;
 	/* Which BARs the card answers GET_REGION_IO_FDS for (set-up). */
 	bool io_fds[PCI_STD_NUM_BARS];
-	/* Where each BAR decodes, as bar_mapped() last said (bus lock). */
+	/* Where each BAR decodes, as bar_mapped() last said (the function's lock). */
 	uint64_t bar_addr[PCI_STD_NUM_BARS];
 	bool bar_on[PCI_STD_NUM_BARS];
 
@@ -981,8 +981,8 @@ static int reattach(struct vfio_user_dev *d)
 		ret = load_all_doorbells(d, &dbs);
 	if (ret)
 		goto fail;
-	/* No config access and no BAR move while the card is made current. */
-	pthread_rwlock_wrlock(&d->bus->lock);
+	/* No access to the function while the card is made current; other functions go on. */
+	pci_function_lock(d->bus, d->slot, d->fn);
 	ret = replay_config(d);
 	if (!ret) {
 		doorbells_release(d, &d->doorbells);
@@ -995,7 +995,7 @@ static int reattach(struct vfio_user_dev *d)
 		ret = d->live ? 0 : -ENODEV;
 		pthread_mutex_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&d->bus->lock);
+	pci_function_unlock(d->bus, d->slot, d->fn);
 fail:
 	doorbells_release(d, &dbs);
 	/* What a broken link made look wrong (all ones read back) says nothing of the card. */

@@ -76,7 +76,7 @@ struct vp_queue {
 };
 
 struct virtio_pci {
-	pthread_mutex_t lock; /* everything below; taken after the bus lock */
+	pthread_mutex_t lock; /* everything below; taken after the function's lock */
 	char name[32];
 	struct pci_config cfg;
 	int msix_cap, pci_cfg_cap;

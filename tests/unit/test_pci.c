@@ -5,11 +5,13 @@
  * on hv/pci_config, and BAR dispatch after the guest enables decoding.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "guest-abi/cv_platform.h"
@@ -581,6 +583,115 @@ static void test_multifunction_and_unplug(void **state)
 	assert_int_equal(ecam_read(f, TEST_DEVFN, PCI_HEADER_TYPE, 1), 0x00);
 }
 
+/* ---- a slow function stalls no other ----------------------------------------- */
+
+/* A function whose BAR accesses wait until the test lets them go (a card at its deadline). */
+struct slowfn {
+	struct testfn t;
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool inside, release;
+};
+
+static void slow_bar_access(void *opaque, unsigned bar, uint64_t offset, void *data,
+			    uint32_t len, bool is_write)
+{
+	struct slowfn *s = opaque;
+
+	pthread_mutex_lock(&s->m);
+	s->inside = true;
+	pthread_cond_broadcast(&s->c);
+	while (!s->release)
+		pthread_cond_wait(&s->c, &s->m);
+	pthread_mutex_unlock(&s->m);
+	tf_bar_access(&s->t, bar, offset, data, len, is_write);
+}
+
+static const struct pci_function_ops slow_ops = {
+	.cfg_read = tf_cfg_read,
+	.cfg_write = tf_cfg_write,
+	.bar_access = slow_bar_access,
+	.bar_desc = tf_bar_desc,
+	.bar_mapped = tf_bar_mapped,
+};
+
+struct slow_access {
+	struct fixture *f;
+	uint64_t addr;
+	uint32_t v;
+	int ret;
+};
+
+static void *slow_reader(void *arg)
+{
+	struct slow_access *a = arg;
+
+	a->ret = mmio_read32(a->f, a->addr, &a->v);
+	return NULL;
+}
+
+static bool unplugged;
+
+static void *unplugger(void *arg)
+{
+	struct fixture *f = arg;
+
+	assert_int_equal(pci_bus_unplug(&f->bus, TEST_SLOT + 1, 0), 0);
+	__atomic_store_n(&unplugged, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * While one function's BAR access waits on its card, another function's
+ * config space, BAR moves and BAR accesses go on; unplugging the slow one
+ * returns only once its access has ended.
+ */
+static void test_slow_function_stalls_no_other(void **state)
+{
+	struct fixture *f = *state;
+	static struct slowfn s = { .m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER };
+	const unsigned slow_devfn = (TEST_SLOT + 1) << 3;
+	struct slow_access a = { .f = f };
+	pthread_t reader, remover;
+	uint32_t v = 0;
+
+	testfn_build(&s.t);
+	plug_testfn(f);
+	assert_int_equal(pci_bus_plug(&f->bus, TEST_SLOT + 1, 0, &slow_ops, &s, "slow"), 0);
+	ecam_write(f, slow_devfn, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	a.addr = ecam_read(f, slow_devfn, bar_reg(0), 4) & ~0xfu;
+	assert_int_equal(pthread_create(&reader, NULL, slow_reader, &a), 0);
+	pthread_mutex_lock(&s.m);
+	while (!s.inside)
+		pthread_cond_wait(&s.c, &s.m);
+	pthread_mutex_unlock(&s.m);
+
+	/* The other function: config reads and writes, a BAR enabled and moved, BAR I/O. */
+	assert_int_equal(ecam_read(f, TEST_DEVFN, PCI_VENDOR_ID, 2), TEST_VENDOR);
+	ecam_write(f, TEST_DEVFN, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	assert_int_equal(mmio_read32(f, bar0_addr(f) + 8, &v), 0);
+	assert_int_equal(v, 0xb0000008u);
+	ecam_write(f, TEST_DEVFN, bar_reg(0), 4, 0xe0100000u);
+	assert_int_equal(bar0_addr(f), 0xe0100000u);
+	assert_int_equal(mmio_read32(f, 0xe0100000u + 4, &v), 0);
+	assert_int_equal(v, 0xb0000004u);
+
+	/* Unplugging the slow one waits for its access. */
+	assert_int_equal(pthread_create(&remover, NULL, unplugger, f), 0);
+	usleep(50 * 1000);
+	assert_false(__atomic_load_n(&unplugged, __ATOMIC_SEQ_CST));
+	pthread_mutex_lock(&s.m);
+	s.release = true;
+	pthread_cond_broadcast(&s.c);
+	pthread_mutex_unlock(&s.m);
+	assert_int_equal(pthread_join(reader, NULL), 0);
+	assert_int_equal(pthread_join(remover, NULL), 0);
+	assert_true(unplugged);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.v, 0xb0000000u);
+	assert_int_equal(mmio_read32(f, a.addr, &v), -ENOENT);
+}
+
 static void test_plug_limits(void **state)
 {
 	struct fixture *f = *state;
@@ -642,6 +753,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bar_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_overlap_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capability_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_function_stalls_no_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multifunction_and_unplug, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plug_limits, setup, teardown),
 		cmocka_unit_test(test_config_bar_validation),
