@@ -40,7 +40,7 @@
 #include "tools/lib/heap.h"
 #include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
-#include "tools/lib/secret_file.h"
+#include "tools/lib/safe_file.h"
 #include "tools/lib/syscall_filter.h"
 
 /* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
@@ -75,7 +75,7 @@ struct ebs_card {
 static int read_key(const char *path, uint8_t key[XTS_KEY_LEN])
 {
 	size_t n;
-	int err = secret_file_read("volume key", path, key, XTS_KEY_LEN, &n);
+	int err = safe_file_read("volume key", path, SAFE_FILE_SECRET, key, XTS_KEY_LEN, &n);
 
 	if (!err && n != XTS_KEY_LEN) {
 		cv_err("volume key %s: expected exactly %d bytes", path, XTS_KEY_LEN);

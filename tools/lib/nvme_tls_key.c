@@ -3,18 +3,16 @@
 #include "tools/lib/nvme_tls_key.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "tools/lib/log.h"
-#include "tools/lib/secret_file.h"
+#include "tools/lib/safe_file.h"
 
 #define PREFIX     "NVMeTLSkey-1:"
 #define CRC_LEN    4
@@ -106,7 +104,7 @@ int nvme_tls_key_load(const char *path, struct nvme_tls_key *k)
 {
 	char text[NVME_TLS_KEY_TEXT_MAX + 1];
 	size_t n;
-	int err = secret_file_read("TLS PSK", path, text, sizeof(text) - 1, &n);
+	int err = safe_file_read("TLS PSK", path, SAFE_FILE_SECRET, text, sizeof(text) - 1, &n);
 
 	if (err)
 		return err;
@@ -125,22 +123,13 @@ int nvme_tls_key_save(const char *path, const struct nvme_tls_key *k)
 {
 	char text[NVME_TLS_KEY_TEXT_MAX];
 	size_t len;
-	int fd, ret = nvme_tls_key_format(k, text, sizeof(text));
+	int ret = nvme_tls_key_format(k, text, sizeof(text));
 
 	if (ret)
 		return ret;
 	len = strlen(text);
 	text[len++] = '\n';
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		ret = -errno;
-	} else {
-		if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-			ret = errno ? -errno : -EIO;
-		close(fd);
-		if (ret)
-			unlink(path);
-	}
+	ret = safe_file_create(path, 0600, text, len, 0);
 	explicit_bzero(text, sizeof(text));
 	return ret;
 }

@@ -20,6 +20,7 @@
 #include "tools/lib/jail.h"
 #include "tools/lib/nvme_tls_key.h"
 #include "tools/lib/rundir.h"
+#include "tools/lib/safe_file.h"
 #include "tools/lib/size.h"
 
 #define STORAGED_DEFAULT "127.0.0.1:4420"
@@ -225,23 +226,6 @@ static int store_give(const char *dir, const char *id, const char *ext)
 	return ret;
 }
 
-/* Write @len bytes to a new file @path of @mode, durably; remove it on failure. */
-static int file_create(const char *path, mode_t mode, const void *data, size_t len,
-		       uint64_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if ((len && write(fd, data, len) != (ssize_t)len) ||
-	    (size && ftruncate(fd, (off_t)size) < 0) || fsync(fd) < 0)
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	if (ret)
-		unlink(path);
-	return ret;
-}
-
 int volume_file_create(const char *dir, const char *id, uint64_t size)
 {
 	char path[PATH_MAX];
@@ -250,7 +234,7 @@ int volume_file_create(const char *dir, const char *id, uint64_t size)
 		return -EINVAL;
 	if (snprintf(path, sizeof(path), "%s/%s.vol", dir, id) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	return file_create(path, 0600, NULL, 0, size);
+	return safe_file_create(path, 0600, NULL, 0, size);
 }
 
 int volume_psk_prepare(const char *dir, const char *id, char *path, size_t len)
@@ -368,7 +352,7 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, 
 	/* Key1 and Key2 of XTS must differ: 512 random bits make that certain. */
 	if (getrandom(key, sizeof(key), 0) != sizeof(key))
 		return -errno;
-	ret = file_create(key_path, 0600, key, sizeof(key), 0);
+	ret = safe_file_create(key_path, 0600, key, sizeof(key), 0);
 	explicit_bzero(key, sizeof(key));
 	if (!ret) {
 		ret = psk_copies(v->id, dir, psk_path, len);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tools/lib/log.h"
+#include "tools/lib/safe_file.h"
 #include "tools/storaged/volume.h"
 
 int volume_id_from_nqn(const char *nqn, size_t field_len, char id[VOLUME_ID_MAX + 1])
@@ -78,44 +79,26 @@ static bool hosts_line_is(char *line, const char *nqn)
 int volume_host_allowed(const char *dir, const char *id, const char *hostnqn)
 {
 	char path[PATH_MAX], *text, *save = NULL, *line;
-	struct stat st;
-	ssize_t n;
-	int fd, ret = -EACCES;
+	size_t n;
+	int ret;
 
 	if (snprintf(path, sizeof(path), "%s/%s.hosts", dir, id) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ret = -errno;
-		cv_err("volume %s: host list %s: %s: admitting no host", id, path, strerror(-ret));
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
+	text = malloc(HOSTS_FILE_MAX + 1);
+	if (!text)
+		return -ENOMEM;
 	/* Whoever can write the list decides who attaches: only its owner may. */
-	if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
-	    st.st_mode & 022 || st.st_size > HOSTS_FILE_MAX) {
-		cv_err("volume %s: host list %s: want a file of at most %d bytes, of uid %u or "
-		       "root, writable by its owner alone: admitting no host", id, path,
-		       HOSTS_FILE_MAX, (unsigned)geteuid());
-		close(fd);
-		return st.st_size > HOSTS_FILE_MAX ? -EFBIG : -EPERM;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	n = text ? read(fd, text, (size_t)st.st_size) : -1;
-	if (n < 0) {
-		ret = text ? -errno : -ENOMEM;
-		cv_err("volume %s: host list %s: %s: admitting no host", id, path, strerror(-ret));
-	} else {
+	ret = safe_file_read("host list", path, SAFE_FILE_OPTIONAL, text, HOSTS_FILE_MAX, &n);
+	if (ret == -ENOENT) {
+		ret = 0;
+	} else if (!ret) {
 		text[n] = '\0';
+		ret = -EACCES;
 		for (line = strtok_r(text, "\n", &save); line && ret; line = strtok_r(NULL, "\n", &save))
 			if (hosts_line_is(line, hostnqn))
 				ret = 0;
 	}
 	free(text);
-	close(fd);
 	return ret;
 }
 

@@ -49,9 +49,10 @@ void volume_close(struct volume *v);
  * <dir>/<id>.hosts, else only if that file lists it (one host NQN per
  * line; blank lines and lines starting with '#' ignored; spaces around a
  * name trimmed).  0 allowed, -EACCES not listed; a list that cannot be
- * trusted or read (a symlink, not a regular file, writable by group or
- * others, another owner than this uid or root, over 64 KiB) is -EPERM,
- * -EFBIG or the read's errno, with one log line: it admits nobody.
+ * trusted or read (tools/lib/safe_file.h: a symlink, not a regular file,
+ * writable by group or others, another owner than this uid or root; or
+ * over 64 KiB) is -ELOOP, -EPERM, -EFBIG or the read's errno, with one log
+ * line: it admits nobody.
  */
 int volume_host_allowed(const char *dir, const char *id, const char *hostnqn);
 
