@@ -181,7 +181,7 @@ static void console_terminal_input(struct console *con, uint8_t *buf, size_t len
 		if (con->escape) {
 			con->escape = false;
 			if (buf[i] == 'x' || buf[i] == 'X') {
-				vm_stop(con->vm, VM_EXIT_OK, "stopped from the console (Ctrl-A x)");
+				vm_stop(con->vm, VM_STOP_REQUESTED, "stopped from the console (Ctrl-A x)");
 				return;
 			}
 			if (buf[i] != CONSOLE_ESCAPE)

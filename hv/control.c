@@ -83,6 +83,7 @@ static char *reply_status(struct control *ctl)
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "id", json_object_new_string(vm->cfg.id));
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "state_reason", json_object_new_string(vm_state_reason(vm)));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "vcpus", json_object_new_int((int)vm->cfg.nr_vcpus));
 	json_object_object_add(o, "memory", json_object_new_int64((int64_t)vm->cfg.mem_size));
@@ -138,12 +139,12 @@ static char *handle_stop(struct control *ctl, struct json_object *req)
 		timeout = json_object_get_int64(v);
 	}
 	if (force || timeout == 0) {
-		vm_stop(ctl->vm, VM_EXIT_OK, "stopped on request (forced)");
+		vm_stop(ctl->vm, VM_STOP_REQUESTED, "stopped on request (forced)");
 	} else {
 		/* A paused guest cannot answer Ctrl+Alt+Del: let it run first. */
 		vm_resume(ctl->vm);
 		if (vm_request_shutdown(ctl->vm) < 0)
-			vm_stop(ctl->vm, VM_EXIT_OK, "stopped on request (no way to ask the guest)");
+			vm_stop(ctl->vm, VM_STOP_REQUESTED, "stopped on request (no way to ask the guest)");
 		else if (!ctl->force_stop_at_ms || ctl->force_stop_at_ms > now_ms() + timeout)
 			ctl->force_stop_at_ms = now_ms() + timeout;
 	}
@@ -272,7 +273,7 @@ static void *control_thread(void *arg)
 
 			if (left <= 0) {
 				ctl->force_stop_at_ms = 0;
-				vm_stop(ctl->vm, VM_EXIT_OK,
+				vm_stop(ctl->vm, VM_STOP_REQUESTED,
 					"stopped on request (forced: the guest did not shut down in time)");
 				continue;
 			}

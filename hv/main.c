@@ -108,7 +108,7 @@ static void *signal_thread(void *arg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	while (!sigwait(&set, &sig))
-		vm_stop(vm, VM_EXIT_OK, "stopped by signal %s", strsignal(sig));
+		vm_stop(vm, VM_STOP_REQUESTED, "stopped by signal %s", strsignal(sig));
 	return NULL;
 }
 

@@ -45,7 +45,7 @@ static void i8042_irq(void *opaque, int level)
 
 static void i8042_reset(void *opaque)
 {
-	vm_stop(opaque, VM_EXIT_OK, "guest reset through the i8042: reboot ends the VM");
+	vm_stop(opaque, VM_STOP_GUEST, "guest reset through the i8042: reboot ends the VM");
 }
 
 int vm_request_shutdown(struct vm *vm)
@@ -72,7 +72,7 @@ static void acpi_regs_access(void *opaque, uint64_t offset, void *data, uint32_t
 	v = *(uint8_t *)data;
 	if (offset == CV_PORT_RESET - CV_PORT_SLEEP_CONTROL) {
 		if (v == CV_RESET_VALUE)
-			vm_stop(vm, VM_EXIT_OK,
+			vm_stop(vm, VM_STOP_GUEST,
 				"guest reset through the ACPI reset register: reboot ends the VM");
 		return;
 	}
@@ -80,7 +80,7 @@ static void acpi_regs_access(void *opaque, uint64_t offset, void *data, uint32_t
 		return; /* the status register: nothing to clear */
 	if ((v & CV_SLEEP_EN) &&
 	    ((v & CV_SLEEP_TYP_MASK) >> CV_SLEEP_TYP_SHIFT) == CV_SLEEP_TYP_S5)
-		vm_stop(vm, VM_EXIT_OK, "guest powered off (ACPI S5)");
+		vm_stop(vm, VM_STOP_GUEST, "guest powered off (ACPI S5)");
 	else if (v & CV_SLEEP_EN)
 		cv_err_once("sleep: guest asked for unsupported sleep type %u",
 			    (v & CV_SLEEP_TYP_MASK) >> CV_SLEEP_TYP_SHIFT);

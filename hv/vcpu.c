@@ -305,7 +305,7 @@ static int vcpu_handle_emulation_failure(struct vcpu *vcpu)
 	rip = vcpu_rip(vcpu);
 	for (size_t i = 0, n = 0; i < len; i++)
 		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%s%02x", i ? " " : "", bytes[i]);
-	vm_stop(vcpu->vm, VM_EXIT_GUEST_CRASH,
+	vm_stop(vcpu->vm, VM_STOP_CRASHED,
 		"vcpu%u: KVM cannot emulate `%s` at RIP 0x%llx (instruction bytes: %s; "
 		"KVM_EXIT_INTERNAL_ERROR suberror %u, emulation failure); this host's KVM is %s",
 		vcpu->index, insn.name, (unsigned long long)rip,
@@ -321,7 +321,7 @@ static int vcpu_handle_internal_error(struct vcpu *vcpu)
 
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
 		return vcpu_handle_emulation_failure(vcpu);
-	vm_stop(vcpu->vm, VM_EXIT_GUEST_CRASH,
+	vm_stop(vcpu->vm, VM_STOP_CRASHED,
 		"vcpu%u: KVM internal error, suberror %u, at RIP 0x%llx", vcpu->index,
 		run->internal.suberror, (unsigned long long)vcpu_rip(vcpu));
 	return -EFAULT;
@@ -344,36 +344,36 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 		return 0;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; ours has one, so this is a dead CPU. */
-		vm_stop(vm, VM_EXIT_GUEST_CRASH, "vcpu%u: halted with no way to wake at RIP 0x%llx",
+		vm_stop(vm, VM_STOP_CRASHED, "vcpu%u: halted with no way to wake at RIP 0x%llx",
 			vcpu->index, (unsigned long long)vcpu_rip(vcpu));
 		return -EFAULT;
 	case KVM_EXIT_SHUTDOWN:
-		vm_stop(vm, VM_EXIT_GUEST_CRASH,
+		vm_stop(vm, VM_STOP_CRASHED,
 			"vcpu%u: triple fault (shutdown) at RIP 0x%llx", vcpu->index,
 			(unsigned long long)vcpu_rip(vcpu));
 		return -EFAULT;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
-			vm_stop(vm, VM_EXIT_OK, "guest shut down (vcpu%u)", vcpu->index);
+			vm_stop(vm, VM_STOP_GUEST, "guest shut down (vcpu%u)", vcpu->index);
 		} else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
-			vm_stop(vm, VM_EXIT_OK, "guest reset (vcpu%u): reboot ends the VM",
+			vm_stop(vm, VM_STOP_GUEST, "guest reset (vcpu%u): reboot ends the VM",
 				vcpu->index);
 		} else {
-			vm_stop(vm, VM_EXIT_GUEST_CRASH, "vcpu%u: system event %u",
+			vm_stop(vm, VM_STOP_CRASHED, "vcpu%u: system event %u",
 				vcpu->index, run->system_event.type);
 		}
 		return -EFAULT;
 	case KVM_EXIT_INTERNAL_ERROR:
 		return vcpu_handle_internal_error(vcpu);
 	case KVM_EXIT_FAIL_ENTRY:
-		vm_stop(vm, VM_EXIT_GUEST_CRASH,
+		vm_stop(vm, VM_STOP_CRASHED,
 			"vcpu%u: VM entry failed, hardware reason 0x%llx, at RIP 0x%llx",
 			vcpu->index,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
 			(unsigned long long)vcpu_rip(vcpu));
 		return -EFAULT;
 	default:
-		vm_stop(vm, VM_EXIT_GUEST_CRASH,
+		vm_stop(vm, VM_STOP_CRASHED,
 			"vcpu%u: unexpected KVM exit reason %u at RIP 0x%llx", vcpu->index,
 			run->exit_reason, (unsigned long long)vcpu_rip(vcpu));
 		return -EFAULT;
@@ -423,7 +423,7 @@ static void *vcpu_thread(void *arg)
 		if (ret < 0) {
 			if (err == EINTR || err == EAGAIN)
 				continue;
-			vm_stop(vm, VM_EXIT_GUEST_CRASH, "vcpu%u: KVM_RUN: %s at RIP 0x%llx",
+			vm_stop(vm, VM_STOP_CRASHED, "vcpu%u: KVM_RUN: %s at RIP 0x%llx",
 				vcpu->index, strerror(err), (unsigned long long)vcpu_rip(vcpu));
 			break;
 		}

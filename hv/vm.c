@@ -36,6 +36,37 @@ static const char *const vm_state_names[] = {
 	[VM_STATE_STOPPED] = "stopped",
 };
 
+static const char *const vm_stop_cause_names[] = {
+	[VM_STOP_GUEST] = "guest",
+	[VM_STOP_REQUESTED] = "requested",
+	[VM_STOP_CRASHED] = "crashed",
+	[VM_STOP_FAILED] = "failed",
+};
+
+/* The exit status each cause gives cv-hv. */
+static const int vm_stop_cause_status[] = {
+	[VM_STOP_GUEST] = VM_EXIT_OK,
+	[VM_STOP_REQUESTED] = VM_EXIT_OK,
+	[VM_STOP_CRASHED] = VM_EXIT_GUEST_CRASH,
+	[VM_STOP_FAILED] = VM_EXIT_SETUP,
+};
+
+const char *vm_state_reason(const struct vm *vm)
+{
+	switch (vm->state) {
+	case VM_STATE_PENDING:
+		return "starting";
+	case VM_STATE_RUNNING:
+		return vm->resumed ? "resumed" : "booted";
+	case VM_STATE_PAUSED:
+		return "requested"; /* the control socket is the only way to pause */
+	case VM_STATE_STOPPING:
+	case VM_STATE_STOPPED:
+		return vm_stop_cause_names[vm->stop_cause];
+	}
+	return "?";
+}
+
 const char *vm_state_name(enum vm_state state)
 {
 	return state <= VM_STATE_STOPPED ? vm_state_names[state] : "?";
@@ -272,7 +303,7 @@ void vm_set_console(struct vm *vm, struct console *console)
 	vm->console = console;
 }
 
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+void vm_stop(struct vm *vm, enum vm_stop_cause cause, const char *fmt, ...)
 {
 	bool first;
 	va_list ap;
@@ -283,7 +314,8 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
 		va_end(ap);
-		vm->exit_status = status;
+		vm->stop_cause = cause;
+		vm->exit_status = vm_stop_cause_status[cause];
 		__atomic_store_n(&vm->stop_requested, true, __ATOMIC_RELEASE);
 		if (vm->state != VM_STATE_STOPPED)
 			vm->state = VM_STATE_STOPPING;
@@ -292,7 +324,7 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->lock);
 	if (!first)
 		return;
-	if (status == VM_EXIT_OK)
+	if (cause == VM_STOP_GUEST || cause == VM_STOP_REQUESTED)
 		cv_info("vm: %s", vm->stop_reason);
 	else
 		cv_err("vm: %s", vm->stop_reason);
@@ -336,6 +368,7 @@ int vm_resume(struct vm *vm)
 	if (vm->state == VM_STATE_PAUSED) {
 		__atomic_store_n(&vm->pause_requested, false, __ATOMIC_RELEASE);
 		vm->state = VM_STATE_RUNNING;
+		vm->resumed = true;
 		pthread_cond_broadcast(&vm->cond);
 		cv_info("vm: resumed");
 	} else if (vm->state != VM_STATE_RUNNING) {
@@ -356,7 +389,7 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->cfg.nr_vcpus && !ret; i++)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)
-		vm_stop(vm, VM_EXIT_SETUP, "cannot start vCPU threads");
+		vm_stop(vm, VM_STOP_FAILED, "cannot start vCPU threads");
 	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);

@@ -41,6 +41,17 @@ enum vm_exit_status {
 	VM_EXIT_GUEST_CRASH = 2, /* triple fault, emulation failure, KVM error */
 };
 
+/*
+ * Why a VM stops: status reports it (as "state_reason", which `cardvisor`
+ * turns into libvirt's shut-off reasons) and the exit status follows it.
+ */
+enum vm_stop_cause {
+	VM_STOP_GUEST,     /* the guest powered off, shut down or reset */
+	VM_STOP_REQUESTED, /* the control socket, the console or a signal */
+	VM_STOP_CRASHED,   /* triple fault, emulation failure, KVM error */
+	VM_STOP_FAILED,    /* set-up failed after the VM was built (vCPU threads) */
+};
+
 struct vm_config {
 	const char *id;
 	unsigned nr_vcpus;
@@ -85,12 +96,20 @@ struct vm {
 	bool stop_requested;     /* read by vCPU threads without the lock */
 	bool pause_requested;
 	unsigned vcpus_parked;
+	bool resumed;            /* running again after a pause */
+	enum vm_stop_cause stop_cause;
 	int exit_status;
 	char stop_reason[256];
 	struct timespec started;
 };
 
 const char *vm_state_name(enum vm_state state);
+/*
+ * One word for why the VM is in its state (call with vm->lock held):
+ * "starting"; "booted" or "resumed"; "requested" (paused); and once it
+ * stops "guest", "requested", "crashed" or "failed".
+ */
+const char *vm_state_reason(const struct vm *vm);
 
 /* Build the VM, load the kernel, ready to run; logs and returns -errno on failure. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
@@ -102,9 +121,9 @@ void vm_destroy(struct vm *vm);
 
 /*
  * Stop now: every vCPU leaves KVM_RUN and its thread ends.  The first
- * caller's status and reason are kept.  Safe from any thread.
+ * caller's cause and reason are kept.  Safe from any thread.
  */
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+void vm_stop(struct vm *vm, enum vm_stop_cause cause, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Guest console input for COM1 (a console_rx_fn); returns the bytes taken. */
 size_t vm_console_input(void *vm, const uint8_t *buf, size_t len);

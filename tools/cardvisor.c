@@ -27,6 +27,7 @@
 #include "guest-abi/cv_platform.h"
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/card_proc.h"
+#include "tools/lib/domain_state.h"
 #include "tools/lib/fd.h"
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
@@ -961,6 +962,27 @@ static bool instance_stale(const char *id)
 }
 
 /*
+ * The instance's state and reason in libvirt's words, beside cv-hv's own
+ * (README, "Machine-readable state"): {"libvirt": {"state": 1, "state_name": "VIR_DOMAIN_RUNNING",
+ * "reason": 1, "reason_name": "VIR_DOMAIN_RUNNING_BOOTED"}}.
+ */
+static void add_libvirt_state(struct json_object *r)
+{
+	struct json_object *lv = json_object_new_object();
+	struct domain_state ds;
+	struct json_object *v;
+
+	domain_state_from_hv(json_str(r, "state"),
+			     json_object_object_get_ex(r, "state_reason", &v)
+				     ? json_object_get_string(v) : NULL, &ds);
+	json_object_object_add(lv, "state", json_object_new_int(ds.state));
+	json_object_object_add(lv, "state_name", json_object_new_string(ds.state_name));
+	json_object_object_add(lv, "reason", json_object_new_int(ds.reason));
+	json_object_object_add(lv, "reason_name", json_object_new_string(ds.reason_name));
+	json_object_object_add(r, "libvirt", lv);
+}
+
+/*
  * The arguments of a listing command (argv[0] names it): --json or nothing.
  * 0 with *@json set, or EXIT_USAGE after one line saying what is wrong.
  */
@@ -1019,6 +1041,7 @@ static int cmd_ps(int argc, char **argv)
 			}
 			json_object_object_add(r, "id", json_object_new_string(e->d_name));
 			json_object_object_del(r, "ok");
+			add_libvirt_state(r);
 			json_object_array_add(list, r);
 			continue;
 		} else if (reply_ok(r)) {
@@ -1109,6 +1132,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "cardvisor %s: %s\n", cmd, json_str(r, "error"));
 		ret = EXIT_USAGE;
 	} else if (!strcmp(cmd, "status")) {
+		add_libvirt_state(r);
 		cards_stats(id, r);
 		printf("%s\n", json_object_to_json_string_ext(r, JSON_OUT_PRETTY));
 	} else if (is_stop) {

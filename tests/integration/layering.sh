@@ -69,3 +69,16 @@ links_none cv-vpc     libhv.a libebs.a
 links_none cv-storaged libhv.a libcards.a libebs.a
 links_none cv-hv      libcards.a libebs.a libvpc.a
 links_none cardvisor  libhv.a libcards.a libebs.a libvpc.a
+
+# libvirt is a build dependency only (tools/lib/domain_state.c reads its
+# header for the state numbers): no program needs libvirt.so at run time.
+for bin in cardvisor cv-hv cv-ebs cv-vpc cv-storaged; do
+	if [ ! -x "$BUILD/$bin" ]; then
+		not_ok "$bin loads no libvirt ($BUILD/$bin is missing: make)"
+	elif deps=$(ldd "$BUILD/$bin" 2>&1) && ! grep -q 'libvirt' <<<"$deps"; then
+		ok "$bin loads no libvirt"
+	else
+		not_ok "$bin loads no libvirt"
+		grep 'libvirt\|not a dynamic' <<<"$deps" | sed 's/^/#   /'
+	fi
+done

@@ -115,6 +115,10 @@ if want lifecycle; then
 		check "Linux guest: cardvisor pause answers 'paused'" said life 'pause rc=0 .* paused'
 		check "Linux guest: status of the paused VM says so, with each vCPU's RIP" \
 			said life 'status rc=0 .*"state":"paused".*"vcpu_rip"'
+		check "Linux guest: status of the paused VM in libvirt's words: paused, by the user" \
+			said life 'status rc=0 .*"state_reason": *"requested".*"libvirt": *\{ *"state": *3, *"state_name": *"VIR_DOMAIN_PAUSED", *"reason": *1, *"reason_name": *"VIR_DOMAIN_PAUSED_USER"'
+		check "Linux guest: status after resume: running, unpaused (libvirt's VIR_DOMAIN_RUNNING_UNPAUSED)" \
+			said life 'status rc=0 .*"state": *"running", *"state_reason": *"resumed".*"libvirt": *\{ *"state": *1, *"state_name": *"VIR_DOMAIN_RUNNING", *"reason": *5,'
 		check "Linux guest: no guest progress while paused" \
 			bash -c "grep -qE '^cvnested: life: ticks while paused: before=([0-9]+) after=\\1\$' '$TMP/life.out'"
 		check "Linux guest: it runs again after cardvisor resume" said life 'ticking again after resume'
@@ -131,6 +135,8 @@ if want lifecycle; then
 		check "detached test guest: cardvisor ps lists it running" said detach 'ps: i-[0-9a-f]+ running'
 		check "detached test guest: cardvisor ps --json has it, running" \
 			said detach 'ps --json: \[\{"id": *"i-[0-9a-f]+", *"state": *"running"'
+		check "detached test guest: ps --json in libvirt's words too: running, booted" \
+			said detach 'ps --json: .*"state_reason": *"booted".*"libvirt": *\{ *"state": *1, *"state_name": *"VIR_DOMAIN_RUNNING", *"reason": *1, *"reason_name": *"VIR_DOMAIN_RUNNING_BOOTED" *\}'
 		check "cardvisor status has the counters of both cards (cv-ebs, cv-vpc), by query" \
 			said detach 'status "cards":\[\{"ok":true,"card":"cv-ebs".*\{"ok":true,"card":"cv-vpc"'
 		check "cv-hv hardened itself: no_new_privs, no core file (tools/lib/harden.h)" \

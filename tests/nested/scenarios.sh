@@ -150,6 +150,7 @@ life_vm() {
 		control life resume
 		wait_line life "^cvboot: tick $((t0 + 2))[[:space:]]*$" 30 &&
 			say life "ticking again after resume"
+		control life status
 		control life stop
 	fi
 	vm_end life

@@ -114,6 +114,7 @@ static void test_status(void **state)
 	assert_string_equal(field(r, "ok"), "true");
 	assert_string_equal(field(r, "id"), "i-0123456789abcdef0");
 	assert_string_equal(field(r, "state"), "pending");
+	assert_string_equal(field(r, "state_reason"), "starting");
 	assert_string_equal(field(r, "vcpus"), "2");
 	assert_string_equal(field(r, "memory"), "134217728");
 	json_object_put(r);
@@ -176,7 +177,51 @@ static void test_forced_stop(void **state)
 	json_object_put(r);
 	r = call_str(f, "{\"cmd\":\"status\"}\n");
 	assert_non_null(strstr(field(r, "stop_reason"), "forced"));
+	assert_string_equal(field(r, "state_reason"), "requested");
 	json_object_put(r);
+}
+
+/* status's "state_reason" as the VM goes through its states. */
+static void expect_reason(struct fixture *f, const char *state, const char *reason)
+{
+	struct json_object *r = call_str(f, "{\"cmd\":\"status\"}\n");
+
+	assert_string_equal(field(r, "state"), state);
+	assert_string_equal(field(r, "state_reason"), reason);
+	json_object_put(r);
+}
+
+static void test_state_reasons(void **state)
+{
+	struct fixture *f = *state;
+	struct vcpu vcpus[2] = { 0 }; /* a paused VM's status says where each one parked */
+
+	f->vm.vcpus = vcpus;
+	f->vm.state = VM_STATE_RUNNING;
+	expect_reason(f, "running", "booted");
+	f->vm.state = VM_STATE_PAUSED; /* as vm_pause leaves it once the vCPUs parked */
+	expect_reason(f, "paused", "requested");
+	assert_int_equal(vm_resume(&f->vm), 0);
+	expect_reason(f, "running", "resumed");
+	/* A crash is what it is whoever asks to stop afterwards; cv-hv exits 2. */
+	vm_stop(&f->vm, VM_STOP_CRASHED, "vcpu0: triple fault (shutdown) at RIP 0x%x", 0xfff0);
+	vm_stop(&f->vm, VM_STOP_REQUESTED, "stopped by signal Terminated");
+	expect_reason(f, "stopping", "crashed");
+	assert_int_equal(f->vm.exit_status, VM_EXIT_GUEST_CRASH);
+	f->vm.state = VM_STATE_STOPPED;
+	expect_reason(f, "stopped", "crashed");
+	f->vm.vcpus = NULL;
+}
+
+/* A guest that powers itself off stops with cause "guest" and exit status 0. */
+static void test_guest_stop_reason(void **state)
+{
+	struct fixture *f = *state;
+
+	f->vm.state = VM_STATE_RUNNING;
+	vm_stop(&f->vm, VM_STOP_GUEST, "guest powered off (ACPI S5)");
+	expect_reason(f, "stopping", "guest");
+	assert_int_equal(f->vm.exit_status, VM_EXIT_OK);
 }
 
 int main(void)
@@ -187,6 +232,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_requests_in_one_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forced_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_stop_reason, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
