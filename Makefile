@@ -11,7 +11,7 @@ DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
 	liburing-dev libfdt-dev libssl-dev libcmocka-dev libjson-c-dev \
 	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates \
 	tshark iproute2 qemu-system-x86 dpdk-dev fio libfuzzer-14-dev \
-	libcap-ng-dev libseccomp-dev zlib1g-dev nvme-cli libvirt-dev
+	libcap-ng-dev libseccomp-dev zlib1g-dev nvme-cli libvirt-dev qemu-utils e2fsprogs
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -pthread -MMD -MP

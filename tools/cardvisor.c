@@ -35,9 +35,12 @@
 #include "tools/lib/log.h"
 #include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
+#include "tools/lib/safe_file.h"
 #include "tools/lib/size.h"
 #include "tools/lib/syscall_filter.h"
+#include "tools/lib/volume_image.h"
 #include "tools/lib/volume_store.h"
+#include "tools/lib/xts.h"
 
 #define EXIT_USAGE 1
 /* What cardvisor prints as JSON: paths as they are ("/", not "\/"). */
@@ -81,6 +84,11 @@ static void usage(FILE *f)
 		"                     a new volume (and its key) in the volume store;\n"
 		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n"
 		"  volume list [--json]  the volumes in the store\n"
+		"  volume import FILE [--size SIZE] [ID]\n"
+		"                     a new volume holding raw (or, with qemu-img, qcow2)\n"
+		"                     disk image FILE, encrypted; prints its id\n"
+		"  volume export ID FILE\n"
+		"                     the volume's plaintext into the new raw image FILE\n"
 		"  logs ID [-f|--follow] [--system]\n"
 		"                     a detached VM's console (--system: what cardvisor,\n"
 		"                     cv-hv and the cards said); -f until it ends\n"
@@ -1265,10 +1273,263 @@ static int volume_list(int argc, char **argv)
 	return 0;
 }
 
+/* A progress line on a terminal, redrawn when the percentage moves. */
+struct progress {
+	const char *what;
+	int shown; /* percent, -1 before the first line */
+};
+
+static void progress_show(void *opaque, uint64_t done, uint64_t total)
+{
+	struct progress *p = opaque;
+	int pct = total ? (int)(done * 100 / total) : 100;
+
+	if (pct == p->shown)
+		return;
+	p->shown = pct;
+	fprintf(stderr, "\r%s: %3d%% of %llu MiB", p->what, pct,
+		(unsigned long long)(total >> 20));
+	if (pct == 100)
+		fputc('\n', stderr);
+}
+
+/* Volume @id's XTS key from the store, into @key. */
+static int volume_key_load(const char *id, uint8_t key[XTS_KEY_LEN])
+{
+	char path[PATH_MAX];
+	size_t n;
+	int ret = volume_store_key_path(id, path, sizeof(path));
+
+	if (!ret)
+		ret = safe_file_read("volume key", path, SAFE_FILE_SECRET, key, XTS_KEY_LEN, &n);
+	if (!ret && n != XTS_KEY_LEN) {
+		fprintf(stderr, "cardvisor: %s: %zu bytes, not a %d-byte XTS key\n", path, n,
+			XTS_KEY_LEN);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+/*
+ * A qcow2 image (QEMU's qcow2.txt: magic "QFI\xfb") as raw plaintext in an
+ * unnamed file beside the store, converted by qemu-img: its fd, or a
+ * negative errno after saying why (qemu-img missing or failing).
+ */
+static int qcow2_to_raw(const char *file)
+{
+	char dir[PATH_MAX], target[64];
+	pid_t pid;
+	int fd, st;
+
+	/* Beside the volumes: the same file system, not a RAM-backed /tmp. */
+	fd = volume_store_subdir("volumes", dir, sizeof(dir));
+	if (!fd)
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "cardvisor volume import: a temporary file in %s/volumes: %s\n",
+			volume_store_base(), strerror(fd == -1 ? errno : -fd));
+		return -EINVAL;
+	}
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	pid = fork();
+	if (pid == 0) {
+		/* The child keeps fd (no CLOEXEC there) and qemu-img writes through it. */
+		if (fcntl(fd, F_SETFD, 0) == 0)
+			execlp("qemu-img", "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw",
+			       file, target, (char *)NULL);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+			fprintf(stderr, "cardvisor volume import: %s is a qcow2 image and qemu-img "
+					"is not installed (Debian: qemu-utils); install it or give a "
+					"raw image\n", file);
+		else
+			fprintf(stderr, "cardvisor volume import: qemu-img could not convert %s "
+					"(its message is above)\n", file);
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* The image to import, raw: @file itself, or qemu-img's raw copy of a qcow2 one. */
+static int import_source(const char *file, uint64_t *size)
+{
+	static const uint8_t qcow2_magic[4] = { 'Q', 'F', 'I', 0xfb };
+	uint8_t magic[4];
+	struct stat st;
+	off_t end;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "cardvisor volume import: %s: %m\n", file);
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		fprintf(stderr, "cardvisor volume import: %s is not a file or a block device\n",
+			file);
+		close(fd);
+		return -EINVAL;
+	}
+	if (pread(fd, magic, sizeof(magic), 0) == sizeof(magic) &&
+	    !memcmp(magic, qcow2_magic, sizeof(magic))) {
+		close(fd);
+		fd = qcow2_to_raw(file);
+		if (fd < 0)
+			return fd;
+	}
+	end = lseek(fd, 0, SEEK_END);
+	if (end <= 0) {
+		fprintf(stderr, "cardvisor volume import: %s is empty\n", file);
+		close(fd);
+		return -EINVAL;
+	}
+	*size = (uint64_t)end;
+	return fd;
+}
+
+/*
+ * volume import FILE [--size SIZE] [ID]: a new volume holding the image,
+ * encrypted as the card would have written it, holes kept.  --size makes
+ * the volume larger than the image (a file system can grow into it).
+ */
+static int volume_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ 0 },
+	};
+	struct progress pr = { .what = "cardvisor volume import", .shown = -1 };
+	char key_path[PATH_MAX], psk[PATH_MAX], vol_path[PATH_MAX];
+	struct volume_spec v = { 0 };
+	uint8_t key[XTS_KEY_LEN];
+	uint64_t size = 0, min;
+	int opt, src, vol = -1, ret;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 's')
+			return EXIT_USAGE;
+		if (parse_size(optarg, &size) || !size || size % VOLUME_BLOCK_SIZE) {
+			fprintf(stderr, "cardvisor volume import: --size %s: expected a size like "
+					"1G, a multiple of 4096 bytes\n", optarg);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2) {
+		fprintf(stderr, "usage: cardvisor volume import FILE [--size SIZE] [ID]\n");
+		return EXIT_USAGE;
+	}
+	if (argc - optind == 2) {
+		if (!volume_store_id_valid(argv[optind + 1])) {
+			fprintf(stderr, "cardvisor volume import: \"%s\" is not a volume id "
+				"(1 to 64 of A-Z a-z 0-9 _ -)\n", argv[optind + 1]);
+			return EXIT_USAGE;
+		}
+		if (volume_store_exists(argv[optind + 1])) {
+			fprintf(stderr, "cardvisor volume import: %s exists\n", argv[optind + 1]);
+			return EXIT_USAGE;
+		}
+		snprintf(v.id, sizeof(v.id), "%s", argv[optind + 1]);
+	}
+	src = import_source(argv[optind], &min);
+	if (src < 0)
+		return EXIT_USAGE;
+	min = (min + VOLUME_BLOCK_SIZE - 1) & ~(uint64_t)(VOLUME_BLOCK_SIZE - 1);
+	if (size && size < min) {
+		fprintf(stderr, "cardvisor volume import: --size %llu is smaller than the image "
+				"(%llu bytes)\n", (unsigned long long)size, (unsigned long long)min);
+		close(src);
+		return EXIT_USAGE;
+	}
+	v.size = size ? size : min;
+	if (volume_store_prepare(&v, key_path, psk, sizeof(psk))) {
+		close(src);
+		return EXIT_USAGE;
+	}
+	ret = volume_key_load(v.id, key);
+	if (!ret && !(ret = volume_store_data_path(v.id, vol_path, sizeof(vol_path))) &&
+	    (vol = open(vol_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		ret = -errno;
+	if (!ret)
+		ret = volume_image_import(src, min, vol, key, isatty(STDERR_FILENO) ?
+				progress_show : NULL, &pr);
+	explicit_bzero(key, sizeof(key));
+	close(src);
+	if (vol >= 0)
+		close(vol);
+	if (ret) {
+		fprintf(stderr, "cardvisor volume import: %s into %s: %s (the volume is removed)\n",
+			argv[optind], v.id, strerror(-ret));
+		volume_store_remove(v.id);
+		return EXIT_USAGE;
+	}
+	printf("%s\n", v.id);
+	return 0;
+}
+
+/*
+ * volume export ID FILE: the volume's plaintext as a new raw image (mode
+ * 0600: it is what the encryption protected), holes where nothing was
+ * written.  A volume an instance is writing gives no consistent copy:
+ * export it stopped.
+ */
+static int volume_export(int argc, char **argv)
+{
+	struct progress pr = { .what = "cardvisor volume export", .shown = -1 };
+	char vol_path[PATH_MAX];
+	uint8_t key[XTS_KEY_LEN];
+	const char *id, *file;
+	struct stat st;
+	int vol, dst = -1, ret;
+
+	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
+		return EXIT_USAGE;
+	if (argc - optind != 2) {
+		fprintf(stderr, "usage: cardvisor volume export ID FILE\n");
+		return EXIT_USAGE;
+	}
+	id = argv[optind];
+	file = argv[optind + 1];
+	if (!volume_store_id_valid(id) || !volume_store_exists(id)) {
+		fprintf(stderr, "cardvisor volume export: no volume \"%s\" in %s\n", id,
+			volume_store_base());
+		return EXIT_USAGE;
+	}
+	ret = volume_store_data_path(id, vol_path, sizeof(vol_path));
+	vol = ret ? -1 : open(vol_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (vol < 0 || fstat(vol, &st) < 0 || volume_key_load(id, key)) {
+		fprintf(stderr, "cardvisor volume export: %s cannot be read\n", id);
+		if (vol >= 0)
+			close(vol);
+		return EXIT_USAGE;
+	}
+	dst = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0) {
+		fprintf(stderr, "cardvisor volume export: %s: %m\n", file);
+		ret = -errno;
+	} else {
+		ret = volume_image_export(vol, (uint64_t)st.st_size, dst, key,
+					  isatty(STDERR_FILENO) ? progress_show : NULL, &pr);
+		close(dst);
+		if (ret) {
+			fprintf(stderr, "cardvisor volume export: %s into %s: %s (removed)\n", id,
+				file, strerror(-ret));
+			unlink(file);
+		}
+	}
+	explicit_bzero(key, sizeof(key));
+	close(vol);
+	return ret ? EXIT_USAGE : 0;
+}
+
 static int cmd_volume(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "cardvisor volume: expected a command: create or list\n");
+		fprintf(stderr, "cardvisor volume: expected a command: create, list, import or "
+				"export\n");
 		return EXIT_USAGE;
 	}
 	/* getopt's messages name the whole command. */
@@ -1280,7 +1541,16 @@ static int cmd_volume(int argc, char **argv)
 		argv[1] = "cardvisor volume list";
 		return volume_list(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "cardvisor volume: unknown command \"%s\" (create, list)\n", argv[1]);
+	if (!strcmp(argv[1], "import")) {
+		argv[1] = "cardvisor volume import";
+		return volume_import(argc - 1, argv + 1);
+	}
+	if (!strcmp(argv[1], "export")) {
+		argv[1] = "cardvisor volume export";
+		return volume_export(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "cardvisor volume: unknown command \"%s\" (create, list, import, "
+			"export)\n", argv[1]);
 	return EXIT_USAGE;
 }
 

@@ -33,9 +33,10 @@
 
 #include "cards/ebs/nvmf_host.h"
 #include "cards/ebs/qos.h"
-#include "cards/ebs/xts.h"
+#include "tools/lib/volume_image.h"
+#include "tools/lib/xts.h"
 
-#define EBS_LBA_SHIFT 12                       /* 4096-byte blocks */
+#define EBS_LBA_SHIFT VOLUME_BLOCK_SHIFT       /* 4096-byte blocks */
 #define EBS_LBA_SIZE (1u << EBS_LBA_SHIFT)
 
 struct ebs_io;

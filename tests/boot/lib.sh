@@ -77,8 +77,9 @@ cvboot_volume_checks() {
 		"sha256=$(cvboot_sha256)\$"
 }
 
-# vblk_card_start SIZE [EBS-ARGS...]: a volume of SIZE in a volume store
-# under $TMP, as `cardvisor run --volume` would make it, a cv-storaged
+# vblk_card_start SIZE|id=VOL [EBS-ARGS...]: a volume of SIZE in a volume
+# store under $TMP, as `cardvisor run --volume` would make it (or volume
+# VOL already there, with CARDVISOR_STATE=$TMP/state), a cv-storaged
 # serving it on a free port of 127.0.0.1, and cv-ebs serving it on its
 # vhost-user-blk face at $TMP/vblk.sock (for a QEMU front-end; no launcher
 # writes an instance description for one, tests/tools/mkinstance does).
@@ -89,9 +90,13 @@ vblk_card_start() {
 	shift
 	export CARDVISOR_STATE=$TMP/state
 	port=$(tests/tools/free_port.py)
-	vol=$("$BUILD/cardvisor" volume create --size "$size" 2>"$TMP/volume.err")
-	check "cardvisor volume create made a volume ($vol)" test -n "$vol"
-	[ -n "$vol" ] || { sed 's/^/#   /' "$TMP/volume.err"; exit 0; }
+	if [[ $size == id=* ]]; then
+		vol=${size#id=}
+	else
+		vol=$("$BUILD/cardvisor" volume create --size "$size" 2>"$TMP/volume.err")
+		check "cardvisor volume create made a volume ($vol)" test -n "$vol"
+		[ -n "$vol" ] || { sed 's/^/#   /' "$TMP/volume.err"; exit 0; }
+	fi
 	volfile=$CARDVISOR_STATE/volumes/$vol.vol
 	timeout --kill-after=5 1200 "$BUILD/cv-storaged" --dir "$CARDVISOR_STATE/volumes" \
 		--listen "127.0.0.1:$port" --pidfile "$TMP/storaged.pid" >"$TMP/storaged.log" 2>&1 &

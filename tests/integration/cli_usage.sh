@@ -46,14 +46,21 @@ mistake 'usage: cardvisor resume ID'                resume a b
 mistake 'usage: cardvisor console ID'               console
 mistake '--action explode: expected terminate, stop or hibernate' interrupt $ID --action explode
 mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
-mistake 'expected a command: create or list'        volume
-mistake 'unknown command "bogus" \(create, list\)'  volume bogus
+mistake 'expected a command: create, list, import or export' volume
+mistake 'unknown command "bogus" \(create, list, import, export\)' volume bogus
 mistake 'usage: cardvisor volume create --size'     volume create
 mistake "option '--size' requires an argument"      volume create --size
 mistake '--size 12Q: expected a size'               volume create --size 12Q
 mistake '--size 1000: expected a size.*multiple of 4096' volume create --size 1000
 mistake '"bad/id" is not a volume id'               volume create --size 1G bad/id
 mistake 'unexpected argument "extra"'               volume list extra
+mistake 'usage: cardvisor volume import FILE'       volume import
+mistake 'volume import: /nonexistent: No such file' volume import /nonexistent
+mistake 'volume import: /tmp is not a file or a block device' volume import /tmp
+mistake '--size 1000: expected a size.*multiple of 4096' volume import --size 1000 "$TMP/file"
+mistake '"bad/id" is not a volume id'               volume import "$TMP/file" bad/id
+mistake 'usage: cardvisor volume export ID FILE'    volume export vol-x
+mistake 'no volume "vol-none"'                      volume export vol-none "$TMP/out"
 mistake 'give exactly one of --kernel FILE or --guest FILE' run
 mistake "cardvisor run: unrecognized option '--bogus'" run --bogus
 mistake "option '--kernel' requires an argument"    run --kernel

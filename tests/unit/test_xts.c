@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cards/ebs/xts.h"
+#include "tools/lib/xts.h"
 
 #define SECTOR 512
 #define BIG_SECTOR 4096

@@ -274,6 +274,39 @@ bool volume_store_exists(const char *id)
 	       !access(path, F_OK);
 }
 
+int volume_store_data_path(const char *id, char *path, size_t len)
+{
+	return volume_store_id_valid(id) ? store_path("volumes", id, ".vol", path, len) : -EINVAL;
+}
+
+int volume_store_key_path(const char *id, char *path, size_t len)
+{
+	return volume_store_id_valid(id) ? store_path("keys", id, ".key", path, len) : -EINVAL;
+}
+
+int volume_store_remove(const char *id)
+{
+	static const struct {
+		const char *sub, *ext;
+	} files[] = {
+		{ "keys", ".key" }, { "keys", ".psk" }, { "volumes", ".psk" }, { "volumes", ".vol" },
+	};
+	char path[PATH_MAX];
+	int ret = 0;
+
+	if (!volume_store_id_valid(id))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int err = store_path(files[i].sub, id, files[i].ext, path, sizeof(path));
+
+		if (!err && unlink(path) < 0 && errno != ENOENT)
+			err = -errno;
+		if (!ret)
+			ret = err;
+	}
+	return ret;
+}
+
 /*
  * The volume's PSK in both places: the card's copy, keys/<id>.psk (root's
  * with the XTS key, read before the card's jail), and cv-storaged's,
@@ -360,14 +393,9 @@ int volume_store_prepare(struct volume_spec *v, char *key_path, char *psk_path, 
 			ret = volume_file_create(dir, v->id, v->size);
 		if (!ret)
 			ret = store_give(dir, v->id, ".vol");
-		if (ret) {
-			/* A volume not made leaves nothing behind, cv-storaged's PSK copy included. */
-			unlink(key_path);
-			unlink(psk_path);
-			unlink(vol);
-			if (snprintf(vol, sizeof(vol), "%s/%s.psk", dir, v->id) < (int)sizeof(vol))
-				unlink(vol);
-		}
+		/* A volume not made leaves nothing behind, cv-storaged's PSK copy included. */
+		if (ret)
+			volume_store_remove(v->id);
 	}
 	if (ret)
 		fprintf(stderr, "cardvisor: cannot create volume %s: %s\n", v->id, strerror(-ret));

@@ -68,6 +68,17 @@ int volume_psk_prepare(const char *dir, const char *id, char *path, size_t len);
 /* Whether volume @id is in the store. */
 bool volume_store_exists(const char *id);
 
+/* <state>/volumes/<id>.vol and <state>/keys/<id>.key, into @path. */
+int volume_store_data_path(const char *id, char *path, size_t len);
+int volume_store_key_path(const char *id, char *path, size_t len);
+
+/*
+ * Remove volume @id from the store: its file, its key and both copies of
+ * its PSK.  0, or the first error other than -ENOENT (the rest is still
+ * tried).
+ */
+int volume_store_remove(const char *id);
+
 /*
  * Make @v exist in the store: a new id (vol- and 17 hex digits) when it
  * has none, the file and a fresh random key when the volume is new; an

@@ -12,13 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tools/lib/volume_image.h"
 #include "tools/lib/volume_store.h"
 
 /* The launcher's names: ids and NQNs are one scheme on both sides. */
 #define VOLUME_NQN_PREFIX VOLUME_STORE_NQN_PREFIX
 #define VOLUME_ID_MAX     VOLUME_STORE_ID_MAX
 /* One logical block: 4 KiB, so O_DIRECT's alignment always holds. */
-#define VOLUME_LBA_SHIFT  12
+#define VOLUME_LBA_SHIFT  VOLUME_BLOCK_SHIFT
 #define VOLUME_LBA_SIZE   (1u << VOLUME_LBA_SHIFT)
 
 struct volume {

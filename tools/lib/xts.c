@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* AES-256-XTS per sector through OpenSSL's EVP interface: see xts.h. */
-#include "cards/ebs/xts.h"
+#include "tools/lib/xts.h"
 
 #include <errno.h>
 

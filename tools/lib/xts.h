@@ -13,8 +13,8 @@
  * ~100 ns, 15% of a 4 KiB sector's 680 ns on a VAES host); contexts owned by
  * each queue cost that once and nothing per I/O.
  */
-#ifndef CV_EBS_XTS_H
-#define CV_EBS_XTS_H
+#ifndef CV_XTS_H
+#define CV_XTS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,4 +51,4 @@ int xts_encrypt(struct xts_key *k, uint64_t lba, uint32_t sector_size,
 int xts_decrypt(struct xts_key *k, uint64_t lba, uint32_t sector_size,
 		const void *in, void *out, size_t len);
 
-#endif /* CV_EBS_XTS_H */
+#endif /* CV_XTS_H */
