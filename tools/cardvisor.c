@@ -113,7 +113,8 @@ static void usage(FILE *f)
 		"                     either rate, default 1) ,queues=N (default 2)\n"
 		"                     ,hold=SECONDS (I/O waits this long for an unreachable\n"
 		"                     cv-storaged, then fails retryably; default 30)\n"
-		"                     ,tls=off (no TLS: a target without it). Volumes\n"
+		"                     ,tls=off (no TLS: a target without it) ,boot (the\n"
+		"                     root file system of --kernel: root=/dev/nvme0n1).  Volumes\n"
 		"                     live in %s; cv-storaged is started on\n"
 		"                     127.0.0.1:4420 (CARDVISOR_STORAGED) if not running\n"
 		"  --nic SPEC         an ENI as a virtio-net device (repeatable): SPEC is\n"
@@ -180,6 +181,57 @@ struct run_volume {
 	char key[PATH_MAX];
 	char psk[PATH_MAX];
 };
+
+/*
+ * The ,boot volume of a Linux guest (at most one): plugged before the
+ * other volumes, so it is the first NVMe controller Linux finds and its
+ * namespace /dev/nvme0n1 (with several volumes that is Linux's probe
+ * order, which follows the slots in practice; an initrd that mounts by
+ * UUID does not depend on it), and the kernel told to mount it as root,
+ * waiting for it, read-write; without an initrd devtmpfs too, since a
+ * root file system made by mke2fs -d has no /dev/console.  A --cmdline
+ * that names root= already is a conflict, not something to merge.
+ * 0, or -EINVAL after one line saying what is wrong.
+ */
+static int boot_volume_arrange(struct instance_desc *d, struct run_volume *vols, unsigned n,
+			       char *cmdline, size_t len)
+{
+	unsigned boot = n;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!vols[i].spec.boot)
+			continue;
+		if (boot != n) {
+			fprintf(stderr, "cardvisor run: more than one --volume with boot\n");
+			return -EINVAL;
+		}
+		boot = i;
+	}
+	if (boot == n)
+		return 0;
+	if (!d->linux_guest) {
+		fprintf(stderr, "cardvisor run: a boot volume goes with --kernel (a Linux guest)\n");
+		return -EINVAL;
+	}
+	if (strstr(d->cmdline, "root=")) {
+		fprintf(stderr, "cardvisor run: --cmdline names root= and a --volume has boot: "
+				"give one of them\n");
+		return -EINVAL;
+	}
+	if (snprintf(cmdline, len, "%s root=/dev/nvme0n1 rootwait rw%s", d->cmdline,
+		     d->initrd ? "" : " devtmpfs.mount=1") >= (int)len) {
+		fprintf(stderr, "cardvisor run: --cmdline is too long for a boot volume's root=\n");
+		return -EINVAL;
+	}
+	d->cmdline = cmdline;
+	for (unsigned i = boot; i > 0; i--) {
+		struct run_volume t = vols[i];
+
+		vols[i] = vols[i - 1];
+		vols[i - 1] = t;
+	}
+	return 0;
+}
 
 /* What a card serves, in words; cut short if it has to be. */
 static void __attribute__((format(printf, 2, 3)))
@@ -714,7 +766,7 @@ static int cmd_run(int argc, char **argv)
 	struct instance_desc d = { .type = "cv.custom", .vcpus = 1, .memory = 256ULL << 20,
 				   .quirks = "auto" };
 	const char *console = NULL, *guest = NULL;
-	char err[160], console_path[512], console_log[600];
+	char err[160], console_path[512], console_log[600], boot_cmdline[CV_CMDLINE_MAX];
 	struct run_volume vols[CV_INSTANCE_MAX_VOLUMES] = { 0 };
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
 	unsigned nr_vols = 0, nr_nics = 0;
@@ -820,7 +872,8 @@ static int cmd_run(int argc, char **argv)
 		d.cmdline = CARDVISOR_LINUX_CMDLINE;
 	}
 	if (!readable_file(guest ? "--guest" : "--kernel", d.kernel) ||
-	    (d.initrd && !readable_file("--initrd", d.initrd)))
+	    (d.initrd && !readable_file("--initrd", d.initrd)) ||
+	    boot_volume_arrange(&d, vols, nr_vols, boot_cmdline, sizeof(boot_cmdline)))
 		return EXIT_USAGE;
 	if (console && strcmp(console, "stdio") && strcmp(console, "none") &&
 	    !((!strncmp(console, "file:", 5) && console[5]) ||

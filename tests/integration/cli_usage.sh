@@ -73,6 +73,10 @@ mistake '--mem 1K: need at least 64M'               run --guest "$TG" --mem 1K
 mistake '--mem 65M: need at least 64M, in whole multiples of 2M' run --guest "$TG" --mem 65M
 mistake '--volume size=1X: size=1X: expected a size' run --guest "$TG" --volume size=1X
 mistake '--volume colour=red: unknown key "colour"' run --guest "$TG" --volume colour=red
+mistake '--volume size=1G,boot=yes: boot=yes: boot takes no value' run --kernel "$TMP/file" --volume size=1G,boot=yes
+mistake 'more than one --volume with boot'          run --kernel "$TMP/file" --volume size=1G,boot --volume size=1G,boot
+mistake 'a boot volume goes with --kernel'          run --guest "$TG" --volume size=1G,boot
+mistake '--cmdline names root= and a --volume has boot' run --kernel "$TMP/file" --cmdline root=/dev/vda --volume size=1G,boot
 mistake '--nic subnet=300.0.0.0/24: subnet=300.0.0.0' run --guest "$TG" --nic subnet=300.0.0.0/24
 mistake '--nic bogus=1: unknown key "bogus"'        run --guest "$TG" --nic bogus=1
 mistake '--console tty:x: expected stdio, file:PATH, socket:PATH or none' run --guest "$TG" --console tty:x

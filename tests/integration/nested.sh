@@ -162,6 +162,18 @@ if want lifecycle; then
 			said detach 'run -d --json rc=0 \{"id":"i-[0-9a-f]+","record":"/var/lib/cardvisor/instances/i-[0-9a-f]+"\}$'
 		check "a detached guest that powers off at once: wait gives 0" said detach 'json wait rc=0$'
 	fi
+	if ran rootvol; then
+		check "boot volume: volume import of an ext4 root file system (mke2fs -d) prints its id" \
+			said rootvol 'import rc=0 id=vol-[0-9a-f]+$'
+		check "boot volume: run -d --volume id=...,boot, then wait: the guest's exit status 0" \
+			said rootvol 'boot 1: wait rc=0$'
+		check "boot volume: Linux mounted the volume as / itself (no initramfs), read-write" \
+			said rootvol 'boot 1: cvroot: / is /dev/root ext4 rw'
+		check "boot volume: cardvisor put root=/dev/nvme0n1 rootwait rw devtmpfs.mount=1 on the command line" \
+			said rootvol 'boot 1: cvroot: cmdline console=ttyS0 panic=-1 root=/dev/nvme0n1 rootwait rw devtmpfs.mount=1'
+		check "boot volume: a second VM boots the same volume and finds what the first wrote" \
+			said rootvol 'boot 2: cvroot: boots=2$'
+	fi
 fi
 if want reboot; then
 	if ran reboot; then

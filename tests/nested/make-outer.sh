@@ -11,6 +11,9 @@
 #   /nested/cv-testguest.elf   the test guest
 #   /nested/vmlinux, bzImage   the inner guest's kernel (the same package)
 #   /nested/initramfs.cpio     the inner guest's initramfs (tests/boot/init)
+#   /nested/root.img           an ext4 root file system for a boot volume:
+#                              static busybox, tests/nested/rootfs-init as
+#                              /sbin/init (mke2fs -d)
 #   /nested/scenarios.sh       what the outer guest runs (tests/nested/)
 # and with WITH_QEMU=1 also this host's qemu-system-x86_64, its libraries
 # and the firmware its microvm and q35 machines load (for `make bench`).
@@ -58,6 +61,13 @@ if [ "${WITH_QEMU:-0}" = 1 ]; then
 	done
 fi
 install -m 0755 "$here/scenarios.sh" "$tree/nested/scenarios.sh"
+command -v mke2fs >/dev/null || skip "mke2fs is missing (make deps: e2fsprogs)"
+rootfs=$(mktemp -d)
+trap 'rm -rf "$tree" "$rootfs"' EXIT
+mkdir -p "$rootfs/bin" "$rootfs/sbin" "$rootfs/dev" "$rootfs/proc"
+cp /bin/busybox "$rootfs/bin/busybox"
+install -m 0755 "$here/rootfs-init" "$rootfs/sbin/init"
+mke2fs -q -t ext4 -b 4096 -d "$rootfs" "$tree/nested/root.img" 8M >/dev/null
 "$here/../boot/make-initramfs.sh" "$tree/nested/initramfs.cpio" "${debs[0]}"
 
 INIT=$here/init MODULES=$here/modules EXTRA=$tree \

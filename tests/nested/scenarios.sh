@@ -204,6 +204,23 @@ if want lifecycle; then
 	say detach "json wait rc=$?"
 	cardvisor rm "$j_id"
 	section_end detach 0
+
+	# Boot from a volume, as a CI job would: import a root file system
+	# image, run -d with it as the boot volume (no initramfs), wait, read
+	# the console; twice, so the second boot sees what the first wrote.
+	section_begin rootvol
+	rv=$(cardvisor volume import $N/root.img 2>>$OUT/rootvol.out)
+	say rootvol "import rc=$? id=$rv"
+	for b in 1 2; do
+		r_id=$(cardvisor run -d --kernel $N/vmlinux --mem 256M --volume "id=$rv,boot" \
+			--cmdline "console=ttyS0 panic=-1" 2>>$OUT/rootvol.out)
+		cardvisor wait --timeout 240 "$r_id"
+		say rootvol "boot $b: wait rc=$?"
+		cardvisor logs "$r_id" | tr -d '\r' | grep '^cvroot:' |
+			while IFS= read -r l; do say rootvol "boot $b: $l"; done
+		cardvisor rm "$r_id"
+	done
+	section_end rootvol 0
 fi
 
 if want reboot; then

@@ -29,6 +29,10 @@ static void test_spec_parse(void **state)
 	assert_int_equal(v.queues, 2);
 	assert_int_equal(v.burst_s, 1);
 	assert_int_equal(v.hold_s, 30);
+	assert_false(v.boot);
+	assert_int_equal(volume_spec_parse("id=vol-1,boot", &v, err, sizeof(err)), 0);
+	assert_true(v.boot);
+	assert_int_equal(volume_spec_parse("id=vol-1,boot=yes", &v, err, sizeof(err)), -EINVAL);
 
 	assert_int_equal(volume_spec_parse("iops=3000,mbps=125,id=vol-1,burst=5,queues=4",
 					   &v, err, sizeof(err)), 0);

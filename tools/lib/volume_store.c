@@ -73,6 +73,10 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(kv, '=');
 
+		if (!strcmp(kv, "boot")) {
+			v->boot = true;
+			continue;
+		}
 		if (!val) {
 			snprintf(err, errlen, "\"%s\": expected key=value", kv);
 			return -EINVAL;
@@ -130,9 +134,12 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 				return -EINVAL;
 			}
 			v->no_tls = !strcmp(val, "off");
+		} else if (!strcmp(kv, "boot")) {
+			snprintf(err, errlen, "boot=%s: boot takes no value", val);
+			return -EINVAL;
 		} else {
 			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues, "
-				 "hold, tls)", kv);
+				 "hold, tls, boot)", kv);
 			return -EINVAL;
 		}
 	}
