@@ -25,6 +25,7 @@
 
 /* Class codes (PCI Code and ID Assignment spec). */
 #define PCI_CLASS_BRIDGE_HOST     0x060000
+#define PCI_CLASS_STORAGE_SCSI    0x010000  /* mass storage, SCSI: a virtio-blk function (as QEMU) */
 #define PCI_CLASS_STORAGE_NVME    0x010802  /* mass storage, NVM, NVMe I/O */
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 

@@ -22,7 +22,8 @@
 #include "hv/control.h"
 #include "hv/pci.h"
 #include "hv/vfio_user.h"
-#include "hv/virtio_pci.h"
+#include "hv/virtio_blk.h"
+#include "hv/virtio_net.h"
 #include "hv/vm.h"
 #include "tools/lib/harden.h"
 #include "tools/lib/instance.h"
@@ -96,6 +97,31 @@ static int plug_nics(struct vm *vm, const struct instance_desc *desc,
 	return 0;
 }
 
+/*
+ * A volume whose card serves the vhost-user-blk face and that has a slot
+ * is a virtio-blk function here; NVMe volumes came in as vfio-user devices.
+ */
+static int plug_volumes(struct vm *vm, const struct instance_desc *desc,
+			struct virtio_pci **vblks)
+{
+	for (unsigned i = 0; i < desc->nr_volumes; i++) {
+		const struct instance_volume *v = &desc->volumes[i];
+		int ret;
+
+		if (!v->slot)
+			continue;
+		ret = virtio_blk_pci_plug(&vblks[i], vm->pci, &vm->irq, &vm->mem, vm->fd,
+					  v->slot, v->socket);
+		if (ret) {
+			cv_err("volume %s: cannot plug its virtio-blk function at 00:%02x.0 "
+			       "(card socket %s): %s", v->id, v->slot, v->socket,
+			       strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /* Termination signals stop the VM; a dedicated thread takes them synchronously. */
 static void *signal_thread(void *arg)
 {
@@ -158,6 +184,7 @@ int main(int argc, char **argv)
 	struct vm vm;
 	struct vfio_user_dev *cards[CV_INSTANCE_MAX_VFIO_USER] = { 0 };
 	struct virtio_pci *nics[CV_INSTANCE_MAX_NICS] = { 0 };
+	struct virtio_pci *vblks[CV_INSTANCE_MAX_VOLUMES] = { 0 };
 	pthread_t sig_thread;
 	bool verbose = false, seccomp = true;
 	sigset_t set;
@@ -237,7 +264,7 @@ int main(int argc, char **argv)
 
 	status = VM_EXIT_SETUP;
 	if (vm_create(&vm, &cfg) < 0 || plug_vfio_user(&vm, &desc, cards) < 0 ||
-	    plug_nics(&vm, &desc, nics) < 0)
+	    plug_volumes(&vm, &desc, vblks) < 0 || plug_nics(&vm, &desc, nics) < 0)
 		goto out;
 	rundir_path(desc.id, "console.sock", attach_path, sizeof(attach_path));
 	if (console_open(&console, console_spec, attach_path) < 0)
@@ -274,6 +301,9 @@ out:
 	for (unsigned i = 0; i < desc.nr_nics; i++)
 		if (nics[i])
 			virtio_pci_unplug(nics[i]);
+	for (unsigned i = 0; i < desc.nr_volumes; i++)
+		if (vblks[i])
+			virtio_pci_unplug(vblks[i]);
 	vm_destroy(&vm);
 	free(blob);
 	return status;

@@ -19,6 +19,7 @@ union vuc_payload {
 	struct vhost_user_vring_state state;
 	struct vhost_user_vring_addr addr;
 	struct vhost_user_memory mem;
+	struct vhost_user_config config;
 };
 
 struct vuc_msg {
@@ -342,6 +343,29 @@ int vuc_set_vring_enable(struct vuc *c, unsigned idx, bool enable)
 	if (!(c->features & VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES)))
 		return 0;
 	return vring_state(c, VHOST_USER_SET_VRING_ENABLE, idx, enable);
+}
+
+int vuc_get_config(struct vuc *c, uint32_t offset, void *buf, uint32_t len)
+{
+	struct vuc_msg m = { .p.config = { .offset = offset, .size = len } };
+	int r;
+
+	if (!(c->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG)))
+		return -EOPNOTSUPP;
+	if (len > VHOST_USER_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	/* The reply has the same window: offset, size and flags, then the bytes. */
+	r = request(c, &m, VHOST_USER_GET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + len, NULL, 0,
+		    VHOST_USER_CONFIG_HDR_SIZE + len);
+	if (r)
+		return r;
+	if (m.p.config.offset != offset || m.p.config.size != len) {
+		cv_err("vhost-user: %s: GET_CONFIG of %u bytes at %u answered %u at %u", c->path,
+		       len, offset, m.p.config.size, m.p.config.offset);
+		return fail(c, VHOST_USER_GET_CONFIG, -EPROTO, "bad reply");
+	}
+	memcpy(buf, m.p.config.region, len);
+	return 0;
 }
 
 int vuc_get_vring_base(struct vuc *c, unsigned idx, uint16_t *base)

@@ -32,8 +32,14 @@ struct vuc {
 	uint64_t protocol_features; /* negotiated with SET_PROTOCOL_FEATURES */
 };
 
-/* The protocol features cv-hv asks for when the back-end offers them. */
-#define VUC_PROTOCOL_FEATURES VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK)
+/*
+ * The protocol features cv-hv asks for when the back-end offers them:
+ * acks, and the device's configuration space (a virtio-blk back-end's
+ * capacity and limits).
+ */
+#define VUC_PROTOCOL_FEATURES                                   \
+	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |          \
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG))
 
 /*
  * Connect to @path and do the session's opening: GET_FEATURES, the protocol
@@ -70,5 +76,10 @@ int vuc_set_vring_call(struct vuc *c, unsigned idx, int fd);
 int vuc_set_vring_enable(struct vuc *c, unsigned idx, bool enable);
 /* Stop the ring; @base gets the back-end's next available index. */
 int vuc_get_vring_base(struct vuc *c, unsigned idx, uint16_t *base);
+/*
+ * GET_CONFIG: @len bytes of the device configuration space at @offset.
+ * -EOPNOTSUPP when the back-end did not offer PROTOCOL_F_CONFIG.
+ */
+int vuc_get_config(struct vuc *c, uint32_t offset, void *buf, uint32_t len);
 
 #endif /* CV_HV_VHOST_USER_CLIENT_H */

@@ -21,15 +21,15 @@
 #include "hv/vhost_user_client.h"
 #include "tools/lib/log.h"
 
-/* §5.1.2: one queue pair (receiveq1, transmitq1); no control queue. */
-#define VP_QUEUES 2
+/* Queues a device type may ask for (struct virtio_pci_type's setup). */
+#define VP_QUEUES_MAX VIRTIO_PCI_QUEUES_MAX
 /* Largest queue offered; the driver may pick a smaller power of 2 (§4.1.4.3.2). */
 #define VP_QUEUE_MAX 256
 /* MSI-X: vector 0 for configuration changes, one per queue (as Linux asks). */
-#define VP_VECTORS (1 + VP_QUEUES)
+#define VP_VECTORS_MAX (1 + VP_QUEUES_MAX)
 
 /* §4.1.2.1: modern devices are 0x1040 + the virtio device ID, revision >= 1. */
-#define VP_DEVICE_ID (0x1040 + VIRTIO_ID_NET)
+#define VP_DEVICE_ID_BASE 0x1040
 #define VP_REVISION 1
 /* §4.1.2.1 asks for a subsystem device ID of 0x40 or more; QEMU's value. */
 #define VP_SUBSYSTEM_ID 0x1100
@@ -50,21 +50,12 @@
 #define VP_COMMON_LEN 0x38
 
 /*
- * Features the back-end implements that pass through to the driver when
- * the back-end offers them: ring layout options (§6) and the net header's
- * offloads (§5.1.3).  MQ and CTRL_VQ are not among them: this transport has
- * one queue pair and no control queue.  The front-end adds what it
- * emulates itself: MAC and link STATUS in the device configuration.
+ * The ring layout options (§6) every device type passes through when the
+ * back-end offers them; a type adds its own (struct virtio_pci_type).
  */
-#define VP_BACKEND_FEATURES                                                     \
-	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |     \
-	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |     \
-	 VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |     \
-	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) | \
-	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO) |  \
-	 VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |  \
-	 VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_HOST_UFO))
-#define VP_FRONTEND_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
+#define VP_RING_FEATURES                                                    \
+	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | \
+	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
 
 struct vp_queue {
 	uint16_t size;
@@ -78,10 +69,13 @@ struct vp_queue {
 struct virtio_pci {
 	pthread_mutex_t lock; /* everything below; taken after the function's lock */
 	char name[32];
+	const struct virtio_pci_type *type;
+	uint64_t backend_features; /* VP_RING_FEATURES and the type's */
+	unsigned nr_queues, nr_vectors;
 	struct pci_config cfg;
 	int msix_cap, pci_cfg_cap;
 	struct msix msix;
-	int call[VP_VECTORS]; /* one per vector, bound as its irqfd */
+	int call[VP_VECTORS_MAX]; /* one per vector, bound as its irqfd */
 	int call_sink;        /* for queues without a vector: never read */
 	struct pci_bus *bus;
 	unsigned slot;
@@ -98,8 +92,9 @@ struct virtio_pci {
 	uint8_t generation;
 	uint16_t queue_select;
 	uint8_t isr;
-	struct vp_queue q[VP_QUEUES];
-	struct virtio_net_config net;
+	struct vp_queue q[VP_QUEUES_MAX];
+	uint8_t config[VIRTIO_PCI_CONFIG_MAX]; /* the type's device configuration (§4.1.4.6) */
+	uint32_t config_len;
 
 	/* The back-end. */
 	char path[sizeof(((struct vuc *)0)->path)];
@@ -146,13 +141,13 @@ static bool backend_up(const struct virtio_pci *vp)
 
 static int call_fd(const struct virtio_pci *vp, uint16_t vector)
 {
-	return vector < VP_VECTORS ? vp->call[vector] : vp->call_sink;
+	return vector < vp->nr_vectors ? vp->call[vector] : vp->call_sink;
 }
 
 static int backend_set_features(struct virtio_pci *vp)
 {
 	/* Acking PROTOCOL_FEATURES makes rings start disabled until SET_VRING_ENABLE. */
-	return vuc_set_features(&vp->vu, (vp->driver_features & VP_BACKEND_FEATURES) |
+	return vuc_set_features(&vp->vu, (vp->driver_features & vp->backend_features) |
 				(vp->vu.features &
 				 VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES)));
 }
@@ -192,7 +187,7 @@ static int backend_start(struct virtio_pci *vp, bool resume)
 {
 	int r = vuc_set_mem_table(&vp->vu, vp->mem);
 
-	for (unsigned i = 0; i < VP_QUEUES && !r; i++) {
+	for (unsigned i = 0; i < vp->nr_queues && !r; i++) {
 		uint16_t base = 0;
 
 		if (!vp->q[i].enable)
@@ -213,7 +208,7 @@ static int backend_start(struct virtio_pci *vp, bool resume)
  */
 static void backend_stop(struct virtio_pci *vp)
 {
-	for (unsigned i = 0; i < VP_QUEUES; i++) {
+	for (unsigned i = 0; i < vp->nr_queues; i++) {
 		uint16_t base;
 
 		if (!vp->q[i].started)
@@ -231,15 +226,15 @@ static void device_reset(struct virtio_pci *vp)
 {
 	backend_stop(vp);
 	if (backend_up(vp))
-		vp->device_features = (vp->vu.features & VP_BACKEND_FEATURES) |
-				      VP_FRONTEND_FEATURES;
+		vp->device_features = (vp->vu.features & vp->backend_features) |
+				      vp->type->frontend_features;
 	vp->driver_features = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->msix_config = VIRTIO_MSI_NO_VECTOR;
 	vp->status = 0;
 	vp->queue_select = 0;
 	vp->isr = 0;
-	for (unsigned i = 0; i < VP_QUEUES; i++) {
+	for (unsigned i = 0; i < vp->nr_queues; i++) {
 		struct vp_queue *q = &vp->q[i];
 
 		q->size = VP_QUEUE_MAX;
@@ -319,10 +314,10 @@ static bool queue_valid(const struct virtio_pci *vp, const struct vp_queue *q)
 static uint16_t vector_checked(struct virtio_pci *vp, uint32_t v)
 {
 	/* §4.1.5.1.2: a vector the device cannot use reads back NO_VECTOR. */
-	if (v < VP_VECTORS || v == VIRTIO_MSI_NO_VECTOR)
+	if (v < vp->nr_vectors || v == VIRTIO_MSI_NO_VECTOR)
 		return (uint16_t)v;
 	cv_err_once("virtio-pci: %s: MSI-X vector %u of %u: NO_VECTOR", vp->name, v,
-		    VP_VECTORS);
+		    vp->nr_vectors);
 	return VIRTIO_MSI_NO_VECTOR;
 }
 
@@ -349,7 +344,7 @@ static void set_half(uint64_t *v, unsigned sel, uint32_t val)
 
 static uint32_t common_read(struct virtio_pci *vp, uint64_t off)
 {
-	struct vp_queue *q = vp->queue_select < VP_QUEUES ? &vp->q[vp->queue_select] : NULL;
+	struct vp_queue *q = vp->queue_select < vp->nr_queues ? &vp->q[vp->queue_select] : NULL;
 
 	switch (off) {
 	case VIRTIO_PCI_COMMON_DFSELECT: return vp->dfselect;
@@ -357,7 +352,7 @@ static uint32_t common_read(struct virtio_pci *vp, uint64_t off)
 	case VIRTIO_PCI_COMMON_GFSELECT: return vp->gfselect;
 	case VIRTIO_PCI_COMMON_GF: return half(vp->driver_features, vp->gfselect);
 	case VIRTIO_PCI_COMMON_MSIX: return vp->msix_config;
-	case VIRTIO_PCI_COMMON_NUMQ: return VP_QUEUES;
+	case VIRTIO_PCI_COMMON_NUMQ: return vp->nr_queues;
 	case VIRTIO_PCI_COMMON_STATUS: return vp->status;
 	case VIRTIO_PCI_COMMON_CFGGENERATION: return vp->generation;
 	case VIRTIO_PCI_COMMON_Q_SELECT: return vp->queue_select;
@@ -454,9 +449,9 @@ static void common_write(struct virtio_pci *vp, uint64_t off, uint32_t v)
 			    vp->name, (unsigned long long)off);
 		return;
 	}
-	if (vp->queue_select >= VP_QUEUES) {
+	if (vp->queue_select >= vp->nr_queues) {
 		cv_err_once("virtio-pci: %s: write to queue %u of %u ignored", vp->name,
-			    vp->queue_select, VP_QUEUES);
+			    vp->queue_select, vp->nr_queues);
 		return;
 	}
 	queue_write(vp, &vp->q[vp->queue_select], off, v);
@@ -498,7 +493,7 @@ static void notify_access(struct virtio_pci *vp, uint64_t off, bool is_write)
 	 * Only reached when the ioeventfd did not take the write (an access
 	 * size KVM did not match, or no KVM); it lands on the same eventfd.
 	 */
-	if (!is_write || i >= VP_QUEUES)
+	if (!is_write || i >= vp->nr_queues)
 		return;
 	if (write(vp->q[i].kick, &one, sizeof(one)) != sizeof(one))
 		cv_err_once("virtio-pci: %s: kick of queue %llu lost", vp->name,
@@ -529,10 +524,10 @@ static void bar4_access(struct virtio_pci *vp, uint64_t off, void *data, uint32_
 		break;
 	case VP_DEVICE_OFF:
 		if (is_write)
-			cv_err_once("virtio-pci: %s: write to read-only net config %#llx "
+			cv_err_once("virtio-pci: %s: write to read-only device config %#llx "
 				    "ignored", vp->name, (unsigned long long)roff);
-		else if (roff + len <= sizeof(vp->net))
-			memcpy(data, (uint8_t *)&vp->net + roff, len);
+		else if (roff + len <= vp->config_len)
+			memcpy(data, vp->config + roff, len);
 		break;
 	case VP_NOTIFY_OFF:
 		notify_access(vp, roff, is_write);
@@ -563,7 +558,7 @@ static void vp_bar_desc(void *opaque, unsigned bar, struct pci_bar_desc *desc)
 
 static void ioeventfds(struct virtio_pci *vp, bool assign)
 {
-	for (unsigned i = 0; i < VP_QUEUES; i++) {
+	for (unsigned i = 0; i < vp->nr_queues; i++) {
 		/* The driver writes the 16-bit queue index (§4.1.5.2). */
 		struct kvm_ioeventfd io = {
 			.addr = vp->notify_base + VP_NOTIFY_OFF + i * VP_NOTIFY_MULT,
@@ -676,8 +671,9 @@ static int build_config(struct virtio_pci *vp)
 	struct pci_config *c = &vp->cfg;
 	int r, cap;
 
-	r = pci_config_init(c, PCI_CFG_SPACE_SIZE, CV_PCI_VENDOR_QUMRANET, VP_DEVICE_ID,
-			    PCI_CLASS_NETWORK_ETHERNET, VP_REVISION);
+	r = pci_config_init(c, PCI_CFG_SPACE_SIZE, CV_PCI_VENDOR_QUMRANET,
+			    VP_DEVICE_ID_BASE + vp->type->device_id, vp->type->pci_class,
+			    VP_REVISION);
 	if (r)
 		return r;
 	pci_config_set(c, PCI_SUBSYSTEM_VENDOR_ID, 2, CV_PCI_VENDOR_QUMRANET);
@@ -688,7 +684,8 @@ static int build_config(struct virtio_pci *vp)
 			.size = VP_BAR_SIZE, .mem64 = true, .prefetch = true });
 	if (r)
 		return r;
-	vp->msix_cap = msix_cap_add(c, VP_VECTORS, VP_MSIX_BAR, 0, VP_MSIX_BAR, VP_MSIX_PBA_OFF);
+	vp->msix_cap = msix_cap_add(c, vp->nr_vectors, VP_MSIX_BAR, 0, VP_MSIX_BAR,
+				    VP_MSIX_PBA_OFF);
 	if (vp->msix_cap < 0)
 		return vp->msix_cap;
 	if ((r = vendor_cap(c, VIRTIO_PCI_CAP_COMMON_CFG, sizeof(struct virtio_pci_cap),
@@ -696,10 +693,10 @@ static int build_config(struct virtio_pci *vp)
 	    (r = vendor_cap(c, VIRTIO_PCI_CAP_ISR_CFG, sizeof(struct virtio_pci_cap),
 			    VP_ISR_OFF, 1)) < 0 ||
 	    (r = vendor_cap(c, VIRTIO_PCI_CAP_DEVICE_CFG, sizeof(struct virtio_pci_cap),
-			    VP_DEVICE_OFF, sizeof(struct virtio_net_config))) < 0)
+			    VP_DEVICE_OFF, vp->config_len)) < 0)
 		return r;
 	cap = vendor_cap(c, VIRTIO_PCI_CAP_NOTIFY_CFG, sizeof(struct virtio_pci_notify_cap),
-			 VP_NOTIFY_OFF, VP_QUEUES * VP_NOTIFY_MULT);
+			 VP_NOTIFY_OFF, vp->nr_queues * VP_NOTIFY_MULT);
 	if (cap < 0)
 		return cap;
 	pci_config_set(c, (uint32_t)cap + VIRTIO_PCI_NOTIFY_CAP_MULT, 4, VP_NOTIFY_MULT);
@@ -717,16 +714,24 @@ static int build_config(struct virtio_pci *vp)
 	return 0;
 }
 
-/* The back-end went away: the guest keeps running with the link down. */
+/* The back-end came or went: the type's configuration says so (a link), if it can. */
+static void backend_link(struct virtio_pci *vp, bool up)
+{
+	if (!vp->type->backend_link)
+		return;
+	vp->type->backend_link(vp->config, up);
+	config_changed(vp);
+}
+
+/* The back-end went away: the guest keeps running (a NIC's link down). */
 static void backend_lost(struct virtio_pci *vp)
 {
-	cv_warn("virtio-pci: %s: back-end %s gone; link down, reconnecting", vp->name,
-		vp->path);
+	cv_warn("virtio-pci: %s: back-end %s gone; %sreconnecting", vp->name, vp->path,
+		vp->type->backend_link ? "link down, " : "");
 	vuc_close(&vp->vu);
-	for (unsigned i = 0; i < VP_QUEUES; i++)
+	for (unsigned i = 0; i < vp->nr_queues; i++)
 		vp->q[i].started = false;
-	vp->net.status = 0;
-	config_changed(vp);
+	backend_link(vp, false);
 	vp->outage_logged = false;
 }
 
@@ -737,7 +742,7 @@ static void backend_lost(struct virtio_pci *vp)
  */
 static void backend_replay(struct virtio_pci *vp)
 {
-	uint64_t missing = vp->driver_features & VP_BACKEND_FEATURES & ~vp->vu.features;
+	uint64_t missing = vp->driver_features & vp->backend_features & ~vp->vu.features;
 	int r = 0;
 
 	if (missing) {
@@ -759,9 +764,9 @@ static void backend_replay(struct virtio_pci *vp)
 		}
 	}
 	vp->reconnects++;
-	cv_info("virtio-pci: %s: back-end %s reconnected; link up", vp->name, vp->path);
-	vp->net.status = VIRTIO_NET_S_LINK_UP;
-	config_changed(vp);
+	cv_info("virtio-pci: %s: back-end %s reconnected%s", vp->name, vp->path,
+		vp->type->backend_link ? "; link up" : "");
+	backend_link(vp, true);
 }
 
 static void backend_reconnect(struct virtio_pci *vp)
@@ -805,10 +810,10 @@ static void *monitor(void *arg)
 
 static int make_eventfds(struct virtio_pci *vp)
 {
-	for (unsigned i = 0; i < VP_QUEUES; i++)
+	for (unsigned i = 0; i < vp->nr_queues; i++)
 		if ((vp->q[i].kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 			return -errno;
-	for (unsigned v = 0; v < VP_VECTORS; v++)
+	for (unsigned v = 0; v < vp->nr_vectors; v++)
 		if ((vp->call[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 			return -errno;
 	vp->call_sink = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -819,10 +824,10 @@ static void vp_free(struct virtio_pci *vp, bool msix)
 {
 	if (msix)
 		msix_destroy(&vp->msix);
-	for (unsigned i = 0; i < VP_QUEUES; i++)
+	for (unsigned i = 0; i < VP_QUEUES_MAX; i++)
 		if (vp->q[i].kick >= 0)
 			close(vp->q[i].kick);
-	for (unsigned v = 0; v < VP_VECTORS; v++)
+	for (unsigned v = 0; v < VP_VECTORS_MAX; v++)
 		if (vp->call[v] >= 0)
 			close(vp->call[v]);
 	if (vp->call_sink >= 0)
@@ -832,10 +837,10 @@ static void vp_free(struct virtio_pci *vp, bool msix)
 	free(vp);
 }
 
-int virtio_net_pci_plug(struct virtio_pci **out, struct pci_bus *bus,
-			struct irq_routing *irq, const struct guest_mem *mem,
-			int vm_fd, unsigned slot, const char *socket_path,
-			const uint8_t mac[6])
+int virtio_pci_plug(struct virtio_pci **out, const struct virtio_pci_type *type,
+		    const void *arg, struct pci_bus *bus, struct irq_routing *irq,
+		    const struct guest_mem *mem, int vm_fd, unsigned slot,
+		    const char *socket_path)
 {
 	struct virtio_pci *vp = calloc(1, sizeof(*vp));
 	bool msix = false;
@@ -845,12 +850,14 @@ int virtio_net_pci_plug(struct virtio_pci **out, struct pci_bus *bus,
 		return -ENOMEM;
 	pthread_mutex_init(&vp->lock, NULL);
 	vp->vu.fd = vp->call_sink = -1;
-	for (unsigned i = 0; i < VP_QUEUES; i++)
+	for (unsigned i = 0; i < VP_QUEUES_MAX; i++)
 		vp->q[i].kick = -1;
-	for (unsigned v = 0; v < VP_VECTORS; v++)
+	for (unsigned v = 0; v < VP_VECTORS_MAX; v++)
 		vp->call[v] = -1;
-	snprintf(vp->name, sizeof(vp->name), "virtio-net@00:%02x.0", slot);
+	snprintf(vp->name, sizeof(vp->name), "%s@00:%02x.0", type->name, slot);
 	snprintf(vp->path, sizeof(vp->path), "%s", socket_path);
+	vp->type = type;
+	vp->backend_features = VP_RING_FEATURES | type->backend_features;
 	vp->bus = bus;
 	vp->slot = slot;
 	vp->mem = mem;
@@ -868,21 +875,31 @@ int virtio_net_pci_plug(struct virtio_pci **out, struct pci_bus *bus,
 		r = -EPROTO;
 		goto fail;
 	}
+	/* The type fills its configuration and says how many queues it has. */
+	vp->config_len = sizeof(vp->config);
+	r = type->setup(&vp->vu, arg, vp->config, &vp->config_len, &vp->nr_queues);
+	if (!r && (!vp->nr_queues || vp->nr_queues > VP_QUEUES_MAX ||
+		   vp->config_len > sizeof(vp->config)))
+		r = -EINVAL;
+	if (r) {
+		cv_err("virtio-pci: %s: back-end %s: no device configuration: %s", vp->name,
+		       socket_path, strerror(-r));
+		goto fail;
+	}
+	vp->nr_vectors = 1 + vp->nr_queues;
 	r = build_config(vp);
 	if (r)
 		goto fail;
-	r = msix_init(&vp->msix, irq, VP_VECTORS, vp->name);
+	r = msix_init(&vp->msix, irq, vp->nr_vectors, vp->name);
 	if (r)
 		goto fail;
 	msix = true;
 	r = make_eventfds(vp);
-	for (unsigned v = 0; v < VP_VECTORS && !r; v++)
+	for (unsigned v = 0; v < vp->nr_vectors && !r; v++)
 		r = msix_vector_bind(&vp->msix, v, vp->call[v]);
 	if (r)
 		goto fail;
 	device_reset(vp);
-	memcpy(vp->net.mac, mac, sizeof(vp->net.mac));
-	vp->net.status = VIRTIO_NET_S_LINK_UP;
 
 	r = pci_bus_plug(bus, slot, 0, &vp_ops, vp, vp->name);
 	if (r)
@@ -892,8 +909,8 @@ int virtio_net_pci_plug(struct virtio_pci **out, struct pci_bus *bus,
 		pci_bus_unplug(bus, slot, 0);
 		goto fail;
 	}
-	cv_info("virtio-pci: %s: back-end %s, features %#llx", vp->name, socket_path,
-		(unsigned long long)vp->device_features);
+	cv_info("virtio-pci: %s: back-end %s, %u queues, features %#llx", vp->name, socket_path,
+		vp->nr_queues, (unsigned long long)vp->device_features);
 	*out = vp;
 	return 0;
 fail:

@@ -113,8 +113,10 @@ static void usage(FILE *f)
 		"                     either rate, default 1) ,queues=N (default 2)\n"
 		"                     ,hold=SECONDS (I/O waits this long for an unreachable\n"
 		"                     cv-storaged, then fails retryably; default 30)\n"
-		"                     ,tls=off (no TLS: a target without it) ,boot (the\n"
-		"                     root file system of --kernel: root=/dev/nvme0n1).  Volumes\n"
+		"                     ,tls=off (no TLS: a target without it)\n"
+		"                     ,face=virtio-blk (the guest sees virtio-blk, not NVMe)\n"
+		"                     ,boot (the root file system of --kernel: root=/dev/nvme0n1,\n"
+		"                     /dev/vda for virtio-blk).  Volumes\n"
 		"                     live in %s; cv-storaged is started on\n"
 		"                     127.0.0.1:4420 (CARDVISOR_STORAGED) if not running\n"
 		"  --nic SPEC         an ENI as a virtio-net device (repeatable): SPEC is\n"
@@ -185,7 +187,8 @@ struct run_volume {
 /*
  * The ,boot volume of a Linux guest (at most one): plugged before the
  * other volumes, so it is the first NVMe controller Linux finds and its
- * namespace /dev/nvme0n1 (with several volumes that is Linux's probe
+ * namespace /dev/nvme0n1, or /dev/vda with face=virtio-blk (with several
+ * volumes that is Linux's probe
  * order, which follows the slots in practice; an initrd that mounts by
  * UUID does not depend on it), and the kernel told to mount it as root,
  * waiting for it, read-write; without an initrd devtmpfs too, since a
@@ -218,7 +221,8 @@ static int boot_volume_arrange(struct instance_desc *d, struct run_volume *vols,
 				"give one of them\n");
 		return -EINVAL;
 	}
-	if (snprintf(cmdline, len, "%s root=/dev/nvme0n1 rootwait rw%s", d->cmdline,
+	if (snprintf(cmdline, len, "%s root=/dev/%s rootwait rw%s", d->cmdline,
+		     vols[boot].spec.virtio_blk ? "vda" : "nvme0n1",
 		     d->initrd ? "" : " devtmpfs.mount=1") >= (int)len) {
 		fprintf(stderr, "cardvisor run: --cmdline is too long for a boot volume's root=\n");
 		return -EINVAL;
@@ -262,13 +266,17 @@ static int card_describe(struct run_card *c, const char *binary, const char *fla
 
 /*
  * Make every volume exist, and describe it and its card's PCI function in
- * @d: one cv-ebs per volume, serving NVMe on <dir>/<id>.sock.
+ * @d: one cv-ebs per volume, serving on <dir>/<id>.sock either NVMe (a
+ * vfio-user function) or, with face=virtio-blk, vhost-user-blk for the
+ * virtio-blk function cv-hv plugs at the volume's slot.  Volumes take the
+ * slots from CARD_FIRST_SLOT in order, after the --vfio-user devices.
  */
 static int volumes_describe(struct instance_desc *d, struct run_volume *vols, unsigned n,
 			    struct run_card *cards, const char *dir, char *target,
 			    size_t target_len)
 {
 	char storaged[PATH_MAX];
+	unsigned nr_vblk = 0;
 	int ret;
 
 	if (!n)
@@ -282,6 +290,7 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 		struct run_volume *v = &vols[i];
 		struct run_card *c = &cards[i];
 		uint64_t burst = v->spec.burst_s;
+		unsigned slot = CARD_FIRST_SLOT + d->nr_vfio_user + nr_vblk;
 
 		ret = volume_store_prepare(&v->spec, v->key, v->psk, sizeof(v->key));
 		if (!ret)
@@ -290,13 +299,14 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 			return ret;
 		if (snprintf(v->nqn, sizeof(v->nqn), "%s%s", VOLUME_STORE_NQN_PREFIX,
 			     v->spec.id) >= (int)sizeof(v->nqn) ||
-		    d->nr_vfio_user == CV_INSTANCE_MAX_VFIO_USER) {
+		    d->nr_vfio_user == CV_INSTANCE_MAX_VFIO_USER || slot >= NIC_FIRST_SLOT) {
 			fprintf(stderr, "cardvisor run: no room for volume %s\n", v->spec.id);
 			return -ENOSPC;
 		}
-		card_what(c, "volume %s (%llu MiB, %u queues%s)", v->spec.id,
+		card_what(c, "volume %s (%llu MiB, %u queues%s%s)", v->spec.id,
 			  (unsigned long long)(v->spec.size >> 20), v->spec.queues,
-			  v->spec.iops || v->spec.bps ? ", rate-limited" : "");
+			  v->spec.iops || v->spec.bps ? ", rate-limited" : "",
+			  v->spec.virtio_blk ? ", virtio-blk" : "");
 		d->volumes[d->nr_volumes++] = (struct instance_volume){
 			.id = v->spec.id, .target = target, .subnqn = v->nqn,
 			.key_file = v->key, .tls_psk_file = v->spec.no_tls ? NULL : v->psk,
@@ -305,8 +315,14 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 			.iops = v->spec.iops, .iops_burst = v->spec.iops * burst,
 			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst,
 			.hold_ms = v->spec.hold_s * 1000 };
+		if (v->spec.virtio_blk) {
+			d->volumes[d->nr_volumes - 1].face = "vhost-user-blk";
+			d->volumes[d->nr_volumes - 1].slot = slot;
+			nr_vblk++;
+			continue;
+		}
 		d->vfio_user[d->nr_vfio_user] = (struct instance_vfio_user){
-			.socket = c->proc.socket, .slot = CARD_FIRST_SLOT + d->nr_vfio_user };
+			.socket = c->proc.socket, .slot = slot };
 		d->nr_vfio_user++;
 	}
 	return 0;

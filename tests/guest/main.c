@@ -22,6 +22,7 @@
 #include "tests/guest/smp.h"
 #include "tests/guest/tsc.h"
 #include "tests/guest/user.h"
+#include "tests/guest/virtio_blk.h"
 #include "tests/guest/workload.h"
 
 _Static_assert(ENTRY_PVH_NOTE_TYPE == XEN_ELFNOTE_PHYS32_ENTRY,
@@ -146,13 +147,17 @@ void main(const struct hvm_start_info *si)
 	 * instruction.
 	 */
 	bool nvme_wl = workload_requested(cmdline), net_wl = netwl_requested(cmdline);
+	bool vblk_wl = vblk_requested(cmdline);
 	bool user = cmdline_has_word(cmdline, "user");
-	if (nvme_wl || net_wl)
+	if (nvme_wl || net_wl || vblk_wl)
 		tsc_init();
 	if (nvme_wl && (user ? user_run(workload_run, cmdline) : workload_run(cmdline)))
 		fail("nvme");
 	if (net_wl && (user ? user_run(netwl_run, cmdline) : netwl_run(cmdline)))
 		fail("net");
+	/* virtio-blk: at ring 0 (PCI configuration), polled. */
+	if (vblk_wl && vblk_run(cmdline))
+		fail("vblk");
 
 	if (online != madt.cpus)
 		fail("cpus offline");

@@ -74,6 +74,7 @@ mistake '--mem 65M: need at least 64M, in whole multiples of 2M' run --guest "$T
 mistake '--volume size=1X: size=1X: expected a size' run --guest "$TG" --volume size=1X
 mistake '--volume colour=red: unknown key "colour"' run --guest "$TG" --volume colour=red
 mistake '--volume size=1G,boot=yes: boot=yes: boot takes no value' run --kernel "$TMP/file" --volume size=1G,boot=yes
+mistake '--volume size=1G,face=scsi: face=scsi: nvme or virtio-blk' run --guest "$TG" --volume size=1G,face=scsi
 mistake 'more than one --volume with boot'          run --kernel "$TMP/file" --volume size=1G,boot --volume size=1G,boot
 mistake 'a boot volume goes with --kernel'          run --guest "$TG" --volume size=1G,boot
 mistake '--cmdline names root= and a --volume has boot' run --kernel "$TMP/file" --cmdline root=/dev/vda --volume size=1G,boot

@@ -71,6 +71,18 @@ if want testguest; then
 			"^cvguest: net imds instance-id=$(grep -oP 'instance \Ki-[0-9a-f]+' "$TMP/tgnet.out" | head -n1)\$"
 		expect_rc tgnet "test guest network: exit status 0" 0
 	fi
+	if ran tgvblk; then
+		expect tgvblk "test guest virtio-blk: cv-hv's virtio-blk function, configuration from cv-ebs (64 MiB, 4 KiB blocks)" \
+			'^cvguest: vblk device 00:[0-9a-f]+\.0 capacity=131072 sectors blk_size=4096 '
+		expect tgvblk "test guest virtio-blk: GET_ID answers the volume id" \
+			"^cvguest: vblk serial \"$(grep -aoP 'volume \Kvol-[0-9a-f]+(?= \()' "$TMP/tgvblk.out" | head -n1 | tr -d -)\" status=0"
+		expect tgvblk "test guest virtio-blk: 1024 blocks written through NVMe/TCP" '^cvguest: vblk write ok blocks=1024'
+		expect tgvblk "test guest virtio-blk: FLUSH passes" '^cvguest: vblk flush ok status=0'
+		expect tgvblk "test guest virtio-blk: every block reads back as written" '^cvguest: vblk read ok blocks=1024'
+		expect tgvblk "test guest virtio-blk: a read past the capacity fails with IOERR" \
+			'^cvguest: vblk past-end read status=1 ok'
+		expect_rc tgvblk "test guest virtio-blk: exit status 0" 0
+	fi
 fi
 
 # --- Debian's kernel with its cards -------------------------------------------
@@ -106,6 +118,17 @@ if want linux; then
 		cvboot_check bz persisted \
 			"second boot, new VM and cards, same volume: the file the first boot wrote is intact" \
 			"sha256=$(cvboot_sha256)\$"
+	fi
+	if ran vda; then
+		vol=$(grep -aoP 'volume \Kvol-[0-9a-f]+(?= \()' "$TMP/vda.out" | head -n1)
+		expect vda "virtio-blk face: cv-hv plugged a virtio-blk function for cv-ebs" \
+			'virtio-blk@[0-9a-f:.]+: back-end .*, 2 queues'
+		cvboot_check vda disk "virtio-blk face: Linux's virtio_blk finds the volume as vda, serial ${vol/-/}" \
+			"^vda [0-9]+ MiB serial=${vol/-/}\$"
+		cvboot_check vda persisted \
+			"virtio-blk face, third boot, same volume: the file the NVMe boots wrote is intact" \
+			"sha256=$(cvboot_sha256)\$"
+		expect_rc vda "virtio-blk face: powers off, exit status 0" 0
 	fi
 fi
 

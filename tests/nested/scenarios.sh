@@ -124,6 +124,7 @@ if want testguest; then
 	vol=$(volume_of tgnvme)
 	vm tgrand 120 $TG --mem 128M --cmdline "nvme-rand user qd=32 ops=4000 queues=2" --volume "id=$vol"
 	vm tgnet 120 $TG --mem 128M --cmdline "net-dhcp net-ping net-imds" $NIC
+	vm tgvblk 120 $TG --mem 128M --cmdline "vblk blocks=1024" --volume size=64M,face=virtio-blk
 fi
 
 # --- Debian's kernel with a NIC and a volume: PVH, then bzImage on the same volume
@@ -133,6 +134,9 @@ if want linux; then
 	vol=$(volume_of pvh)
 	vm bz 300 --kernel $N/bzImage $LINUX $NIC --volume "id=$vol" \
 		--cmdline "$LINUX_CMDLINE cvboot=net,verify"
+	# The same volume on cv-ebs's other face: Linux's virtio_blk driver.
+	vm vda 300 --kernel $N/vmlinux $LINUX --volume "id=$vol,face=virtio-blk" \
+		--cmdline "$LINUX_CMDLINE cvboot=verify"
 fi
 
 # --- lifecycle of a Linux guest ----------------------------------------------

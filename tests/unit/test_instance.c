@@ -143,6 +143,43 @@ static void test_volumes_round_trip(void **state)
 	free(blob);
 }
 
+/* A vhost-user-blk volume with a slot is cv-hv's virtio-blk function; other volumes have none. */
+static void test_volume_slot(void **state)
+{
+	struct instance_desc in = sample, d;
+	void *blob;
+	size_t size;
+
+	(void)state;
+	in.volumes[0] = (struct instance_volume){
+		.id = "vol-0a", .target = "127.0.0.1:4420",
+		.subnqn = "nqn.2026-11.io.cardvisor:vol-0a", .key_file = "/k/vol-0a.key",
+		.socket = "/run/x/vol-0a.sock", .queues = 2, .face = "vhost-user-blk", .slot = 5 };
+	in.volumes[1] = in.volumes[0];
+	in.volumes[1].id = "vol-0b";
+	in.volumes[1].face = NULL;
+	in.volumes[1].slot = 0;
+	in.nr_volumes = 2;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), 0);
+	assert_int_equal(d.volumes[0].slot, 5);
+	assert_string_equal(d.volumes[0].face, "vhost-user-blk");
+	assert_int_equal(d.volumes[1].slot, 0);
+	assert_null(d.volumes[1].face);
+	free(blob);
+
+	/* A slot for an NVMe face, or past the 32 devices of bus 0, is refused. */
+	in.volumes[1].slot = 6;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+	in.volumes[1].slot = 0;
+	in.volumes[0].slot = 32;
+	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
+	assert_int_equal(instance_from_fdt(blob, size, &d), -EINVAL);
+	free(blob);
+}
+
 static void test_nics_round_trip(void **state)
 {
 	struct instance_desc in = sample, d;
@@ -215,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_optional_fields_absent),
 		cmocka_unit_test(test_rejects_bad_blobs),
+		cmocka_unit_test(test_volume_slot),
 		cmocka_unit_test(test_volumes_round_trip),
 		cmocka_unit_test(test_nics_round_trip),
 		cmocka_unit_test(test_ids),

@@ -36,7 +36,7 @@
 #include "guest-abi/virtio.h"
 #include "hv/msix.h"
 #include "hv/pci.h"
-#include "hv/virtio_pci.h"
+#include "hv/virtio_net.h"
 #include "tests/unit/fixture.h"
 
 #define SLOT 5

@@ -33,6 +33,11 @@ static void test_spec_parse(void **state)
 	assert_int_equal(volume_spec_parse("id=vol-1,boot", &v, err, sizeof(err)), 0);
 	assert_true(v.boot);
 	assert_int_equal(volume_spec_parse("id=vol-1,boot=yes", &v, err, sizeof(err)), -EINVAL);
+	assert_false(v.virtio_blk);
+	assert_int_equal(volume_spec_parse("id=vol-1,face=virtio-blk", &v, err, sizeof(err)), 0);
+	assert_true(v.virtio_blk);
+	assert_int_equal(volume_spec_parse("id=vol-1,face=scsi", &v, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "nvme or virtio-blk"));
 
 	assert_int_equal(volume_spec_parse("iops=3000,mbps=125,id=vol-1,burst=5,queues=4",
 					   &v, err, sizeof(err)), 0);

@@ -71,6 +71,7 @@ enum field_kind {
 	FIELD_STR_OPT,  /* written only when set */
 	FIELD_U32,      /* required, non-zero */
 	FIELD_U32_ANY,  /* required, any value */
+	FIELD_U32_OPT,  /* optional, 0 when absent (and not written) */
 	FIELD_U64,      /* optional, 0 when absent */
 	FIELD_MAC,      /* 6 bytes */
 };
@@ -97,6 +98,7 @@ static const struct field volume_fields[] = {
 	F(struct instance_volume, tls_psk_file, "tls-psk-file", FIELD_STR_OPT),
 	F(struct instance_volume, socket, "socket", FIELD_STR),
 	F(struct instance_volume, face, "face", FIELD_STR_OPT),
+	F(struct instance_volume, slot, "pci-slot", FIELD_U32_OPT),
 	F(struct instance_volume, queues, "queues", FIELD_U32),
 	F(struct instance_volume, iops, "iops", FIELD_U64),
 	F(struct instance_volume, iops_burst, "iops-burst", FIELD_U64),
@@ -186,6 +188,11 @@ static int list_to_fdt(void *fdt, const struct node_list *l, const void *elems, 
 			case FIELD_U32:
 			case FIELD_U32_ANY:
 				err = fdt_property_u32(fdt, f->name, *FIELD_PTR(e, f, unsigned));
+				break;
+			case FIELD_U32_OPT:
+				if (*FIELD_PTR(e, f, unsigned))
+					err = fdt_property_u32(fdt, f->name,
+							       *FIELD_PTR(e, f, unsigned));
 				break;
 			case FIELD_U64:
 				err = fdt_property_u64(fdt, f->name, *FIELD_PTR(e, f, uint64_t));
@@ -348,6 +355,10 @@ static int list_from_fdt(const void *fdt, const struct node_list *l, void *elems
 				ok = p && len == 4 && (f->kind == FIELD_U32_ANY || fdt32_ld(p));
 				*FIELD_PTR(e, f, unsigned) = ok ? fdt32_ld(p) : 0;
 				break;
+			case FIELD_U32_OPT:
+				ok = !p || len == 4;
+				*FIELD_PTR(e, f, unsigned) = p && ok ? fdt32_ld(p) : 0;
+				break;
 			case FIELD_U64:
 				ok = !p || len == 8;
 				*FIELD_PTR(e, f, uint64_t) = p && ok ? fdt64_ld(p) : 0;
@@ -417,6 +428,25 @@ static bool struct_block_ok(const void *fdt, size_t size)
 	return false;
 }
 
+/*
+ * A volume's pci-slot is where cv-hv plugs the virtio-blk function of a
+ * vhost-user-blk face; an NVMe face's function is a vfio-user device.
+ */
+static int volume_slots_check(const struct instance_desc *d)
+{
+	for (unsigned i = 0; i < d->nr_volumes; i++) {
+		const struct instance_volume *v = &d->volumes[i];
+		bool vblk = v->face && !strcmp(v->face, "vhost-user-blk");
+
+		if (v->slot && (!vblk || v->slot > 31)) {
+			cv_err("instance: volumes/volume@%x: pci-slot %u needs face "
+			       "\"vhost-user-blk\" and 1..31", i, v->slot);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 {
 	int ret;
@@ -469,6 +499,8 @@ int instance_from_fdt(const void *fdt, size_t size, struct instance_desc *d)
 	ret = vfio_user_from_fdt(fdt, d);
 	if (!ret)
 		ret = list_from_fdt(fdt, &volume_list, d->volumes, &d->nr_volumes);
+	if (!ret)
+		ret = volume_slots_check(d);
 	return ret ? ret : list_from_fdt(fdt, &nic_list, d->nics, &d->nr_nics);
 }
 

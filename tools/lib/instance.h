@@ -29,6 +29,10 @@
  *                                      vhost-user one for vhost-user-blk)
  *               face = "nvme" | "vhost-user-blk";  (optional, default nvme:
  *                                      what the guest sees, docs/ebs.md)
+ *               pci-slot = <u32 1..31>;  (optional, vhost-user-blk only:
+ *                                      cv-hv plugs a virtio-blk function
+ *                                      there; without it a front-end such
+ *                                      as QEMU's serves the guest)
  *               queues = <u32>;       iops, iops-burst, bps, bps-burst = <u64>;
  *               hold-ms = <u64>;      (I/O waits this long for the storage)
  *           };
@@ -73,6 +77,7 @@ struct instance_volume {
 	const char *tls_psk_file; /* cv-storaged's TLS PSK for the volume, or NULL: no TLS */
 	const char *socket;       /* where the card serves its guest-facing face */
 	const char *face;         /* "nvme", "vhost-user-blk", or NULL (nvme) */
+	unsigned slot;            /* vhost-user-blk: cv-hv's virtio-blk function; 0: none */
 	unsigned queues;          /* I/O queues (NVMe queue pairs or virtqueues) */
 	uint64_t iops, iops_burst, bps, bps_burst;  /* 0: unlimited / default */
 	uint64_t hold_ms;         /* how long I/O waits for the storage; 0: 30 s */

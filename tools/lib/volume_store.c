@@ -134,12 +134,18 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 				return -EINVAL;
 			}
 			v->no_tls = !strcmp(val, "off");
+		} else if (!strcmp(kv, "face")) {
+			if (strcmp(val, "nvme") && strcmp(val, "virtio-blk")) {
+				snprintf(err, errlen, "face=%s: nvme or virtio-blk", val);
+				return -EINVAL;
+			}
+			v->virtio_blk = !strcmp(val, "virtio-blk");
 		} else if (!strcmp(kv, "boot")) {
 			snprintf(err, errlen, "boot=%s: boot takes no value", val);
 			return -EINVAL;
 		} else {
 			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues, "
-				 "hold, tls, boot)", kv);
+				 "hold, tls, face, boot)", kv);
 			return -EINVAL;
 		}
 	}
