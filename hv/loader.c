@@ -17,6 +17,7 @@
 #include "hv/acpi.h"
 #include "hv/bzimage.h"
 #include "hv/elf_pvh.h"
+#include "tools/lib/fd.h"
 #include "tools/lib/log.h"
 
 #define PAGE_SIZE 4096ULL
@@ -36,24 +37,6 @@ int loader_write_cmdline(const struct loader_ctx *ctx, uint64_t max_len)
 		return -E2BIG;
 	}
 	return guest_mem_write(ctx->mem, CV_CMDLINE, cmdline, len + 1);
-}
-
-static int read_full(int fd, uint8_t *dst, uint64_t size)
-{
-	uint64_t done = 0;
-
-	while (done < size) {
-		ssize_t n = pread(fd, dst + done, size - done, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (uint64_t)n;
-	}
-	return 0;
 }
 
 int loader_load_initrd(const struct loader_ctx *ctx, uint64_t kernel_end,
@@ -100,7 +83,7 @@ int loader_load_initrd(const struct loader_ctx *ctx, uint64_t kernel_end,
 		goto out;
 	}
 	if (path) {
-		ret = read_full(fd, guest_mem_ptr(ctx->mem, gpa, size), size);
+		ret = fd_pread_full(fd, guest_mem_ptr(ctx->mem, gpa, size), size, 0);
 		if (ret) {
 			cv_err("initrd %s: %s", path,
 			       ret == -EIO ? "short read: file shrank while loading" : strerror(-ret));

@@ -117,6 +117,22 @@ vblk_card_start() {
 	fi
 }
 
+# vblk_qemu NAME QUEUES WORDS: Debian's kernel under QEMU (TCG, 256 MiB)
+# with $TMP/initramfs.cpio and the card's volume as vhost-user-blk-pci, on
+# QUEUES vCPUs and virtqueues; WORDS join the kernel command line.  Console
+# in $TMP/NAME.out, QEMU's exit status in $TMP/NAME.rc.  vectors=0: see
+# ebs_vhost_blk.sh (QEMU 7.2 under TCG and MSI-X on a vhost device).
+vblk_qemu() {
+	timeout --kill-after=5 "$VM_TIMEOUT" "$QEMU" -machine q35,accel=tcg -m 256M -smp "$2" \
+		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
+		-chardev "socket,id=c0,path=$TMP/vblk.sock" \
+		-device "vhost-user-blk-pci,chardev=c0,num-queues=$2,vectors=0" \
+		-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 quiet $3" -no-reboot -display none \
+		-serial stdio -monitor none </dev/null >"$TMP/$1.out" 2>&1
+	echo $? >"$TMP/$1.rc"
+}
+
 # vblk_card_restart [EBS-ARGS...]: (another) cv-ebs for the same volume,
 # its log appended to $TMP/ebs.log; returns once its socket is there.
 # ebs_pid is the time limit's pid; vblk_card_pid prints cv-ebs's own.

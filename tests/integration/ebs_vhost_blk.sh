@@ -30,18 +30,9 @@ boot_prepare "$what" tests/boot/vblk-init
 # vhost-user-blk face.
 vblk_card_start 64M
 
-# boot NAME MODE QUEUES: one VM with QUEUES vCPUs and virtqueues on the card
-# (which offers two), console in $TMP/NAME.out.
-boot_vm() {
-	timeout --kill-after=5 "$VM_TIMEOUT" "$QEMU" -machine q35,accel=tcg -m 256M -smp "$3" \
-		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-		-chardev "socket,id=c0,path=$TMP/vblk.sock" \
-		-device "vhost-user-blk-pci,chardev=c0,num-queues=$3,vectors=0" \
-		-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 quiet cvvblk=$2" -no-reboot -display none \
-		-serial stdio -monitor none </dev/null >"$TMP/$1.out" 2>&1
-	echo $? >"$TMP/$1.rc"
-}
+# boot_vm NAME MODE QUEUES: one VM with QUEUES vCPUs and virtqueues on the
+# card (which offers two).
+boot_vm() { vblk_qemu "$1" "$3" "cvvblk=$2"; }
 
 boot_vm first write 1
 expect_rc first "first VM: QEMU ran the guest to power-off" 0

@@ -45,14 +45,7 @@ check "no progress line when standard error is not a terminal" test ! -s "$TMP/i
 
 # --- the guest reads the imported files and writes one -----------------------
 vblk_card_start "id=$vol"
-timeout --kill-after=5 "$VM_TIMEOUT" "$QEMU" -machine q35,accel=tcg -m 256M -smp 1 \
-	-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-	-chardev "socket,id=c0,path=$TMP/vblk.sock" \
-	-device "vhost-user-blk-pci,chardev=c0,num-queues=1,vectors=0" \
-	-kernel "$BOOT_DIR/bzImage" -initrd "$TMP/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet cvvblk=image" -no-reboot -display none \
-	-serial stdio -monitor none </dev/null >"$TMP/guest.out" 2>&1
-echo $? >"$TMP/guest.rc"
+vblk_qemu guest 1 cvvblk=image
 expect_rc guest "QEMU ran the guest to power-off" 0
 for f in marker.txt dir/random.bin; do
 	sum=$(sha256sum <"$TMP/tree/$f" | cut -d' ' -f1)

@@ -101,6 +101,15 @@ static void test_rejects_bad_blobs(void **state)
 	free(blob);
 }
 
+/* A volume node with every required field, as cardvisor writes one. */
+static struct instance_volume sample_volume(void)
+{
+	return (struct instance_volume){
+		.id = "vol-0a", .target = "127.0.0.1:4420",
+		.subnqn = "nqn.2026-11.io.cardvisor:vol-0a", .key_file = "/k/vol-0a.key",
+		.socket = "/run/x/vol-0a.sock", .queues = 2 };
+}
+
 static void test_volumes_round_trip(void **state)
 {
 	struct instance_desc in = sample, d;
@@ -108,10 +117,9 @@ static void test_volumes_round_trip(void **state)
 	size_t size;
 
 	(void)state;
-	in.volumes[0] = (struct instance_volume){
-		.id = "vol-0a", .target = "127.0.0.1:4420",
-		.subnqn = "nqn.2026-11.io.cardvisor:vol-0a", .key_file = "/k/vol-0a.key",
-		.socket = "/run/x/vol-0a.sock", .queues = 2, .iops = 3000, .bps = 125u << 20 };
+	in.volumes[0] = sample_volume();
+	in.volumes[0].iops = 3000;
+	in.volumes[0].bps = 125u << 20;
 	in.volumes[1] = in.volumes[0];
 	in.volumes[1].id = "vol-0b";
 	in.volumes[1].iops = 0;
@@ -151,14 +159,11 @@ static void test_volume_slot(void **state)
 	size_t size;
 
 	(void)state;
-	in.volumes[0] = (struct instance_volume){
-		.id = "vol-0a", .target = "127.0.0.1:4420",
-		.subnqn = "nqn.2026-11.io.cardvisor:vol-0a", .key_file = "/k/vol-0a.key",
-		.socket = "/run/x/vol-0a.sock", .queues = 2, .face = "vhost-user-blk", .slot = 5 };
-	in.volumes[1] = in.volumes[0];
+	in.volumes[0] = sample_volume();
+	in.volumes[0].face = "vhost-user-blk";
+	in.volumes[0].slot = 5;
+	in.volumes[1] = sample_volume();
 	in.volumes[1].id = "vol-0b";
-	in.volumes[1].face = NULL;
-	in.volumes[1].slot = 0;
 	in.nr_volumes = 2;
 	assert_int_equal(instance_to_fdt(&in, &blob, &size), 0);
 	assert_int_equal(instance_from_fdt(blob, size, &d), 0);

@@ -95,6 +95,33 @@ AT(nvme_tcp_r2t, ttag, 10);
 AT(nvme_tcp_r2t, r2to, 12);
 AT(nvme_tcp_r2t, r2tl, 16);
 
+/* Base 2.0 "Identify Controller", NVM 1.0 "Identify Namespace", log pages. */
+AT(nvme_id_ctrl, mdts, 77);
+AT(nvme_id_ctrl, ver, 80);
+AT(nvme_id_ctrl, cntrltype, 111);
+AT(nvme_id_ctrl, oacs, 256);
+AT(nvme_id_ctrl, aerl, 259);
+AT(nvme_id_ctrl, elpe, 262);
+AT(nvme_id_ctrl, wctemp, 266);
+AT(nvme_id_ctrl, sqes, 512);
+AT(nvme_id_ctrl, nn, 516);
+AT(nvme_id_ctrl, oncs, 520);
+AT(nvme_id_ctrl, vwc, 525);
+AT(nvme_id_ctrl, sgls, 536);
+AT(nvme_id_ctrl, subnqn, 768);
+AT(nvme_id_ctrl, psd, 2048);
+AT(nvme_id_ns, nlbaf, 25);
+AT(nvme_id_ns, dlfeat, 33);
+AT(nvme_id_ns, nguid, 104);
+AT(nvme_id_ns, lbaf, 128);
+AT(nvme_error_log, status, 12);
+AT(nvme_error_log, lba, 16);
+AT(nvme_smart_log, composite_temp, 1);
+AT(nvme_smart_log, data_units_read, 32);
+AT(nvme_smart_log, data_units_written, 48);
+AT(nvme_smart_log, num_err_log_entries, 176);
+AT(nvme_fw_slot_log, frs, 8);
+
 static void test_sizes(void **state)
 {
 	(void)state;

@@ -2,13 +2,14 @@
 /*
  * Checks on file descriptors a peer passed, and on the peer of a UNIX
  * socket; passing fds (SCM_RIGHTS) for the three socket protocols;
- * connecting to a UNIX socket.
+ * connecting to a UNIX socket; whole reads and writes at an offset.
  */
 #ifndef CV_FD_H
 #define CV_FD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /*
@@ -50,5 +51,13 @@ int fd_pass_take(struct msghdr *mh, int *fds, unsigned *nr, unsigned max);
 
 /* A connected AF_UNIX stream socket to @path: its fd, or a negative errno. */
 int fd_unix_connect(const char *path);
+
+/*
+ * Exactly @len bytes at offset @off, retried across short transfers and
+ * EINTR.  0, a negative errno, or -EIO when the file ends first (a read)
+ * or takes nothing (a write).
+ */
+int fd_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 #endif /* CV_FD_H */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tools/lib/fd.h"
 #include "tools/lib/volume_image.h"
 #include "tools/lib/xts.h"
 
@@ -24,37 +25,6 @@ bool volume_block_unwritten(const void *block)
 		if (w[i])
 			return false;
 	return true;
-}
-
-/* Read exactly @len bytes at @off; -EIO if the file ends first. */
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
 }
 
 /*
@@ -74,9 +44,9 @@ static int write_runs(int fd, const uint8_t *buf, const bool *keep, unsigned nbl
 		}
 		while (j < nblocks && keep[j])
 			j++;
-		ret = write_full(fd, buf + (size_t)i * VOLUME_BLOCK_SIZE,
-				 (size_t)(j - i) * VOLUME_BLOCK_SIZE,
-				 off + (uint64_t)i * VOLUME_BLOCK_SIZE);
+		ret = fd_pwrite_full(fd, buf + (size_t)i * VOLUME_BLOCK_SIZE,
+				     (size_t)(j - i) * VOLUME_BLOCK_SIZE,
+				     off + (uint64_t)i * VOLUME_BLOCK_SIZE);
 		if (ret)
 			return ret;
 		i = j;
@@ -84,7 +54,10 @@ static int write_runs(int fd, const uint8_t *buf, const bool *keep, unsigned nbl
 	return 0;
 }
 
-/* The next offset at or after @off where @fd has data; @end if none (or no SEEK_DATA). */
+/*
+ * The next offset at or after @off where @fd has data: @end if only a hole
+ * is left, @off itself where SEEK_DATA does not work (a block device).
+ */
 static uint64_t next_data(int fd, uint64_t off, uint64_t end)
 {
 	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
@@ -94,8 +67,15 @@ static uint64_t next_data(int fd, uint64_t off, uint64_t end)
 	return (uint64_t)d < end ? (uint64_t)d : end;
 }
 
-int volume_image_import(int src, uint64_t size, int vol, const uint8_t *key,
-			volume_image_progress_fn *progress, void *opaque)
+/*
+ * @in to @out, a chunk at a time, each block encrypted (@encrypt) or
+ * decrypted with its index as tweak.  A block of zeros on the way in (a
+ * hole of the image, or an unwritten block of the volume) is not written,
+ * nor is one that is zeros on the way out, so holes stay holes both ways;
+ * a last partial block of @in is padded with zeros.
+ */
+static int convert(int in, uint64_t size, int out, const uint8_t *key, bool encrypt,
+		   volume_image_progress_fn *progress, void *opaque)
 {
 	uint8_t *buf = malloc(CHUNK);
 	bool keep[CHUNK_BLOCKS];
@@ -107,86 +87,55 @@ int volume_image_import(int src, uint64_t size, int vol, const uint8_t *key,
 		return -ENOMEM;
 	ret = xts_key_init(&k, key);
 	while (!ret && off < size) {
-		uint64_t data = next_data(src, off, size);
 		size_t len;
 		unsigned nblocks;
 
-		/* Holes of the image are zeros: they stay holes of the volume. */
-		off = data & ~(uint64_t)(VOLUME_BLOCK_SIZE - 1);
+		off = next_data(in, off, size) & ~(uint64_t)(VOLUME_BLOCK_SIZE - 1);
 		if (off >= size)
 			break;
 		len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
 		nblocks = (unsigned)((len + VOLUME_BLOCK_SIZE - 1) / VOLUME_BLOCK_SIZE);
 		memset(buf + len, 0, (size_t)nblocks * VOLUME_BLOCK_SIZE - len);
-		ret = read_full(src, buf, len, off);
+		ret = fd_pread_full(in, buf, len, off);
 		for (unsigned i = 0; !ret && i < nblocks; i++) {
 			uint8_t *b = buf + (size_t)i * VOLUME_BLOCK_SIZE;
+			uint64_t lba = (off >> VOLUME_BLOCK_SHIFT) + i;
 
 			keep[i] = !volume_block_unwritten(b);
-			if (keep[i])
-				ret = xts_encrypt(&k, (off >> VOLUME_BLOCK_SHIFT) + i,
-						  VOLUME_BLOCK_SIZE, b, b, VOLUME_BLOCK_SIZE);
+			if (!keep[i])
+				continue;
+			ret = encrypt ? xts_encrypt(&k, lba, VOLUME_BLOCK_SIZE, b, b, VOLUME_BLOCK_SIZE)
+				      : xts_decrypt(&k, lba, VOLUME_BLOCK_SIZE, b, b, VOLUME_BLOCK_SIZE);
+			keep[i] = !ret && !volume_block_unwritten(b);
 		}
 		if (!ret)
-			ret = write_runs(vol, buf, keep, nblocks, off);
+			ret = write_runs(out, buf, keep, nblocks, off);
 		off += len;
 		if (!ret && progress)
 			progress(opaque, off, size);
 	}
-	if (!ret && fsync(vol) < 0)
-		ret = -errno;
 	xts_key_destroy(&k);
 	free(buf);
 	return ret;
 }
 
+int volume_image_import(int src, uint64_t size, int vol, const uint8_t *key,
+			volume_image_progress_fn *progress, void *opaque)
+{
+	int ret = convert(src, size, vol, key, true, progress, opaque);
+
+	return !ret && fsync(vol) < 0 ? -errno : ret;
+}
+
 int volume_image_export(int vol, uint64_t size, int dst, const uint8_t *key,
 			volume_image_progress_fn *progress, void *opaque)
 {
-	uint8_t *buf = malloc(CHUNK);
-	bool keep[CHUNK_BLOCKS];
-	struct xts_key k;
-	uint64_t off = 0;
 	int ret;
 
-	if (!buf)
-		return -ENOMEM;
-	if (size % VOLUME_BLOCK_SIZE) {
-		free(buf);
+	if (size % VOLUME_BLOCK_SIZE)
 		return -EINVAL;
-	}
-	ret = xts_key_init(&k, key);
-	while (!ret && off < size) {
-		size_t len;
-		unsigned nblocks;
-
-		off = next_data(vol, off, size) & ~(uint64_t)(VOLUME_BLOCK_SIZE - 1);
-		if (off >= size)
-			break;
-		len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-		nblocks = (unsigned)(len / VOLUME_BLOCK_SIZE);
-		ret = read_full(vol, buf, len, off);
-		for (unsigned i = 0; !ret && i < nblocks; i++) {
-			uint8_t *b = buf + (size_t)i * VOLUME_BLOCK_SIZE;
-
-			/* Unwritten blocks read as zeros; plaintext zeros stay holes too. */
-			if (volume_block_unwritten(b)) {
-				keep[i] = false;
-				continue;
-			}
-			ret = xts_decrypt(&k, (off >> VOLUME_BLOCK_SHIFT) + i, VOLUME_BLOCK_SIZE,
-					  b, b, VOLUME_BLOCK_SIZE);
-			keep[i] = !ret && !volume_block_unwritten(b);
-		}
-		if (!ret)
-			ret = write_runs(dst, buf, keep, nblocks, off);
-		off += len;
-		if (!ret && progress)
-			progress(opaque, off, size);
-	}
+	ret = convert(vol, size, dst, key, false, progress, opaque);
 	if (!ret && (ftruncate(dst, (off_t)size) < 0 || fsync(dst) < 0))
 		ret = -errno;
-	xts_key_destroy(&k);
-	free(buf);
 	return ret;
 }
