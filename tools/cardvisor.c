@@ -184,6 +184,17 @@ struct run_volume {
 	char psk[PATH_MAX];
 };
 
+/* Whether kernel command line @cmdline has a word KEY=... */
+static bool cmdline_has_key(const char *cmdline, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = cmdline; (p = strstr(p, key)); p += n)
+		if ((p == cmdline || p[-1] == ' ') && p[n] == '=')
+			return true;
+	return false;
+}
+
 /*
  * The ,boot volume of a Linux guest (at most one): plugged before the
  * other volumes, so it is the first NVMe controller Linux finds and its
@@ -216,7 +227,7 @@ static int boot_volume_arrange(struct instance_desc *d, struct run_volume *vols,
 		fprintf(stderr, "cardvisor run: a boot volume goes with --kernel (a Linux guest)\n");
 		return -EINVAL;
 	}
-	if (strstr(d->cmdline, "root=")) {
+	if (cmdline_has_key(d->cmdline, "root")) {
 		fprintf(stderr, "cardvisor run: --cmdline names root= and a --volume has boot: "
 				"give one of them\n");
 		return -EINVAL;
@@ -1388,7 +1399,7 @@ static int qcow2_to_raw(const char *file)
 {
 	char dir[PATH_MAX], target[64];
 	pid_t pid;
-	int fd, st;
+	int fd, st = 0;
 
 	/* Beside the volumes: the same file system, not a RAM-backed /tmp. */
 	fd = volume_store_subdir("volumes", dir, sizeof(dir));
@@ -1409,7 +1420,7 @@ static int qcow2_to_raw(const char *file)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-		if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
 			fprintf(stderr, "cardvisor volume import: %s is a qcow2 image and qemu-img "
 					"is not installed (Debian: qemu-utils); install it or give a "
 					"raw image\n", file);
