@@ -62,39 +62,71 @@
 /* NICs are functions cv-hv emulates (virtio-pci), from this slot up. */
 #define NIC_FIRST_SLOT 16
 
-static void usage(FILE *f)
+/*
+ * Each command's synopsis: cardvisor --help lists them all, cardvisor CMD
+ * --help (cardvisor volume CMD --help) its own; run's options follow.
+ */
+static const struct {
+	const char *name; /* argv[1], or "volume create" etc. */
+	const char *text;
+} cmd_help[] = {
+	{ "run",
+	  "  run      start a VM in the foreground (its console is this terminal)\n"
+	  "  run -d   start it detached: prints its id once it runs\n" },
+	{ "ps",
+	  "  ps [--json]        list running VMs\n" },
+	{ "status",
+	  "  status ID          print a VM's status as JSON\n" },
+	{ "stop",
+	  "  stop ID [--force] [--timeout SECONDS]\n"
+	  "           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
+	  "           (default 10 s); --force stops it at once\n" },
+	{ "pause",
+	  "  pause ID / resume ID\n" },
+	{ "console",
+	  "  console ID         attach this terminal to a VM's serial console\n"
+	  "                     (shows the last 64 KiB first; Ctrl-] detaches)\n" },
+	{ "interrupt",
+	  "  interrupt ID [--action terminate|stop|hibernate] [--in SECONDS] [--cancel]\n"
+	  "                     a spot interruption notice (default: terminate in\n"
+	  "                     120 s) at the metadata service's spot/instance-action\n" },
+	{ "volume create",
+	  "  volume create --size SIZE [ID]\n"
+	  "                     a new volume (and its key) in the volume store;\n"
+	  "                     with --dir DIR ID: only the sparse file DIR/ID.vol\n" },
+	{ "volume list",
+	  "  volume list [--json]  the volumes in the store\n" },
+	{ "volume import",
+	  "  volume import FILE [--size SIZE] [ID]\n"
+	  "                     a new volume holding raw (or, with qemu-img, qcow2)\n"
+	  "                     disk image FILE, encrypted; prints its id\n" },
+	{ "volume export",
+	  "  volume export ID FILE\n"
+	  "                     the volume's plaintext into the new raw image FILE\n" },
+	{ "logs",
+	  "  logs ID [-f|--follow] [--system]\n"
+	  "                     a detached VM's console (--system: what cardvisor,\n"
+	  "                     cv-hv and the cards said); -f until it ends\n" },
+	{ "wait",
+	  "  wait ID [--timeout SECONDS]\n"
+	  "                     until a detached VM ends; exits with its status\n" },
+	{ "rm",
+	  "  rm ID              forget an ended detached VM and its logs\n" },
+};
+
+/* Whether --help entry @entry answers for command @cmd ("volume" for all its subcommands). */
+static bool help_matches(const char *entry, const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	return !strcmp(entry, cmd) || (!strncmp(entry, cmd, n) && entry[n] == ' ') ||
+	       (!strcmp(cmd, "resume") && !strcmp(entry, "pause"));
+}
+
+/* run's options, after run's synopsis. */
+static void usage_run_options(FILE *f)
 {
 	fprintf(f,
-		"usage: cardvisor <command> [options]\n\n"
-		"commands:\n"
-		"  run      start a VM in the foreground (its console is this terminal)\n"
-		"  run -d   start it detached: prints its id once it runs\n"
-		"  ps [--json]        list running VMs\n"
-		"  status ID          print a VM's status as JSON\n"
-		"  stop ID [--force] [--timeout SECONDS]\n"
-		"           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
-		"           (default 10 s); --force stops it at once\n"
-		"  pause ID / resume ID\n"
-		"  console ID         attach this terminal to a VM's serial console\n"
-		"                     (shows the last 64 KiB first; Ctrl-] detaches)\n"
-		"  interrupt ID [--action terminate|stop|hibernate] [--in SECONDS] [--cancel]\n"
-		"                     a spot interruption notice (default: terminate in\n"
-		"                     120 s) at the metadata service's spot/instance-action\n"
-		"  volume create --size SIZE [ID]\n"
-		"                     a new volume (and its key) in the volume store;\n"
-		"                     with --dir DIR ID: only the sparse file DIR/ID.vol\n"
-		"  volume list [--json]  the volumes in the store\n"
-		"  volume import FILE [--size SIZE] [ID]\n"
-		"                     a new volume holding raw (or, with qemu-img, qcow2)\n"
-		"                     disk image FILE, encrypted; prints its id\n"
-		"  volume export ID FILE\n"
-		"                     the volume's plaintext into the new raw image FILE\n"
-		"  logs ID [-f|--follow] [--system]\n"
-		"                     a detached VM's console (--system: what cardvisor,\n"
-		"                     cv-hv and the cards said); -f until it ends\n"
-		"  wait ID [--timeout SECONDS]\n"
-		"                     until a detached VM ends; exits with its status\n"
-		"  rm ID              forget an ended detached VM and its logs\n\n"
 		"cardvisor run options:\n"
 		"  --kernel FILE      Linux kernel: bzImage (64-bit boot protocol) or vmlinux (PVH)\n"
 		"  --guest FILE       a PVH ELF guest that is not Linux (e.g. the test guest)\n"
@@ -107,7 +139,8 @@ static void usage(FILE *f)
 		"  --quirks SPEC      software-KVM workarounds: auto (default), all, none, or a\n"
 		"                     list like auto,-inject-int3 (see docs/kvm-hosts.md)\n"
 		"  --type NAME        instance type label (default cv.custom)\n"
-		"  --volume SPEC      an EBS volume as an NVMe device (repeatable): SPEC is\n"
+		"  --volume SPEC      an EBS volume as an NVMe (or virtio-blk) device\n"
+		"                     (repeatable): SPEC is\n"
 		"                     size=1G for a new volume or id=vol-... for an existing\n"
 		"                     one, plus ,iops=N ,mbps=N (limits; burst=SECONDS of\n"
 		"                     either rate, default 1) ,queues=N (default 2)\n"
@@ -139,6 +172,19 @@ static void usage(FILE *f)
 		"or stopped; 1 bad options or kernel; 2 the guest crashed or KVM failed;\n"
 		"wait: 124 still running at --timeout.\n",
 		volume_store_base(), volume_store_base(), rundir_base());
+}
+
+/* @cmd NULL: every command; else the synopsis of @cmd (and run's options). */
+static void usage(FILE *f, const char *cmd)
+{
+	fprintf(f, cmd ? "usage:\n" : "usage: cardvisor <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmd_help) / sizeof(cmd_help[0]); i++)
+		if (!cmd || help_matches(cmd_help[i].name, cmd))
+			fputs(cmd_help[i].text, f);
+	if (!cmd || !strcmp(cmd, "run")) {
+		fputc('\n', f);
+		usage_run_options(f);
+	}
 }
 
 /* cv-hv and the cards sit next to this binary (build/ or the install prefix). */
@@ -880,7 +926,7 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'd': detach = true; break;
 		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout, "run"); return 0;
 		default: return EXIT_USAGE;
 		}
 	}
@@ -1905,6 +1951,11 @@ static int cmd_rm(int argc, char **argv)
 	return ret ? EXIT_USAGE : 0;
 }
 
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -1915,8 +1966,22 @@ int main(int argc, char **argv)
 	umask(077);
 	cv_log_init("cardvisor", false);
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-		usage(cmd ? stdout : stderr);
+		usage(cmd ? stdout : stderr, NULL);
 		return cmd ? 0 : EXIT_USAGE;
+	}
+	/* cardvisor CMD --help, cardvisor volume SUB --help: that synopsis. */
+	if (argc > 2 && (is_help(argv[2]) || (!strcmp(cmd, "volume") && argc > 3 &&
+					       is_help(argv[3])))) {
+		char which[64];
+
+		snprintf(which, sizeof(which), "%s%s%s", cmd, is_help(argv[2]) ? "" : " ",
+			 is_help(argv[2]) ? "" : argv[2]);
+		for (size_t i = 0; i < sizeof(cmd_help) / sizeof(cmd_help[0]); i++) {
+			if (help_matches(cmd_help[i].name, which)) {
+				usage(stdout, which);
+				return 0;
+			}
+		}
 	}
 	/* getopt's messages start with argv[0]: "cardvisor run: unrecognized option". */
 	snprintf(name, sizeof(name), "cardvisor %s", cmd);

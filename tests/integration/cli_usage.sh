@@ -95,6 +95,40 @@ mistake "no record of $ID"                          logs $ID
 mistake '--timeout soon: expected 0..86400'         wait --timeout soon $ID
 mistake 'usage: cardvisor rm ID'                    rm a b
 
+# helps ARGS... -- WORDS...: `cardvisor ARGS --help` exits 0, prints a
+# synopsis on stdout naming each of WORDS, and nothing on stderr.
+helps() {
+	local args=() out rc missing=
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	out=$("$CARDVISOR" "${args[@]}" --help 2>"$TMP/err")
+	rc=$?
+	for w; do grep -qe "$w" <<<"$out" || missing="$missing $w"; done
+	if [ "$rc" = 0 ] && [ ! -s "$TMP/err" ] && [[ $out == usage:* ]] && [ -z "$missing" ]; then
+		ok "cardvisor ${args[*]} --help: its synopsis, with every option"
+	else
+		not_ok "cardvisor ${args[*]} --help: its synopsis, with every option (exit $rc, missing:${missing:- none})"
+		head -n 3 "$TMP/err" | sed 's/^/#   stderr: /'
+	fi
+}
+helps run -- --kernel --guest --initrd --cmdline --vcpus --mem --console --quirks --type \
+	--volume --nic --vfio-user --verbose --seccomp --detach --json face=virtio-blk ',boot'
+helps ps -- --json
+helps status -- 'status ID'
+helps stop -- --force --timeout
+helps pause -- 'pause ID'
+helps resume -- 'resume ID'
+helps console -- 'console ID'
+helps interrupt -- --action --in --cancel
+helps volume -- 'volume create' 'volume list' 'volume import' 'volume export'
+helps volume create -- --size --dir
+helps volume list -- --json
+helps volume import -- --size
+helps volume export -- 'volume export ID FILE'
+helps logs -- --follow --system
+helps wait -- --timeout
+helps rm -- 'rm ID'
+
 check "no mistake left a run directory behind" bash -c "! ls '$CARDVISOR_RUNDIR' 2>/dev/null | grep -q ."
 check "no mistake started a cv-storaged or made a volume" \
 	bash -c "! ls '$CARDVISOR_STATE/volumes' 2>/dev/null | grep -q ."
