@@ -245,12 +245,12 @@ static bool cmdline_has_key(const char *cmdline, const char *key)
  * The ,boot volume of a Linux guest (at most one): plugged before the
  * other volumes, so it is the first NVMe controller Linux finds and its
  * namespace /dev/nvme0n1, or /dev/vda with face=virtio-blk (with several
- * volumes that is Linux's probe
- * order, which follows the slots in practice; an initrd that mounts by
- * UUID does not depend on it), and the kernel told to mount it as root,
- * waiting for it, read-write; without an initrd devtmpfs too, since a
- * root file system made by mke2fs -d has no /dev/console.  A --cmdline
- * that names root= already is a conflict, not something to merge.
+ * volumes that is Linux's probe order, which follows the slots in
+ * practice; an initrd that mounts by UUID does not depend on it), and the
+ * kernel told to mount it as root, waiting for it, read-write; without an
+ * initrd devtmpfs too, since a root file system made by mke2fs -d has no
+ * /dev/console.  A --cmdline that names root= already is a conflict, not
+ * something to merge.
  * 0, or -EINVAL after one line saying what is wrong.
  */
 static int boot_volume_arrange(struct instance_desc *d, struct run_volume *vols, unsigned n,
@@ -1097,8 +1097,9 @@ static bool instance_stale(const char *id)
 
 /*
  * The instance's state and reason in libvirt's words, beside cv-hv's own
- * (README, "Machine-readable state"): {"libvirt": {"state": 1, "state_name": "VIR_DOMAIN_RUNNING",
- * "reason": 1, "reason_name": "VIR_DOMAIN_RUNNING_BOOTED"}}.
+ * (README, "Machine-readable state"): {"libvirt": {"state": 1,
+ * "state_name": "VIR_DOMAIN_RUNNING", "reason": 1, "reason_name":
+ * "VIR_DOMAIN_RUNNING_BOOTED"}}.
  */
 static void add_libvirt_state(struct json_object *r)
 {

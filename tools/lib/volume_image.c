@@ -111,9 +111,12 @@ static int convert(int in, uint64_t size, int out, const uint8_t *key, bool encr
 		if (!ret)
 			ret = write_runs(out, buf, keep, nblocks, off);
 		off += len;
-		if (!ret && progress)
+		if (!ret && progress && off < size)
 			progress(opaque, off, size);
 	}
+	/* The end, also when it was a hole. */
+	if (!ret && progress)
+		progress(opaque, size, size);
 	xts_key_destroy(&k);
 	free(buf);
 	return ret;

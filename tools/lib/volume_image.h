@@ -23,7 +23,7 @@
 /* Whether @block (VOLUME_BLOCK_SIZE bytes of ciphertext) was never written. */
 bool volume_block_unwritten(const void *block);
 
-/* Called after every chunk with the bytes done so far and in all; may be NULL. */
+/* Called after every chunk, and once at the end, with the bytes done so far and in all; may be NULL. */
 typedef void volume_image_progress_fn(void *opaque, uint64_t done, uint64_t total);
 
 /*
