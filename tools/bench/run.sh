@@ -25,6 +25,8 @@ echo
 status=0
 "$here/storage.sh" "$BUILD" || status=1
 echo
+"$here/nvmf_tls.sh" "$BUILD" || status=1
+echo
 "$here/boot.sh" "$BUILD" || status=1
 echo
 "$here/boot_nested.sh" "$BUILD" || status=1
