@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # What NVMe/TCP's TLS 1.3 (TP 8011) and its digests cost on the storage
-# path, without a guest: tests/tools/nvmf_cli (the card's NVMe/TCP host
+# link, without a guest: tests/tools/nvmf_cli (the card's NVMe/TCP host
 # code, cards/ebs/nvmf_host.c and nvmf_pdu.c) runs 4 KiB random I/O, half
 # writes, at QD 32 over 2 queues against cv-storaged on loopback, four
 # ways: plain or TLS, without or with header and data digests (what cv-ebs
