@@ -104,10 +104,10 @@ printf '%-26s | %8s %8s | %7s %7s\n' "" "" "us" "ratio" "ratio"
 base_i=$(tr ' ' '\n' <<<"${iops[off off]}" | grep . | median)
 base_c=$(tr ' ' '\n' <<<"${cpu[off off]}" | grep . | median)
 for row in "${rows[@]}"; do
-	set -- $row
+	read -r tls dg <<<"$row"
 	i=$(tr ' ' '\n' <<<"${iops[$row]}" | grep . | median)
 	c=$(tr ' ' '\n' <<<"${cpu[$row]}" | grep . | median)
-	name="$([ "$1" = on ] && echo TLS || echo plain), $([ "$2" = on ] && echo "header+data digests" || echo "no digests")"
+	name="$([ "$tls" = on ] && echo TLS || echo plain), $([ "$dg" = on ] && echo "header+data digests" || echo "no digests")"
 	awk -v n="$name" -v i="$i" -v c="$c" -v bi="$base_i" -v bc="$base_c" \
 		'BEGIN { printf "%-26s | %8d %8.1f | %6.2fx %6.2fx\n", n, i, c, i / bi, c / bc }'
 	echo "  $name: runs iops ${iops[$row]}; cpu/op ${cpu[$row]}" >&2
