@@ -214,7 +214,7 @@ static uint16_t admin_create_cq(struct nvme_ctrl *c, const struct nvme_sqe *sqe)
 	if (ien && iv >= c->p.nr_vectors)
 		return NVME_SC_INVALID_VECTOR;
 	if (!nvme_ctrl_cq_new(c, (uint16_t)qid, (uint16_t)(NVME_CREATE_Q_QSIZE(sqe->cdw10) + 1),
-		    sqe->dptr.prp.prp1, ien, (uint16_t)iv))
+			      sqe->dptr.prp.prp1, ien, (uint16_t)iv))
 		return NVME_SC_INTERNAL;
 	return NVME_SC_SUCCESS;
 }
@@ -234,7 +234,7 @@ static uint16_t admin_create_sq(struct nvme_ctrl *c, const struct nvme_sqe *sqe)
 	if (c->ops.ioq_create && c->ops.ioq_create(c->opaque, (uint16_t)qid) < 0)
 		return NVME_SC_INTERNAL;
 	if (!nvme_ctrl_sq_new(c, (uint16_t)qid, (uint16_t)(NVME_CREATE_Q_QSIZE(sqe->cdw10) + 1),
-		    sqe->dptr.prp.prp1, c->cq[cqid])) {
+			      sqe->dptr.prp.prp1, c->cq[cqid])) {
 		if (c->ops.ioq_delete)
 			c->ops.ioq_delete(c->opaque, (uint16_t)qid);
 		return NVME_SC_INTERNAL;
@@ -502,7 +502,7 @@ static uint16_t admin_dbbuf(struct nvme_ctrl *c, const struct nvme_sqe *sqe)
 }
 
 void nvme_admin_cmd(struct nvme_ctrl *c, struct nvme_req *req,
-		      const struct nvme_sqe *sqe)
+		    const struct nvme_sqe *sqe)
 {
 	uint32_t dw0 = 0;
 	uint16_t sc;

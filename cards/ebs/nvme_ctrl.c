@@ -106,7 +106,7 @@ static void error_log_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid,
 }
 
 void nvme_ctrl_req_done(struct nvme_ctrl *c, struct nvme_req *req,
-		     uint16_t status, uint32_t dw0)
+			uint16_t status, uint32_t dw0)
 {
 	req->cqe.dw0 = dw0;
 	req->cqe.dw1 = 0;
@@ -389,7 +389,7 @@ static void cq_drop_sq(struct nvme_cq *cq, struct nvme_sq *sq, struct nvme_req *
 /* ---------------------------------------------------------------- queues */
 
 struct nvme_cq *nvme_ctrl_cq_new(struct nvme_ctrl *c, uint16_t qid, uint16_t size,
-			      uint64_t base, bool ien, uint16_t vector)
+				 uint64_t base, bool ien, uint16_t vector)
 {
 	struct nvme_cq *cq = calloc(1, sizeof(*cq));
 
@@ -406,7 +406,7 @@ struct nvme_cq *nvme_ctrl_cq_new(struct nvme_ctrl *c, uint16_t qid, uint16_t siz
 }
 
 struct nvme_sq *nvme_ctrl_sq_new(struct nvme_ctrl *c, uint16_t qid, uint16_t size,
-			      uint64_t base, struct nvme_cq *cq)
+				 uint64_t base, struct nvme_cq *cq)
 {
 	struct nvme_sq *sq = calloc(1, sizeof(*sq));
 
@@ -799,7 +799,7 @@ static void reg_write(struct nvme_ctrl *c, uint64_t off, uint32_t v)
 
 /* The queue doorbell @db belongs to (2y: SQ y, 2y + 1: CQ y), if any. */
 bool nvme_ctrl_db_queue(const struct nvme_ctrl *c, unsigned db, struct nvme_sq **sq,
-		     struct nvme_cq **cq)
+			struct nvme_cq **cq)
 {
 	unsigned qid = db / 2;
 

@@ -140,7 +140,6 @@ static inline uint64_t mdts_bytes(const struct nvme_ctrl *c)
 }
 
 /* nvme_ctrl.c: queues, completions, events and doorbells. */
-/* ---------------------------------------------------------------- helpers */
 bool nvme_ctrl_queue_valid_qid(const struct nvme_ctrl *c, unsigned qid);
 
 /*
@@ -152,7 +151,7 @@ uint32_t *nvme_ctrl_dbbuf_slot(struct nvme_ctrl *c, uint64_t page, unsigned db);
 void nvme_ctrl_dbbuf_set_eventidx(struct nvme_ctrl *c, unsigned db, uint16_t v);
 
 void nvme_ctrl_req_done(struct nvme_ctrl *c, struct nvme_req *req,
-		     uint16_t status, uint32_t dw0);
+			uint16_t status, uint32_t dw0);
 
 void nvme_ctrl_aen_dispatch(struct nvme_ctrl *c);
 
@@ -162,12 +161,11 @@ void nvme_ctrl_sq_free(struct nvme_ctrl *c, struct nvme_sq *sq);
 
 void nvme_ctrl_req_release(struct nvme_ctrl *c, struct nvme_req *req);
 
-/* ---------------------------------------------------------------- queues */
 struct nvme_cq *nvme_ctrl_cq_new(struct nvme_ctrl *c, uint16_t qid, uint16_t size,
-			      uint64_t base, bool ien, uint16_t vector);
+				 uint64_t base, bool ien, uint16_t vector);
 
 struct nvme_sq *nvme_ctrl_sq_new(struct nvme_ctrl *c, uint16_t qid, uint16_t size,
-			      uint64_t base, struct nvme_cq *cq);
+				 uint64_t base, struct nvme_cq *cq);
 
 /*
  * Mark @sq deleted: completions of its commands are dropped from now on,
@@ -180,7 +178,7 @@ void nvme_ctrl_release_all(struct nvme_ctrl *c, struct nvme_req *list);
 
 /* The queue doorbell @db belongs to (2y: SQ y, 2y + 1: CQ y), if any. */
 bool nvme_ctrl_db_queue(const struct nvme_ctrl *c, unsigned db, struct nvme_sq **sq,
-		     struct nvme_cq **cq);
+			struct nvme_cq **cq);
 
 /*
  * NVMe 1.3 Doorbell Buffer Config: read the shadow, act and publish

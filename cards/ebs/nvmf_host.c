@@ -580,7 +580,7 @@ static void expire_held(struct nvmf_ctrl *c, int64_t now)
 		for (unsigned t = 0; t < q->nslots; t++)
 			if (q->slots[t].state == SLOT_HELD && q->slots[t].deadline <= now)
 				nvmf_slot_complete(q, &q->slots[t],
-					      nvme_cqe_status(NVMF_SC_CMD_INTERRUPTED, false), 0);
+						   nvme_cqe_status(NVMF_SC_CMD_INTERRUPTED, false), 0);
 	}
 }
 

@@ -147,29 +147,31 @@ static inline int64_t now_ms(void)
 /* Put a built PDU (its data already sliced at tx_iov[tx_cnt + 1]) in the batch. */
 void nvmf_batch_add(struct nvmf_queue *q, struct slot *s, int ndata);
 
+/* Send what the send queue holds, as far as the socket takes it. */
 void nvmf_q_flush(struct nvmf_queue *q);
 
+/* Receive and handle the PDUs the socket has, within a budget. */
 void nvmf_q_rx(struct nvmf_queue *q);
 
-/* ---- slots and the send queue ---- */
+/* A free slot for a command (@internal: the host's own, e.g. Keep Alive), or NULL. */
 struct slot *nvmf_slot_alloc(struct nvmf_queue *q, bool internal);
 
 /* Free the slot first, then tell the owner: done() may submit again. */
 void nvmf_slot_complete(struct nvmf_queue *q, struct slot *s, uint16_t status,
-			  uint64_t result);
+			uint64_t result);
 
 /* Send a command again from the start (new connection, or bad data). */
 void nvmf_slot_rewind(struct slot *s);
 
 /* Fill the slot's transfer from an SQE and data, and queue or hold it. */
 void nvmf_slot_start(struct nvmf_queue *q, struct slot *s, const struct nvme_sqe *sqe,
-		       const struct iovec *iov, int iovcnt, uint32_t len, bool to_ctrl,
-		       struct nvmf_req *req);
+		     const struct iovec *iov, int iovcnt, uint32_t len, bool to_ctrl,
+		     struct nvmf_req *req);
 
+/* Queue @s for sending. */
 void nvmf_txq_push(struct nvmf_queue *q, struct slot *s);
 
-/* nvmf_host.c: a queue's connection failed with @err: tear it down (and the association). */
-/* This queue's connection failed. */
+/* nvmf_host.c: this queue's connection failed with @err; tear it down (and the association). */
 void nvmf_q_fail(struct nvmf_queue *q, int err);
 
 #endif /* CV_EBS_NVMF_HOST_INTERNAL_H */

@@ -156,7 +156,7 @@ static void txq_remove(struct nvmf_queue *q, struct slot *s)
 
 /* Free the slot first, then tell the owner: done() may submit again. */
 void nvmf_slot_complete(struct nvmf_queue *q, struct slot *s, uint16_t status,
-			  uint64_t result)
+			uint64_t result)
 {
 	struct nvmf_req *req = s->req;
 
@@ -649,8 +649,8 @@ void nvmf_q_rx(struct nvmf_queue *q)
 
 /* Fill the slot's transfer from an SQE and data, and queue or hold it. */
 void nvmf_slot_start(struct nvmf_queue *q, struct slot *s, const struct nvme_sqe *sqe,
-		       const struct iovec *iov, int iovcnt, uint32_t len, bool to_ctrl,
-		       struct nvmf_req *req)
+		     const struct iovec *iov, int iovcnt, uint32_t len, bool to_ctrl,
+		     struct nvmf_req *req)
 {
 	s->sqe = *sqe;
 	/* TCP, "Transport Specific Information": SGLs even without data. */
@@ -714,7 +714,7 @@ int nvmf_submit(struct nvmf_queue *q, struct nvmf_req *req)
 		nvmf_slot_start(q, s, &sqe, &s->own_iov, 1, sizeof(s->dsm), true, req);
 	} else {
 		nvmf_slot_start(q, s, &sqe, req->iov, data ? req->iovcnt : 0,
-			   data ? (uint32_t)bytes : 0, req->opc == NVME_NVM_WRITE, req);
+				data ? (uint32_t)bytes : 0, req->opc == NVME_NVM_WRITE, req);
 	}
 	return 0;
 }
