@@ -29,7 +29,7 @@ mkdir -p "$TMP/tree/dir/empty"
 echo "cardvisor import marker: plaintext that must not reach the volume file" >"$TMP/tree/marker.txt"
 head -c 1048576 /dev/urandom >"$TMP/tree/dir/random.bin"
 mke2fs -q -t ext4 -b 4096 -d "$TMP/tree" "$TMP/disk.img" 32M >/dev/null
-img_sectors=$(du -k "$TMP/disk.img" | cut -f1)
+img_kib=$(du -k "$TMP/disk.img" | cut -f1)
 
 vol=$("$CV" volume import "$TMP/disk.img" 2>"$TMP/import.err")
 check "volume import of a raw ext4 image prints the new volume's id ($vol)" \
@@ -39,8 +39,8 @@ volfile=$CARDVISOR_STATE/volumes/$vol.vol
 check "the volume is the image's size (32 MiB)" test "$(stat -c %s "$volfile")" = $((32 << 20))
 check "the volume file holds none of the image's plaintext" \
 	bash -c "! grep -qa 'cardvisor import marker' '$volfile'"
-check "the image's holes stay holes: the volume file uses no more blocks than the image ($(du -k "$volfile" | cut -f1) KiB for $img_sectors KiB)" \
-	test "$(du -k "$volfile" | cut -f1)" -le "$img_sectors"
+check "the image's holes stay holes: the volume file uses no more blocks than the image ($(du -k "$volfile" | cut -f1) KiB for $img_kib KiB)" \
+	test "$(du -k "$volfile" | cut -f1)" -le "$img_kib"
 check "no progress line when standard error is not a terminal" test ! -s "$TMP/import.err"
 
 # --- the guest reads the imported files and writes one -----------------------
