@@ -35,7 +35,6 @@
 #include "tools/lib/log.h"
 #include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
-#include "tools/lib/safe_file.h"
 #include "tools/lib/size.h"
 #include "tools/lib/syscall_filter.h"
 #include "tools/lib/volume_image.h"
@@ -1424,17 +1423,9 @@ static void progress_show(void *opaque, uint64_t done, uint64_t total)
 static int volume_key_load(const char *id, uint8_t key[XTS_KEY_LEN])
 {
 	char path[PATH_MAX];
-	size_t n;
 	int ret = volume_store_key_path(id, path, sizeof(path));
 
-	if (!ret)
-		ret = safe_file_read("volume key", path, SAFE_FILE_SECRET, key, XTS_KEY_LEN, &n);
-	if (!ret && n != XTS_KEY_LEN) {
-		fprintf(stderr, "cardvisor: %s: %zu bytes, not a %d-byte XTS key\n", path, n,
-			XTS_KEY_LEN);
-		ret = -EINVAL;
-	}
-	return ret;
+	return ret ?: xts_key_file_read(path, key);
 }
 
 /*

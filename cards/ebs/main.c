@@ -40,7 +40,6 @@
 #include "tools/lib/heap.h"
 #include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
-#include "tools/lib/safe_file.h"
 #include "tools/lib/syscall_filter.h"
 
 /* Commands in flight per NVMe/TCP queue, and the NVMe queues we allow. */
@@ -70,19 +69,6 @@ struct ebs_card {
 	unsigned nr_dbs;
 	unsigned db_first;                  /* doorbell index of dbs[0] */
 };
-
-/* The volume's key: exactly XTS_KEY_LEN bytes of a file only we can read. */
-static int read_key(const char *path, uint8_t key[XTS_KEY_LEN])
-{
-	size_t n;
-	int err = safe_file_read("volume key", path, SAFE_FILE_SECRET, key, XTS_KEY_LEN, &n);
-
-	if (!err && n != XTS_KEY_LEN) {
-		cv_err("volume key %s: expected exactly %d bytes", path, XTS_KEY_LEN);
-		err = -EINVAL;
-	}
-	return err;
-}
 
 /* "host:port", the port after the last colon (so "[::1]:4420" works). */
 static int split_target(const char *target, char *host, size_t len, const char **port)
@@ -455,7 +441,7 @@ static int card_init(struct ebs_card *card, const char *volume_id, bool vblk_fac
 	sigset_t sigs;
 	int ret;
 
-	ret = read_key(v->key_file, key);
+	ret = xts_key_file_read(v->key_file, key);
 	if (ret)
 		return ret;
 	ret = nvmf_connect(card);

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "tools/lib/log.h"
+#include "tools/lib/safe_file.h"
 
 #define XTS_BLOCK 16
 /* IEEE 1619-2007 5.1: at most 2^20 128-bit blocks in one data unit. */
@@ -101,4 +102,16 @@ int xts_decrypt(struct xts_key *k, uint64_t lba, uint32_t sector_size,
 		const void *in, void *out, size_t len)
 {
 	return xts_crypt(k->dec, lba, sector_size, in, out, len);
+}
+
+int xts_key_file_read(const char *path, uint8_t key[XTS_KEY_LEN])
+{
+	size_t n;
+	int err = safe_file_read("volume key", path, SAFE_FILE_SECRET, key, XTS_KEY_LEN, &n);
+
+	if (!err && n != XTS_KEY_LEN) {
+		cv_err("volume key %s: expected exactly %d bytes", path, XTS_KEY_LEN);
+		err = -EINVAL;
+	}
+	return err;
 }

@@ -39,6 +39,13 @@ int xts_key_init(struct xts_key *k, const uint8_t key[XTS_KEY_LEN]);
 void xts_key_destroy(struct xts_key *k);
 
 /*
+ * A volume's key file: exactly XTS_KEY_LEN bytes that only this uid (or
+ * root) owns and can read (tools/lib/safe_file.h).  0, or a negative errno
+ * after one log line (-EINVAL for the wrong length).
+ */
+int xts_key_file_read(const char *path, uint8_t key[XTS_KEY_LEN]);
+
+/*
  * Encrypt / decrypt the len / sector_size consecutive sectors of @in starting
  * at @lba into @out, each sector with its own LBA as tweak.  @in == @out is
  * allowed; other overlaps are not.  -EINVAL (nothing written) unless
