@@ -1284,6 +1284,15 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	return ret;
 }
 
+/* Whether @id may name a volume; one line from @cmd (argv[0]) if not. */
+static bool volume_id_arg(const char *cmd, const char *id)
+{
+	if (volume_store_id_valid(id))
+		return true;
+	fprintf(stderr, "%s: \"%s\" is not a volume id (1 to 64 of A-Z a-z 0-9 _ -)\n", cmd, id);
+	return false;
+}
+
 /*
  * volume create: a new volume in the store (file and key, as `run --volume
  * size=` would make it), or with --dir just a sparse <dir>/<id>.vol for a
@@ -1319,11 +1328,8 @@ static int volume_create(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc - optind == 1) {
-		if (!volume_store_id_valid(argv[optind])) {
-			fprintf(stderr, "cardvisor volume create: \"%s\" is not a volume id "
-				"(1 to 64 of A-Z a-z 0-9 _ -)\n", argv[optind]);
+		if (!volume_id_arg(argv[0], argv[optind]))
 			return EXIT_USAGE;
-		}
 		snprintf(v.id, sizeof(v.id), "%s", argv[optind]);
 	}
 	if (dir) {
@@ -1437,15 +1443,15 @@ static int qcow2_to_raw(const char *file)
 {
 	char dir[PATH_MAX], target[64];
 	pid_t pid;
-	int fd, st = 0;
-
+	int fd = -1, st = 0;
 	/* Beside the volumes: the same file system, not a RAM-backed /tmp. */
-	fd = volume_store_subdir("volumes", dir, sizeof(dir));
-	if (!fd)
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	int ret = volume_store_subdir("volumes", dir, sizeof(dir));
+
+	if (!ret && (fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0)
+		ret = -errno;
+	if (ret) {
 		fprintf(stderr, "cardvisor volume import: a temporary file in %s/volumes: %s\n",
-			volume_store_base(), strerror(fd == -1 ? errno : -fd));
+			volume_store_base(), strerror(-ret));
 		return -EINVAL;
 	}
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
@@ -1541,11 +1547,8 @@ static int volume_import(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc - optind == 2) {
-		if (!volume_store_id_valid(argv[optind + 1])) {
-			fprintf(stderr, "cardvisor volume import: \"%s\" is not a volume id "
-				"(1 to 64 of A-Z a-z 0-9 _ -)\n", argv[optind + 1]);
+		if (!volume_id_arg(argv[0], argv[optind + 1]))
 			return EXIT_USAGE;
-		}
 		if (volume_store_exists(argv[optind + 1])) {
 			fprintf(stderr, "cardvisor volume import: %s exists\n", argv[optind + 1]);
 			return EXIT_USAGE;
@@ -1611,13 +1614,13 @@ static int volume_export(int argc, char **argv)
 	}
 	id = argv[optind];
 	file = argv[optind + 1];
-	if (!volume_store_id_valid(id) || !volume_store_exists(id)) {
+	ret = volume_store_data_path(id, vol_path, sizeof(vol_path));
+	vol = ret ? -1 : open(vol_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ret == -EINVAL || (!ret && vol < 0 && errno == ENOENT)) {
 		fprintf(stderr, "cardvisor volume export: no volume \"%s\" in %s\n", id,
 			volume_store_base());
 		return EXIT_USAGE;
 	}
-	ret = volume_store_data_path(id, vol_path, sizeof(vol_path));
-	vol = ret ? -1 : open(vol_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (vol < 0 || fstat(vol, &st) < 0 || volume_key_load(id, key)) {
 		fprintf(stderr, "cardvisor volume export: %s cannot be read\n", id);
 		if (vol >= 0)
@@ -1957,7 +1960,7 @@ int main(int argc, char **argv)
 	 * caller's umask; the processes started from here inherit it. */
 	umask(077);
 	cv_log_init("cardvisor", false);
-	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+	if (!cmd || is_help(cmd) || !strcmp(cmd, "help")) {
 		usage(cmd ? stdout : stderr, NULL);
 		return cmd ? 0 : EXIT_USAGE;
 	}
