@@ -62,6 +62,17 @@ static void test_spec_parse(void **state)
 	assert_int_equal(volume_spec_parse("size", &v, err, sizeof(err)), -EINVAL);
 }
 
+/* `--volume id=@id` for the volume made before: it is found and prepared. */
+static void attach_again(const char *id, struct volume_spec *again, char key[PATH_MAX],
+			 char psk[PATH_MAX])
+{
+	char spec[VOLUME_STORE_ID_MAX + 8], err[128];
+
+	snprintf(spec, sizeof(spec), "id=%s", id);
+	assert_int_equal(volume_spec_parse(spec, again, err, sizeof(err)), 0);
+	assert_int_equal(volume_store_prepare(again, key, psk, PATH_MAX), 0);
+}
+
 static void test_prepare_new_and_existing(void **state)
 {
 	char dir[] = "/tmp/cv-volstore.XXXXXX", key[PATH_MAX], psk[PATH_MAX], path[PATH_MAX];
@@ -99,17 +110,13 @@ static void test_prepare_new_and_existing(void **state)
 
 	/* cv-storaged's copy lost: made again from the card's. */
 	assert_int_equal(unlink(path), 0);
-	snprintf(err, sizeof(err), "id=%s", v.id);
-	assert_int_equal(volume_spec_parse(err, &again, err, sizeof(err)), 0);
-	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
+	attach_again(v.id, &again, key, psk);
 	assert_int_equal(nvme_tls_key_load(path, &k2), 0);
 	assert_memory_equal(k.key, k2.key, k.len);
 
 	/* A volume from before TLS gets a PSK when next used; an existing one stays. */
 	assert_int_equal(unlink(psk), 0);
-	snprintf(err, sizeof(err), "id=%s", v.id);
-	assert_int_equal(volume_spec_parse(err, &again, err, sizeof(err)), 0);
-	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
+	attach_again(v.id, &again, key, psk);
 	assert_int_equal(nvme_tls_key_load(psk, &k2), 0);
 	assert_memory_not_equal(k.key, k2.key, k.len);
 	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
@@ -117,9 +124,7 @@ static void test_prepare_new_and_existing(void **state)
 	assert_memory_equal(k.key, k2.key, k.len);
 
 	/* The same id again finds it; a different size is refused. */
-	snprintf(err, sizeof(err), "id=%s", v.id);
-	assert_int_equal(volume_spec_parse(err, &again, err, sizeof(err)), 0);
-	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), 0);
+	attach_again(v.id, &again, key, psk);
 	assert_int_equal(again.size, 64 << 20);
 	again.size = 32 << 20;
 	assert_int_equal(volume_store_prepare(&again, key, psk, sizeof(key)), -EINVAL);
