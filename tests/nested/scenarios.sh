@@ -223,6 +223,16 @@ if want lifecycle; then
 				--cmdline "console=ttyS0 panic=-1" 2>>$OUT/rootvol.out)
 			cardvisor wait --timeout 240 "$r_id"
 			r_rc=$?
+			if [ $r_rc = 124 ]; then
+				# A boot still running after 240 s holds the volume:
+				# stop it before the next one, and say where it was.
+				cardvisor logs --system "$r_id" | tail -n 3 | tr -d '\r' |
+					while IFS= read -r l; do say rootvol "boot $b: timed out at: $l"; done
+				cardvisor logs "$r_id" | tail -n 3 | tr -d '\r' |
+					while IFS= read -r l; do say rootvol "boot $b: console tail: $l"; done
+				cardvisor stop --force "$r_id" >/dev/null 2>&1
+				cardvisor wait --timeout 30 "$r_id" >/dev/null 2>&1
+			fi
 			r_stop=$(cardvisor logs --system "$r_id" | grep -m1 'stopped (' | tr -d '\r')
 			if [ $r_rc = 2 ] && [ $t -lt 3 ] && echo "$r_stop" | grep -q 'triple fault'; then
 				say rootvol "boot $b: retried after: $r_stop"
