@@ -11,11 +11,14 @@ DEPS_PKGS := gcc clang make pkg-config binutils linux-libc-dev \
 	liburing-dev libfdt-dev libssl-dev libcmocka-dev libjson-c-dev \
 	busybox-static cpio lz4 xz-utils zstd kmod python3 ca-certificates \
 	tshark iproute2 qemu-system-x86 dpdk-dev fio libfuzzer-14-dev \
-	libcap-ng-dev libseccomp-dev zlib1g-dev nvme-cli libvirt-dev qemu-utils e2fsprogs
+	libcap-ng-dev libseccomp-dev zlib1g-dev nvme-cli libvirt-dev qemu-utils e2fsprogs \
+	libcurl4-openssl-dev etcd-server etcd-client
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -pthread -MMD -MP
-LDLIBS := -lfdt -ljson-c -lssl -lcrypto -lz -luring -lcap-ng -lseccomp -pthread
+# --as-needed: a program depends on a library only if it calls it (no
+# libcurl in cv-hv or a card, which never talk to etcd).
+LDLIBS := -Wl,--as-needed -lfdt -ljson-c -lcurl -lssl -lcrypto -lz -luring -lcap-ng -lseccomp -pthread
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
