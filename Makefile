@@ -98,7 +98,7 @@ $(BUILD)/libstoraged.a: $(STORAGED_OBJS)
 $(BUILD)/cv-hv: $(BUILD)/hv/main.o $(BUILD)/libhv.a $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/libcv.a
+$(BUILD)/cardvisor: $(BUILD)/tools/cardvisor.o $(BUILD)/tools/cardvisor_fleet.o $(BUILD)/libcv.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -220,6 +220,6 @@ fuzz: fuzz-build
 	$(CARDLIB_OBJS:.o=.d) \
 	$(STORAGED_OBJS:.o=.d) $(TTOOL_SRCS:%.c=$(BUILD)/%.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) \
 	$(BUILD)/tools/storaged/main.d $(BUILD)/cards/ebs/main.d $(BUILD)/cards/vpc/main.d $(FIXTURE_OBJS:.o=.d) $(GUEST_OBJS:.o=.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
-	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d \
+	$(BUILD)/hv/main.d $(BUILD)/tools/cardvisor.d $(BUILD)/tools/cardvisor_fleet.d \
 	$(FUZZ_OBJS:.o=.d) $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/obj/%.d) \
 	$(FUZZ_BUILD)/obj/tests/fuzz/fuzz.d

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "guest-abi/cv_platform.h"
+#include "tools/cardvisor_fleet.h"
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/card_proc.h"
 #include "tools/lib/domain_state.h"
@@ -71,15 +72,19 @@ static const struct {
 } cmd_help[] = {
 	{ "run",
 	  "  run      start a VM in the foreground (its console is this terminal)\n"
-	  "  run -d   start it detached: prints its id once it runs\n" },
+	  "  run -d   start it detached: prints its id once it runs\n"
+	  "  run --fleet [--etcd URLS]  place it on a host of the fleet, whose agent\n"
+	  "           starts it detached: prints its id once it runs (docs/fleet.md)\n" },
 	{ "ps",
-	  "  ps [--json]        list running VMs\n" },
+	  "  ps [--json] [--fleet [--etcd URLS]]\n"
+	  "                     list running VMs (--fleet: every host's, with states)\n" },
 	{ "status",
 	  "  status ID          print a VM's status as JSON\n" },
 	{ "stop",
 	  "  stop ID [--force] [--timeout SECONDS]\n"
 	  "           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
-	  "           (default 10 s); --force stops it at once\n" },
+	  "           (default 10 s); --force stops it at once\n"
+	  "  stop --fleet ID [--etcd URLS]  ask the instance's host to stop it\n" },
 	{ "pause",
 	  "  pause ID / resume ID\n" },
 	{ "console",
@@ -111,6 +116,13 @@ static const struct {
 	  "                     until a detached VM ends; exits with its status\n" },
 	{ "rm",
 	  "  rm ID              forget an ended detached VM and its logs\n" },
+	{ "host serve",
+	  "  host serve [--name HOST] [--vcpus N] [--mem SIZE] [--underlay ADDR]\n"
+	  "             [--ttl SECONDS] [--etcd URLS]\n"
+	  "                     this host's fleet agent (foreground): registers it\n"
+	  "                     under a lease, starts and stops what is placed on it\n" },
+	{ "host ls",
+	  "  host ls [--json] [--etcd URLS]  the fleet's live hosts and their capacity\n" },
 };
 
 /* Whether --help entry @entry answers for command @cmd ("volume" for all its subcommands). */
@@ -164,7 +176,11 @@ static void usage_run_options(FILE *f)
 		"                     debugging; each logs it)\n"
 		"  -d, --detach       run in the background; console and logs go to\n"
 		"                     %s/instances/ID (cardvisor logs)\n"
-		"  --json             with -d: print {\"id\", \"record\"} as JSON\n\n"
+		"  --json             with -d: print {\"id\", \"record\"} as JSON\n"
+		"  --id ID            this instance id (i- and hex digits) instead of a new\n"
+		"                     one (the fleet's agent passes the fleet's)\n"
+		"  --fleet            place it on a host of the fleet (etcd at --etcd\n"
+		"                     URL[,URL...] or " ETCD_ENV "); paths are the host's\n\n"
 		"Running VMs live under %s (set CARDVISOR_RUNDIR to change).\n"
 		"On a terminal, Ctrl-A x stops the VM at once.\n"
 		"Exit status of run (and of wait for a detached VM): 0 guest powered off\n"
@@ -832,6 +848,9 @@ static int cmd_run(int argc, char **argv)
 		{ "seccomp", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "etcd", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -843,10 +862,24 @@ static int cmd_run(int argc, char **argv)
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
 	unsigned nr_vols = 0, nr_nics = 0;
 	struct proc_flags pf = { .seccomp = true, .hv_jail = { .lock_fd = -1 } };
-	bool detach = false, json = false;
+	bool detach = false, json = false, fleet = false;
+	const char *id = NULL, *etcd = NULL;
+	/* What the fleet's host runs: these options less the fleet's own. */
+	const char *host_args[argc];
+	size_t n_host_args = 0;
 	int opt;
 	char *end;
 
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--fleet") || !strcmp(argv[i], "-d") ||
+		    !strcmp(argv[i], "--detach") || !strcmp(argv[i], "--json") ||
+		    !strncmp(argv[i], "--etcd=", 7) || !strncmp(argv[i], "--id=", 5))
+			continue;
+		if (!strcmp(argv[i], "--etcd") || !strcmp(argv[i], "--id"))
+			i++;
+		else
+			host_args[n_host_args++] = argv[i];
+	}
 	while ((opt = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k': d.kernel = optarg; d.linux_guest = true; break;
@@ -925,6 +958,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'd': detach = true; break;
 		case 'j': json = true; break;
+		case 'I': id = optarg; break;
+		case 'F': fleet = true; break;
+		case 'E': etcd = optarg; break;
 		case 'h': usage(stdout, "run"); return 0;
 		default: return EXIT_USAGE;
 		}
@@ -933,6 +969,27 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cardvisor run: give exactly one of --kernel FILE or --guest FILE "
 				"(see cardvisor --help)\n");
 		return EXIT_USAGE;
+	}
+	if (id && !instance_id_valid(id)) {
+		fprintf(stderr, "cardvisor run: --id %s: expected i- and hex digits, like "
+				"i-0123456789abcdef0\n", id);
+		return EXIT_USAGE;
+	}
+	if (fleet || etcd) {
+		struct fleet_request r = { .id = id, .vcpus = d.vcpus, .mem = d.memory,
+					   .subnet = nr_nics ? nics[0].subnet : "",
+					   .args = host_args, .n_args = n_host_args };
+
+		if (!fleet) {
+			fprintf(stderr, "cardvisor run: --etcd goes with --fleet\n");
+			return EXIT_USAGE;
+		}
+		if (!(etcd = fleet_endpoints("cardvisor run", etcd)))
+			return EXIT_USAGE;
+		if (!id && instance_new_id(d.id))
+			return EXIT_USAGE;
+		r.id = id ? id : d.id;
+		return fleet_cmd_run(etcd, &r, json);
 	}
 	if (guest) {
 		d.kernel = guest;
@@ -964,7 +1021,9 @@ static int cmd_run(int argc, char **argv)
 				"(its console goes to `cardvisor logs ID`)\n");
 		return EXIT_USAGE;
 	}
-	if (instance_new_id(d.id)) {
+	if (id) {
+		snprintf(d.id, sizeof(d.id), "%s", id);
+	} else if (instance_new_id(d.id)) {
 		fprintf(stderr, "cardvisor run: no instance id: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
@@ -1145,13 +1204,39 @@ static int json_flag_only(int argc, char **argv, bool *json)
 /* ps [--json]: every instance of this run directory, a line or an object each. */
 static int cmd_ps(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ 0 },
+	};
 	struct json_object *list = NULL;
+	const char *etcd = NULL;
+	bool json = false, fleet = false;
 	struct dirent *e;
-	bool json;
+	int opt;
 	DIR *d;
 
-	if (json_flag_only(argc, argv, &json))
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j': json = true; break;
+		case 'F': fleet = true; break;
+		case 'E': etcd = optarg; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\" (usage: %s [--json] [--fleet "
+				"[--etcd URLS]])\n", argv[0], argv[optind], argv[0]);
 		return EXIT_USAGE;
+	}
+	if (etcd && !fleet) {
+		fprintf(stderr, "%s: --etcd goes with --fleet\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (fleet)
+		return (etcd = fleet_endpoints(argv[0], etcd)) ? fleet_cmd_ps(etcd, json) :
+			EXIT_USAGE;
 	if (json)
 		list = json_object_new_array();
 	else
@@ -1224,20 +1309,32 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "etcd", required_argument, NULL, 'E' },
 		{ 0 },
 	};
 	long timeout_s = 10;
-	bool force = false, is_stop = !strcmp(cmd, "stop");
+	bool force = false, fleet = false, is_stop = !strcmp(cmd, "stop");
+	const char *etcd = NULL;
 	struct json_object *r;
 	char req[128];
 	const char *id;
 	int opt, ret = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (!is_stop)
+		if (opt == '?')
 			return EXIT_USAGE;
+		if (!is_stop) {
+			fprintf(stderr, "cardvisor %s: --force, --timeout and --fleet go with "
+					"stop\n", cmd);
+			return EXIT_USAGE;
+		}
 		if (opt == 'f')
 			force = true;
+		else if (opt == 'F')
+			fleet = true;
+		else if (opt == 'E')
+			etcd = optarg;
 		else if (opt != 't' || !parse_seconds(cmd, "--timeout", optarg, &timeout_s))
 			return EXIT_USAGE;
 	}
@@ -1250,6 +1347,14 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	if (!instance_id_valid(id)) {
 		fprintf(stderr, "cardvisor %s: \"%s\" is not an instance id (i-...)\n", cmd, id);
 		return EXIT_USAGE;
+	}
+	if (fleet || etcd) {
+		if (!fleet || force) {
+			fprintf(stderr, "usage: cardvisor stop --fleet ID [--etcd URLS]\n");
+			return EXIT_USAGE;
+		}
+		return (etcd = fleet_endpoints("cardvisor stop", etcd)) ?
+			fleet_cmd_stop(etcd, id) : EXIT_USAGE;
 	}
 	if (is_stop)
 		snprintf(req, sizeof(req), "{\"cmd\":\"stop\",\"force\":%s,\"timeout_ms\":%ld}",
@@ -1964,9 +2069,9 @@ int main(int argc, char **argv)
 		usage(cmd ? stdout : stderr, NULL);
 		return cmd ? 0 : EXIT_USAGE;
 	}
-	/* cardvisor CMD --help, cardvisor volume SUB --help: that synopsis. */
-	if (argc > 2 && (is_help(argv[2]) || (!strcmp(cmd, "volume") && argc > 3 &&
-					       is_help(argv[3])))) {
+	/* cardvisor CMD --help, cardvisor volume|host SUB --help: that synopsis. */
+	if (argc > 2 && (is_help(argv[2]) || ((!strcmp(cmd, "volume") || !strcmp(cmd, "host")) &&
+					       argc > 3 && is_help(argv[3])))) {
 		char which[64];
 
 		snprintf(which, sizeof(which), "%s%s%s", cmd, is_help(argv[2]) ? "" : " ",
@@ -1997,6 +2102,8 @@ int main(int argc, char **argv)
 		return cmd_wait(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rm"))
 		return cmd_rm(argc - 1, argv + 1);
+	if (!strcmp(cmd, "host"))
+		return fleet_cmd_host(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status") || !strcmp(cmd, "stop") || !strcmp(cmd, "pause") ||
 	    !strcmp(cmd, "resume"))
 		return cmd_control(cmd, argc - 1, argv + 1);

@@ -9,6 +9,7 @@ corpora are committed; run this again after changing a harness's format:
 
     python3 tests/fuzz/make_corpus.py [OUTDIR]
 """
+import base64
 import os
 import struct
 import sys
@@ -1011,10 +1012,45 @@ def corpus_nvme_tls():
           b"\x01NVMeTLSkey-1:01:FvlZOryz0SSkakGdEc8kBuKPbrAk5piVtML/B3zqsit1Zzyo:")
 
 
+def corpus_etcd_watch():
+    # What etcd 3.4's gateway streams on /v3/watch (one JSON object a line);
+    # the first byte is the harness's chunk size.
+    h = ('"header":{"cluster_id":"324952591200643719","member_id":"3319814642761637952",'
+         '"revision":"9","raft_term":"2"}')
+
+    def b64(s):
+        return base64.b64encode(s).decode()
+
+    def put(key, rev, value=b"", lease=""):
+        kv = (f'"key":"{b64(key)}","create_revision":"{rev}","mod_revision":"{rev}",'
+              f'"version":"1","value":"{b64(value)}"')
+        return '{"kv":{' + kv + (f',"lease":"{lease}"' if lease else "") + '}}'
+
+    def delete(key, rev):
+        return '{"type":"DELETE","kv":{"key":"' + b64(key) + f'","mod_revision":"{rev}"' + '}}'
+
+    def msg(body):
+        return ('{"result":{' + h + "," + body + "}}\n").encode()
+
+    created = msg('"created":true')
+    write("etcd_watch", "events", b"\x00" + created +
+          msg('"events":[' + put(b"/k/a", 6, b"v1") + "," + delete(b"/k/b", 7) + "]"))
+    write("etcd_watch", "chunked", b"\x07" + created +
+          msg('"events":[' + put(b"/k/a", 8, b"\x00\x01\x02\xff", "2324035879921996808") + "]") +
+          msg('"events":[' + put(b"/k/c", 9) + "]"))
+    write("etcd_watch", "compacted", b"\x00" + msg('"compact_revision":"12","canceled":true'))
+    write("etcd_watch", "canceled",
+          b"\x00" + msg('"canceled":true,"cancel_reason":"etcdserver: no leader"'))
+    write("etcd_watch", "stream-error",
+          b'\x00{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader",'
+          b'"http_status":"Service Unavailable"}}\n')
+    write("etcd_watch", "old-event", b"\x00" + msg('"events":[' + put(b"/k/a", 3) + "]"))
+
+
 CORPORA = [corpus_virtq, corpus_vblk, corpus_vhost_user, corpus_storaged, corpus_nvmf_host,
            corpus_nvme_tcp, corpus_nvme_prp, corpus_nvme_ctrl, corpus_vpc_arp, corpus_vpc_dhcp, corpus_vpc_imds,
            corpus_vpc_encap, corpus_vpc_sg, corpus_vpc_mapping, corpus_instance,
-           corpus_loader, corpus_vfio_server, corpus_nvme_tls]
+           corpus_loader, corpus_vfio_server, corpus_nvme_tls, corpus_etcd_watch]
 
 if __name__ == "__main__":
     for make in CORPORA:

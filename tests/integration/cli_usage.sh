@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 export CARDVISOR_STATE=$TMP/state
+unset CARDVISOR_ETCD
 ID=i-0123456789abcdef0
 TG=$TESTGUEST
 printf 'x\n' >"$TMP/file"
@@ -46,6 +47,19 @@ mistake 'usage: cardvisor resume ID'                resume a b
 mistake 'usage: cardvisor console ID'               console
 mistake '--action explode: expected terminate, stop or hibernate' interrupt $ID --action explode
 mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
+mistake 'status: --force, --timeout and --fleet go with stop' status --fleet $ID
+mistake '--etcd goes with --fleet'                  run --etcd http://127.0.0.1:1 --guest "$TG"
+mistake 'no etcd: give --etcd URL'                  run --fleet --guest "$TG"
+mistake '--etcd ftp://x: expected http://HOST:PORT' run --fleet --etcd ftp://x --guest "$TG"
+mistake '--id i-xyz: expected i- and hex digits'     run --id i-xyz --guest "$TG"
+mistake 'cardvisor ps: --etcd goes with --fleet'    ps --etcd http://127.0.0.1:1
+mistake 'usage: cardvisor stop --fleet ID'          stop --fleet --force $ID
+mistake 'usage: cardvisor host serve\|ls'           host
+mistake 'host serve: --name "a/b": expected 1 to 63 letters' host serve --name a/b
+mistake 'host serve: --ttl 1: expected 2..3600'     host serve --ttl 1
+mistake 'host serve: unexpected argument "extra"'   host serve --name h extra
+mistake 'host serve: no etcd: give --etcd'          host serve --name h
+mistake 'host ls: unexpected argument "extra"'      host ls extra
 mistake 'expected a command: create, list, import or export' volume
 mistake 'unknown command "bogus" \(create, list, import, export\)' volume bogus
 mistake 'usage: cardvisor volume create --size'     volume create
@@ -112,10 +126,11 @@ helps() {
 	fi
 }
 helps run -- --kernel --guest --initrd --cmdline --vcpus --mem --console --quirks --type \
-	--volume --nic --vfio-user --verbose --seccomp --detach --json face=virtio-blk ',boot'
-helps ps -- --json
+	--volume --nic --vfio-user --verbose --seccomp --detach --json face=virtio-blk ',boot' \
+	--id --fleet --etcd
+helps ps -- --json --fleet --etcd
 helps status -- 'status ID'
-helps stop -- --force --timeout
+helps stop -- --force --timeout --fleet
 helps pause -- 'pause ID'
 helps resume -- 'resume ID'
 helps console -- 'console ID'
@@ -128,6 +143,9 @@ helps volume export -- 'volume export ID FILE'
 helps logs -- --follow --system
 helps wait -- --timeout
 helps rm -- 'rm ID'
+helps host -- 'host serve' 'host ls' --name --vcpus --mem --underlay --ttl --etcd --json
+helps host serve -- --name --ttl
+helps host ls -- --json
 
 check "no mistake left a run directory behind" bash -c "! ls '$CARDVISOR_RUNDIR' 2>/dev/null | grep -q ."
 check "no mistake started a cv-storaged or made a volume" \

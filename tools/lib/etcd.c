@@ -25,6 +25,9 @@
 /* A unary call: connect, then the whole exchange (a txn may wait for raft). */
 #define ETCD_CONNECT_MS 1000
 #define ETCD_REQUEST_MS 5000
+/* Rounds over the members while they elect a leader, and the pause between. */
+#define ETCD_ELECTION_ROUNDS   8
+#define ETCD_ELECTION_PAUSE_MS 500
 /* Largest response (unary) or watch message taken from a member. */
 #define ETCD_RESPONSE_MAX (64u << 20)
 /* Dead peers under a watch are noticed by TCP keepalive (seconds). */
@@ -113,9 +116,6 @@ int etcd_open(struct etcd **out, const char *endpoints)
 			break;
 		s += n + 1;
 	}
-	if (r == -EINVAL)
-		cv_err("etcd: endpoints \"%s\": want http://HOST:PORT[,...], at most %d",
-		       endpoints, ETCD_ENDPOINTS_MAX);
 	if (!r) {
 		e->curl = curl_easy_init();
 		/* "hasleader" is rpctypes.MetadataRequireLeaderKey: a member
@@ -432,9 +432,10 @@ static int etcd_call(struct etcd *e, const char *path, json_object *req, bool mu
 {
 	const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	int r = -EHOSTUNREACH;
+	bool no_leader = false;   /* in this round */
 
 	e->error[0] = 0;
-	for (unsigned tried = 0; tried < e->n_endpoints; tried++) {
+	for (unsigned tried = 0; tried < e->n_endpoints * ETCD_ELECTION_ROUNDS; tried++) {
 		struct etcd_body b = { 0 };
 		bool retry = true;
 		long http = 0, sent = 0;
@@ -472,7 +473,17 @@ static int etcd_call(struct etcd *e, const char *path, json_object *req, bool mu
 		free(b.buf);
 		if (!retry)
 			return r;
+		no_leader |= r == -EAGAIN;
 		e->current = (e->current + 1) % e->n_endpoints;
+		/* A round over every member: another only while one said it has
+		 * no leader (an election; the others may not answer at all). */
+		if ((tried + 1) % e->n_endpoints == 0) {
+			if (!no_leader)
+				break;
+			no_leader = false;
+			nanosleep(&(struct timespec){ .tv_nsec = ETCD_ELECTION_PAUSE_MS * 1000000L },
+				  NULL);
+		}
 	}
 	if (r == -EHOSTUNREACH || r == -EAGAIN) {
 		char last[sizeof(e->error)];
@@ -750,6 +761,11 @@ static int watch_events(struct etcd_watch *w, json_object *events)
 		r = json_object_object_get_ex(o, "kv", &kv) ? kv_parse(kv, &ev[parsed].kv) :
 			-EBADMSG;
 	}
+	/* In order and new: a member that sends history again, or out of
+	 * order, would make the caller apply a change twice or backwards. */
+	for (size_t i = 0; i < n && !r; i++)
+		if (ev[i].kv.mod_revision < (i ? ev[i - 1].kv.mod_revision : w->next_revision))
+			r = -EBADMSG;
 	if (!r) {
 		w->next_revision = ev[n - 1].kv.mod_revision + 1;
 		r = w->fn(w->arg, ev, n);
@@ -805,52 +821,62 @@ static int watch_message(struct etcd *e, struct etcd_watch *w, json_object *msg)
 	return w->verdict ? -1 : 0;
 }
 
-struct watch_ctx {
-	struct etcd *e;
-	struct etcd_watch *w;
-	bool created;    /* the member answered: a break now is worth one retry */
-	bool over;       /* the member canceled the stream */
-};
-
-/* The stream's bytes: one JSON message per line (grpc-gateway's framing). */
-static size_t watch_write(char *p, size_t size, size_t nmemb, void *opaque)
+int etcd_watch_feed(struct etcd *e, struct etcd_watch *w, const char *p, size_t n)
 {
-	struct watch_ctx *c = opaque;
-	struct etcd_watch *w = c->w;
 	struct etcd_body b = { w->buf, w->len, w->cap };
-	size_t n = size * nmemb, start = 0;
+	size_t start = 0;
 
-	if (body_write(p, 1, n, &b) != n) {
-		set_error(c->e, "%s: watch: a message over %u bytes, or no memory",
-			  c->e->endpoint[c->e->current], ETCD_RESPONSE_MAX);
-		w->verdict = -EMSGSIZE;
+	if (!n) {
+		free(w->buf);
+		w->buf = NULL;
+		w->len = w->cap = 0;
 		return 0;
+	}
+	if (body_write((char *)p, 1, n, &b) != n) {
+		set_error(e, "%s: watch: a message over %u bytes, or no memory",
+			  e->endpoint[e->current], ETCD_RESPONSE_MAX);
+		w->verdict = -EMSGSIZE;
+		return -1;
 	}
 	w->buf = b.buf;
 	w->len = b.len;
 	w->cap = b.cap;
+	/* One JSON message per line: grpc-gateway's framing of a stream. */
 	for (char *nl; (nl = memchr(w->buf + start, '\n', w->len - start)); start = nl + 1 - w->buf) {
 		json_object *msg;
 		int r;
 
 		*nl = 0;
 		msg = json_tokener_parse(w->buf + start);
-		if (!msg) {
-			set_error(c->e, "%s: watch: not JSON", c->e->endpoint[c->e->current]);
+		if (!msg || !json_object_is_type(msg, json_type_object)) {
+			json_object_put(msg);
+			set_error(e, "%s: watch: not a JSON object", e->endpoint[e->current]);
 			w->verdict = -EBADMSG;
-			return 0;
+			return -1;
 		}
-		c->created = true;
-		r = watch_message(c->e, w, msg);
+		w->answered = true;
+		r = watch_message(e, w, msg);
 		json_object_put(msg);
-		if (r > 0)
-			c->over = true;
 		if (r)
-			return 0;
+			return r;
 	}
 	memmove(w->buf, w->buf + start, w->len - start);
 	w->len -= start;
-	return n;
+	return 0;
+}
+
+struct watch_ctx {
+	struct etcd *e;
+	struct etcd_watch *w;
+};
+
+static size_t watch_write(char *p, size_t size, size_t nmemb, void *opaque)
+{
+	struct watch_ctx *c = opaque;
+	int r = etcd_watch_feed(c->e, c->w, p, size * nmemb);
+
+	c->w->canceled = r > 0;
+	return r ? 0 : size * nmemb;
 }
 
 static int watch_progress(void *opaque, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -871,7 +897,7 @@ static bool watch_stream(struct etcd *e, struct etcd_watch *w)
 	if (w->next_revision)
 		json_object_object_add(create, "start_revision", i64_new(w->next_revision));
 	json_object_object_add(req, "create_request", create);
-	w->len = 0;
+	w->answered = w->canceled = false;
 	curl_common(e, "/v3/watch", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
 	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_write);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &c);
@@ -883,11 +909,12 @@ static bool watch_stream(struct etcd *e, struct etcd_watch *w)
 	curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPINTVL, (long)ETCD_KEEPINTVL_S);
 	rc = curl_easy_perform(e->curl);
 	json_object_put(req);
-	if (rc != CURLE_OK && !w->verdict && !c.over && !atomic_load(&w->stop))
+	etcd_watch_feed(e, w, NULL, 0);   /* a partial message goes with its stream */
+	if (rc != CURLE_OK && !w->verdict && !w->canceled && !atomic_load(&w->stop))
 		set_error(e, "%s: watch: %s", e->endpoint[e->current], curl_easy_strerror(rc));
-	else if (rc == CURLE_OK && !c.over)
+	else if (rc == CURLE_OK && !w->canceled)
 		set_error(e, "%s: watch: the member ended the stream", e->endpoint[e->current]);
-	return c.created;
+	return w->answered;
 }
 
 int etcd_watch_run(struct etcd *e, struct etcd_watch *w)
@@ -914,9 +941,6 @@ int etcd_watch_run(struct etcd *e, struct etcd_watch *w)
 		if (failed >= e->n_endpoints)
 			failed = 0;
 	}
-	free(w->buf);
-	w->buf = NULL;
-	w->len = w->cap = 0;
 	return w->verdict;
 }
 

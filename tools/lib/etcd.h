@@ -9,7 +9,8 @@
  *
  * Endpoints are tried in turn, starting with the one that answered last: a
  * member that refuses the connection, times out or has lost its leader is
- * skipped.  A request that may have been applied (a put, delete or txn sent
+ * skipped; while members say they have no leader, the round is tried again
+ * for a few seconds (an election).  A request that may have been applied (a put, delete or txn sent
  * to a member that then stopped answering) is not sent again: it fails
  * with -ETIMEDOUT and the caller re-reads, as etcd's own client does.
  * Every request carries "hasleader" metadata so that a member cut off from
@@ -37,8 +38,8 @@ struct etcd;
 /*
  * A client for @endpoints: "URL[,URL...]", each http://host:port or
  * https://host:port (host:port alone means http), at most
- * ETCD_ENDPOINTS_MAX.  Nothing is sent yet.  -EINVAL, after one log line,
- * for a malformed list.
+ * ETCD_ENDPOINTS_MAX.  Nothing is sent yet.  -EINVAL for a malformed list
+ * (the caller says so: a command-line mistake, not a log line).
  */
 int etcd_open(struct etcd **out, const char *endpoints);
 void etcd_close(struct etcd *e);
@@ -157,9 +158,10 @@ struct etcd_watch {
 	void *arg;
 	atomic_bool stop;
 	unsigned resumes;        /* streams opened again after a break */
-	/* private: the stream's unparsed bytes and the callback's verdict */
+	/* private: the stream's unparsed bytes, how it went, the verdict */
 	char *buf;
 	size_t len, cap;
+	bool answered, canceled;
 	int verdict;
 };
 
@@ -172,5 +174,15 @@ struct etcd_watch {
 int etcd_watch_run(struct etcd *e, struct etcd_watch *w);
 /* From any thread: etcd_watch_run() returns 0 within about a second. */
 void etcd_watch_stop(struct etcd_watch *w);
+/*
+ * What etcd_watch_run() does with @n bytes of a stream: parse the
+ * messages they complete, follow next_revision, call back.  0 to go on, 1
+ * when the member ended the watch (resume elsewhere), -1 when the watch is
+ * over (w->verdict: a negative errno, or the callback's value); a message
+ * that is not what the gateway sends, or events out of order or older than
+ * next_revision, are -EBADMSG.  @n 0: the stream ended, its partial
+ * message is dropped.  Public for the fuzz harness.
+ */
+int etcd_watch_feed(struct etcd *e, struct etcd_watch *w, const char *p, size_t n);
 
 #endif /* CV_ETCD_H */

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The fleet (docs/fleet.md) on one machine: a real 3-member etcd cluster on
+# loopback ports and two host agents (`cardvisor host serve`), each with its
+# own state and run directories.  Registration, placement through etcd
+# transactions, a launch that cannot be placed, the last slot raced for, a
+# host that dies with an instance pending (host-lost), an etcd member killed
+# mid-run, an instance stopped while its host was away and released when the
+# host's agent comes back, and an agent leaving on SIGTERM.  Where /dev/kvm is usable the
+# test guest runs to its end through its host's agent; where it is not, the
+# agent's start fails and the fleet says why, and capacity comes back.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+	skip "the fleet" "etcd is not installed (make deps installs etcd-server and etcd-client)"
+	exit 0
+fi
+port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# --- a 3-member etcd cluster ----------------------------------------------
+declare -a CPORT PPORT EPID
+initial=
+for i in 0 1 2; do
+	CPORT[$i]=$(port)
+	PPORT[$i]=$(port)
+	initial+="${initial:+,}m$i=http://127.0.0.1:${PPORT[$i]}"
+done
+member_start() {
+	local i=$1
+	etcd --name m$i --data-dir "$TMP/etcd-m$i" \
+		--listen-client-urls http://127.0.0.1:${CPORT[$i]} \
+		--advertise-client-urls http://127.0.0.1:${CPORT[$i]} \
+		--listen-peer-urls http://127.0.0.1:${PPORT[$i]} \
+		--initial-advertise-peer-urls http://127.0.0.1:${PPORT[$i]} \
+		--initial-cluster "$initial" --initial-cluster-token "$TMP" \
+		--initial-cluster-state new >>"$TMP/etcd-m$i.log" 2>&1 &
+	EPID[$i]=$!
+}
+for i in 0 1 2; do member_start $i; done
+export CARDVISOR_ETCD="http://127.0.0.1:${CPORT[0]},http://127.0.0.1:${CPORT[1]},http://127.0.0.1:${CPORT[2]}"
+cleanup() {
+	for p in "$TMP"/*.agent; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done
+	for p in "${EPID[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+healthy() {
+	ETCDCTL_API=3 etcdctl --endpoints="$1" endpoint health >/dev/null 2>&1
+}
+# until COMMAND... succeeds, for up to 60 s (a guard against hangs)
+until_ok() {
+	for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+if ! until_ok healthy "$CARDVISOR_ETCD"; then
+	not_ok "a 3-member etcd cluster starts"
+	tail -n 5 "$TMP"/etcd-m*.log | sed 's/^/#   /'
+	exit 0
+fi
+
+# --- host agents ------------------------------------------------------------
+# agent NAME OPTIONS...: `cardvisor host serve` for host NAME, in the background.
+agent() {
+	local name=$1; shift
+	mkdir -p "$TMP/$name"
+	CARDVISOR_STATE=$TMP/$name/state CARDVISOR_RUNDIR=$TMP/$name/run \
+		"$CARDVISOR" host serve --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	echo $! >"$TMP/$name.agent"
+}
+listed() { "$CARDVISOR" host ls | grep -q "^$1 "; }
+agent h1 --vcpus 1 --mem 256M --ttl 3
+agent h2 --vcpus 1 --mem 1G --ttl 3
+# h2's agent gets killed: not this shell's job, so no "Killed" line.
+disown "$(cat "$TMP/h2.agent")"
+until_ok listed h1 && until_ok listed h2
+hosts=$("$CARDVISOR" host ls --json)
+json_check "two agents register their hosts with what they offer" "$hosts" \
+	'sorted((h["name"], h["vcpus"], h["mem"]) for h in r) ==
+	 [("h1", 1, 256 << 20), ("h2", 1, 1 << 30)]'
+
+CARDVISOR_STATE=$TMP/x "$CARDVISOR" host serve --name h1 >"$TMP/dup.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q 'host h1: already registered: another agent serves it' "$TMP/dup.out"; then
+	ok "a second agent for a live host is refused"
+else
+	not_ok "a second agent for a live host is refused (exit status $rc)"
+	sed 's/^/#   /' "$TMP/dup.out"
+fi
+
+# --- placement ----------------------------------------------------------------
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 4G >"$TMP/big.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && [ "$(wc -l <"$TMP/big.out")" = 1 ] &&
+	grep -qE 'cannot place i-[0-9a-f]{17}: no host has 1 vCPUs and 4096 MiB free \(2 live hosts\)' "$TMP/big.out"; then
+	ok "a launch no host has room for fails at once, in one line"
+else
+	not_ok "a launch no host has room for fails at once, in one line (exit status $rc)"
+	sed 's/^/#   /' "$TMP/big.out"
+fi
+
+# The test guest, on the only host with room for 128M: h2... unless h2 is
+# busy.  First on h1 (64M fits both; h1 comes first by name).
+"$CARDVISOR" run --fleet --json --guest "$TESTGUEST" --mem 64M >"$TMP/tg.out" 2>"$TMP/tg.err"
+rc=$?
+if have_kvm; then
+	tg=$(cat "$TMP/tg.out")
+	json_check "the test guest launched through the fleet runs on h1" "$tg" \
+		'r["host"] == "h1" and r["state"] in ("running", "stopped")'
+	id=$(sed -n 's/.*"id":"\(i-[0-9a-f]*\)".*/\1/p' "$TMP/tg.out")
+	stopped() { "$CARDVISOR" ps --fleet | grep -qE "^$id +h1 +stopped"; }
+	check "its end is reported stopped by h1's agent" until_ok stopped
+	check "its console is on h1 under the fleet's id" \
+		test -s "$TMP/h1/state/instances/$id/console.log"
+else
+	if [ $rc = 1 ] && grep -qE 'h1 could not start i-[0-9a-f]{17}: .*/dev/kvm' "$TMP/tg.err"; then
+		ok "without /dev/kvm, the launch fails with h1's reason"
+	else
+		not_ok "without /dev/kvm, the launch fails with h1's reason (exit status $rc)"
+		sed 's/^/#   /' "$TMP/tg.err"
+	fi
+	id=$(grep -oE 'i-[0-9a-f]{17}' "$TMP/tg.err" | head -n1)
+	check "ps --fleet shows it failed, with the reason" \
+		bash -c "'$CARDVISOR' ps --fleet | grep -qE '^$id +h1 +failed .*/dev/kvm'"
+fi
+hosts=$("$CARDVISOR" host ls --json)
+json_check "its capacity is back on h1" "$hosts" \
+	'[h["used"].get("vcpus", 0) for h in r if h["name"] == "h1"] == [0]'
+
+# --- the last slot, and a host lost with an instance pending ----------------
+# h2's agent frozen: what is placed there stays pending.  512M fits only h2.
+kill -STOP "$(cat "$TMP/h2.agent")"
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M >"$TMP/race1.out" 2>&1 &
+r1=$!
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M >"$TMP/race2.out" 2>&1 &
+r2=$!
+pending() { [ "$("$CARDVISOR" ps --fleet | grep -cE ' h2 +pending ')" = 1 ]; }
+until_ok pending
+# The loser fails at once; the winner waits for h2.
+for _ in $(seq 600); do
+	if ! kill -0 $r1 2>/dev/null; then loser=$r1; winner=$r2; lout=race1; wout=race2; break; fi
+	if ! kill -0 $r2 2>/dev/null; then loser=$r2; winner=$r1; lout=race2; wout=race1; break; fi
+	sleep 0.1
+done
+if [ -n "${loser:-}" ] && ! wait $loser && grep -q 'no host has 1 vCPUs and 512 MiB free' "$TMP/$lout.out" &&
+	kill -0 $winner 2>/dev/null; then
+	ok "two launches race for the last slot: exactly one is placed"
+else
+	not_ok "two launches race for the last slot: exactly one is placed"
+	cat "$TMP/race1.out" "$TMP/race2.out" | sed 's/^/#   /'
+fi
+lost_id=$("$CARDVISOR" ps --fleet | awk '$2 == "h2" && $3 == "pending" { print $1 }')
+kill -9 "$(cat "$TMP/h2.agent")"
+wait $winner
+rc=$?
+if [ $rc = 1 ] && grep -q "$lost_id placed on h2: h2 left the fleet before starting it" "$TMP/$wout.out"; then
+	ok "the waiting launch ends when its host's lease expires"
+else
+	not_ok "the waiting launch ends when its host's lease expires (exit status $rc)"
+	sed 's/^/#   /' "$TMP/$wout.out"
+fi
+check "ps --fleet reports the instance of the dead host host-lost" \
+	bash -c "'$CARDVISOR' ps --fleet | grep -qE '^$lost_id +h2 +host-lost '"
+check "host ls no longer lists the dead host" bash -c "! '$CARDVISOR' host ls | grep -q '^h2 '"
+
+# Stopped while its host is away; the host's agent, started again, finds it
+# placed there and asked to stop: it never runs, and h2's capacity is back.
+"$CARDVISOR" stop --fleet "$lost_id" >"$TMP/stop-lost.out" 2>&1
+check "stop --fleet of the host-lost instance is recorded" \
+	grep -q "^$lost_id stopping on h2$" "$TMP/stop-lost.out"
+agent h2 --vcpus 1 --mem 1G --ttl 3
+disown "$(cat "$TMP/h2.agent")"
+stopped_early() {
+	"$CARDVISOR" ps --fleet | grep -qE "^$lost_id +h2 +stopped .*stopped before it started"
+}
+check "h2's agent, back, releases it as stopped before it started" until_ok stopped_early
+hosts=$("$CARDVISOR" host ls --json)
+json_check "and h2's capacity is back" "$hosts" \
+	'[h["used"].get("vcpus", 0) for h in r if h["name"] == "h2"] == [0]'
+
+# --- an etcd member dies mid-run ----------------------------------------------
+kill -9 "${EPID[0]}"
+wait "${EPID[0]}" 2>/dev/null
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M >"$TMP/m0.out" 2>&1
+rc=$?
+# h1's agent answered through its watch, now on another member.
+if grep -qE 'h1 could not start|^i-[0-9a-f]{17}$' "$TMP/m0.out"; then
+	ok "with an etcd member killed, a launch is placed and h1's agent answers"
+else
+	not_ok "with an etcd member killed, a launch is placed and h1's agent answers (exit status $rc)"
+	sed 's/^/#   /' "$TMP/m0.out" "$TMP/h1.log"
+fi
+member_start 0
+check "the killed member comes back with its data" until_ok healthy "http://127.0.0.1:${CPORT[0]}"
+check "h1 stayed registered throughout (its lease kept alive)" listed h1
+
+"$CARDVISOR" stop --fleet i-00000000000000000 >"$TMP/stop.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q 'the fleet has no instance i-00000000000000000' "$TMP/stop.out"; then
+	ok "stop --fleet of an unknown instance says so"
+else
+	not_ok "stop --fleet of an unknown instance says so (exit status $rc)"
+	sed 's/^/#   /' "$TMP/stop.out"
+fi
+
+# --- an agent that is told to go ------------------------------------------------
+kill -TERM "$(cat "$TMP/h1.agent")"
+wait "$(cat "$TMP/h1.agent")"
+rc=$?
+check "h1's agent ends on SIGTERM with status 0 (it was $rc)" test $rc = 0
+check "and h1 leaves the fleet at once (lease revoked, not left to expire)" \
+	bash -c "! '$CARDVISOR' host ls | grep -q '^h1 '"
+rm -f "$TMP/h1.agent"

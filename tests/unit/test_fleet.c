@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The fleet's placement and release (tools/lib/fleet.h) against a real
+ * 3-member etcd cluster: first fit on capacity, spreading a subnet, dead
+ * hosts left out, the last slot raced for, capacity given back once.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+#include "tests/unit/etcd_cluster.h"
+#include "tools/lib/fleet.h"
+
+#define MIB (1ULL << 20)
+
+static struct etcd *client(void)
+{
+	struct etcd *e;
+
+	assert_int_equal(etcd_open(&e, cluster.endpoints), 0);
+	return e;
+}
+
+/* A fleet with nothing in it. */
+static struct etcd *fleet_empty(void)
+{
+	struct etcd *e = client();
+
+	assert_int_equal(etcd_delete(e, FLEET_PREFIX, ETCD_PREFIX, NULL), 0);
+	return e;
+}
+
+/* Host @name offering @vcpus and @mem, under a lease of its own (returned). */
+static int64_t host_add(struct etcd *e, const char *name, unsigned vcpus, uint64_t mem)
+{
+	struct fleet_host h = { .vcpus = vcpus, .mem = mem };
+	int64_t lease;
+
+	snprintf(h.name, sizeof(h.name), "%s", name);
+	assert_int_equal(etcd_lease_grant(e, 60, &lease), 0);
+	assert_int_equal(fleet_host_register(e, &h, lease), 0);
+	return lease;
+}
+
+/* Place @id; the host's name, or "" with the error in @err. */
+static const char *place(struct etcd *e, const char *id, unsigned vcpus, uint64_t mem,
+			 const char *subnet, int *err)
+{
+	static const char *const args[] = { "--guest", "/g.elf" };
+	static char host[FLEET_NAME_MAX];
+	struct fleet_request r = { .id = id, .vcpus = vcpus, .mem = mem, .subnet = subnet,
+				   .args = args, .n_args = 2 };
+	char why[256];
+
+	*err = fleet_place(e, &r, host, why, sizeof(why));
+	return *err ? "" : host;
+}
+
+static const char *place_ok(struct etcd *e, const char *id, unsigned vcpus, uint64_t mem,
+			    const char *subnet)
+{
+	int err;
+	const char *host = place(e, id, vcpus, mem, subnet, &err);
+
+	assert_int_equal(err, 0);
+	return host;
+}
+
+/* The JSON record under FLEET_PREFIX @kind/@name (NULL: none). */
+static json_object *record(struct etcd *e, const char *kind, const char *name, const char *sub)
+{
+	struct etcd_kvs kvs;
+	json_object *o = NULL;
+	char key[256];
+
+	assert_int_equal(fleet_key(key, sizeof(key), kind, name, sub), 0);
+	assert_int_equal(etcd_get(e, key, ETCD_KEY, &kvs), 0);
+	if (kvs.n == 1)
+		o = json_tokener_parse(kvs.kv[0].value[0] == '{' ? kvs.kv[0].value : "{}");
+	etcd_kvs_free(&kvs);
+	return o;
+}
+
+static int64_t field(json_object *o, const char *name)
+{
+	json_object *f;
+
+	return json_object_object_get_ex(o, name, &f) ? json_object_get_int64(f) : -1;
+}
+
+/* capacity/<host>'s vCPUs and MiB in use. */
+static void assert_used(struct etcd *e, const char *host, int64_t vcpus, int64_t mib)
+{
+	json_object *c = record(e, "capacity", host, NULL);
+
+	assert_non_null(c);
+	assert_int_equal(field(c, "vcpus"), vcpus);
+	assert_int_equal(field(c, "mem"), mib * (int64_t)MIB);
+	json_object_put(c);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_true(fleet_name_valid("host-1.rack_2"));
+	assert_false(fleet_name_valid(""));
+	assert_false(fleet_name_valid("a/b"));
+	assert_false(fleet_name_valid(".."));
+	assert_false(fleet_name_valid("a b"));
+	assert_false(fleet_name_valid("0123456789012345678901234567890123456789012345678901234567890123"));
+}
+
+/* First fit by name on free vCPUs and memory; a host's sum follows. */
+static void test_first_fit(void **state)
+{
+	struct etcd *e;
+	int err;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	host_add(e, "a", 2, 1024 * MIB);
+	host_add(e, "b", 2, 1024 * MIB);
+	assert_string_equal(place_ok(e, "i-00000000000000001", 1, 512 * MIB, ""), "a");
+	assert_string_equal(place_ok(e, "i-00000000000000002", 2, 256 * MIB, ""), "b");
+	assert_string_equal(place_ok(e, "i-00000000000000003", 1, 512 * MIB, ""), "a");
+	assert_used(e, "a", 2, 1024);
+	assert_used(e, "b", 2, 256);
+	place(e, "i-00000000000000004", 1, 64 * MIB, "", &err);
+	assert_int_equal(err, -ENOSPC);
+
+	/* What the placement wrote for the host's agent and for ps. */
+	json_object *inst = record(e, "instances", "i-00000000000000002", NULL);
+	json_object *status = record(e, "status", "i-00000000000000002", NULL);
+	json_object *placed = record(e, "placed", "b", "i-00000000000000002");
+	json_object *args, *host;
+
+	assert_non_null(inst);
+	assert_true(json_object_object_get_ex(inst, "host", &host));
+	assert_string_equal(json_object_get_string(host), "b");
+	assert_true(json_object_object_get_ex(inst, "args", &args));
+	assert_int_equal(json_object_array_length(args), 2);
+	assert_non_null(status);
+	assert_non_null(placed);
+	json_object_put(inst);
+	json_object_put(status);
+	json_object_put(placed);
+
+	/* The same id twice: refused by name, not as "no room". */
+	host_add(e, "c", 8, 8192 * MIB);
+	place(e, "i-00000000000000002", 1, 64 * MIB, "", &err);
+	assert_int_equal(err, -EEXIST);
+	etcd_close(e);
+}
+
+/* Release gives back what the instance held, once, with its final status. */
+static void test_release(void **state)
+{
+	json_object *status, *st;
+	struct etcd *e;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	host_add(e, "a", 2, 1024 * MIB);
+	place_ok(e, "i-00000000000000001", 1, 512 * MIB, "10.0.1.0/24");
+	place_ok(e, "i-00000000000000002", 1, 256 * MIB, "10.0.1.0/24");
+	assert_int_equal(fleet_release(e, "a", "i-00000000000000001",
+				       "{\"state\":\"stopped\",\"exit_status\":0}"), 0);
+	assert_used(e, "a", 1, 256);
+	assert_null(record(e, "placed", "a", "i-00000000000000001"));
+	status = record(e, "status", "i-00000000000000001", NULL);
+	assert_true(json_object_object_get_ex(status, "state", &st));
+	assert_string_equal(json_object_get_string(st), "stopped");
+	json_object_put(status);
+	/* Again, or on another host: nothing changes. */
+	assert_int_equal(fleet_release(e, "a", "i-00000000000000001", "{}"), 0);
+	assert_int_equal(fleet_release(e, "b", "i-00000000000000002", "{}"), 0);
+	assert_used(e, "a", 1, 256);
+	/* The freed room is placeable again. */
+	assert_string_equal(place_ok(e, "i-00000000000000003", 1, 768 * MIB, ""), "a");
+	etcd_close(e);
+}
+
+/* Instances of one subnet go to the hosts holding the fewest of it. */
+static void test_subnet_spread(void **state)
+{
+	struct etcd *e;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	host_add(e, "a", 4, 4096 * MIB);
+	host_add(e, "b", 4, 4096 * MIB);
+	host_add(e, "c", 4, 4096 * MIB);
+	assert_string_equal(place_ok(e, "i-00000000000000001", 1, 64 * MIB, "10.0.1.0/24"), "a");
+	assert_string_equal(place_ok(e, "i-00000000000000002", 1, 64 * MIB, "10.0.1.0/24"), "b");
+	assert_string_equal(place_ok(e, "i-00000000000000003", 1, 64 * MIB, "10.0.2.0/24"), "a");
+	assert_string_equal(place_ok(e, "i-00000000000000004", 1, 64 * MIB, "10.0.1.0/24"), "c");
+	assert_string_equal(place_ok(e, "i-00000000000000005", 1, 64 * MIB, "10.0.1.0/24"), "a");
+	/* Released, the count goes down: b and c hold one each, a none. */
+	assert_int_equal(fleet_release(e, "a", "i-00000000000000001", "{}"), 0);
+	assert_int_equal(fleet_release(e, "a", "i-00000000000000005", "{}"), 0);
+	assert_string_equal(place_ok(e, "i-00000000000000006", 1, 64 * MIB, "10.0.1.0/24"), "a");
+	etcd_close(e);
+}
+
+/* A host whose lease is gone is not a candidate; its name is free again. */
+static void test_dead_host(void **state)
+{
+	struct fleet_host again = { .name = "a", .vcpus = 1, .mem = 64 * MIB };
+	int64_t lease_a, lease_b, other;
+	struct etcd *e;
+	int err;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	lease_a = host_add(e, "a", 8, 8192 * MIB);
+	lease_b = host_add(e, "b", 1, 1024 * MIB);
+	assert_int_equal(etcd_lease_grant(e, 60, &other), 0);
+	assert_int_equal(fleet_host_register(e, &again, other), -EEXIST);
+	assert_int_equal(etcd_lease_revoke(e, lease_a), 0);
+	assert_string_equal(place_ok(e, "i-00000000000000001", 1, 64 * MIB, ""), "b");
+	assert_int_equal(etcd_lease_revoke(e, lease_b), 0);
+	place(e, "i-00000000000000002", 1, 64 * MIB, "", &err);
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(fleet_host_register(e, &again, other), 0);
+	etcd_close(e);
+}
+
+/* Two launches race for the last slot, ten times: exactly one wins each. */
+struct racer {
+	pthread_barrier_t *start;
+	char id[24];
+	int err;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct etcd *e = client();
+
+	pthread_barrier_wait(r->start);
+	place(e, r->id, 1, 64 * MIB, "", &r->err);
+	etcd_close(e);
+	return NULL;
+}
+
+static void test_last_slot_race(void **state)
+{
+	pthread_barrier_t start;
+	struct etcd *e;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	host_add(e, "a", 1, 1024 * MIB);
+	pthread_barrier_init(&start, NULL, 2);
+	for (int round = 0; round < 10; round++) {
+		struct racer r[2] = { { .start = &start }, { .start = &start } };
+		pthread_t t[2];
+
+		for (int i = 0; i < 2; i++) {
+			snprintf(r[i].id, sizeof(r[i].id), "i-0000000000000%02d%02d", round, i);
+			assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		assert_true((r[0].err == 0 && r[1].err == -ENOSPC) ||
+			    (r[1].err == 0 && r[0].err == -ENOSPC));
+		assert_used(e, "a", 1, 64);
+		assert_int_equal(fleet_release(e, "a", r[r[0].err ? 1 : 0].id, "{}"), 0);
+	}
+	pthread_barrier_destroy(&start);
+	etcd_close(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_first_fit),
+		cmocka_unit_test(test_release),
+		cmocka_unit_test(test_subnet_spread),
+		cmocka_unit_test(test_dead_host),
+		cmocka_unit_test(test_last_slot_race),
+	};
+
+	return cmocka_run_group_tests(tests, cluster_up, cluster_down);
+}

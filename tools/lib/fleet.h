@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The fleet's records in etcd (docs/fleet.md, issue 15): hosts under
+ * leases, their capacity, instances and where they are placed.  Every key
+ * is under FLEET_PREFIX:
+ *   hosts/<host>          {"vcpus","mem","underlay"}          agent, its lease
+ *   capacity/<host>       {"vcpus","mem","subnets":{S: n}}    placement, release
+ *   instances/<id>        {"host","vcpus","mem","subnet","args":[...]}   run --fleet
+ *   placed/<host>/<id>    "run" or "stop"          run --fleet, stop; the agent watches
+ *   status/<id>           {"state","local_id","reason","exit_status"}    the agent
+ * capacity/<host> is what placed instances hold; placement and release
+ * change it only by compare-and-swap on its mod revision, in the same
+ * transaction as the records they add or remove, so two launches never
+ * take the same capacity and a host's sum never drifts.
+ */
+#ifndef CV_FLEET_H
+#define CV_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tools/lib/etcd.h"
+
+#define FLEET_PREFIX "/cardvisor/v1/"
+#define FLEET_NAME_MAX 64
+/* Compare-and-swap rounds before placement or release gives up. */
+#define FLEET_CAS_TRIES 32
+
+/* Lifecycle states of an instance (status/<id>'s "state"). */
+#define FLEET_PENDING   "pending"    /* placed; its host has not started it yet */
+#define FLEET_RUNNING   "running"
+#define FLEET_STOPPING  "stopping"
+#define FLEET_STOPPED   "stopped"    /* ended; exit_status says how */
+#define FLEET_FAILED    "failed"     /* its host could not start it: reason */
+#define FLEET_HOST_LOST "host-lost"  /* not stored: its host's lease is gone */
+
+/* Whether @name is a host or subnet-safe key part: [A-Za-z0-9._-], 1..63. */
+bool fleet_name_valid(const char *name);
+/* FLEET_PREFIX @kind "/" @a ["/" @b] into @key. */
+int fleet_key(char *key, size_t len, const char *kind, const char *a, const char *b);
+
+/* What a host offers (hosts/<host>). */
+struct fleet_host {
+	char name[FLEET_NAME_MAX];
+	unsigned vcpus;
+	uint64_t mem;
+	char underlay[64];
+};
+
+/*
+ * Register @h under @lease: a create-if-absent, so that a second agent
+ * naming the same host is refused (-EEXIST) while the first one's lease
+ * lives.
+ */
+int fleet_host_register(struct etcd *e, const struct fleet_host *h, int64_t lease);
+
+/* What one launch asks for. */
+struct fleet_request {
+	const char *id;
+	unsigned vcpus;
+	uint64_t mem;
+	const char *subnet;      /* "" without a NIC: nothing to spread */
+	const char *const *args; /* `cardvisor run` options, for the host */
+	size_t n_args;
+};
+
+/*
+ * Place @r on a live host with room: the one with the fewest instances of
+ * r->subnet, then the first by name; it writes instances/<id>,
+ * placed/<host>/<id> and the host's new capacity in one transaction,
+ * retried while other placements win the race.  The host in @host.
+ * -ENOSPC with a line for the user in @why when no host has room,
+ * -EEXIST when the fleet has an instance @r->id already.
+ */
+int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_NAME_MAX],
+		char *why, size_t whylen);
+
+/*
+ * Give back what instance @id holds on @host, in one transaction with the
+ * removal of placed/<host>/<id> and the final status @status_json.  An
+ * instance no longer placed there is left alone (0).
+ */
+int fleet_release(struct etcd *e, const char *host, const char *id, const char *status_json);
+
+/* Write status/<id>. */
+int fleet_status_put(struct etcd *e, const char *id, const char *status_json);
+
+#endif /* CV_FLEET_H */
