@@ -205,9 +205,13 @@ static int sync_cmd(struct nvmf_queue *q, const void *sqe, void *buf, uint32_t l
 		return fail(c, r, "qid %u: %s: %s", q->qid, what, strerror(-r));
 	}
 	if (w.status) {
-		/* Another host holds the volume; the Connect may succeed later. */
-		int err = nvme_cqe_code(w.status) == NVME_SC_CONNECT_CTRL_BUSY &&
-			  !(w.status & NVME_STATUS_DNR) ? -EBUSY : -EREMOTEIO;
+		/*
+		 * Do Not Retry: -EREMOTEIO (a reconnect gives up).  Else
+		 * Controller Busy is another host holding the volume, which
+		 * may let go (-EBUSY); anything else may pass next time.
+		 */
+		int err = w.status & NVME_STATUS_DNR ? -EREMOTEIO :
+			  nvme_cqe_code(w.status) == NVME_SC_CONNECT_CTRL_BUSY ? -EBUSY : -EAGAIN;
 
 		return fail(c, err, "qid %u: %s failed: SCT %#x SC %#x%s", q->qid, what,
 			    NVME_SC_SCT(nvme_cqe_code(w.status)),
@@ -572,15 +576,15 @@ static void ctrl_arm_timer(struct nvmf_ctrl *c)
 	timerfd_settime(c->tfd, 0, &its, NULL);
 }
 
-static void expire_held(struct nvmf_ctrl *c, int64_t now)
+/* Complete the commands held past @now with @status. */
+static void expire_held(struct nvmf_ctrl *c, int64_t now, uint16_t status)
 {
 	for (unsigned i = 1; i < c->nq; i++) {
 		struct nvmf_queue *q = &c->q[i];
 
 		for (unsigned t = 0; t < q->nslots; t++)
 			if (q->slots[t].state == SLOT_HELD && q->slots[t].deadline <= now)
-				nvmf_slot_complete(q, &q->slots[t],
-						   nvme_cqe_status(NVMF_SC_CMD_INTERRUPTED, false), 0);
+				nvmf_slot_complete(q, &q->slots[t], status, 0);
 	}
 }
 
@@ -589,10 +593,19 @@ static void try_reconnect(struct nvmf_ctrl *c)
 	int64_t now = now_ms();
 	int r;
 
-	expire_held(c, now);
+	expire_held(c, now, nvme_cqe_status(NVMF_SC_CMD_INTERRUPTED, false));
 	if (now < c->next_attempt)
 		return;
 	r = assoc_setup(c);
+	if (r == -EREMOTEIO) {
+		/* Refused with Do Not Retry: the target will not take this
+		 * host back (a newer attachment fenced it: docs/storaged.md). */
+		cv_err("nvmf %s:%s %s: reconnect refused for good (%s): failing its I/O",
+		       c->addr, c->port, c->subnqn, c->why);
+		c->state = CTRL_FENCED;
+		expire_held(c, INT64_MAX, nvme_cqe_status(NVME_SC_NS_NOT_READY, true));
+		return;
+	}
 	if (r) {
 		cv_debug("nvmf %s: reconnect attempt: %s", c->subnqn, c->why);
 		c->state = CTRL_RECONNECTING;

@@ -33,7 +33,10 @@
  * Commands in flight when an association ends are held and sent again on
  * the next one, which is retried with exponential backoff (20 ms to 1 s); a
  * command held longer than opts->reconnect_timeout_ms completes with
- * NVMF_SC_CMD_INTERRUPTED and DNR clear, so the guest retries it.  Because
+ * NVMF_SC_CMD_INTERRUPTED and DNR clear, so the guest retries it.  A
+ * reconnect refused with Do Not Retry (a newer attachment epoch fenced this
+ * host: docs/storaged.md, "Epochs") ends that: held commands complete with
+ * Namespace Not Ready, DNR set, and nvmf_submit() returns -ESHUTDOWN.  Because
  * cv-storaged acknowledges a write only once it is durable, sending an
  * unacknowledged write again never undoes an acknowledged one.
  *

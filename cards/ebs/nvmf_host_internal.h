@@ -107,7 +107,18 @@ struct nvmf_queue {
 	struct iovec rx_iov[NVMF_IOV_MAX];
 };
 
-enum ctrl_state { CTRL_CONNECTING, CTRL_LIVE, CTRL_RECONNECTING };
+enum ctrl_state {
+	CTRL_CONNECTING,         /* nvmf_ctrl_connect() setting the first association up */
+	CTRL_LIVE,               /* an association: commands go out */
+	CTRL_RECONNECTING,       /* it ended: commands held, attempts on the timer */
+	/*
+	 * A reconnect was refused with Do Not Retry (cv-storaged's Connect
+	 * Invalid Host for an attachment a newer epoch replaced, or a volume
+	 * that is gone): no more attempts; what was held completed with
+	 * Namespace Not Ready, DNR set, and nvmf_submit() refuses the rest.
+	 */
+	CTRL_FENCED,
+};
 
 struct nvmf_ctrl {
 	struct nvmf_opts opts;

@@ -680,6 +680,8 @@ int nvmf_submit(struct nvmf_queue *q, struct nvmf_req *req)
 	if (!req->done || (req->fua && req->opc != NVME_NVM_READ &&
 			   req->opc != NVME_NVM_WRITE && req->opc != NVME_NVM_WRITE_ZEROES))
 		return -EINVAL;
+	if (q->ctrl->state == CTRL_FENCED)
+		return -ESHUTDOWN;
 	switch (req->opc) {
 	case NVME_NVM_FLUSH:
 		break;

@@ -159,6 +159,36 @@ expect_out "every block the new association acknowledged reads back" check4 \
 cli w5 -u "$HOST2" verify 100 1 5
 expect_out "once its holder has gone, another host attaches" w5 'ok$'
 
+# Attachment epochs (docs/storaged.md, "Epochs"): host 1's attachment 1 is
+# frozen holding the volume (a card on a host the fleet lost); attachment
+# 2, another host, takes the volume from it; host 1, thawed, reconnects as
+# attachment 1 and is refused for good.  Last here: the volume keeps epoch 2.
+writer e1 -u "$HOST1" -e 1 -d 8 -i 40000 -R 5000
+if [ -z "$WPID" ]; then
+	not_ok "writer of epoch 1 runs"
+	tail -n 10 "$TMP/e1.out" | sed 's/^/#   /'
+	exit 0
+fi
+kill -STOP "$WPID"
+cli e2 -u "$HOST2" -e 2 -s "$SPAN" -d 8 -i 4000 -S "$TMP/e2.state" rand
+expect_out "epoch 2 (another host) takes the volume from the live, frozen epoch 1" \
+	e2 'errors=0 mismatches=0'
+kill -CONT "$WPID"
+wait "$JOB"
+# Connect Invalid Host is SCT 1h SC 84h, with Do Not Retry.
+expect_out "epoch 1, thawed, is refused with Connect Invalid Host, Do Not Retry, and gives up" \
+	e1 'reconnect refused for good \(qid 0: Connect failed: SCT 0x1 SC 0x84 DNR\): failing its I/O'
+check "the refusal is logged, naming both epochs" \
+	grep -q "connect to volume $VOL refused (Connect Invalid Host): epoch 1, the volume has \
+admitted epoch 2 (fenced)" "$TMP/sd.log"
+cli check_e2 -u "$HOST2" -e 2 -s "$SPAN" -S "$TMP/e2.state" check
+expect_out "every block epoch 2 wrote reads back: nothing of epoch 1 landed after it" \
+	check_e2 'errors=0 mismatches=0'
+check "the volume's epoch is recorded as 2" test "$((10#$(cat "$TMP/vols/$VOL.epoch")))" = 2
+cli e0 -u "$HOST2" verify 100 1 5
+expect_out "a host without an epoch is refused too, once the volume has one" \
+	e0 'Connect failed: SCT 0x1 SC 0x84 DNR'
+
 kill -TERM "$(cat "$TMP/sd.pid")"
 wait "$SD_PID"
 rc=$?

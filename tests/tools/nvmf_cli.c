@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cards/ebs/nvmf_host.h"
+#include "tools/lib/host_epoch.h"
 #include "tools/lib/log.h"
 
 struct op {
@@ -445,6 +446,7 @@ static void usage(void)
 		"  -m FILE        rand creates FILE once a quarter of -i completed\n"
 		"  -k MS          keep alive timeout (5000)  -R MS  reconnect timeout (30000)\n"
 		"  -u UUID        the host: HOSTID UUID, host NQN its uuid: form (a fixed one)\n"
+		"  -e N           attachment epoch N, tagged on the host NQN as cv-ebs does\n"
 		"  -P FILE        TLS 1.3 with this PSK (interchange format), as cv-ebs\n"
 		"  -v             verbose log\n"
 		"CMD: info | verify LBA BLOCKS SEED | write LBA BLOCKS SEED |\n"
@@ -464,6 +466,7 @@ int main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN };
 	char target[300] = "";
 	const char *psk_file = NULL;
+	unsigned long long epoch = 0;
 	struct nvme_tls_key psk;
 	bool verbose = false;
 	int c, r;
@@ -471,7 +474,7 @@ int main(int argc, char **argv)
 	g.bs = 1;
 	g.span = 4096;
 	g.rng = 0x5eed;
-	while ((c = getopt(argc, argv, "t:n:HDq:d:b:s:i:w:r:S:m:k:R:u:P:v")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:HDq:d:b:s:i:w:r:S:m:k:R:u:e:P:v")) != -1) {
 		switch (c) {
 		case 't': snprintf(target, sizeof(target), "%s", optarg); break;
 		case 'n': o.subnqn = optarg; break;
@@ -489,6 +492,7 @@ int main(int argc, char **argv)
 		case 'k': o.kato_ms = atoi(optarg); break;
 		case 'R': o.reconnect_timeout_ms = atoi(optarg); break;
 		case 'u': host = optarg; break;
+		case 'e': epoch = strtoull(optarg, NULL, 10); break;
 		case 'P': psk_file = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
@@ -499,6 +503,8 @@ int main(int argc, char **argv)
 		usage();
 	/* Base 2.0, "NVMe Qualified Names": the UUID-based NQN of the host. */
 	snprintf(hostnqn, sizeof(hostnqn), "nqn.2014-08.org.nvmexpress:uuid:%s", host);
+	if (host_epoch_nqn(hostnqn, sizeof(hostnqn), strdupa(hostnqn), epoch))
+		usage();
 	o.hostnqn = hostnqn;
 	char *colon = strrchr(target, ':');
 

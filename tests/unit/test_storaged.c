@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/fixture.h"
+#include "tools/lib/host_epoch.h"
 #include "tools/lib/nvme_tcp.h"
 #include "tools/storaged/cmd.h"
 #include "tools/storaged/ctrl.h"
@@ -719,6 +720,149 @@ static void test_attach_other_host(void **state)
 	assert_null(t.attachments);
 }
 
+/* Epoch tags of host NQNs (tools/lib/host_epoch.h). */
+static void test_host_epoch_tags(void **state)
+{
+	static const char *const bad[] = {
+		"h:epoch:", "h:epoch:0", "h:epoch:07", "h:epoch:7x", "h:epoch:-1",
+		"h:epoch:18446744073709551616", "h:epoch:123456789012345678901",
+	};
+	char nqn[256], long_nqn[256];
+	uint64_t e;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(host_epoch_parse("nqn.2014-08.org.nvmexpress:uuid:1", &e, &n), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(n, strlen("nqn.2014-08.org.nvmexpress:uuid:1"));
+	assert_int_equal(host_epoch_parse("h:epoch:7", &e, &n), 0);
+	assert_int_equal(e, 7);
+	assert_int_equal(n, 1);
+	assert_int_equal(host_epoch_parse("h:epoch:18446744073709551615", &e, NULL), 0);
+	assert_true(e == UINT64_MAX);
+	/* The last tag counts. */
+	assert_int_equal(host_epoch_parse("h:epoch:1:epoch:2", &e, &n), 0);
+	assert_int_equal(e, 2);
+	assert_int_equal(n, strlen("h:epoch:1"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(host_epoch_parse(bad[i], &e, NULL), -EINVAL);
+	assert_int_equal(host_epoch_nqn(nqn, sizeof(nqn), "h", 42), 0);
+	assert_string_equal(nqn, "h:epoch:42");
+	assert_int_equal(host_epoch_nqn(nqn, sizeof(nqn), "h", 0), 0);
+	assert_string_equal(nqn, "h");
+	/* NVMe's 223 bytes at most. */
+	memset(long_nqn, 'x', 220);
+	long_nqn[220] = 0;
+	assert_int_equal(host_epoch_nqn(nqn, sizeof(nqn), long_nqn, 1000), -ENAMETOOLONG);
+}
+
+/* A host as HOST_A or HOST_B would be, with @epoch's tag. */
+static struct host_id host_epoch(const struct host_id *h, uint64_t epoch, char *buf, size_t len)
+{
+	assert_int_equal(host_epoch_nqn(buf, len, h->hostnqn, epoch), 0);
+	return (struct host_id){ h->hostid, buf };
+}
+
+/*
+ * Attachment epochs: a newer attachment takes the volume from a holder
+ * that is still alive; an older one is refused, even after a restart; the
+ * highest epoch is what the volume's .epoch file says.
+ */
+static void test_attach_epochs(void **state)
+{
+	char path[PATH_MAX], nqn[5][256];
+	struct ctrl_table t = { .dir = vol_dir }, t2 = { .dir = vol_dir };
+	struct host_id a1 = host_epoch(&HOST_A, 1, nqn[0], sizeof(nqn[0]));
+	struct host_id b1 = host_epoch(&HOST_B, 1, nqn[1], sizeof(nqn[1]));
+	struct host_id b2 = host_epoch(&HOST_B, 2, nqn[2], sizeof(nqn[2]));
+	struct host_id a3 = host_epoch(&HOST_A, 3, nqn[3], sizeof(nqn[3]));
+	struct host_id a2 = host_epoch(&HOST_A, 2, nqn[4], sizeof(nqn[4]));
+	struct ctrl *a, *b, *c, *x;
+	uint64_t admitted;
+	uint32_t dw0;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/ve.vol", vol_dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+
+	assert_int_equal(connect_as(&t, &a1, 0, NVMF_CNTLID_DYNAMIC, "ve", &a, &dw0), 0);
+	assert_int_equal(a->state, CTRL_LIVE);
+	assert_int_equal(volume_epoch_get(vol_dir, "ve", &admitted), 0);
+	assert_int_equal(admitted, 1);
+	/* The same epoch, another host: the holder keeps it. */
+	assert_int_equal(connect_as(&t, &b1, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 SC_CTRL_BUSY);
+	/* A newer one takes it although A is alive: A is superseded at once. */
+	assert_int_equal(connect_as(&t, &b2, 0, NVMF_CNTLID_DYNAMIC, "ve", &b, &dw0), 0);
+	assert_int_equal(b->state, CTRL_FENCING);
+	assert_int_equal(a->state, CTRL_FAILED);
+	assert_int_equal(volume_epoch_get(vol_dir, "ve", &admitted), 0);
+	assert_int_equal(admitted, 2);
+	/* A, reconnecting as it always did, is fenced, and so is no epoch. */
+	assert_int_equal(connect_as(&t, &a1, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 NVME_SC_CONNECT_INVALID_HOST);
+	assert_null(x);
+	assert_int_equal(connect_as(&t, &HOST_A, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 NVME_SC_CONNECT_INVALID_HOST);
+	assert_ptr_equal(ctrl_put(&t, a), b);
+	assert_int_equal(b->state, CTRL_LIVE);
+	/* A cv-storaged started again remembers. */
+	assert_int_equal(connect_as(&t2, &a1, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 NVME_SC_CONNECT_INVALID_HOST);
+	assert_null(t2.attachments);
+	/* Epoch 3 takes it back from B. */
+	assert_int_equal(connect_as(&t, &a3, 0, NVMF_CNTLID_DYNAMIC, "ve", &c, &dw0), 0);
+	assert_int_equal(b->state, CTRL_FAILED);
+	assert_int_equal(connect_as(&t, &a2, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 NVME_SC_CONNECT_INVALID_HOST);
+	ctrl_queue_gone(b, 0);
+	assert_ptr_equal(ctrl_put(&t, b), c);
+	ctrl_queue_gone(c, 0);
+	assert_null(ctrl_put(&t, c));
+	assert_null(t.attachments);
+
+	/* A malformed tag is a malformed host NQN; a damaged record admits nobody. */
+	struct host_id bad = { 0x5a, "nqn.2014-08.org.nvmexpress:uuid:1:epoch:x" };
+
+	assert_int_equal(connect_as(&t, &bad, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 NVME_SC_CONNECT_INVALID_PARAM);
+	assert_int_equal(dw0, DW0_DATA(offsetof(struct nvmf_connect_data, hostnqn)));
+	snprintf(path, sizeof(path), "%s/ve.epoch", vol_dir);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("three\n", f);
+	fclose(f);
+	assert_int_equal(connect_as(&t, &a3, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
+			 NVME_SC_INTERNAL);
+	assert_null(t.attachments);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/ve.vol", vol_dir);
+	unlink(path);
+}
+
+/* The host list names hosts: an epoch tag is not part of the name. */
+static void test_host_list_epochs(void **state)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/vh.hosts", vol_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("nqn.a\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(volume_host_allowed(vol_dir, "vh", "nqn.a:epoch:5"), 0);
+	assert_int_equal(volume_host_allowed(vol_dir, "vh", "nqn.b:epoch:5"), -EACCES);
+	assert_int_equal(volume_host_allowed(vol_dir, "vh", "nqn.a:epoch:05"), -EACCES);
+	unlink(path);
+}
+
 /*
  * The same host again (HOSTID and HOSTNQN: a reconnect, a restarted card)
  * supersedes its association: the old controller fails at once, the new
@@ -1027,6 +1171,9 @@ int main(void)
 		cmocka_unit_test(test_identify),
 		cmocka_unit_test(test_attach_other_host),
 		cmocka_unit_test(test_attach_same_host),
+		cmocka_unit_test(test_host_epoch_tags),
+		cmocka_unit_test(test_attach_epochs),
+		cmocka_unit_test(test_host_list_epochs),
 		cmocka_unit_test(test_takeover_fences_old_io),
 		cmocka_unit_test(test_ring_restricted),
 	};

@@ -98,8 +98,13 @@ int landlock_restrict(const struct landlock_policy *p)
 	if (p->rw_dir) {
 		int fd = open(p->rw_dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
 
+		/* Files read, written and created (cv-storaged's epoch records),
+		 * the directory opened to sync a new entry; nothing removed,
+		 * renamed over or made but regular files. */
 		err = fd < 0 ? -errno : allow_beneath(ruleset, fd, LANDLOCK_ACCESS_FS_READ_FILE |
-							      LANDLOCK_ACCESS_FS_WRITE_FILE);
+							      LANDLOCK_ACCESS_FS_WRITE_FILE |
+							      LANDLOCK_ACCESS_FS_MAKE_REG |
+							      LANDLOCK_ACCESS_FS_READ_DIR);
 		if (fd >= 0)
 			close(fd);
 	}

@@ -26,7 +26,8 @@
 #include <stdint.h>
 
 struct landlock_policy {
-	const char *rw_dir;          /* files beneath it may be opened read-write; NULL: none */
+	const char *rw_dir;          /* files beneath it may be opened read-write and
+					created, never removed; NULL: none */
 	int rm_dirfd;                /* files beneath this directory (an O_PATH fd: it may lie
 					outside a jail) may be removed (a pid file's); 0: none */
 	uint16_t tcp_connect_port;   /* the one TCP port it may connect to; 0: none */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tools/lib/host_epoch.h"
 #include "tools/lib/log.h"
 #include "tools/storaged/ctrl.h"
 
@@ -51,7 +52,8 @@ uint16_t ctrl_connect_parse(const struct nvmf_connect_cmd *cmd,
 	 */
 	if (!cmd->qid && !cmd->kato)
 		return invalid_param(dw0, false, offsetof(struct nvmf_connect_cmd, kato));
-	if (strnlen(d->hostnqn, sizeof(d->hostnqn)) == sizeof(d->hostnqn) || !d->hostnqn[0])
+	if (strnlen(d->hostnqn, sizeof(d->hostnqn)) == sizeof(d->hostnqn) || !d->hostnqn[0] ||
+	    host_epoch_parse(d->hostnqn, &r->epoch, NULL))
 		return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, hostnqn));
 	if (volume_id_from_nqn(d->subnqn, sizeof(d->subnqn), r->volume) < 0)
 		return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, subnqn));
@@ -137,24 +139,43 @@ static uint16_t ctrl_create(struct ctrl_table *t, const struct connect_req *r,
 			    struct ctrl **out, uint32_t *dw0)
 {
 	struct attachment *a = attachment_get(t, r->volume);
+	uint64_t admitted;
 	uint16_t cntlid;
 	struct ctrl *c;
 	int err;
 
+	*out = NULL;
 	if (!a)
 		return NVME_SC_INTERNAL;
+	/*
+	 * Epochs (docs/storaged.md): a lower one than the volume has admitted
+	 * is a card of an attachment that has been replaced, however alive
+	 * it is.  It may never write again: Connect Invalid Host, Do Not
+	 * Retry.  A missing or damaged record admits nobody.
+	 */
+	err = volume_epoch_get(t->dir, r->volume, &admitted);
+	if (err || r->epoch < admitted) {
+		attachment_drop(t, a);
+		if (err)
+			return NVME_SC_INTERNAL;
+		cv_warn("connect to volume %s refused (Connect Invalid Host): epoch %llu, the "
+			"volume has admitted epoch %llu (fenced)", r->volume,
+			(unsigned long long)r->epoch, (unsigned long long)admitted);
+		return NVME_SC_CONNECT_INVALID_HOST;
+	}
 	/*
 	 * Single attachment: two hosts writing one volume would corrupt it.
 	 * Another host's Connect gets Controller Busy (SCT 1h, SC 81h), "the
 	 * controller is already associated with a host" (NVMe over Fabrics
 	 * 1.1, "Connect Command and Response", Connect command specific
-	 * status values; the same table in Base 2.0).
+	 * status values; the same table in Base 2.0), unless it comes from a
+	 * newer attachment.
 	 */
-	if (a->holder && a->holder->state != CTRL_FAILED && !same_host(a->holder, d)) {
+	if (a->holder && a->holder->state != CTRL_FAILED && !same_host(a->holder, d) &&
+	    r->epoch == admitted) {
 		*out = a->holder;
 		return NVME_SC_CONNECT_CTRL_BUSY;
 	}
-	*out = NULL;
 	cntlid = next_cntlid(t);
 	if (!cntlid) {
 		/* Controller Busy also says there is no controller available. */
@@ -175,6 +196,22 @@ static uint16_t ctrl_create(struct ctrl_table *t, const struct connect_req *r,
 		if (err == -ENOENT)
 			return invalid_param(dw0, true, offsetof(struct nvmf_connect_data, subnqn));
 		return NVME_SC_INTERNAL;
+	}
+	/* Recorded before anything is answered: from now on the older
+	 * attachment's cards are refused, after a restart of ours too. */
+	if (r->epoch > admitted) {
+		err = volume_epoch_set(t->dir, r->volume, r->epoch);
+		if (err) {
+			cv_err("volume %s: cannot record epoch %llu: %s", r->volume,
+			       (unsigned long long)r->epoch, strerror(-err));
+			volume_close(&c->vol);
+			free(c);
+			attachment_drop(t, a);
+			return NVME_SC_INTERNAL;
+		}
+		if (admitted || a->holder)
+			cv_info("volume %s: epoch %llu supersedes epoch %llu", r->volume,
+				(unsigned long long)r->epoch, (unsigned long long)admitted);
 	}
 	c->cntlid = cntlid;
 	memcpy(c->hostid, d->hostid, sizeof(c->hostid));

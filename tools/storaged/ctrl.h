@@ -30,6 +30,7 @@ struct connect_req {
 	uint16_t sqsize;          /* 0's based */
 	uint16_t cntlid;          /* FFFFh: a new controller (admin queue) */
 	uint32_t kato_ms;
+	uint64_t epoch;           /* the host NQN's attachment epoch, 0: none */
 	char volume[VOLUME_ID_MAX + 1];
 };
 
@@ -125,8 +126,12 @@ uint16_t ctrl_connect_bound(const struct nvmf_connect_data *d, const char *hostn
 
 /*
  * Admin queue: a new controller on the volume, its new holder.  Refused
+ * with Connect Invalid Host when its epoch is below the highest the volume
+ * has admitted (volume_epoch_get: a card of an older attachment, fenced);
  * with Controller Busy, *out then the holder, while another host's
- * association holds the volume; Connect Invalid Parameters naming SUBNQN
+ * association holds the volume, unless this Connect's epoch is higher
+ * (recorded durably first: a newer attachment takes the volume from a
+ * holder that may still be alive); Connect Invalid Parameters naming SUBNQN
  * if there is no such volume, Internal Error if it cannot be opened.  Every
  * older controller of the volume is superseded (CTRL_FAILED: the caller
  * closes its queues), and the new one is CTRL_FENCING until they are all

@@ -96,8 +96,10 @@ static int parse_listen(const char *s, char *addr, size_t len, uint16_t *port)
  * operations the daemon makes (backend.c).
  */
 static const struct syscall_allow storaged_syscalls[] = {
-	/* A Connect opens its volume's file: read-write, never created or truncated. */
+	/* A Connect opens its volume's file: read-write, never created or truncated... */
 	SYSCALL_ALLOW_IF(openat, 2, O_CREAT | O_TRUNC, 0),
+	/* ...and a volume's first epoch record is a new file (volume.c): never an old one. */
+	SYSCALL_ALLOW_IF(openat, 2, O_CREAT | O_EXCL | O_TRUNC, O_CREAT | O_EXCL),
 	/* The volume I/O ring. */
 	SYSCALL_ALLOW(io_uring_enter),
 	/* A controller's shutdown notification (CC.SHN) makes its volume durable. */

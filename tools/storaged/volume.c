@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tools/lib/host_epoch.h"
 #include "tools/lib/log.h"
 #include "tools/lib/safe_file.h"
 #include "tools/storaged/volume.h"
@@ -62,6 +64,79 @@ int volume_open(struct volume *v, const char *dir, const char *id)
 	return 0;
 }
 
+/* <dir>/<id><suffix> into @path. */
+static int volume_path(char path[PATH_MAX], const char *dir, const char *id, const char *suffix)
+{
+	return snprintf(path, PATH_MAX, "%s/%s%s", dir, id, suffix) >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * <id>.epoch: one record, the highest epoch as 20 decimal digits and a
+ * newline, written in place.  Never renamed or truncated: the daemon's
+ * jail may create files beneath its directory but not remove or replace
+ * them (Landlock, seccomp in main.c), and a 21-byte write at offset 0 lies
+ * in one sector, which devices write whole.
+ */
+#define EPOCH_RECORD_LEN 21
+
+int volume_epoch_get(const char *dir, const char *id, uint64_t *epoch)
+{
+	char path[PATH_MAX], text[EPOCH_RECORD_LEN + 1], *end;
+	int ret = volume_path(path, dir, id, ".epoch"), fd;
+	ssize_t n;
+
+	*epoch = 0;
+	if (ret)
+		return ret;
+	/* Its own record: any owner that can write the volumes can write it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = pread(fd, text, EPOCH_RECORD_LEN, 0);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	text[n] = '\0';
+	errno = 0;
+	*epoch = strtoull(text, &end, 10);
+	if (errno || end == text || (*end && strcmp(end, "\n"))) {
+		cv_err("volume %s: %s is not an epoch record: it admits nobody", id, path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int volume_epoch_set(const char *dir, const char *id, uint64_t epoch)
+{
+	char path[PATH_MAX], text[EPOCH_RECORD_LEN + 1];
+	int ret = volume_path(path, dir, id, ".epoch"), fd, dfd;
+	bool created = false;
+
+	if (ret)
+		return ret;
+	snprintf(text, sizeof(text), "%020" PRIu64 "\n", epoch);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		created = true;
+	}
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, text, EPOCH_RECORD_LEN, 0) != EPOCH_RECORD_LEN || fdatasync(fd) < 0)
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	if (ret || !created)
+		return ret;
+	/* A new file: its directory entry must be durable too. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fdatasync(dfd) < 0)
+		ret = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	return ret;
+}
+
 #define HOSTS_FILE_MAX (64 * 1024)
 
 /* @line (NUL-terminated, trimmed here) names @nqn. */
@@ -78,12 +153,20 @@ static bool hosts_line_is(char *line, const char *nqn)
 
 int volume_host_allowed(const char *dir, const char *id, const char *hostnqn)
 {
-	char path[PATH_MAX], *text, *save = NULL, *line;
+	char path[PATH_MAX], host[256], *text, *save = NULL, *line;
+	uint64_t epoch;
 	size_t n;
 	int ret;
 
-	if (snprintf(path, sizeof(path), "%s/%s.hosts", dir, id) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
+	/* The list names hosts; an attachment's epoch is not who it is. */
+	if (host_epoch_parse(hostnqn, &epoch, &n) || n >= sizeof(host))
+		return -EACCES;
+	memcpy(host, hostnqn, n);
+	host[n] = '\0';
+	hostnqn = host;
+	ret = volume_path(path, dir, id, ".hosts");
+	if (ret)
+		return ret;
 	text = malloc(HOSTS_FILE_MAX + 1);
 	if (!text)
 		return -ENOMEM;

@@ -47,7 +47,8 @@ void volume_close(struct volume *v);
 
 /*
  * Whether @hostnqn may connect to volume @id: yes if there is no
- * <dir>/<id>.hosts, else only if that file lists it (one host NQN per
+ * <dir>/<id>.hosts, else only if that file lists it, its epoch tag left
+ * out (tools/lib/host_epoch.h; a malformed tag: not listed) (one host NQN per
  * line; blank lines and lines starting with '#' ignored; spaces around a
  * name trimmed).  0 allowed, -EACCES not listed; a list that cannot be
  * trusted or read (tools/lib/safe_file.h: a symlink, not a regular file,
@@ -56,6 +57,15 @@ void volume_close(struct volume *v);
  * line: it admits nobody.
  */
 int volume_host_allowed(const char *dir, const char *id, const char *hostnqn);
+
+/*
+ * The highest attachment epoch volume @id has admitted (tools/lib/
+ * host_epoch.h), kept in <dir>/<id>.epoch: 0 without the file.  A file
+ * that is not a number is -EBADMSG (one log line): it admits nobody.
+ */
+int volume_epoch_get(const char *dir, const char *id, uint64_t *epoch);
+/* Record @epoch durably (synced and renamed into place, directory synced). */
+int volume_epoch_set(const char *dir, const char *id, uint64_t epoch);
 
 /* Bytes the volume's file occupies on disk (Identify Namespace NUSE). */
 uint64_t volume_blocks_used(const struct volume *v);
