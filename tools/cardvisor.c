@@ -159,6 +159,8 @@ static void usage_run_options(FILE *f)
 		"                     cv-storaged, then fails retryably; default 30)\n"
 		"                     ,tls=off (no TLS: a target without it)\n"
 		"                     ,face=virtio-blk (the guest sees virtio-blk, not NVMe)\n"
+		"                     ,epoch=N (the attachment's number: cv-storaged refuses\n"
+		"                     lower ones from then on; docs/storaged.md)\n"
 		"                     ,boot (the root file system of --kernel: root=/dev/nvme0n1,\n"
 		"                     /dev/vda for virtio-blk).  Volumes\n"
 		"                     live in %s; cv-storaged is started on\n"
@@ -386,7 +388,7 @@ static int volumes_describe(struct instance_desc *d, struct run_volume *vols, un
 			.queues = v->spec.queues,
 			.iops = v->spec.iops, .iops_burst = v->spec.iops * burst,
 			.bps = v->spec.bps, .bps_burst = v->spec.bps * burst,
-			.hold_ms = v->spec.hold_s * 1000 };
+			.hold_ms = v->spec.hold_s * 1000, .epoch = v->spec.epoch };
 		if (v->spec.virtio_blk) {
 			d->volumes[d->nr_volumes - 1].face = "vhost-user-blk";
 			d->volumes[d->nr_volumes - 1].slot = slot;

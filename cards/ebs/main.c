@@ -38,6 +38,7 @@
 #include "tools/lib/card_cli.h"
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/heap.h"
+#include "tools/lib/host_epoch.h"
 #include "tools/lib/landlock.h"
 #include "tools/lib/log.h"
 #include "tools/lib/syscall_filter.h"
@@ -107,7 +108,7 @@ static uint16_t target_port(const char *target)
 static int nvmf_connect(struct ebs_card *card)
 {
 	const struct instance_volume *v = card->vol;
-	char host[256], hostnqn[96];
+	char host[256], hostnqn[NVMF_NQN_MAX + 1];
 	struct nvmf_opts o = {
 		.subnqn = v->subnqn, .hostnqn = hostnqn, .nr_io_queues = v->queues,
 		.queue_size = EBS_TCP_QUEUE_SIZE, .hdgst = true, .ddgst = true,
@@ -147,6 +148,10 @@ static int nvmf_connect(struct ebs_card *card)
 		 "nqn.2014-08.org.nvmexpress:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
 		 u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	/* The attachment's epoch, which cv-storaged fences older ones by (docs/storaged.md). */
+	n = host_epoch_nqn(hostnqn, sizeof(hostnqn), strdupa(hostnqn), v->epoch);
+	if (n)
+		return n;
 	/* TLS with the volume's PSK (docs/storaged.md, "TLS"): cv-storaged knows the same key. */
 	if (v->tls_psk_file) {
 		n = nvme_tls_key_load(v->tls_psk_file, &psk);

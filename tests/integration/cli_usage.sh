@@ -48,6 +48,7 @@ mistake 'usage: cardvisor console ID'               console
 mistake '--action explode: expected terminate, stop or hibernate' interrupt $ID --action explode
 mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
 mistake 'status: --force, --timeout and --fleet go with stop' status --fleet $ID
+mistake 'epoch=0: 1 or more'                        run --guest "$TG" --volume size=1G,epoch=0
 mistake '--etcd goes with --fleet'                  run --etcd http://127.0.0.1:1 --guest "$TG"
 mistake 'no etcd: give --etcd URL'                  run --fleet --guest "$TG"
 mistake '--etcd ftp://x: expected http://HOST:PORT' run --fleet --etcd ftp://x --guest "$TG"

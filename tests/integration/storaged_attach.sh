@@ -209,8 +209,8 @@ if ! ids=$("$BUILD/tests/tools/mkinstance" "$TMP/inst.dtb" --kernel "$TESTGUEST"
 fi
 inst=$(sed -n 1p <<<"$ids")
 vol=$(sed -n 2p <<<"$ids")
-ebs() { # NAME: a cv-ebs for $vol; sets EPID once it is connected
-	in_bg "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" "${CARD_JAIL[@]}" \
+ebs() { # NAME [DTB]: a cv-ebs for $vol; sets EPID once it is connected
+	in_bg "$BUILD/cv-ebs" --instance "${2:-$TMP/inst.dtb}" --volume "$vol" "${CARD_JAIL[@]}" \
 		>"$TMP/$1.log" 2>&1
 	EPID=
 	wait_line "$TMP/$1.log" 'nvmf .* cntlid [0-9]+' 20 && EPID=$(grandchild "$JOB")
@@ -245,3 +245,26 @@ check "both cards connect as one host, $HOSTNQN$want" \
 check "the second card's association superseded the first's, with the next generation" \
 	bash -c "grep -qE 'connect qid 0 .* generation 2: supersedes older controllers' '$sdlog' &&
 		 grep -qE 'qid 0 cntlid [0-9]+ .* closed: superseded by cntlid' '$sdlog'"
+
+# Another instance attaches the volume as epoch 3 (as the fleet would):
+# its card takes the volume, and the first instance's card, which has no
+# epoch, is refused from then on and does not start.
+if ! "$BUILD/tests/tools/mkinstance" "$TMP/inst3.dtb" --kernel "$TESTGUEST" \
+	--volume "$TMP/blk3.sock,id=$vol,epoch=3" --storaged "$STORAGED" >/dev/null 2>"$TMP/mk3.err"; then
+	not_ok "mkinstance with epoch=3: $(tail -n1 "$TMP/mk3.err")"
+	exit 0
+fi
+ebs ebs3 "$TMP/inst3.dtb"
+check "a card of epoch 3 connects, its host NQN tagged :epoch:3" \
+	bash -c "[ -n '$EPID' ] && grep -qE 'connect qid 0 .* hostnqn [^ ]+:epoch:3 generation' '$sdlog'"
+[ -n "$EPID" ] && kill -TERM "$EPID"
+wait
+timeout 60 "$BUILD/cv-ebs" --instance "$TMP/inst.dtb" --volume "$vol" "${CARD_JAIL[@]}" \
+	>"$TMP/ebs4.log" 2>&1
+rc=$?
+if [ $rc != 0 ] && [ $rc != 124 ] && grep -q 'Connect failed: SCT 0x1 SC 0x84 DNR' "$TMP/ebs4.log"; then
+	ok "the first instance's card, without an epoch, is refused (Connect Invalid Host) and ends"
+else
+	not_ok "the first instance's card, without an epoch, is refused (Connect Invalid Host) and ends (exit status $rc)"
+	tail -n 5 "$TMP/ebs4.log" | sed 's/^/#   /'
+fi

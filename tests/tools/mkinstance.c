@@ -86,7 +86,8 @@ static int describe_volume(char *arg, const char *storaged, struct volume *v,
 	*node = (struct instance_volume){ .id = v->spec.id, .target = v->target,
 					  .subnqn = v->nqn, .key_file = v->key,
 					  .tls_psk_file = v->psk, .socket = arg,
-					  .face = "vhost-user-blk", .queues = v->spec.queues };
+					  .face = "vhost-user-blk", .queues = v->spec.queues,
+					  .epoch = v->spec.epoch };
 	return 0;
 }
 

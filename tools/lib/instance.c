@@ -105,6 +105,7 @@ static const struct field volume_fields[] = {
 	F(struct instance_volume, bps, "bps", FIELD_U64),
 	F(struct instance_volume, bps_burst, "bps-burst", FIELD_U64),
 	F(struct instance_volume, hold_ms, "hold-ms", FIELD_U64),
+	F(struct instance_volume, epoch, "epoch", FIELD_U64),
 };
 
 static const struct field nic_fields[] = {

@@ -81,6 +81,7 @@ struct instance_volume {
 	unsigned queues;          /* I/O queues (NVMe queue pairs or virtqueues) */
 	uint64_t iops, iops_burst, bps, bps_burst;  /* 0: unlimited / default */
 	uint64_t hold_ms;         /* how long I/O waits for the storage; 0: 30 s */
+	uint64_t epoch;           /* the attachment's epoch (tools/lib/host_epoch.h); 0: none */
 };
 
 /* An ENI: its card, and the virtio-net function cv-hv gives the guest. */

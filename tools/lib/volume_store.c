@@ -140,12 +140,19 @@ int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t er
 				return -EINVAL;
 			}
 			v->virtio_blk = !strcmp(val, "virtio-blk");
+		} else if (!strcmp(kv, "epoch")) {
+			if (spec_u64(kv, val, &v->epoch, err, errlen))
+				return -EINVAL;
+			if (!v->epoch) {
+				snprintf(err, errlen, "epoch=%s: 1 or more", val);
+				return -EINVAL;
+			}
 		} else if (!strcmp(kv, "boot")) {
 			snprintf(err, errlen, "boot=%s: boot takes no value", val);
 			return -EINVAL;
 		} else {
 			snprintf(err, errlen, "unknown key \"%s\" (size, id, iops, mbps, burst, queues, "
-				 "hold, tls, face, boot)", kv);
+				 "hold, tls, face, epoch, boot)", kv);
 			return -EINVAL;
 		}
 	}

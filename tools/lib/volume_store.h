@@ -44,10 +44,11 @@ struct volume_spec {
 	bool no_tls;                       /* tls=off: plain NVMe/TCP (a target without TLS) */
 	bool boot;                         /* boot: the Linux guest's root file system */
 	bool virtio_blk;                   /* face=virtio-blk: not NVMe */
+	uint64_t epoch;                    /* epoch=N: the attachment's (0: none) */
 };
 
 /*
- * Parse "size=1G,id=vol-…,iops=N,mbps=N,burst=SECONDS,queues=N,hold=SECONDS,tls=on|off,face=nvme|virtio-blk,boot" (any order,
+ * Parse "size=1G,id=vol-…,iops=N,mbps=N,burst=SECONDS,queues=N,hold=SECONDS,tls=on|off,face=nvme|virtio-blk,epoch=N,boot" (any order,
  * size or id required).  -EINVAL with a message for the user in @err.
  */
 int volume_spec_parse(const char *s, struct volume_spec *v, char *err, size_t errlen);
