@@ -98,9 +98,12 @@ static enum vpc_drop tso_parse(const struct virtio_net_hdr_v1 *hdr, const uint8_
 		t->end = t->l4 + ntohs(ip6->payload_len);
 	} else {
 		const struct ipv4_hdr *ip = (const void *)(frame + ETH_HLEN);
-		size_t ihl = (size_t)(ip->ver_ihl & 0xf) * 4;
+		size_t ihl;
 
-		if (len < ETH_HLEN + IPV4_HLEN || ip->ver_ihl >> 4 != 4 || ihl < IPV4_HLEN ||
+		if (len < ETH_HLEN + IPV4_HLEN)
+			return VPC_DROP_GSO_HEADERS;
+		ihl = (size_t)(ip->ver_ihl & 0xf) * 4;
+		if (ip->ver_ihl >> 4 != 4 || ihl < IPV4_HLEN ||
 		    ntohs(ip->tot_len) < ihl || ip->proto != IPPROTO_TCP_ ||
 		    ntohs(ip->frag_off) & (IPV4_FLAG_MF | IPV4_FRAG_OFF_MASK))
 			return VPC_DROP_GSO_HEADERS;
