@@ -30,15 +30,16 @@ static int refuse(struct vpc_offload *o, const struct virtio_net_hdr_v1 *hdr,
 
 /*
  * Stores at @field the ones' complement checksum of [@start, @end) on top
- * of @sum.  A result of 0 goes out as 0xffff, as Linux's
- * skb_checksum_help() does: UDP reserves 0 for "no checksum" (RFC 768),
- * and to TCP both are the same number, -0 and +0 (RFC 1624 §3).
+ * of @sum.  The sum gives +0 where -0 (0xffff) means the same (RFC 1624
+ * §3), and +0 it stays (TCP's receivers, and tshark, expect it), except
+ * in a UDP checksum, 6 bytes into its header: 0 there means "none", so a
+ * computed 0 goes out as 0xffff (RFC 768; RFC 3828 §3.1 for UDP-Lite).
  */
 static void csum_store(uint8_t *frame, size_t start, size_t end, size_t field, uint32_t sum)
 {
 	uint16_t c = pkt_csum_fold(pkt_csum_add(sum, frame + start, end - start));
 
-	if (!c)
+	if (!c && field - start == offsetof(struct udp_hdr, csum))
 		c = 0xffff;
 	memcpy(frame + field, &c, sizeof(c));
 }

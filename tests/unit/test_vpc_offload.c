@@ -4,7 +4,8 @@
  * §5.1.6.2): 64 KiB TCP frames over IPv4 and IPv6 cut into MSS-sized
  * segments whose every length, sequence number, flag, identification and
  * checksum is checked here, the checksums by an RFC 1071 sum written again
- * for this test; NEEDS_CSUM completed for TCP and UDP; and every header
+ * for this test; NEEDS_CSUM completed for TCP and UDP, a computed 0 sent
+ * as UDP and TCP each want it; and every header
  * that asks for what was not negotiated, or does not describe its frame,
  * dropped and counted under its reason with nothing sent.
  */
@@ -225,54 +226,79 @@ static void test_csum_tcp(void **state)
 	assert_l4_csum(tx_one(&o, &hdr, len, orig), len, 54, IPPROTO_TCP_);
 }
 
-/*
- * A UDP datagram as Linux leaves it with CSUM (csum_offset 6), with two
- * payload bytes set so that the checksum comes out as @want_zero.
- */
-static size_t udp_partial(struct virtio_net_hdr_v1 *hdr, bool want_zero)
+/* A UDP datagram of 100 bytes as Linux leaves it with CSUM (csum_offset 6). */
+static size_t udp_partial(struct virtio_net_hdr_v1 *hdr)
 {
 	uint8_t l4[8 + 100] = { 0x30, 0x39, 0x00, 0x35, 0, sizeof(l4) };
 	size_t len = vf_ipv4(frame, VF_IP(10, 0, 0, 1), VF_IP(10, 0, 0, 2), IPPROTO_UDP_, l4,
 			     sizeof(l4));
 	uint8_t *udp = frame + 34;
-	uint16_t pseudo, sum;
+	uint16_t pseudo;
 
-	for (size_t i = 8; i < sizeof(l4) - 2; i++)
+	for (size_t i = 8; i < sizeof(l4); i++)
 		udp[i] = vf_gso_byte(i);
-	memset(udp + 6, 0, 2);
-	udp[sizeof(l4) - 2] = udp[sizeof(l4) - 1] = 0;
 	pseudo = ref_sum(ref_sum(0, frame + 26, 8) + IPPROTO_UDP_ + sizeof(l4), NULL, 0);
 	udp[6] = (uint8_t)(pseudo >> 8);
 	udp[7] = (uint8_t)pseudo;
-	if (want_zero) {
-		/* The last word makes the whole sum 0xffff: its complement, 0. */
-		sum = ref_sum(0, udp, sizeof(l4));
-		udp[sizeof(l4) - 2] = (uint8_t)((0xffff - sum) >> 8);
-		udp[sizeof(l4) - 1] = (uint8_t)(0xffff - sum);
-	}
 	*hdr = (struct virtio_net_hdr_v1){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
 					   .csum_start = 34, .csum_offset = 6 };
 	return len;
+}
+
+/*
+ * Sets the frame's last payload word so that the sum from @l4 to the end,
+ * over the pseudo-header sum the driver left in the field, is 0xffff: the
+ * checksum the device computes comes out 0.  (@len - @l4 is even.)
+ */
+static void make_csum_zero(size_t len, size_t l4)
+{
+	uint16_t sum;
+
+	frame[len - 2] = frame[len - 1] = 0;
+	sum = ref_sum(0, frame + l4, len - l4);
+	frame[len - 2] = (uint8_t)((0xffff - sum) >> 8);
+	frame[len - 1] = (uint8_t)(0xffff - sum);
 }
 
 static void test_csum_udp(void **state)
 {
 	struct vpc_offload o = offload(VIRTIO_BIT(VIRTIO_NET_F_CSUM));
 	struct virtio_net_hdr_v1 hdr;
-	size_t len = udp_partial(&hdr, false);
+	size_t len = udp_partial(&hdr);
+	uint8_t orig[200];
+
+	(void)state;
+	assert_l4_csum(tx_one(&o, &hdr, len, orig), len, 34, IPPROTO_UDP_);
+	assert_int_equal(o.stats.csum, 1);
+}
+
+/*
+ * A computed 0 is sent as 0xffff in UDP, where 0 would say "no checksum"
+ * (RFC 768), and stays 0 in TCP, with or without segmentation (-0 and +0
+ * are one number, RFC 1624 §3, but tshark calls TCP's 0xffff bad).
+ */
+static void test_csum_zero(void **state)
+{
+	struct vpc_offload o = offload(ALL_OFFLOADS);
+	struct virtio_net_hdr_v1 hdr;
+	size_t len = udp_partial(&hdr);
 	uint8_t orig[200];
 	const uint8_t *f;
 
 	(void)state;
-	f = tx_one(&o, &hdr, len, orig);
-	assert_l4_csum(f, len, 34, IPPROTO_UDP_);
-	assert_int_not_equal(be16(f + 34 + 6), 0);
-	/* A computed 0 is sent as 0xffff: 0 would say "no checksum" (RFC 768). */
-	len = udp_partial(&hdr, true);
+	make_csum_zero(len, 34);
 	f = tx_one(&o, &hdr, len, orig);
 	assert_int_equal(be16(f + 34 + 6), 0xffff);
 	assert_l4_csum(f, len, 34, IPPROTO_UDP_);
+	for (uint16_t mss = 0; mss <= 1000; mss += 1000) {
+		len = vf_tcp_gso(frame, false, TCP_ACK, 100, mss, &hdr);
+		make_csum_zero(len, 34);
+		f = tx_one(&o, &hdr, len, orig);
+		assert_int_equal(be16(f + 34 + 16), 0);
+		assert_l4_csum(f, len, 34, IPPROTO_TCP_);
+	}
 	assert_int_equal(o.stats.csum, 2);
+	assert_int_equal(o.stats.gso, 1);
 }
 
 static void test_no_offload_passes_unchanged(void **state)
@@ -437,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_tso_ignores_hdr_len),
 		cmocka_unit_test(test_csum_tcp),
 		cmocka_unit_test(test_csum_udp),
+		cmocka_unit_test(test_csum_zero),
 		cmocka_unit_test(test_no_offload_passes_unchanged),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_reason_names),
