@@ -11,7 +11,6 @@
 
 #define NIL UINT32_MAX
 #define SEC 1000000000ULL
-#define TCP_URG 0x20
 /* Oldest entries looked at for an expired one before evicting. */
 #define RECLAIM_SCAN 8
 
@@ -96,7 +95,7 @@ void vpc_ct_destroy(struct vpc_ct *ct)
 bool vpc_ct_tcp_flags_valid(uint8_t flags)
 {
 	/* The combinations nf_conntrack's tcp_valid_flags[] accepts. */
-	switch (flags & ~(TCP_PSH | TCP_URG | 0xc0 /* ECE, CWR */)) {
+	switch (flags & ~(TCP_PSH | TCP_URG | TCP_ECE | TCP_CWR)) {
 	case TCP_SYN:
 	case TCP_SYN | TCP_ACK:
 	case TCP_RST:

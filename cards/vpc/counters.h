@@ -43,7 +43,13 @@
 	X(ARP_UNANSWERED, "arp_unanswered")   /* ARP the card need not relay */ \
 	X(UNDERLAY_SPOOF, "underlay_spoof")   /* sender not the inner source's host */ \
 	X(NOT_FOR_ENI, "not_for_eni")         /* inner destination not the ENI */ \
-	X(TX_ERROR, "tx_error")               /* the underlay send failed */
+	X(TX_ERROR, "tx_error")               /* the underlay send failed */ \
+	/* The guest's virtio-net header (offload.c, virtio 1.2 §5.1.6.2) */ \
+	X(OFFLOAD_UNNEGOTIATED, "offload_unnegotiated") /* CSUM/TSO not negotiated */ \
+	X(GSO_TYPE, "gso_type")               /* UDP, ECN or unknown: never offered */ \
+	X(CSUM_RANGE, "csum_range")           /* csum_start/offset off the frame */ \
+	X(GSO_HEADERS, "gso_headers")         /* not TCP over IPv4/IPv6, sane */ \
+	X(GSO_SIZE, "gso_size")               /* 0, or too many segments */
 
 #define VPC_DROP_ENUM_(name, str) VPC_DROP_##name,
 enum vpc_drop { VPC_DROP_REASONS(VPC_DROP_ENUM_) VPC_DROP__COUNT };

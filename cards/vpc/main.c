@@ -200,6 +200,12 @@ static size_t chain_drops(const struct vu_dev *vu, char *buf, size_t cap)
 	return off;
 }
 
+/* Drops by reason: the router's and its filter's, and the virtio-net header's. */
+static uint64_t card_drops(const struct vpc_card *card, enum vpc_drop r)
+{
+	return vpc_router_drops(&card->router, r) + card->vnet.offload.stats.drops[r];
+}
+
 /*
  * The counters `cardvisor status` shows (card_ctl.h): what card_report()
  * logs at exit, every reason listed, zero or not, so a reader finds a key.
@@ -209,6 +215,7 @@ static void card_stats(void *opaque, struct json_object *o)
 	struct vpc_card *card = opaque;
 	const struct vpc_router_stats *s = &card->router.stats;
 	const struct vpc_ct *ct = &card->router.filter.ct;
+	const struct vpc_offload_stats *ofl = &card->vnet.offload.stats;
 	struct json_object *drops = json_object_new_object(), *vn = json_object_new_object(),
 			   *chains = json_object_new_object(), *cto = json_object_new_object();
 
@@ -223,9 +230,12 @@ static void card_stats(void *opaque, struct json_object *o)
 	card_ctl_add_u64(o, "undeliverable", s->undeliverable);
 	for (int r = 1; r < VPC_DROP__COUNT; r++)
 		card_ctl_add_u64(drops, vpc_drop_name((enum vpc_drop)r),
-			vpc_router_drops(&card->router, (enum vpc_drop)r));
+			card_drops(card, (enum vpc_drop)r));
 	json_object_object_add(o, "drops", drops);
 	card_ctl_add_u64(vn, "tx_bad", card->vnet.stats.tx_bad);
+	card_ctl_add_u64(vn, "tx_csum", ofl->csum);
+	card_ctl_add_u64(vn, "tx_gso", ofl->gso);
+	card_ctl_add_u64(vn, "tx_gso_segments", ofl->segments);
 	for (size_t k = 0; k < CHAIN_DROP_KINDS; k++)
 		card_ctl_add_u64(chains, chain_drop_kinds[k].name, chain_drop_count(&card->vnet.vu, k));
 	json_object_object_add(vn, "chains_dropped", chains);
@@ -321,19 +331,21 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 }
 
 /*
- * One line of counters at exit: what an operator asks first.  Router
- * drops by reason; then what never reached the router (malformed chains
- * and frames, by virtio-net) and the connection table's use.
+ * One line of counters at exit: what an operator asks first.  Drops by
+ * reason; then what never reached the router (malformed chains and
+ * frames, by virtio-net), the connection table's use and the transmit
+ * offloads done.
  */
 static void card_report(struct vpc_card *card)
 {
 	const struct vpc_router_stats *s = &card->router.stats;
 	const struct vpc_ct *ct = &card->router.filter.ct;
+	const struct vpc_offload_stats *ofl = &card->vnet.offload.stats;
 	char drops[1024] = "", chains[512] = "";
 	size_t off = 0;
 
 	for (int r = 1; r < VPC_DROP__COUNT; r++) {
-		uint64_t n = vpc_router_drops(&card->router, (enum vpc_drop)r);
+		uint64_t n = card_drops(card, (enum vpc_drop)r);
 
 		if (n && off < sizeof(drops))
 			off += (size_t)snprintf(drops + off, sizeof(drops) - off, " %s=%llu",
@@ -348,12 +360,14 @@ static void card_report(struct vpc_card *card)
 		(unsigned long long)s->delivered, (unsigned long long)s->undeliverable,
 		off ? drops : " none");
 	cv_info("eni %s: virtio-net tx_bad %llu, chains dropped:%s; conntrack %u/%u, created "
-		"%llu, expired %llu, evicted %llu, full %llu", card->nic->id,
+		"%llu, expired %llu, evicted %llu, full %llu; offloads: csum %llu, gso %llu "
+		"(%llu segments)", card->nic->id,
 		(unsigned long long)card->vnet.stats.tx_bad,
 		chain_drops(&card->vnet.vu, chains, sizeof(chains)) ? chains : " none", ct->count,
 		ct->max, (unsigned long long)ct->stats.created,
 		(unsigned long long)ct->stats.expired, (unsigned long long)ct->stats.evicted,
-		(unsigned long long)ct->stats.full);
+		(unsigned long long)ct->stats.full, (unsigned long long)ofl->csum,
+		(unsigned long long)ofl->gso, (unsigned long long)ofl->segments);
 }
 
 static int card_run(struct vpc_card *card)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Wire layouts of the headers the VPC card reads and writes: Ethernet
- * (IEEE 802.3), ARP (RFC 826), IPv4 (RFC 791), ICMP (RFC 792), UDP
- * (RFC 768), TCP (RFC 9293).  Fields are in network byte order, as on the
+ * (IEEE 802.3), ARP (RFC 826), IPv4 (RFC 791), IPv6 (RFC 8200), ICMP
+ * (RFC 792), UDP (RFC 768), TCP (RFC 9293).  Fields are in network byte order, as on the
  * wire; every struct is packed so it can be laid over a frame buffer once
  * the caller has checked the frame is long enough.
  */
@@ -17,6 +17,7 @@
 #define ETH_HLEN 14
 #define ETH_P_IPV4 0x0800
 #define ETH_P_ARP 0x0806
+#define ETH_P_IPV6 0x86DD        /* spelled as <linux/if_ether.h> does */
 #define ETH_P_VLAN 0x8100
 
 struct eth_hdr {
@@ -60,6 +61,16 @@ struct ipv4_hdr {
 	uint32_t daddr;
 } __attribute__((packed));
 
+/* RFC 8200 §3: the fixed header; extension headers follow it. */
+struct ipv6_hdr {
+	uint32_t ver_tc_flow;     /* version 6 << 28 | traffic class | flow label */
+	uint16_t payload_len;     /* what follows this header */
+	uint8_t next_hdr;
+	uint8_t hop_limit;
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+} __attribute__((packed));
+
 #define ICMP_ECHO_REPLY 0
 #define ICMP_DEST_UNREACH 3
 #define ICMP_ECHO_REQUEST 8
@@ -84,6 +95,9 @@ struct udp_hdr {
 #define TCP_RST 0x04
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
+#define TCP_URG 0x20
+#define TCP_ECE 0x40              /* RFC 3168 §6.1 */
+#define TCP_CWR 0x80
 
 struct tcp_hdr {
 	uint16_t sport;
@@ -120,22 +134,35 @@ static inline uint16_t pkt_csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-/* The IPv4 pseudo-header sum UDP and TCP checksums start from. */
-static inline uint32_t pkt_csum_pseudo(uint32_t saddr, uint32_t daddr,
-				       uint8_t proto, uint16_t l4_len)
+/*
+ * The pseudo-header sum UDP and TCP checksums start from: source and
+ * destination addresses of @alen bytes (4: RFC 9293 §3.1; 16: RFC 8200
+ * §8.1, whose 32-bit length and 24 zero bits sum as IPv4's 16-bit ones do
+ * for a length below 64 KiB), the protocol and the L4 length.
+ */
+static inline uint32_t pkt_csum_pseudo_addrs(const void *saddr, const void *daddr,
+					     size_t alen, uint8_t proto, uint16_t l4_len)
 {
 	uint32_t sum = 0;
 
-	sum = pkt_csum_add(sum, &saddr, 4);
-	sum = pkt_csum_add(sum, &daddr, 4);
+	sum = pkt_csum_add(sum, saddr, alen);
+	sum = pkt_csum_add(sum, daddr, alen);
 	sum += (uint32_t)proto << 8;  /* zero byte, then proto, as a LE word */
 	sum += (uint32_t)(l4_len >> 8 | (l4_len & 0xff) << 8);
 	return sum;
 }
 
+/* The IPv4 pseudo-header sum. */
+static inline uint32_t pkt_csum_pseudo(uint32_t saddr, uint32_t daddr,
+				       uint8_t proto, uint16_t l4_len)
+{
+	return pkt_csum_pseudo_addrs(&saddr, &daddr, 4, proto, l4_len);
+}
+
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 #define IPV4_HLEN 20              /* a header without options */
+#define IPV6_HLEN 40              /* the fixed header */
 
 /*
  * An untagged Ethernet frame's IPv4 packet, checked by pkt_ipv4_parse():

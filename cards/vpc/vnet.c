@@ -24,17 +24,13 @@ static void tx_one(struct vnet *n, const struct virtq_elem *e)
 		return;
 	}
 	virtq_elem_read(e, 0, &hdr, sizeof(hdr));
-	/* §5.1.6.2: NEEDS_CSUM and GSO need features we do not offer. */
-	if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM || hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-		n->stats.tx_bad++;
-		cv_err_once("vnet %s: TX header asks for offloads never offered (flags %#x gso %u)",
-			    n->vu.path, hdr.flags, hdr.gso_type);
-		return;
-	}
 	len = virtq_elem_read(e, sizeof(hdr), n->frame, e->out_len - sizeof(hdr));
 	n->stats.tx_frames++;
 	n->stats.tx_bytes += len;
-	n->tx(n->opaque, n->frame, len);
+	/* §5.1.6.2: the header's offloads, as the driver negotiated them. */
+	n->offload.features = n->vu.acked;
+	if (vpc_offload_tx(&n->offload, &hdr, n->frame, len))
+		n->stats.tx_bad++;
 }
 
 static void tx_queue(struct vnet *n, unsigned q)
@@ -117,7 +113,7 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 	uint16_t bad[VNET_RX_MAX_BUFS], popped = 0;
 	unsigned nused = 0, nbad = 0;
 	size_t off = 0; /* frame bytes placed */
-	/* §5.1.6.4: no checksum or GSO flags, since none was offered. */
+	/* §5.1.6.4: no checksum or GSO flags: no GUEST_ offload is offered. */
 	struct virtio_net_hdr_v1 hdr = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
 	struct virtq *vq;
 	int q, r = 0;
@@ -191,7 +187,9 @@ int vnet_open(struct vnet *n, const struct vnet_config *cfg)
 	static const struct vu_ops ops = { .kick = kick };
 	struct vu_config vc = {
 		.features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
-			    VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX),
+			    VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
+			    VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+			    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6),
 		.rings = 2 * cfg->pairs,
 		.queue_num = cfg->pairs,
 	};
@@ -204,8 +202,8 @@ int vnet_open(struct vnet *n, const struct vnet_config *cfg)
 	}
 	memset(&n->stats, 0, sizeof(n->stats));
 	n->pairs = cfg->pairs;
-	n->tx = cfg->tx;
-	n->opaque = cfg->opaque;
+	n->offload = (struct vpc_offload){ .emit = cfg->tx, .opaque = cfg->opaque,
+					   .name = n->vu.path };
 	return vu_listen(&n->vu, cfg->path, &vc, &ops, n);
 }
 

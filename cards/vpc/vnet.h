@@ -5,13 +5,18 @@
  * frames for the guest go in with vnet_rx().  No filtering here: security
  * groups, encapsulation, ARP and DHCP sit above this file.
  *
- * Offered: VERSION_1, MRG_RXBUF, INDIRECT_DESC, EVENT_IDX, and MQ when
- * more than one queue pair is asked for.  Not offered, on purpose: CSUM,
- * GUEST_CSUM and every TSO/UFO bit (frames are complete, checksummed
- * Ethernet frames both ways, which the SG and encapsulation layers need);
- * MAC, STATUS and CTRL_VQ (the front-end owns the config space and the
- * control queue: QEMU and virtio_user emulate them and pick the queue
- * pairs with SET_VRING_ENABLE).
+ * Offered: VERSION_1, MRG_RXBUF, INDIRECT_DESC, EVENT_IDX, MQ when more
+ * than one queue pair is asked for, and the transmit offloads CSUM,
+ * HOST_TSO4 and HOST_TSO6: offload.c completes the checksum and cuts a
+ * TCP frame into its segments, so the tx callback still gets complete,
+ * checksummed Ethernet frames of the guest's segment size, one call each,
+ * as the SG and encapsulation layers need.  Not offered, on purpose:
+ * GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO (frames for the guest
+ * are complete and checksummed too), HOST_ECN, HOST_UFO, HOST_USO and
+ * GUEST_HDRLEN (offload.h says why); MAC, STATUS and CTRL_VQ (the
+ * front-end owns the config space and the control queue: QEMU and
+ * virtio_user emulate them and pick the queue pairs with
+ * SET_VRING_ENABLE).
  */
 #ifndef CV_VPC_VNET_H
 #define CV_VPC_VNET_H
@@ -20,8 +25,9 @@
 #include <stdint.h>
 
 #include "cards/lib/vhost_user.h"
+#include "cards/vpc/offload.h"
 
-/* Largest Ethernet frame carried either way (no GSO is offered). */
+/* Largest Ethernet frame carried either way (a TSO frame before it is cut). */
 #define VNET_FRAME_MAX 65535
 #define VNET_FRAME_MIN 14
 #define VNET_MAX_PAIRS (VU_MAX_RINGS / 2)
@@ -29,7 +35,7 @@
 #define VNET_RX_MAX_BUFS 64
 
 /* A frame the guest sent; valid only during the call, which may vnet_rx. */
-typedef void (*vnet_tx_fn)(void *opaque, const uint8_t *frame, size_t len);
+typedef vpc_frame_fn vnet_tx_fn;
 
 struct vnet_config {
 	const char *path; /* vhost-user socket to listen on */
@@ -39,8 +45,8 @@ struct vnet_config {
 };
 
 struct vnet_stats {
-	uint64_t tx_frames, tx_bytes;
-	uint64_t tx_bad;        /* header asks for an offload, or bad length */
+	uint64_t tx_frames, tx_bytes; /* chains, before segmentation */
+	uint64_t tx_bad;        /* bad length, or a header offload.c refused */
 	uint64_t rx_frames, rx_bytes;
 	uint64_t rx_no_buffer;  /* guest posted too few buffers: dropped */
 	uint64_t rx_too_big;    /* frame larger than what the guest can take */
@@ -51,9 +57,8 @@ struct vnet_stats {
 struct vnet {
 	struct vu_dev vu;
 	unsigned pairs;
-	vnet_tx_fn tx;
-	void *opaque;
 	struct vnet_stats stats;
+	struct vpc_offload offload; /* its stats: offloads done, refusals by reason */
 	/* Separate, so the tx callback may call vnet_rx (an echo, a reply). */
 	struct virtq_elem tx_elem, rx_elem, rx_first;
 	uint8_t frame[VNET_FRAME_MAX];

@@ -34,6 +34,30 @@ boot_step() {
 	exit 0
 }
 
+# net_init FILE TAG: the head of an /init (busybox sh) that brings up a
+# stock kernel's virtio_net on a vhost-user-net back-end: mounts, the
+# modules in dependency order (modinfo -F depends), eth0 (up to 10 s) in
+# $n and the features its driver negotiated printed as "TAG: features=BITS"
+# (bit 0 first).  The caller appends the rest.
+net_init() {
+	cat >"$1" <<EOF
+#!/bin/sh
+/bin/busybox --install -s 2>/dev/null
+export PATH=/bin
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+exec </dev/console >/dev/console 2>&1
+for m in failover net_failover virtio_ring virtio virtio_pci_legacy_dev \\
+	virtio_pci_modern_dev virtio_pci virtio_net; do
+	insmod "\$(find /lib/modules -name "\$m.ko")" || echo "$2: insmod \$m failed"
+done
+n=/sys/class/net/eth0
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -e \$n ] && break; sleep 1; done
+echo "$2: features=\$(cat \$n/device/features)"
+EOF
+}
+
 # cvboot_check NAME CHECK DESCRIPTION [REGEX]: one TAP line from the
 # guest's "cvboot: check CHECK ok|fail DETAIL" line in $TMP/NAME.out, whose
 # DETAIL must match REGEX.

@@ -781,6 +781,38 @@ def corpus_vpc_encap():
         write("vpc_encap", name, u8(kind) + u32(0x654321) + dgram)
 
 
+def corpus_vpc_offload():
+    # test_vpc_offload: TSO over IPv4 and IPv6, NEEDS_CSUM for TCP and UDP,
+    # no offload, and headers the card refuses.
+    def gso_frame(v6, payload, flags=ACK | PSH):
+        tcp = struct.pack("!HHIIBBHHH", 40000, 80, 0xfffff000, 1, 0x50, flags, 512, 0, 0)
+        data = bytes((i * 7 + (i >> 8)) & 0xff for i in range(payload))
+        if v6:
+            ip = struct.pack("!IHBB16s16s", 6 << 28, len(tcp) + payload, 6, 64,
+                             b"\x20\x01\x0d\xb8" + bytes(11) + b"\x01",
+                             b"\x20\x01\x0d\xb8" + bytes(11) + b"\x02")
+            return ROUTER_MAC + GUEST_MAC + b"\x86\xdd" + ip + tcp + data
+        return ipv4_frame(ROUTER_MAC, ENI_IP, ip4(10, 0, 2, 7), 6, tcp + data)
+
+    def hdr(flags, gso_type, gso_size, csum_start, csum_offset, hdr_len=0):
+        return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+
+    udp = ipv4_frame(ROUTER_MAC, ENI_IP, ip4(10, 0, 2, 7), 17,
+                     struct.pack("!HHHH", 12345, 53, 108, 0) + bytes(100))
+    v4, v6 = gso_frame(False, 3000), gso_frame(True, 2500, ACK | FIN)
+    seeds = {"tso4": (0x0f, hdr(1, 1, 1000, 34, 16, 54), v4),
+             "tso6": (0x0f, hdr(1, 4, 1000, 54, 16, 74), v6),
+             "tso4-one": (0x03, hdr(1, 1, 1460, 34, 16), gso_frame(False, 999, ACK | FIN)),
+             "csum-tcp": (0x01, hdr(1, 0, 0, 34, 16), gso_frame(False, 500)),
+             "csum-udp": (0x01, hdr(1, 0, 0, 34, 6), udp),
+             "plain": (0x00, hdr(0, 0, 0, 0, 0), udp),
+             "unnegotiated": (0x01, hdr(1, 1, 1000, 34, 16), v4),
+             "ecn": (0x0f, hdr(1, 0x81, 1000, 34, 16), v4),
+             "gso-size-tiny": (0x0f, hdr(1, 1, 2, 34, 16), v4)}
+    for name, (how, h, frame) in seeds.items():
+        write("vpc_offload", name, u8(how) + h + frame)
+
+
 # ---------------------------------------------------------------- VPC files
 
 def corpus_vpc_sg():
@@ -1049,8 +1081,9 @@ def corpus_etcd_watch():
 
 CORPORA = [corpus_virtq, corpus_vblk, corpus_vhost_user, corpus_storaged, corpus_nvmf_host,
            corpus_nvme_tcp, corpus_nvme_prp, corpus_nvme_ctrl, corpus_vpc_arp, corpus_vpc_dhcp, corpus_vpc_imds,
-           corpus_vpc_encap, corpus_vpc_sg, corpus_vpc_mapping, corpus_instance,
-           corpus_loader, corpus_vfio_server, corpus_nvme_tls, corpus_etcd_watch]
+           corpus_vpc_encap, corpus_vpc_offload, corpus_vpc_sg, corpus_vpc_mapping,
+           corpus_instance, corpus_loader, corpus_vfio_server, corpus_nvme_tls,
+           corpus_etcd_watch]
 
 if __name__ == "__main__":
     for make in CORPORA:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mkinstance FILE --kernel PATH [--nic SOCKET,SUBNET,IPV4,MAC]
+ * mkinstance FILE --kernel PATH [--nic SOCKET,SUBNET,IPV4,MAC[,UNDERLAY,MAPPING]]
  *            [--volume SOCKET,VOLUME-SPEC --storaged BINARY] [--mem BYTES]
  *
  * Writes an instance description (tools/lib/instance.h) for cards that a
@@ -9,7 +9,8 @@
  * cv-hv.  Prints the new instance id, then the volume id if any.
  *
  * The ENI is "eni-0" in PCI slot 3, VXLAN VNI 1, its underlay socket on
- * 127.0.0.1 with a port the kernel picks, so parallel tests never collide.
+ * 127.0.0.1 with a port the kernel picks, so parallel tests never collide,
+ * unless UNDERLAY says where (with a mapping table, for a peer there).
  * The volume comes from the volume store as `cardvisor run --volume`
  * makes it (VOLUME-SPEC is the same "size=64M" or "id=vol-…", with the
  * store at $CARDVISOR_STATE), served through cv-ebs's vhost-user-blk face;
@@ -36,26 +37,30 @@ struct volume {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mkinstance FILE --kernel PATH [--nic SOCKET,SUBNET,IPV4,MAC]\n"
+	fprintf(f, "usage: mkinstance FILE --kernel PATH [--nic SOCKET,SUBNET,IPV4,MAC[,UNDERLAY,MAPPING]]\n"
 		   "       [--volume SOCKET,VOLUME-SPEC --storaged BINARY] [--mem BYTES]\n");
 }
 
-/* "SOCKET,SUBNET,IPV4,MAC": split in place, the MAC as six hex octets. */
+/*
+ * "SOCKET,SUBNET,IPV4,MAC[,UNDERLAY,MAPPING]": split in place, the MAC as
+ * six hex octets; UNDERLAY (HOST:PORT) and the mapping table file for an
+ * ENI that reaches a peer over the underlay.
+ */
 static int parse_nic(char *spec, struct instance_nic *n)
 {
-	char *f[4], *save = NULL;
+	char *f[6] = { 0 }, *save = NULL;
 	unsigned m[6];
 	int i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 6; i++)
 		if (!(f[i] = strtok_r(i ? NULL : spec, ",", &save)))
-			return -EINVAL;
-	if (strtok_r(NULL, ",", &save) ||
+			break;
+	if ((i != 4 && i != 6) || strtok_r(NULL, ",", &save) ||
 	    sscanf(f[3], "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
 		return -EINVAL;
 	*n = (struct instance_nic){ .id = "eni-0", .socket = f[0], .subnet = f[1], .ipv4 = f[2],
-				    .underlay = "127.0.0.1:0", .encap = "vxlan", .vni = 1,
-				    .slot = 3, .conntrack = 1024 };
+				    .underlay = f[4] ? f[4] : "127.0.0.1:0", .mapping = f[5],
+				    .encap = "vxlan", .vni = 1, .slot = 3, .conntrack = 1024 };
 	for (i = 0; i < 6; i++)
 		n->mac[i] = (uint8_t)m[i];
 	return 0;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Builds well-formed Ethernet frames (ARP, IPv4 with TCP, UDP or ICMP) with
- * correct RFC 1071 checksums, for the VPC unit tests and the VXLAN peer.
+ * correct RFC 1071 checksums, for the VPC unit tests and the VXLAN peer,
+ * and TCP frames as a virtio-net driver leaves them for the device's
+ * checksum and segmentation offloads.
  * Addresses are given in host byte order (VF_IP(10,0,0,1)); buffers must
  * hold VF_FRAME_MAX bytes.
  */
@@ -9,10 +11,13 @@
 #define CV_TESTS_VPC_FRAMES_H
 
 #include <arpa/inet.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "cards/vpc/pkt.h"
+#include "guest-abi/virtio.h"
 
 #define VF_FRAME_MAX 1600
 #define VF_IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
@@ -129,6 +134,77 @@ static inline size_t vf_arp(uint8_t *b, uint16_t op, const uint8_t *sha,
 	memcpy(arp->sha, sha, ETH_ALEN);
 	memcpy(arp->tha, tha, ETH_ALEN);
 	return ETH_HLEN + sizeof(*arp);
+}
+
+/* Largest frame vf_tcp_gso() builds: a virtio-net TX frame's limit. */
+#define VF_GSO_MAX 65535
+#define VF_GSO_SEQ 0xfffff000u    /* wraps within a 64 KiB frame */
+#define VF_GSO_ID 0xfff0          /* likewise */
+
+/* vf_tcp_gso()'s payload byte at @i: no two neighbours alike. */
+static inline uint8_t vf_gso_byte(size_t i)
+{
+	return (uint8_t)(i * 7 + (i >> 8));
+}
+
+/*
+ * A TCP segment as a driver that negotiated CSUM and HOST_TSO4/6 hands it
+ * to the device (virtio 1.2 §5.1.6.2): Ethernet, IPv4 (ID VF_GSO_ID, DF)
+ * or IPv6 (2001:db8::1 to 2001:db8::2), TCP 40000 -> 80 with @flags,
+ * sequence number VF_GSO_SEQ and @payload bytes of vf_gso_byte(); the IP
+ * length covers all of it and the TCP checksum field holds the folded
+ * pseudo-header sum, as Linux leaves it.  @hdr gets NEEDS_CSUM at the TCP
+ * checksum and, with @mss, gso_type TCPV4/TCPV6 and gso_size @mss.  @b
+ * holds VF_GSO_MAX bytes.
+ */
+static inline size_t vf_tcp_gso(uint8_t *b, bool v6, uint8_t flags, size_t payload,
+				uint16_t mss, struct virtio_net_hdr_v1 *hdr)
+{
+	size_t l4 = ETH_HLEN + (v6 ? IPV6_HLEN : IPV4_HLEN);
+	uint16_t l4_len = (uint16_t)(sizeof(struct tcp_hdr) + payload);
+	struct tcp_hdr *th = (void *)(b + l4);
+	uint32_t pseudo;
+
+	vf_eth(b, vf_mac_b, vf_mac_a, v6 ? ETH_P_IPV6 : ETH_P_IPV4);
+	if (v6) {
+		struct ipv6_hdr *ip6 = (void *)(b + ETH_HLEN);
+		static const uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+		static const uint8_t dst[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+
+		*ip6 = (struct ipv6_hdr){ .ver_tc_flow = htonl(6u << 28), .payload_len = htons(l4_len),
+					  .next_hdr = IPPROTO_TCP_, .hop_limit = 64 };
+		memcpy(ip6->saddr, src, 16);
+		memcpy(ip6->daddr, dst, 16);
+		pseudo = pkt_csum_pseudo_addrs(src, dst, 16, IPPROTO_TCP_, l4_len);
+	} else {
+		struct ipv4_hdr *ip = (void *)(b + ETH_HLEN);
+
+		*ip = (struct ipv4_hdr){
+			.ver_ihl = 0x45, .tot_len = htons((uint16_t)(IPV4_HLEN + l4_len)),
+			.id = htons(VF_GSO_ID), .frag_off = htons(IPV4_FLAG_DF), .ttl = 64,
+			.proto = IPPROTO_TCP_, .saddr = htonl(VF_IP(10, 0, 0, 1)),
+			.daddr = htonl(VF_IP(10, 0, 0, 2)),
+		};
+		ip->csum = pkt_csum_fold(pkt_csum_add(0, ip, IPV4_HLEN));
+		pseudo = pkt_csum_pseudo(ip->saddr, ip->daddr, IPPROTO_TCP_, l4_len);
+	}
+	*th = (struct tcp_hdr){
+		.sport = htons(40000), .dport = htons(80), .seq = htonl(VF_GSO_SEQ),
+		.ack = htonl(1), .doff = 5 << 4, .flags = flags, .window = htons(512),
+		.csum = (uint16_t)~pkt_csum_fold(pseudo),
+	};
+	for (size_t i = 0; i < payload; i++)
+		b[l4 + sizeof(*th) + i] = vf_gso_byte(i);
+	*hdr = (struct virtio_net_hdr_v1){
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = !mss ? VIRTIO_NET_HDR_GSO_NONE :
+			    v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = (uint16_t)(l4 + sizeof(*th)),
+		.gso_size = mss,
+		.csum_start = (uint16_t)l4,
+		.csum_offset = offsetof(struct tcp_hdr, csum),
+	};
+	return l4 + l4_len;
 }
 
 #endif /* CV_TESTS_VPC_FRAMES_H */

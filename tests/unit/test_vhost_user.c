@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "cards/vpc/vnet.h"
+#include "tests/tools/vpc_frames.h"
 
 #define RAM_SIZE (1U << 20)
 #define RAM_GPA 0x40000000ULL
@@ -329,6 +330,18 @@ static void drv_tx(struct fe *fe, unsigned q, uint16_t head, size_t len)
 	drv_avail(fe, q, head);
 }
 
+/* Transmit @hdr and @frame, in one descriptor from slot @head's page on. */
+static void drv_tx_frame(struct fe *fe, unsigned q, uint16_t head,
+			 const struct virtio_net_hdr_v1 *hdr, const uint8_t *frame, size_t len)
+{
+	uint8_t *data = fe->ram + DATA_OFF + head * 0x1000ULL;
+
+	memcpy(data, hdr, sizeof(*hdr));
+	memcpy(data + sizeof(*hdr), frame, len);
+	set_desc(fe, q, head, DATA_OFF + head * 0x1000ULL, (uint32_t)(sizeof(*hdr) + len), 0, 0);
+	drv_avail(fe, q, head);
+}
+
 static void drv_rx_buf(struct fe *fe, unsigned q, uint16_t head, uint32_t len)
 {
 	set_desc(fe, q, head, DATA_OFF + 0x40000 + head * 0x1000ULL, len, VIRTQ_DESC_F_WRITE, 0);
@@ -390,10 +403,15 @@ static void test_negotiation(void **state)
 	assert_true(f & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC));
 	assert_true(f & VIRTIO_BIT(VIRTIO_F_EVENT_IDX));
 	assert_true(f & VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES));
-	/* Offloads are not passed through, so they are not offered. */
-	assert_false(f & (VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
-			  VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
-			  VIRTIO_BIT(VIRTIO_F_RING_PACKED)));
+	/* Transmit offloads, done in the card (offload.h); none towards the guest. */
+	assert_int_equal(f & (VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+			      VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6)),
+			 VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+			 VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6));
+	assert_false(f & (VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
+			  VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO) |
+			  VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_HOST_UFO) |
+			  VIRTIO_BIT(VIRTIO_NET_F_MQ) | VIRTIO_BIT(VIRTIO_F_RING_PACKED)));
 	pf = fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES);
 	assert_true(pf & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
 	assert_false(pf & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ));
@@ -406,7 +424,7 @@ static void test_negotiation(void **state)
 	}
 	/* A feature never offered is refused; offered ones are taken. */
 	assert_int_not_equal(fe_set_u64(&fe, VHOST_USER_SET_FEATURES,
-					VIRTIO_BIT(VIRTIO_NET_F_CSUM)), 0);
+					VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM)), 0);
 	assert_int_not_equal(fe_set_u64(&fe, VHOST_USER_SET_PROTOCOL_FEATURES,
 					VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD)), 0);
 	assert_int_equal(fe_set_u64(&fe, VHOST_USER_SET_FEATURES, base_features), 0);
@@ -447,7 +465,7 @@ static void test_tx_reaches_callback(void **state)
 	assert_int_equal(used(&fe, 1)->idx, 3);
 	assert_int_equal(net.stats.tx_frames, 3);
 
-	/* An offload the device never offered: dropped, counted, returned. */
+	/* An offload the driver did not negotiate: dropped, counted, returned. */
 	drv_tx(&fe, 1, 6, 60);
 	((struct virtio_net_hdr_v1 *)(fe.ram + DATA_OFF + 6 * 0x1000))->gso_type =
 		VIRTIO_NET_HDR_GSO_TCPV4;
@@ -455,6 +473,43 @@ static void test_tx_reaches_callback(void **state)
 	assert_int_equal(txd.count, 3);
 	assert_int_equal(net.stats.tx_bad, 1);
 	assert_int_equal(used(&fe, 1)->idx, 4);
+	fe_close(&fe);
+}
+
+/*
+ * With CSUM and HOST_TSO4 negotiated, a TSO frame reaches the callback as
+ * its segments (offload.c; test_vpc_offload checks their bytes), and one
+ * with an offload not negotiated is dropped under its reason.
+ */
+static void test_tx_offloads(void **state)
+{
+	static uint8_t f[VF_GSO_MAX];
+	struct virtio_net_hdr_v1 hdr;
+	size_t len;
+	struct fe fe;
+
+	(void)state;
+	fe_connect(&fe);
+	fe_start(&fe, base_features | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
+		 VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4), 2);
+	len = vf_tcp_gso(f, false, TCP_ACK | TCP_PSH, 2500, 1000, &hdr);
+	drv_tx_frame(&fe, 1, 8, &hdr, f, len);
+	drv_kick(&fe, 1);
+	assert_int_equal(txd.count, 3);
+	assert_int_equal(txd.len, 54 + 500);
+	assert_int_equal(txd.frame[54 - 7], TCP_ACK | TCP_PSH); /* the last keeps PSH */
+	assert_int_equal(net.offload.stats.gso, 1);
+	assert_int_equal(net.offload.stats.segments, 3);
+	assert_int_equal(net.stats.tx_frames, 1);
+	assert_int_equal(used(&fe, 1)->idx, 1);
+
+	len = vf_tcp_gso(f, true, TCP_ACK, 2500, 1000, &hdr);
+	drv_tx_frame(&fe, 1, 8, &hdr, f, len);
+	drv_kick(&fe, 1);
+	assert_int_equal(txd.count, 3);
+	assert_int_equal(net.stats.tx_bad, 1);
+	assert_int_equal(net.offload.stats.drops[VPC_DROP_OFFLOAD_UNNEGOTIATED], 1);
+	assert_int_equal(used(&fe, 1)->idx, 2);
 	fe_close(&fe);
 }
 
@@ -1250,6 +1305,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_negotiation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_reaches_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_offloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_into_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_without_mrg_rxbuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_chain_signals_err, setup, teardown),
