@@ -182,7 +182,10 @@ static void usage_run_options(FILE *f)
 		"  --id ID            this instance id (i- and hex digits) instead of a new\n"
 		"                     one (the fleet's agent passes the fleet's)\n"
 		"  --fleet            place it on a host of the fleet (etcd at --etcd\n"
-		"                     URL[,URL...] or " ETCD_ENV "); paths are the host's\n\n"
+		"                     URL[,URL...] or " ETCD_ENV "); paths are the host's;\n"
+		"                     --volume id=... attaches it with the next epoch\n"
+		"  --force-detach     with --fleet: take named volumes from the instances\n"
+		"                     holding them (their cards are fenced)\n\n"
 		"Running VMs live under %s (set CARDVISOR_RUNDIR to change).\n"
 		"On a terminal, Ctrl-A x stops the VM at once.\n"
 		"Exit status of run (and of wait for a detached VM): 0 guest powered off\n"
@@ -853,6 +856,7 @@ static int cmd_run(int argc, char **argv)
 		{ "id", required_argument, NULL, 'I' },
 		{ "fleet", no_argument, NULL, 'F' },
 		{ "etcd", required_argument, NULL, 'E' },
+		{ "force-detach", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -864,25 +868,28 @@ static int cmd_run(int argc, char **argv)
 	struct nic_spec nics[CV_INSTANCE_MAX_NICS];
 	unsigned nr_vols = 0, nr_nics = 0;
 	struct proc_flags pf = { .seccomp = true, .hv_jail = { .lock_fd = -1 } };
-	bool detach = false, json = false, fleet = false;
+	bool detach = false, json = false, fleet = false, force_detach = false;
 	const char *id = NULL, *etcd = NULL;
-	/* What the fleet's host runs: these options less the fleet's own. */
-	const char *host_args[argc];
-	size_t n_host_args = 0;
-	int opt;
+	/*
+	 * What the fleet's host runs: the options as getopt read them, in
+	 * their long form with the argument apart ("--volume", "id=..."), less
+	 * the fleet's own and -d/--json, which its agent gives.
+	 */
+	const char *host_args[2 * argc];
+	char host_opts[argc][24];
+	size_t n_host_args = 0, n_host_opts = 0;
+	int opt, li = -1;
 	char *end;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--fleet") || !strcmp(argv[i], "-d") ||
-		    !strcmp(argv[i], "--detach") || !strcmp(argv[i], "--json") ||
-		    !strncmp(argv[i], "--etcd=", 7) || !strncmp(argv[i], "--id=", 5))
-			continue;
-		if (!strcmp(argv[i], "--etcd") || !strcmp(argv[i], "--id"))
-			i++;
-		else
-			host_args[n_host_args++] = argv[i];
-	}
-	while ((opt = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d", opts, &li)) != -1) {
+		if (li >= 0 && !strchr("djIFED", opt)) {
+			snprintf(host_opts[n_host_opts], sizeof(host_opts[0]), "--%s",
+				 opts[li].name);
+			host_args[n_host_args++] = host_opts[n_host_opts++];
+			if (opts[li].has_arg)
+				host_args[n_host_args++] = optarg;
+		}
+		li = -1;
 		switch (opt) {
 		case 'k': d.kernel = optarg; d.linux_guest = true; break;
 		case 'g': guest = optarg; break;
@@ -963,6 +970,7 @@ static int cmd_run(int argc, char **argv)
 		case 'I': id = optarg; break;
 		case 'F': fleet = true; break;
 		case 'E': etcd = optarg; break;
+		case 'D': force_detach = true; break;
 		case 'h': usage(stdout, "run"); return 0;
 		default: return EXIT_USAGE;
 		}
@@ -977,14 +985,27 @@ static int cmd_run(int argc, char **argv)
 				"i-0123456789abcdef0\n", id);
 		return EXIT_USAGE;
 	}
-	if (fleet || etcd) {
+	if (fleet || etcd || force_detach) {
+		const char *volumes[CV_INSTANCE_MAX_VOLUMES];
 		struct fleet_request r = { .id = id, .vcpus = d.vcpus, .mem = d.memory,
 					   .subnet = nr_nics ? nics[0].subnet : "",
-					   .args = host_args, .n_args = n_host_args };
+					   .args = host_args, .n_args = n_host_args,
+					   .volumes = volumes, .force_detach = force_detach };
 
 		if (!fleet) {
-			fprintf(stderr, "cardvisor run: --etcd goes with --fleet\n");
+			fprintf(stderr, "cardvisor run: --etcd and --force-detach go with "
+					"--fleet\n");
 			return EXIT_USAGE;
+		}
+		/* Named volumes are attached through the fleet, which numbers them. */
+		for (unsigned i = 0; i < nr_vols; i++) {
+			if (vols[i].spec.epoch) {
+				fprintf(stderr, "cardvisor run: --fleet numbers attachments "
+						"itself: no epoch= (volume %s)\n", vols[i].spec.id);
+				return EXIT_USAGE;
+			}
+			if (vols[i].spec.id[0])
+				volumes[r.n_volumes++] = vols[i].spec.id;
 		}
 		if (!(etcd = fleet_endpoints("cardvisor run", etcd)))
 			return EXIT_USAGE;

@@ -40,6 +40,7 @@
 #include "tools/lib/instance_record.h"
 #include "tools/lib/log.h"
 #include "tools/lib/size.h"
+#include "tools/lib/volume_store.h"
 
 #define EXIT_USAGE 1
 #define JSON_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -186,14 +187,44 @@ static json_object *status_new(const char *state, const struct agent_vm *v)
 	return o;
 }
 
+/*
+ * The --volume argument @spec with the epoch the fleet attached its volume
+ * with (the record's "volumes": {id: epoch}) appended, for the card's
+ * host NQN (docs/storaged.md, "Epochs"); NULL if it names no such volume.
+ */
+static char *volume_arg_epoch(const char *spec, json_object *epochs)
+{
+	struct volume_spec vs;
+	json_object *epoch;
+	char err[160], *s;
+
+	if (volume_spec_parse(spec, &vs, err, sizeof(err)) || !vs.id[0] ||
+	    !json_object_object_get_ex(epochs, vs.id, &epoch))
+		return NULL;
+	return asprintf(&s, "%s,epoch=%lld", spec, (long long)json_object_get_int64(epoch)) < 0 ?
+		NULL : s;
+}
+
+/* @argv as one line for the log (truncated past 1 KiB). */
+static const char *args_text(char *const argv[])
+{
+	static __thread char line[1024];
+	size_t at = 0;
+
+	line[0] = 0;
+	for (size_t i = 0; argv[i] && at < sizeof(line); i++)
+		at += (size_t)snprintf(line + at, sizeof(line) - at, "%s%s", i ? " " : "", argv[i]);
+	return line;
+}
+
 /* Start instance @v->id from its record: 0, or its final status in @failed. */
 static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 {
-	char key[256], reason[512];
+	char key[256], reason[512], *owned[FLEET_VOLUMES_MAX] = { 0 };
 	struct etcd_kvs kvs = { 0 };
-	json_object *rec = NULL, *args;
+	json_object *rec = NULL, *args, *epochs = NULL;
 	char **argv = NULL;
-	size_t n = 0;
+	size_t n = 0, n_owned = 0;
 	int r;
 
 	fleet_key(key, sizeof(key), "instances", v->id, NULL);
@@ -221,11 +252,23 @@ static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 		argv[i++] = "-d";
 		argv[i++] = "--id";
 		argv[i++] = v->id;
-		for (size_t j = 0; j < n; j++)
-			argv[i++] = (char *)json_object_get_string(json_object_array_get_idx(args, j));
+		json_object_object_get_ex(rec, "volumes", &epochs);
+		for (size_t j = 0; j < n; j++) {
+			const char *a = json_object_get_string(json_object_array_get_idx(args, j));
+			char *with_epoch = NULL;
+
+			/* --volume SPEC as the CLI wrote it (never --volume=SPEC). */
+			if (j && !strcmp(argv[i - 1], "--volume") && n_owned < FLEET_VOLUMES_MAX &&
+			    (with_epoch = volume_arg_epoch(a, epochs)))
+				owned[n_owned++] = with_epoch;
+			argv[i++] = with_epoch ? with_epoch : (char *)a;
+		}
 		argv[i] = NULL;
+		cv_info("fleet: instance %s: starting it: %s", v->id, args_text(argv));
 		r = run_self(argv, reason, sizeof(reason));
 		free(argv);
+		for (size_t j = 0; j < n_owned; j++)
+			free(owned[j]);
 	}
 	json_object_put(rec);
 	etcd_kvs_free(&kvs);

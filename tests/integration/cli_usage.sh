@@ -48,8 +48,10 @@ mistake 'usage: cardvisor console ID'               console
 mistake '--action explode: expected terminate, stop or hibernate' interrupt $ID --action explode
 mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
 mistake 'status: --force, --timeout and --fleet go with stop' status --fleet $ID
+mistake 'force-detach go with --fleet'               run --force-detach --guest "$TG"
+mistake 'fleet numbers attachments itself: no epoch=' run --fleet --etcd http://127.0.0.1:1 --guest "$TG" --volume id=v1,epoch=2
 mistake 'epoch=0: 1 or more'                        run --guest "$TG" --volume size=1G,epoch=0
-mistake '--etcd goes with --fleet'                  run --etcd http://127.0.0.1:1 --guest "$TG"
+mistake '--etcd and --force-detach go with --fleet' run --etcd http://127.0.0.1:1 --guest "$TG"
 mistake 'no etcd: give --etcd URL'                  run --fleet --guest "$TG"
 mistake '--etcd ftp://x: expected http://HOST:PORT' run --fleet --etcd ftp://x --guest "$TG"
 mistake '--id i-xyz: expected i- and hex digits'     run --id i-xyz --guest "$TG"

@@ -3,8 +3,10 @@
 # The fleet (docs/fleet.md) on one machine: a real 3-member etcd cluster on
 # loopback ports and two host agents (`cardvisor host serve`), each with its
 # own state and run directories.  Registration, placement through etcd
-# transactions, a launch that cannot be placed, the last slot raced for, a
-# host that dies with an instance pending (host-lost), an etcd member killed
+# transactions, a launch that cannot be placed, the last slot raced for,
+# volume attachment (a held volume refused, --force-detach raising its
+# epoch, which reaches the host's run), a host that dies with an instance
+# pending (host-lost), an etcd member killed
 # mid-run, an instance stopped while its host was away and released when the
 # host's agent comes back, and an agent leaving on SIGTERM.  Where /dev/kvm is usable the
 # test guest runs to its end through its host's agent; where it is not, the
@@ -128,11 +130,12 @@ json_check "its capacity is back on h1" "$hosts" \
 	'[h["used"].get("vcpus", 0) for h in r if h["name"] == "h1"] == [0]'
 
 # --- the last slot, and a host lost with an instance pending ----------------
-# h2's agent frozen: what is placed there stays pending.  512M fits only h2.
+# h2's agent frozen: what is placed there stays pending.  512M fits only
+# h2.  Both launches attach volume vol-f.
 kill -STOP "$(cat "$TMP/h2.agent")"
-"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M >"$TMP/race1.out" 2>&1 &
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M --volume id=vol-f >"$TMP/race1.out" 2>&1 &
 r1=$!
-"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M >"$TMP/race2.out" 2>&1 &
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M --volume id=vol-f >"$TMP/race2.out" 2>&1 &
 r2=$!
 pending() { [ "$("$CARDVISOR" ps --fleet | grep -cE ' h2 +pending ')" = 1 ]; }
 until_ok pending
@@ -142,14 +145,41 @@ for _ in $(seq 600); do
 	if ! kill -0 $r2 2>/dev/null; then loser=$r2; winner=$r1; lout=race2; wout=race1; break; fi
 	sleep 0.1
 done
-if [ -n "${loser:-}" ] && ! wait $loser && grep -q 'no host has 1 vCPUs and 512 MiB free' "$TMP/$lout.out" &&
-	kill -0 $winner 2>/dev/null; then
+# It lost on capacity or on the volume, whichever it read after the winner.
+if [ -n "${loser:-}" ] && ! wait $loser && kill -0 $winner 2>/dev/null &&
+	grep -qE 'no host has 1 vCPUs and 512 MiB free|volume vol-f is attached to' "$TMP/$lout.out"; then
 	ok "two launches race for the last slot: exactly one is placed"
 else
 	not_ok "two launches race for the last slot: exactly one is placed"
 	cat "$TMP/race1.out" "$TMP/race2.out" | sed 's/^/#   /'
 fi
 lost_id=$("$CARDVISOR" ps --fleet | awk '$2 == "h2" && $3 == "pending" { print $1 }')
+
+# --- volume attachment (epochs) --------------------------------------------
+volume_rec() {
+	ETCDCTL_API=3 etcdctl --endpoints="$CARDVISOR_ETCD" get /cardvisor/v1/volumes/vol-f \
+		--print-value-only
+}
+json_check "the placed launch attached vol-f as epoch 1" "$(volume_rec)" \
+	"r == {'instance': '$lost_id', 'host': 'h2', 'epoch': 1}"
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M --volume id=vol-f >"$TMP/att.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && [ "$(wc -l <"$TMP/att.out")" = 1 ] && grep -qE "cannot place i-[0-9a-f]{17}: volume \
+vol-f is attached to $lost_id \(epoch 1\); --force-detach takes it" "$TMP/att.out"; then
+	ok "another launch naming the attached volume is refused at once, in one line"
+else
+	not_ok "another launch naming the attached volume is refused at once, in one line (exit status $rc)"
+	sed 's/^/#   /' "$TMP/att.out"
+fi
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M --volume id=vol-f --force-detach \
+	>"$TMP/force.out" 2>&1
+force_id=$(grep -oE 'i-[0-9a-f]{17}' "$TMP/force.out" | head -n1)
+check "--force-detach takes it: h1's agent starts it with --volume id=vol-f,epoch=2" \
+	grep -qE "instance $force_id: starting it: cardvisor run -d --id $force_id .*--volume id=vol-f,epoch=2( |$)" "$TMP/h1.log"
+ended() { "$CARDVISOR" ps --fleet | grep -qE "^$force_id +h1 +(failed|stopped) "; }
+until_ok ended
+json_check "once it ended, vol-f is detached and keeps epoch 2" "$(volume_rec)" "r == {'epoch': 2}"
+
 kill -9 "$(cat "$TMP/h2.agent")"
 wait $winner
 rc=$?
@@ -174,6 +204,7 @@ stopped_early() {
 	"$CARDVISOR" ps --fleet | grep -qE "^$lost_id +h2 +stopped .*stopped before it started"
 }
 check "h2's agent, back, releases it as stopped before it started" until_ok stopped_early
+json_check "and leaves vol-f, force-detached from it, as it was" "$(volume_rec)" "r == {'epoch': 2}"
 hosts=$("$CARDVISOR" host ls --json)
 json_check "and h2's capacity is back" "$hosts" \
 	'[h["used"].get("vcpus", 0) for h in r if h["name"] == "h2"] == [0]'

@@ -2,7 +2,8 @@
 /*
  * The fleet's placement and release (tools/lib/fleet.h) against a real
  * 3-member etcd cluster: first fit on capacity, spreading a subnet, dead
- * hosts left out, the last slot raced for, capacity given back once.
+ * hosts left out, volume attachments and their epochs, the last slot
+ * raced for, capacity given back once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -234,6 +235,89 @@ static void test_dead_host(void **state)
 	etcd_close(e);
 }
 
+/* Place @id on the fleet attaching volume @vol, forced or not. */
+static int place_attaching(struct etcd *e, const char *id, const char *vol, bool force,
+			   char *why, size_t whylen)
+{
+	static const char *const args[] = { "--guest", "/g.elf" };
+	const char *vols[] = { vol, vol };
+	struct fleet_request r = { .id = id, .vcpus = 1, .mem = 64 * MIB, .subnet = "",
+				   .args = args, .n_args = 2, .volumes = vols, .n_volumes = 1,
+				   .force_detach = force };
+	char host[FLEET_NAME_MAX];
+
+	return fleet_place(e, &r, host, why, whylen);
+}
+
+/* volumes/<vol>'s holder ("" if none) and epoch. */
+static int64_t attachment(struct etcd *e, const char *vol, char *holder, size_t len)
+{
+	json_object *rec = record(e, "volumes", vol, NULL), *f;
+	int64_t epoch;
+
+	assert_non_null(rec);
+	snprintf(holder, len, "%s", json_object_object_get_ex(rec, "instance", &f) ?
+		 json_object_get_string(f) : "");
+	epoch = field(rec, "epoch");
+	json_object_put(rec);
+	return epoch;
+}
+
+/*
+ * A named volume is attached by placement with the next epoch; another
+ * launch is refused it unless forced, which raises the epoch again; the
+ * release of a force-detached instance leaves the new attachment alone.
+ */
+static void test_volume_attach(void **state)
+{
+	const char *i1 = "i-00000000000000001", *i2 = "i-00000000000000002";
+	char why[256], holder[32];
+	json_object *inst, *vols;
+	struct etcd *e;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	host_add(e, "a", 8, 8192 * MIB);
+	assert_int_equal(place_attaching(e, i1, "vol-a", false, why, sizeof(why)), 0);
+	assert_int_equal(attachment(e, "vol-a", holder, sizeof(holder)), 1);
+	assert_string_equal(holder, i1);
+	/* The epoch the host's card is to carry, in the instance record. */
+	inst = record(e, "instances", i1, NULL);
+	assert_true(json_object_object_get_ex(inst, "volumes", &vols));
+	assert_int_equal(field(vols, "vol-a"), 1);
+	json_object_put(inst);
+
+	assert_int_equal(place_attaching(e, i2, "vol-a", false, why, sizeof(why)), -EBUSY);
+	assert_non_null(strstr(why, "volume vol-a is attached to i-00000000000000001 (epoch 1)"));
+	assert_null(record(e, "instances", i2, NULL));
+	assert_used(e, "a", 1, 64);
+
+	assert_int_equal(place_attaching(e, i2, "vol-a", true, why, sizeof(why)), 0);
+	assert_int_equal(attachment(e, "vol-a", holder, sizeof(holder)), 2);
+	assert_string_equal(holder, i2);
+	assert_int_equal(fleet_release(e, "a", i1, "{}"), 0);
+	assert_int_equal(attachment(e, "vol-a", holder, sizeof(holder)), 2);
+	assert_string_equal(holder, i2);
+	assert_int_equal(fleet_release(e, "a", i2, "{}"), 0);
+	assert_int_equal(attachment(e, "vol-a", holder, sizeof(holder)), 2);
+	assert_string_equal(holder, "");   /* detached; the epoch stays */
+	assert_int_equal(place_attaching(e, "i-00000000000000003", "vol-a", false, why,
+					 sizeof(why)), 0);
+	assert_int_equal(attachment(e, "vol-a", holder, sizeof(holder)), 3);
+
+	/* One volume twice in a launch is a mistake, not two attachments. */
+	static const char *const args[] = { "--guest", "/g.elf" };
+	const char *twice[] = { "vol-b", "vol-b" };
+	struct fleet_request r = { .id = "i-00000000000000004", .vcpus = 1, .mem = 64 * MIB,
+				   .subnet = "", .args = args, .n_args = 2, .volumes = twice,
+				   .n_volumes = 2 };
+	char host[FLEET_NAME_MAX];
+
+	assert_int_equal(fleet_place(e, &r, host, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "volume vol-b is named twice");
+	etcd_close(e);
+}
+
 /* Two launches race for the last slot, ten times: exactly one wins each. */
 struct racer {
 	pthread_barrier_t *start;
@@ -288,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_release),
 		cmocka_unit_test(test_subnet_spread),
 		cmocka_unit_test(test_dead_host),
+		cmocka_unit_test(test_volume_attach),
 		cmocka_unit_test(test_last_slot_race),
 	};
 

@@ -163,16 +163,79 @@ static json_object *instance_record(const struct fleet_request *r, const char *h
 	return o;
 }
 
+/* The attachments a placement makes: one compare and one put per volume. */
+struct attach {
+	char key[FLEET_VOLUMES_MAX][256];
+	json_object *rec[FLEET_VOLUMES_MAX];
+	size_t n;
+};
+
+static void attach_free(struct attach *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		json_object_put(a->rec[i]);
+}
+
+/*
+ * Each volume of @r as @r->id's on @host, its epoch one more than @vols
+ * (what was read) says; the epochs also into @epochs ({"vol": N}).
+ * -EBUSY (with @why) for a volume another instance holds, unless forced.
+ */
+static int attach_prepare(const struct fleet_request *r, const struct etcd_kvs *vols,
+			  const char *host, struct attach *a, struct etcd_cmp *cmp,
+			  struct etcd_op *ops, json_object *epochs, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < r->n_volumes; i++) {
+		json_object *old = vols[i].n ? record_parse(&vols[i].kv[0]) : json_object_new_object();
+		json_object *holder;
+		int64_t epoch;
+
+		if (!old)
+			return -EBADMSG;
+		epoch = json_i64(old, "epoch") + 1;
+		if (json_object_object_get_ex(old, "instance", &holder) && !r->force_detach) {
+			snprintf(why, whylen, "volume %s is attached to %s (epoch %lld); "
+				 "--force-detach takes it", r->volumes[i],
+				 json_object_get_string(holder), (long long)epoch - 1);
+			json_object_put(old);
+			return -EBUSY;
+		}
+		json_object_put(old);
+		fleet_key(a->key[i], sizeof(a->key[i]), "volumes", r->volumes[i], NULL);
+		a->rec[i] = json_object_new_object();
+		a->n++;
+		json_object_object_add(a->rec[i], "instance", json_object_new_string(r->id));
+		json_object_object_add(a->rec[i], "host", json_object_new_string(host));
+		json_object_object_add(a->rec[i], "epoch", json_object_new_int64(epoch));
+		json_object_object_add(epochs, r->volumes[i], json_object_new_int64(epoch));
+		/* Unchanged since read: no other attachment came between. */
+		cmp[i] = (struct etcd_cmp){ .key = a->key[i], .target = ETCD_CMP_MOD,
+					    .number = vols[i].n ? vols[i].kv[0].mod_revision : 0 };
+		const char *v = json_text(a->rec[i]);
+
+		ops[i] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = a->key[i], .value = v,
+					   .value_len = strlen(v) };
+	}
+	return 0;
+}
+
 /*
  * One placement round on what was read: 1 placed, 0 lost a race (read
- * again), -ENOSPC when nothing fits.
+ * again), -ENOSPC when nothing fits, -EBUSY when a volume is held.
  */
 static int place_once(struct etcd *e, const struct fleet_request *r, const struct etcd_kvs *hosts,
-		      const struct etcd_kvs *caps, char host[FLEET_NAME_MAX], char *why,
-		      size_t whylen)
+		      const struct etcd_kvs *caps, const struct etcd_kvs *vols,
+		      char host[FLEET_NAME_MAX], char *why, size_t whylen)
 {
+	enum { FIXED_CMP = 3, FIXED_OPS = 4 };
 	struct candidate best = { 0 }, c;
 	char k_host[256], k_cap[256], k_inst[256], k_placed[256], k_status[256];
+	struct etcd_cmp cmp[FIXED_CMP + FLEET_VOLUMES_MAX];
+	struct etcd_op ops[FIXED_OPS + FLEET_VOLUMES_MAX];
+	/* One per op of the longer branch. */
+	struct etcd_kvs taken[FIXED_OPS + FLEET_VOLUMES_MAX] = { 0 };
+	struct attach att = { 0 };
+	json_object *inst, *epochs;
 	size_t live = 0;
 	int rc;
 
@@ -194,8 +257,18 @@ static int place_once(struct etcd *e, const struct fleet_request *r, const struc
 		return -ENOSPC;
 	}
 	snprintf(host, FLEET_NAME_MAX, "%s", best.name);
+	inst = instance_record(r, host);
+	epochs = json_object_new_object();
+	json_object_object_add(inst, "volumes", epochs);
+	rc = attach_prepare(r, vols, host, &att, cmp + FIXED_CMP, ops + FIXED_OPS, epochs, why,
+			    whylen);
+	if (rc) {
+		attach_free(&att);
+		json_object_put(inst);
+		json_object_put(best.capacity);
+		return rc;
+	}
 	capacity_add(best.capacity, 1, r->vcpus, (int64_t)r->mem, r->subnet);
-	json_object *inst = instance_record(r, host);
 	const char *v_cap = json_text(best.capacity), *v_inst = json_text(inst);
 	const char *v_status = "{\"state\":\"" FLEET_PENDING "\"}";
 
@@ -204,58 +277,87 @@ static int place_once(struct etcd *e, const struct fleet_request *r, const struc
 	fleet_key(k_inst, sizeof(k_inst), "instances", r->id, NULL);
 	fleet_key(k_placed, sizeof(k_placed), "placed", host, r->id);
 	fleet_key(k_status, sizeof(k_status), "status", r->id, NULL);
-	struct etcd_cmp cmp[] = {
-		/* The same registration of the host, still alive... */
-		{ .key = k_host, .target = ETCD_CMP_CREATE, .number = best.host_created },
-		/* ...holding what was read... */
-		{ .key = k_cap, .target = ETCD_CMP_MOD, .number = best.capacity_mod },
-		/* ...and no instance of this id anywhere. */
-		{ .key = k_inst, .target = ETCD_CMP_VERSION, .number = 0 },
-	};
-	struct etcd_op ops[] = {
-		{ .type = ETCD_OP_PUT, .key = k_cap, .value = v_cap, .value_len = strlen(v_cap) },
-		{ .type = ETCD_OP_PUT, .key = k_inst, .value = v_inst, .value_len = strlen(v_inst) },
-		{ .type = ETCD_OP_PUT, .key = k_status, .value = v_status,
-		  .value_len = strlen(v_status) },
-		{ .type = ETCD_OP_PUT, .key = k_placed, .value = "run", .value_len = 3 },
-	};
+	/* The same registration of the host, still alive, holding what was
+	 * read, and no instance of this id anywhere. */
+	cmp[0] = (struct etcd_cmp){ .key = k_host, .target = ETCD_CMP_CREATE,
+				    .number = best.host_created };
+	cmp[1] = (struct etcd_cmp){ .key = k_cap, .target = ETCD_CMP_MOD,
+				    .number = best.capacity_mod };
+	cmp[2] = (struct etcd_cmp){ .key = k_inst, .target = ETCD_CMP_VERSION, .number = 0 };
+	ops[0] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_cap, .value = v_cap,
+				   .value_len = strlen(v_cap) };
+	ops[1] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_inst, .value = v_inst,
+				   .value_len = strlen(v_inst) };
+	ops[2] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_status, .value = v_status,
+				   .value_len = strlen(v_status) };
+	ops[3] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_placed, .value = "run",
+				   .value_len = 3 };
 	/* On a lost race, whether it was this id that was taken. */
 	struct etcd_op get_inst = { .type = ETCD_OP_GET, .key = k_inst };
-	struct etcd_kvs taken[4] = { 0 };   /* one per op of the longer branch */
-	struct etcd_txn t = { .cmp = cmp, .n_cmp = 3, .then = ops, .n_then = 4,
-			      .otherwise = &get_inst, .n_otherwise = 1, .kvs = taken };
+	struct etcd_txn t = { .cmp = cmp, .n_cmp = FIXED_CMP + att.n, .then = ops,
+			      .n_then = FIXED_OPS + att.n, .otherwise = &get_inst, .n_otherwise = 1,
+			      .kvs = taken };
 
 	rc = etcd_txn(e, &t);
+	attach_free(&att);
 	json_object_put(inst);
 	json_object_put(best.capacity);
 	if (!rc && !t.succeeded && taken[0].n) {
 		snprintf(why, whylen, "the fleet has an instance %s already", r->id);
 		rc = -EEXIST;
 	}
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < FIXED_OPS + FLEET_VOLUMES_MAX; i++)
 		etcd_kvs_free(&taken[i]);
 	if (rc)
 		return rc;
 	return t.succeeded;
 }
 
+/* The records of @keys (@n <= FLEET_VOLUMES_MAX) at one revision, into @kvs. */
+static int read_keys(struct etcd *e, char (*keys)[256], size_t n, struct etcd_kvs *kvs)
+{
+	struct etcd_op get[FLEET_VOLUMES_MAX];
+	struct etcd_txn t = { .then = get, .n_then = n, .kvs = kvs };
+
+	for (size_t i = 0; i < n; i++)
+		get[i] = (struct etcd_op){ .type = ETCD_OP_GET, .key = keys[i] };
+	return n ? etcd_txn(e, &t) : 0;
+}
+
 int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_NAME_MAX],
 		char *why, size_t whylen)
 {
-	char k_hosts[256], k_caps[256];
+	char k_hosts[256], k_caps[256], k_vols[FLEET_VOLUMES_MAX][256];
 	int res = 0;
 
+	if (r->n_volumes > FLEET_VOLUMES_MAX) {
+		snprintf(why, whylen, "at most %d volumes", FLEET_VOLUMES_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < r->n_volumes; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(r->volumes[i], r->volumes[j])) {
+				snprintf(why, whylen, "volume %s is named twice", r->volumes[i]);
+				return -EINVAL;
+			}
+		}
+		fleet_key(k_vols[i], sizeof(k_vols[i]), "volumes", r->volumes[i], NULL);
+	}
 	fleet_key(k_hosts, sizeof(k_hosts), "hosts", "", NULL);
 	fleet_key(k_caps, sizeof(k_caps), "capacity", "", NULL);
 	for (int t = 0; t < FLEET_CAS_TRIES && res == 0; t++) {
-		struct etcd_kvs hosts, caps;
+		struct etcd_kvs hosts, caps, vols[FLEET_VOLUMES_MAX] = { 0 };
 
 		res = etcd_get(e, k_hosts, ETCD_PREFIX, &hosts);
 		if (res)
 			break;
 		res = etcd_get(e, k_caps, ETCD_PREFIX, &caps);
 		if (!res) {
-			res = place_once(e, r, &hosts, &caps, host, why, whylen);
+			res = read_keys(e, k_vols, r->n_volumes, vols);
+			if (!res)
+				res = place_once(e, r, &hosts, &caps, vols, host, why, whylen);
+			for (size_t i = 0; i < r->n_volumes; i++)
+				etcd_kvs_free(&vols[i]);
 			etcd_kvs_free(&caps);
 		}
 		etcd_kvs_free(&hosts);
@@ -264,7 +366,7 @@ int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_N
 		snprintf(why, whylen, "placement lost %d races in a row", FLEET_CAS_TRIES);
 		return -EBUSY;
 	}
-	if (res < 0 && res != -ENOSPC && res != -EEXIST)
+	if (res < 0 && res != -ENOSPC && res != -EEXIST && res != -EBUSY)
 		snprintf(why, whylen, "etcd: %s", etcd_error(e));
 	return res < 0 ? res : 0;
 }
@@ -277,68 +379,123 @@ int fleet_status_put(struct etcd *e, const char *id, const char *status_json)
 	return r ? r : etcd_put(e, key, status_json, strlen(status_json), 0, NULL);
 }
 
-int fleet_release(struct etcd *e, const char *host, const char *id, const char *status_json)
+/*
+ * The detaches a release makes: for each volume @inst attached that is
+ * still its own, the record without "instance" (the epoch stays), compared
+ * by its mod revision.  0, or -EBADMSG.
+ */
+static int detach_prepare(struct etcd *e, json_object *inst, const char *id, struct attach *a,
+			  struct etcd_cmp *cmp, struct etcd_op *ops)
 {
-	char k_cap[256], k_inst[256], k_placed[256], k_status[256];
-	int r = fleet_key(k_placed, sizeof(k_placed), "placed", host, id);
+	char keys[FLEET_VOLUMES_MAX][256];
+	struct etcd_kvs kvs[FLEET_VOLUMES_MAX] = { 0 };
+	json_object *epochs;
+	size_t n = 0;
+	int r;
 
+	if (!json_object_object_get_ex(inst, "volumes", &epochs))
+		return 0;
+	json_object_object_foreach(epochs, vol, epoch) {
+		(void)epoch;
+		if (n == FLEET_VOLUMES_MAX)
+			return -EBADMSG;
+		fleet_key(keys[n++], sizeof(keys[0]), "volumes", vol, NULL);
+	}
+	r = read_keys(e, keys, n, kvs);
+	for (size_t i = 0; i < n && !r; i++) {
+		json_object *rec = kvs[i].n ? record_parse(&kvs[i].kv[0]) : NULL, *holder;
+
+		/* Force-detached since: the newer attachment's, left alone. */
+		if (!rec || !json_object_object_get_ex(rec, "instance", &holder) ||
+		    strcmp(json_object_get_string(holder), id)) {
+			json_object_put(rec);
+			continue;
+		}
+		json_object_object_del(rec, "instance");
+		json_object_object_del(rec, "host");
+		memcpy(a->key[a->n], keys[i], sizeof(a->key[0]));
+		a->rec[a->n] = rec;
+		cmp[a->n] = (struct etcd_cmp){ .key = a->key[a->n], .target = ETCD_CMP_MOD,
+					       .number = kvs[i].kv[0].mod_revision };
+		const char *v = json_text(rec);
+
+		ops[a->n] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = a->key[a->n], .value = v,
+					      .value_len = strlen(v) };
+		a->n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		etcd_kvs_free(&kvs[i]);
+	return r;
+}
+
+/* One release round: 1 done (or nothing to do), 0 lost a race, or an error. */
+static int release_once(struct etcd *e, const char *host, const char *id,
+			const char *status_json)
+{
+	enum { FIXED_CMP = 2, FIXED_OPS = 3 };
+	/* capacity/<host>, instances/<id>, placed/<host>/<id>: read together. */
+	char keys[3][256], k_status[256];
+	char *k_cap = keys[0], *k_inst = keys[1], *k_placed = keys[2];
+	struct etcd_cmp cmp[FIXED_CMP + FLEET_VOLUMES_MAX];
+	struct etcd_op ops[FIXED_OPS + FLEET_VOLUMES_MAX];
+	struct etcd_kvs kvs[3];
+	struct attach att = { 0 };
+	json_object *cap = NULL, *inst = NULL, *subnet;
+	int r;
+
+	fleet_key(k_placed, sizeof(keys[0]), "placed", host, id);
+	fleet_key(k_cap, sizeof(keys[0]), "capacity", host, NULL);
+	fleet_key(k_inst, sizeof(keys[0]), "instances", id, NULL);
+	fleet_key(k_status, sizeof(k_status), "status", id, NULL);
+	r = read_keys(e, keys, 3, kvs);
 	if (r)
 		return r;
-	fleet_key(k_cap, sizeof(k_cap), "capacity", host, NULL);
-	fleet_key(k_inst, sizeof(k_inst), "instances", id, NULL);
-	fleet_key(k_status, sizeof(k_status), "status", id, NULL);
-	for (int t = 0; t < FLEET_CAS_TRIES; t++) {
-		struct etcd_op get[] = {
-			{ .type = ETCD_OP_GET, .key = k_cap },
-			{ .type = ETCD_OP_GET, .key = k_inst },
-			{ .type = ETCD_OP_GET, .key = k_placed },
-		};
-		struct etcd_kvs kvs[3];
-		struct etcd_txn read = { .then = get, .n_then = 3, .kvs = kvs };
-		json_object *cap = NULL, *inst = NULL, *subnet;
-
-		/* One read of the three, at one revision. */
-		r = etcd_txn(e, &read);
-		if (r)
-			return r;
-		if (kvs[2].n == 0 || kvs[1].n == 0) {
-			r = 1;   /* released already, or never placed here */
-		} else {
-			cap = kvs[0].n ? record_parse(&kvs[0].kv[0]) : json_object_new_object();
-			inst = record_parse(&kvs[1].kv[0]);
-			r = cap && inst ? 0 : -EBADMSG;
-		}
-		if (!r) {
-			capacity_add(cap, -1, json_i64(inst, "vcpus"), json_i64(inst, "mem"),
-				     json_object_object_get_ex(inst, "subnet", &subnet) ?
-				     json_object_get_string(subnet) : "");
-			const char *v_cap = json_text(cap);
-			struct etcd_cmp cmp[] = {
-				{ .key = k_cap, .target = ETCD_CMP_MOD,
-				  .number = kvs[0].n ? kvs[0].kv[0].mod_revision : 0 },
-				/* placed/<host>/<id> still there ("run" or "stop"). */
-				{ .key = k_placed, .target = ETCD_CMP_VERSION,
-				  .result = ETCD_CMP_GREATER, .number = 0 },
-			};
-			struct etcd_op ops[] = {
-				{ .type = ETCD_OP_PUT, .key = k_cap, .value = v_cap,
-				  .value_len = strlen(v_cap) },
-				{ .type = ETCD_OP_DELETE, .key = k_placed },
-				{ .type = ETCD_OP_PUT, .key = k_status, .value = status_json,
-				  .value_len = strlen(status_json) },
-			};
-			struct etcd_txn t = { .cmp = cmp, .n_cmp = 2, .then = ops, .n_then = 3 };
-
-			r = etcd_txn(e, &t);
-			if (!r)
-				r = t.succeeded;
-		}
-		json_object_put(cap);
-		json_object_put(inst);
-		for (int i = 0; i < 3; i++)
-			etcd_kvs_free(&kvs[i]);
-		if (r)
-			return r < 0 ? r : 0;
+	if (kvs[2].n == 0 || kvs[1].n == 0) {
+		r = 1;   /* released already, or never placed here */
+		goto out;
 	}
-	return -EBUSY;
+	cap = kvs[0].n ? record_parse(&kvs[0].kv[0]) : json_object_new_object();
+	inst = record_parse(&kvs[1].kv[0]);
+	r = cap && inst ? detach_prepare(e, inst, id, &att, cmp + FIXED_CMP, ops + FIXED_OPS) :
+		-EBADMSG;
+	if (r)
+		goto out;
+	capacity_add(cap, -1, json_i64(inst, "vcpus"), json_i64(inst, "mem"),
+		     json_object_object_get_ex(inst, "subnet", &subnet) ?
+		     json_object_get_string(subnet) : "");
+	const char *v_cap = json_text(cap);
+
+	cmp[0] = (struct etcd_cmp){ .key = k_cap, .target = ETCD_CMP_MOD,
+				    .number = kvs[0].n ? kvs[0].kv[0].mod_revision : 0 };
+	/* placed/<host>/<id> still there ("run" or "stop"). */
+	cmp[1] = (struct etcd_cmp){ .key = k_placed, .target = ETCD_CMP_VERSION,
+				    .result = ETCD_CMP_GREATER, .number = 0 };
+	ops[0] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_cap, .value = v_cap,
+				   .value_len = strlen(v_cap) };
+	ops[1] = (struct etcd_op){ .type = ETCD_OP_DELETE, .key = k_placed };
+	ops[2] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_status, .value = status_json,
+				   .value_len = strlen(status_json) };
+	struct etcd_txn t = { .cmp = cmp, .n_cmp = FIXED_CMP + att.n, .then = ops,
+			      .n_then = FIXED_OPS + att.n };
+
+	r = etcd_txn(e, &t);
+	if (!r)
+		r = t.succeeded;
+out:
+	attach_free(&att);
+	json_object_put(cap);
+	json_object_put(inst);
+	for (int i = 0; i < 3; i++)
+		etcd_kvs_free(&kvs[i]);
+	return r;
+}
+
+int fleet_release(struct etcd *e, const char *host, const char *id, const char *status_json)
+{
+	char key[256];
+	int r = fleet_key(key, sizeof(key), "placed", host, id);
+
+	for (int t = 0; t < FLEET_CAS_TRIES && !r; t++)
+		r = release_once(e, host, id, status_json);
+	return r < 0 ? r : r ? 0 : -EBUSY;
 }

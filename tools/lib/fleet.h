@@ -7,11 +7,16 @@
  *   capacity/<host>       {"vcpus","mem","subnets":{S: n}}    placement, release
  *   instances/<id>        {"host","vcpus","mem","subnet","args":[...]}   run --fleet
  *   placed/<host>/<id>    "run" or "stop"          run --fleet, stop; the agent watches
- *   status/<id>           {"state","local_id","reason","exit_status"}    the agent
+ *   status/<id>           {"state","host","reason","exit_status"}    the agent
+ *   volumes/<volume>      {"instance","host","epoch"}       placement, release
  * capacity/<host> is what placed instances hold; placement and release
  * change it only by compare-and-swap on its mod revision, in the same
  * transaction as the records they add or remove, so two launches never
- * take the same capacity and a host's sum never drifts.
+ * take the same capacity and a host's sum never drifts.  volumes/<volume>
+ * is a named volume's attachment: the instance holding it and the epoch
+ * of that attachment (tools/lib/host_epoch.h), which every attachment
+ * raises by one in the placement's transaction; cv-storaged refuses the
+ * cards of lower epochs.
  */
 #ifndef CV_FLEET_H
 #define CV_FLEET_H
@@ -26,6 +31,8 @@
 #define FLEET_NAME_MAX 64
 /* Compare-and-swap rounds before placement or release gives up. */
 #define FLEET_CAS_TRIES 32
+/* Named volumes one launch attaches (cardvisor run's --volume limit). */
+#define FLEET_VOLUMES_MAX 8
 
 /* Lifecycle states of an instance (status/<id>'s "state"). */
 #define FLEET_PENDING   "pending"    /* placed; its host has not started it yet */
@@ -63,23 +70,29 @@ struct fleet_request {
 	const char *subnet;      /* "" without a NIC: nothing to spread */
 	const char *const *args; /* `cardvisor run` options, for the host */
 	size_t n_args;
+	const char *const *volumes;  /* existing volumes it attaches (id=...) */
+	size_t n_volumes;            /* at most FLEET_VOLUMES_MAX */
+	bool force_detach;           /* take them from the instances holding them */
 };
 
 /*
  * Place @r on a live host with room: the one with the fewest instances of
- * r->subnet, then the first by name; it writes instances/<id>,
- * placed/<host>/<id> and the host's new capacity in one transaction,
- * retried while other placements win the race.  The host in @host.
- * -ENOSPC with a line for the user in @why when no host has room,
- * -EEXIST when the fleet has an instance @r->id already.
+ * r->subnet, then the first by name; it writes instances/<id> (with each
+ * volume's new epoch under "volumes"), placed/<host>/<id>, the host's new
+ * capacity and each volume's attachment in one transaction, retried while
+ * other placements win the race.  The host in @host.  -ENOSPC with a line
+ * for the user in @why when no host has room, -EEXIST when the fleet has
+ * an instance @r->id already, -EBUSY when a volume is attached to another
+ * instance and @r does not force the detach.
  */
 int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_NAME_MAX],
 		char *why, size_t whylen);
 
 /*
  * Give back what instance @id holds on @host, in one transaction with the
- * removal of placed/<host>/<id> and the final status @status_json.  An
- * instance no longer placed there is left alone (0).
+ * removal of placed/<host>/<id>, the final status @status_json and the
+ * detach of the volumes it still holds (their epoch stays).  An instance
+ * no longer placed there is left alone (0).
  */
 int fleet_release(struct etcd *e, const char *host, const char *id, const char *status_json);
 
