@@ -580,6 +580,41 @@ static int fleet_read(struct etcd *e, struct etcd_kvs kvs[R_KINDS])
 	return etcd_txn(e, &t);
 }
 
+/* A listing: what fleet_read() gave, and where its lines go. */
+struct listing {
+	struct etcd *e;
+	struct etcd_kvs kvs[R_KINDS];
+	json_object *list;       /* --json: the objects, printed at the end */
+	bool json;
+};
+
+/* Read the fleet for @cmd; 0, or EXIT_USAGE after one line. */
+static int listing_begin(struct listing *l, const char *cmd, const char *endpoints, bool json)
+{
+	l->json = json;
+	if (!(l->e = fleet_open(cmd, endpoints)))
+		return EXIT_USAGE;
+	if (fleet_read(l->e, l->kvs)) {
+		fprintf(stderr, "%s: %s\n", cmd, etcd_error(l->e));
+		etcd_close(l->e);
+		return EXIT_USAGE;
+	}
+	l->list = json_object_new_array();
+	return 0;
+}
+
+/* Print the JSON list (with --json) and let go: the command's exit status. */
+static int listing_end(struct listing *l)
+{
+	if (l->json)
+		printf("%s\n", json_object_to_json_string_ext(l->list, JSON_OUT));
+	json_object_put(l->list);
+	for (int i = 0; i < R_KINDS; i++)
+		etcd_kvs_free(&l->kvs[i]);
+	etcd_close(l->e);
+	return 0;
+}
+
 /* The record under @kind/@name in @kvs, parsed (an empty object if none). */
 static json_object *record_of(const struct etcd_kvs *kvs, const char *kind, const char *name)
 {
@@ -624,12 +659,10 @@ static int host_ls(int argc, char **argv)
 		{ "etcd", required_argument, NULL, 'e' },
 		{ 0 },
 	};
-	struct etcd_kvs kvs[R_KINDS];
 	const char *etcd = NULL;
-	json_object *list;
+	struct listing l;
 	bool json = false;
-	struct etcd *e;
-	int opt, r;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'j')
@@ -644,26 +677,19 @@ static int host_ls(int argc, char **argv)
 				"URLS])\n", argv[0], argv[optind], argv[0]);
 		return EXIT_USAGE;
 	}
-	if (!(etcd = fleet_endpoints(argv[0], etcd)) || !(e = fleet_open(argv[0], etcd)))
+	if (!(etcd = fleet_endpoints(argv[0], etcd)) || listing_begin(&l, argv[0], etcd, json))
 		return EXIT_USAGE;
-	r = fleet_read(e, kvs);
-	if (r) {
-		fprintf(stderr, "%s: %s\n", argv[0], etcd_error(e));
-		etcd_close(e);
-		return EXIT_USAGE;
-	}
-	list = json_object_new_array();
 	if (!json)
 		printf("%-20s %-11s %-15s %s\n", "HOST", "VCPUS", "MEMORY", "UNDERLAY");
-	for (size_t i = 0; i < kvs[R_HOSTS].n; i++) {
-		const char *name = name_of(&kvs[R_HOSTS].kv[i], "hosts");
-		json_object *h = record_of(&kvs[R_HOSTS], "hosts", name);
-		json_object *c = record_of(&kvs[R_CAPACITY], "capacity", name);
+	for (size_t i = 0; i < l.kvs[R_HOSTS].n; i++) {
+		const char *name = name_of(&l.kvs[R_HOSTS].kv[i], "hosts");
+		json_object *h = record_of(&l.kvs[R_HOSTS], "hosts", name);
+		json_object *c = record_of(&l.kvs[R_CAPACITY], "capacity", name);
 
 		if (json) {
 			json_object_object_add(h, "name", json_object_new_string(name));
 			json_object_object_add(h, "used", c);
-			json_object_array_add(list, h);
+			json_object_array_add(l.list, h);
 			continue;
 		}
 		char vcpus[32], mem[48];
@@ -676,13 +702,7 @@ static int host_ls(int argc, char **argv)
 		json_object_put(h);
 		json_object_put(c);
 	}
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(list, JSON_OUT));
-	json_object_put(list);
-	for (int i = 0; i < R_KINDS; i++)
-		etcd_kvs_free(&kvs[i]);
-	etcd_close(e);
-	return 0;
+	return listing_end(&l);
 }
 
 int fleet_cmd_host(int argc, char **argv)
@@ -717,20 +737,12 @@ static const char *state_of(const struct etcd_kvs kvs[R_KINDS], json_object *ins
 
 int fleet_cmd_ps(const char *endpoints, bool json)
 {
-	struct etcd_kvs kvs[R_KINDS];
-	json_object *list;
-	struct etcd *e = fleet_open("cardvisor ps", endpoints);
-	int r;
+	const struct etcd_kvs *kvs;
+	struct listing l;
 
-	if (!e)
+	if (listing_begin(&l, "cardvisor ps", endpoints, json))
 		return EXIT_USAGE;
-	r = fleet_read(e, kvs);
-	if (r) {
-		fprintf(stderr, "cardvisor ps: %s\n", etcd_error(e));
-		etcd_close(e);
-		return EXIT_USAGE;
-	}
-	list = json_object_new_array();
+	kvs = l.kvs;
 	if (!json)
 		printf("%-20s %-16s %-9s %5s %9s %s\n", "ID", "HOST", "STATE", "VCPUS", "MEMORY",
 		       "REASON");
@@ -751,7 +763,7 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 					       json_object_new_int64(int_of(inst, "vcpus")));
 			json_object_object_add(o, "mem", json_object_new_int64(int_of(inst, "mem")));
 			json_object_object_add(o, "status", json_object_get(status));
-			json_object_array_add(list, o);
+			json_object_array_add(l.list, o);
 		} else {
 			printf("%-20s %-16s %-9s %5lld %8lldM %s\n", id, str_of(inst, "host", ""),
 			       state, (long long)int_of(inst, "vcpus"),
@@ -760,13 +772,7 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 		json_object_put(inst);
 		json_object_put(status);
 	}
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(list, JSON_OUT));
-	json_object_put(list);
-	for (int i = 0; i < R_KINDS; i++)
-		etcd_kvs_free(&kvs[i]);
-	etcd_close(e);
-	return 0;
+	return listing_end(&l);
 }
 
 int fleet_cmd_stop(const char *endpoints, const char *id)

@@ -71,6 +71,17 @@ agent() {
 	echo $! >"$TMP/$name.agent"
 }
 listed() { "$CARDVISOR" host ls | grep -q "^$1 "; }
+# failed_saying DESCRIPTION RC FILE REGEX [one]: a command ended with exit
+# status 1 and FILE has a line matching REGEX (with "one": that line alone);
+# else FILE is quoted.
+failed_saying() {
+	if [ "$2" = 1 ] && grep -qE -- "$4" "$3" && { [ "${5:-}" != one ] || [ "$(wc -l <"$3")" = 1 ]; }; then
+		ok "$1"
+	else
+		not_ok "$1 (exit status $2)"
+		sed 's/^/#   /' "$3"
+	fi
+}
 agent h1 --vcpus 1 --mem 256M --ttl 3
 agent h2 --vcpus 1 --mem 1G --ttl 3
 # h2's agent gets killed: not this shell's job, so no "Killed" line.
@@ -82,24 +93,13 @@ json_check "two agents register their hosts with what they offer" "$hosts" \
 	 [("h1", 1, 256 << 20), ("h2", 1, 1 << 30)]'
 
 CARDVISOR_STATE=$TMP/x "$CARDVISOR" host serve --name h1 >"$TMP/dup.out" 2>&1
-rc=$?
-if [ $rc = 1 ] && grep -q 'host h1: already registered: another agent serves it' "$TMP/dup.out"; then
-	ok "a second agent for a live host is refused"
-else
-	not_ok "a second agent for a live host is refused (exit status $rc)"
-	sed 's/^/#   /' "$TMP/dup.out"
-fi
+failed_saying "a second agent for a live host is refused" $? "$TMP/dup.out" \
+	'host h1: already registered: another agent serves it'
 
 # --- placement ----------------------------------------------------------------
 "$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 4G >"$TMP/big.out" 2>&1
-rc=$?
-if [ $rc = 1 ] && [ "$(wc -l <"$TMP/big.out")" = 1 ] &&
-	grep -qE 'cannot place i-[0-9a-f]{17}: no host has 1 vCPUs and 4096 MiB free \(2 live hosts\)' "$TMP/big.out"; then
-	ok "a launch no host has room for fails at once, in one line"
-else
-	not_ok "a launch no host has room for fails at once, in one line (exit status $rc)"
-	sed 's/^/#   /' "$TMP/big.out"
-fi
+failed_saying "a launch no host has room for fails at once, in one line" $? "$TMP/big.out" \
+	'cannot place i-[0-9a-f]{17}: no host has 1 vCPUs and 4096 MiB free \(2 live hosts\)' one
 
 # The test guest, on the only host with room for 128M: h2... unless h2 is
 # busy.  First on h1 (64M fits both; h1 comes first by name).
@@ -115,12 +115,8 @@ if have_kvm; then
 	check "its console is on h1 under the fleet's id" \
 		test -s "$TMP/h1/state/instances/$id/console.log"
 else
-	if [ $rc = 1 ] && grep -qE 'h1 could not start i-[0-9a-f]{17}: .*/dev/kvm' "$TMP/tg.err"; then
-		ok "without /dev/kvm, the launch fails with h1's reason"
-	else
-		not_ok "without /dev/kvm, the launch fails with h1's reason (exit status $rc)"
-		sed 's/^/#   /' "$TMP/tg.err"
-	fi
+	failed_saying "without /dev/kvm, the launch fails with h1's reason" $rc "$TMP/tg.err" \
+		'h1 could not start i-[0-9a-f]{17}: .*/dev/kvm'
 	id=$(grep -oE 'i-[0-9a-f]{17}' "$TMP/tg.err" | head -n1)
 	check "ps --fleet shows it failed, with the reason" \
 		bash -c "'$CARDVISOR' ps --fleet | grep -qE '^$id +h1 +failed .*/dev/kvm'"
@@ -163,14 +159,9 @@ volume_rec() {
 json_check "the placed launch attached vol-f as epoch 1" "$(volume_rec)" \
 	"r == {'instance': '$lost_id', 'host': 'h2', 'epoch': 1}"
 "$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M --volume id=vol-f >"$TMP/att.out" 2>&1
-rc=$?
-if [ $rc = 1 ] && [ "$(wc -l <"$TMP/att.out")" = 1 ] && grep -qE "cannot place i-[0-9a-f]{17}: volume \
-vol-f is attached to $lost_id \(epoch 1\); --force-detach takes it" "$TMP/att.out"; then
-	ok "another launch naming the attached volume is refused at once, in one line"
-else
-	not_ok "another launch naming the attached volume is refused at once, in one line (exit status $rc)"
-	sed 's/^/#   /' "$TMP/att.out"
-fi
+failed_saying "another launch naming the attached volume is refused at once, in one line" $? \
+	"$TMP/att.out" "cannot place i-[0-9a-f]{17}: volume vol-f is attached to $lost_id \(epoch 1\); \
+--force-detach takes it" one
 "$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M --volume id=vol-f --force-detach \
 	>"$TMP/force.out" 2>&1
 force_id=$(grep -oE 'i-[0-9a-f]{17}' "$TMP/force.out" | head -n1)
@@ -182,13 +173,8 @@ json_check "once it ended, vol-f is detached and keeps epoch 2" "$(volume_rec)" 
 
 kill -9 "$(cat "$TMP/h2.agent")"
 wait $winner
-rc=$?
-if [ $rc = 1 ] && grep -q "$lost_id placed on h2: h2 left the fleet before starting it" "$TMP/$wout.out"; then
-	ok "the waiting launch ends when its host's lease expires"
-else
-	not_ok "the waiting launch ends when its host's lease expires (exit status $rc)"
-	sed 's/^/#   /' "$TMP/$wout.out"
-fi
+failed_saying "the waiting launch ends when its host's lease expires" $? "$TMP/$wout.out" \
+	"$lost_id placed on h2: h2 left the fleet before starting it"
 check "ps --fleet reports the instance of the dead host host-lost" \
 	bash -c "'$CARDVISOR' ps --fleet | grep -qE '^$lost_id +h2 +host-lost '"
 check "host ls no longer lists the dead host" bash -c "! '$CARDVISOR' host ls | grep -q '^h2 '"
@@ -226,13 +212,8 @@ check "the killed member comes back with its data" until_ok healthy "http://127.
 check "h1 stayed registered throughout (its lease kept alive)" listed h1
 
 "$CARDVISOR" stop --fleet i-00000000000000000 >"$TMP/stop.out" 2>&1
-rc=$?
-if [ $rc = 1 ] && grep -q 'the fleet has no instance i-00000000000000000' "$TMP/stop.out"; then
-	ok "stop --fleet of an unknown instance says so"
-else
-	not_ok "stop --fleet of an unknown instance says so (exit status $rc)"
-	sed 's/^/#   /' "$TMP/stop.out"
-fi
+failed_saying "stop --fleet of an unknown instance says so" $? "$TMP/stop.out" \
+	'the fleet has no instance i-00000000000000000'
 
 # --- an agent that is told to go ------------------------------------------------
 kill -TERM "$(cat "$TMP/h1.agent")"

@@ -7,7 +7,7 @@
 #   /lib/modules/...           kvm, kvm-amd, irqbypass from the kernel package
 #   /nested/bin/               this build's cardvisor, cv-hv and cards, with
 #                              the shared libraries ldd names (ASan ones too),
-#                              and util-linux's blkdiscard
+#                              util-linux's blkdiscard and etcd
 #   /nested/cv-testguest.elf   the test guest
 #   /nested/vmlinux, bzImage   the inner guest's kernel (the same package)
 #   /nested/initramfs.cpio     the inner guest's initramfs (tests/boot/init)
@@ -47,6 +47,10 @@ copy_with_libs "$build/tests/tools/ctl_call" nested/bin
 cp "$build/guest/cv-testguest.elf" "$boot/vmlinux" "$boot/bzImage" "$tree/nested/"
 # util-linux's blkdiscard: busybox's cannot zero a range (BLKZEROOUT).
 copy_with_libs "$(command -v blkdiscard)" nested/bin
+# etcd for the fleet scenario (docs/fleet.md), where make deps installed it.
+if command -v etcd >/dev/null; then
+	copy_with_libs "$(command -v etcd)" nested/bin
+fi
 if [ "${WITH_QEMU:-0}" = 1 ]; then
 	qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is missing (make deps)"
 	# At its own path: QEMU finds its firmware relative to the executable.

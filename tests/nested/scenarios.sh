@@ -248,6 +248,61 @@ if want lifecycle; then
 		done
 	done
 	section_end rootvol 0
+
+	# The fleet on one host (docs/fleet.md): a one-member etcd here and
+	# this host's agent; the test guest (which powers off at once) three
+	# times directly and three times through placement, each timed from the
+	# launch to `run` returning with the instance running (or done).
+	if [ -x $N/bin/etcd ]; then
+		section_begin fleet
+		$N/bin/etcd --name outer --data-dir /tmp/etcd \
+			--listen-client-urls http://127.0.0.1:2379 \
+			--advertise-client-urls http://127.0.0.1:2379 \
+			--listen-peer-urls http://127.0.0.1:2380 >$OUT/etcd.log 2>&1 &
+		etcd_pid=$!
+		export CARDVISOR_ETCD=http://127.0.0.1:2379
+		i=0
+		until cardvisor host ls >/dev/null 2>&1 || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.2; done
+		cardvisor host serve --name outer --vcpus 2 --mem 1G >$OUT/agent.log 2>&1 &
+		agent=$!
+		i=0
+		until cardvisor host ls 2>/dev/null | grep -q '^outer ' || [ $i -ge 300 ]; do
+			i=$((i + 1))
+			sleep 0.2
+		done
+		say fleet "host ls: $(cardvisor host ls | grep '^outer ' | tr -s ' ')"
+		ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
+		for n in 1 2 3; do
+			read -r t0 _ </proc/uptime
+			f_id=$(cardvisor run -d $TG --mem 64M 2>>$OUT/fleet.out)
+			f_rc=$?
+			read -r t1 _ </proc/uptime
+			say fleet "direct $n: rc=$f_rc ms=$(ms $t0 $t1)"
+			cardvisor wait "$f_id" >/dev/null 2>&1
+			cardvisor rm "$f_id" 2>/dev/null
+			read -r t0 _ </proc/uptime
+			f_id=$(cardvisor run --fleet $TG --mem 64M 2>>$OUT/fleet.out)
+			f_rc=$?
+			read -r t1 _ </proc/uptime
+			say fleet "fleet $n: rc=$f_rc ms=$(ms $t0 $t1)"
+			i=0
+			until cardvisor ps --fleet | grep -q "^$f_id .* stopped " || [ $i -ge 300 ]; do
+				i=$((i + 1))
+				sleep 0.2
+			done
+			say fleet "ps --fleet: $(cardvisor ps --fleet | grep "^$f_id " | tr -s ' ')"
+			say fleet "logs $n: $(cardvisor logs "$f_id" | tr -d '\r' | grep -m1 'cvguest: ')"
+		done
+		say fleet "host ls after: $(cardvisor host ls | grep '^outer ' | tr -s ' ')"
+		kill $agent
+		wait $agent
+		say fleet "agent exit rc=$?"
+		while IFS= read -r l; do say fleet "agent: $l"; done <$OUT/agent.log
+		kill $etcd_pid
+		wait $etcd_pid 2>/dev/null
+		unset CARDVISOR_ETCD
+		section_end fleet 0
+	fi
 fi
 
 if want reboot; then

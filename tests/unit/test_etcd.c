@@ -309,6 +309,9 @@ static void watcher_start(struct watcher *wt, const char *endpoints, const char 
 	wt->w.fn = on_events;
 	wt->w.arg = wt;
 	assert_int_equal(pthread_create(&wt->thread, NULL, watch_thread, wt), 0);
+	/* A watch "from now" counts from when etcd created it: wait for that. */
+	for (int t = 0; t < HANG_S * 10 && !wt->w.next_revision; t++)
+		sleep_ms(100);
 }
 
 /* Until @n events have been seen. */
@@ -344,9 +347,6 @@ static void test_watch_events(void **state)
 	NEED_CLUSTER();
 	watcher_start(&wt, cluster.endpoints, "/watch/", 0);
 	e = client(cluster.endpoints);
-	/* The watch counts from when etcd created it: wait for that. */
-	for (int t = 0; t < HANG_S * 10 && !wt.w.next_revision; t++)
-		sleep_ms(100);
 	put_str(e, "/watch/a", "1");
 	put_str(e, "/watchless", "not under the prefix");
 	put_str(e, "/watch/b", "2");
@@ -469,8 +469,6 @@ static void test_watch_survives_member_kill(void **state)
 	/* m0 first: the watch's stream starts there. */
 	watcher_start(&wt, cluster.endpoints, "/resume/", 0);
 	e = client(cluster.endpoints);
-	for (int t = 0; t < HANG_S * 10 && !wt.w.next_revision; t++)
-		sleep_ms(100);
 	put_surely(e, "/resume/00", "v00");
 	watcher_wait(&wt, 1);
 	assert_string_equal(etcd_endpoint(wt.e), cluster.m[0].url);

@@ -371,20 +371,26 @@ static void test_connect_bound_to_tls_identity(void **state)
 }
 
 /* A volume's host list: absent admits every host; present only those it names. */
+/* @path holding @text, of @mode. */
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
 static void test_host_list(void **state)
 {
 	char dir[] = "/tmp/cv-hosts.XXXXXX", path[64], cmd[96];
-	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.a"), 0);
 	snprintf(path, sizeof(path), "%s/v1.hosts", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("# the hosts of v1\n  nqn.a  \n\nnqn.b\n#nqn.c\nnqn.d", f);
-	fclose(f);
-	assert_int_equal(chmod(path, 0644), 0);
+	write_file(path, "# the hosts of v1\n  nqn.a  \n\nnqn.b\n#nqn.c\nnqn.d", 0644);
 	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.a"), 0);
 	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.b"), 0);
 	assert_int_equal(volume_host_allowed(dir, "v1", "nqn.d"), 0);    /* no newline at the end */
@@ -831,11 +837,7 @@ static void test_attach_epochs(void **state)
 			 NVME_SC_CONNECT_INVALID_PARAM);
 	assert_int_equal(dw0, DW0_DATA(offsetof(struct nvmf_connect_data, hostnqn)));
 	snprintf(path, sizeof(path), "%s/ve.epoch", vol_dir);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs("three\n", f);
-	fclose(f);
+	write_file(path, "three\n", 0600);
 	assert_int_equal(connect_as(&t, &a3, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
 			 NVME_SC_INTERNAL);
 	assert_null(t.attachments);
@@ -848,15 +850,10 @@ static void test_attach_epochs(void **state)
 static void test_host_list_epochs(void **state)
 {
 	char path[PATH_MAX];
-	FILE *f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/vh.hosts", vol_dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("nqn.a\n", f);
-	fclose(f);
-	assert_int_equal(chmod(path, 0600), 0);
+	write_file(path, "nqn.a\n", 0600);
 	assert_int_equal(volume_host_allowed(vol_dir, "vh", "nqn.a:epoch:5"), 0);
 	assert_int_equal(volume_host_allowed(vol_dir, "vh", "nqn.b:epoch:5"), -EACCES);
 	assert_int_equal(volume_host_allowed(vol_dir, "vh", "nqn.a:epoch:05"), -EACCES);
