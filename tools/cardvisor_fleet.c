@@ -426,10 +426,34 @@ static void *agent_keepalive(void *arg)
 	return NULL;
 }
 
+/*
+ * What is placed on this host: each instance to its thread, then the
+ * watch from the revision read until the agent ends (0) or etcd cannot
+ * serve it (a negative errno).
+ */
+static int agent_follow(struct agent *a, struct etcd *e, const char *prefix)
+{
+	struct etcd_event ev = { .type = ETCD_EVENT_PUT };
+	struct etcd_kvs placed;
+	int r = etcd_get(e, prefix, ETCD_PREFIX, &placed);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < placed.n; i++) {
+		ev.kv = placed.kv[i];
+		agent_events(a, &ev, 1);
+	}
+	a->watch = (struct etcd_watch){ .key = prefix, .match = ETCD_PREFIX,
+					.next_revision = placed.revision + 1,
+					.fn = agent_events, .arg = a };
+	etcd_kvs_free(&placed);
+	/* Checked after the watch is set: a SIGTERM from now on stops it. */
+	return atomic_load(&a->ending) ? 0 : etcd_watch_run(e, &a->watch);
+}
+
 /* Register, pick up what is already placed here, then watch for more. */
 static int agent_serve(struct agent *a)
 {
-	struct etcd_kvs placed = { 0 };
 	char prefix[256];
 	pthread_t keepalive;
 	struct etcd *e;
@@ -458,20 +482,16 @@ static int agent_serve(struct agent *a)
 		return EXIT_USAGE;
 	}
 	fleet_key(prefix, sizeof(prefix), "placed", a->host.name, "");
-	r = etcd_get(e, prefix, ETCD_PREFIX, &placed);
-	if (!r) {
-		struct etcd_event ev = { .type = ETCD_EVENT_PUT };
-
-		for (size_t i = 0; i < placed.n; i++) {
-			ev.kv = placed.kv[i];
-			agent_events(a, &ev, 1);
+	/* Compacted past the watch, or no member answers: read again. */
+	while ((r = agent_follow(a, e, prefix)) == -ERANGE || r == -EHOSTUNREACH) {
+		cv_warn("fleet: host %s: %s; reading what is placed here again", a->host.name,
+			etcd_error(e));
+		for (int ms = 0; ms < 1000 && !atomic_load(&a->ending); ms += 100)
+			sleep_ms(100);
+		if (atomic_load(&a->ending)) {
+			r = 0;
+			break;
 		}
-		a->watch = (struct etcd_watch){ .key = prefix, .match = ETCD_PREFIX,
-						.next_revision = placed.revision + 1,
-						.fn = agent_events, .arg = a };
-		etcd_kvs_free(&placed);
-		if (!atomic_load(&a->ending))
-			r = etcd_watch_run(e, &a->watch);
 	}
 	if (r) {
 		cv_err("fleet: host %s: %s", a->host.name, etcd_error(e));
