@@ -204,7 +204,7 @@ if want lifecycle; then
 		skip "the fleet on the outer guest's KVM" "etcd is not installed (make deps)"
 	elif ran fleet; then
 		check "fleet: the outer guest's agent registers its host with what it offers" \
-			said fleet 'host ls: outer 0/2 0M/1024M$'
+			said fleet 'host ls: outer 0/2 0M/1024M ?$'
 		for n in 1 2 3; do
 			check "fleet: run --fleet $n returns 0 once the host's agent started the test guest" \
 				said fleet "fleet $n: rc=0 ms=[0-9]+\$"
@@ -215,7 +215,7 @@ if want lifecycle; then
 			test "$(grep -cE '^cvnested: fleet: ps --fleet: i-[0-9a-f]+ outer stopped 1 64M' "$TMP/fleet.out")" = 3
 		check "fleet: the host keeps its console under the fleet's id (cardvisor logs ID)" \
 			said fleet 'logs 1: cvguest: '
-		check "fleet: the capacity the launches took is back" said fleet 'host ls after: outer 0/2 0M/1024M$'
+		check "fleet: the capacity the launches took is back" said fleet 'host ls after: outer 0/2 0M/1024M ?$'
 		check "fleet: the agent ends on SIGTERM with status 0" said fleet 'agent exit rc=0$'
 		# The figures docs/fleet.md reports: launch to running, in ms.
 		echo "# fleet: through placement $(sed -n 's/^cvnested: fleet: fleet [0-9]: rc=0 ms=//p' "$TMP/fleet.out" | tr '\n' ' ')ms; direct run -d $(sed -n 's/^cvnested: fleet: direct [0-9]: rc=0 ms=//p' "$TMP/fleet.out" | tr '\n' ' ')ms"
