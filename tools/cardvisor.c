@@ -115,7 +115,10 @@ static const struct {
 	  "  wait ID [--timeout SECONDS]\n"
 	  "                     until a detached VM ends; exits with its status\n" },
 	{ "rm",
-	  "  rm ID              forget an ended detached VM and its logs\n" },
+	  "  rm ID              forget an ended detached VM and its logs\n"
+	  "  rm --fleet [--force] [--etcd URLS] ID\n"
+	  "                     forget an ended fleet instance's records (--force: one\n"
+	  "                     whose host was lost, its capacity and volumes freed)\n" },
 	{ "host serve",
 	  "  host serve [--name HOST] [--vcpus N] [--mem SIZE] [--underlay ADDR]\n"
 	  "             [--ttl SECONDS] [--etcd URLS]\n"
@@ -2057,11 +2060,34 @@ static int cmd_wait(int argc, char **argv)
 /* rm: forget an ended detached instance (its console and logs go too). */
 static int cmd_rm(int argc, char **argv)
 {
-	const char *id;
-	int ret;
+	static const struct option opts[] = {
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "force", no_argument, NULL, 'f' },
+		{ 0 },
+	};
+	const char *id, *etcd = NULL;
+	bool fleet = false, force = false;
+	int ret, opt;
 
-	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
-		return EXIT_USAGE;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'F')
+			fleet = true;
+		else if (opt == 'E')
+			etcd = optarg;
+		else if (opt == 'f')
+			force = true;
+		else
+			return EXIT_USAGE;
+	}
+	if (fleet || etcd || force) {
+		if (!fleet || optind != argc - 1 || !instance_id_valid(argv[optind])) {
+			fprintf(stderr, "usage: cardvisor rm --fleet [--force] [--etcd URLS] ID\n");
+			return EXIT_USAGE;
+		}
+		return (etcd = fleet_endpoints("cardvisor rm", etcd)) ?
+			fleet_cmd_rm(etcd, argv[optind], force) : EXIT_USAGE;
+	}
 	id = record_arg("rm", argc, argv, "");
 	if (!id)
 		return EXIT_USAGE;

@@ -795,23 +795,55 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 	return listing_end(&l);
 }
 
+/*
+ * instances/<id> for @cmd: 0 with the record in *@inst (an empty object
+ * if it is not one), 1 after one line when the fleet has no such
+ * instance, or a negative errno (etcd_error() says why).
+ */
+static int instance_get(struct etcd *e, const char *cmd, const char *id, json_object **inst)
+{
+	struct etcd_kvs kvs;
+	char key[256];
+	int r;
+
+	fleet_key(key, sizeof(key), "instances", id, NULL);
+	r = etcd_get(e, key, ETCD_KEY, &kvs);
+	if (r)
+		return r;
+	*inst = record_of(&kvs, "instances", id);
+	if (!kvs.n) {
+		fprintf(stderr, "%s: the fleet has no instance %s\n", cmd, id);
+		r = 1;
+	}
+	etcd_kvs_free(&kvs);
+	return r;
+}
+
+/* A fleet command's end: its line for an etcd failure, its exit status. */
+static int fleet_cmd_end(const char *cmd, struct etcd *e, json_object *inst, int r)
+{
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", cmd, etcd_error(e));
+	json_object_put(inst);
+	etcd_close(e);
+	return r ? EXIT_USAGE : 0;
+}
+
 int fleet_cmd_stop(const char *endpoints, const char *id)
 {
 	struct etcd *e = fleet_open("cardvisor stop", endpoints);
-	char k_inst[256], k_placed[256];
-	struct etcd_kvs kvs = { 0 };
 	json_object *inst = NULL;
+	char k_placed[256];
+	const char *host;
 	int r;
 
 	if (!e)
 		return EXIT_USAGE;
-	fleet_key(k_inst, sizeof(k_inst), "instances", id, NULL);
-	r = etcd_get(e, k_inst, ETCD_KEY, &kvs);
-	if (!r && kvs.n == 1)
-		inst = json_tokener_parse(kvs.kv[0].value);
-	if (!r && inst) {
+	r = instance_get(e, "cardvisor stop", id, &inst);
+	if (!r) {
 		/* Only while it is still placed there: a stop never re-places. */
-		fleet_key(k_placed, sizeof(k_placed), "placed", str_of(inst, "host", ""), id);
+		host = str_of(inst, "host", "");
+		fleet_key(k_placed, sizeof(k_placed), "placed", host, id);
 		struct etcd_cmp placed = { .key = k_placed, .target = ETCD_CMP_VERSION,
 					   .result = ETCD_CMP_GREATER };
 		struct etcd_op stop = { .type = ETCD_OP_PUT, .key = k_placed, .value = "stop",
@@ -823,18 +855,62 @@ int fleet_cmd_stop(const char *endpoints, const char *id)
 			fprintf(stderr, "cardvisor stop: %s has ended already\n", id);
 			r = 1;
 		} else if (!r) {
-			printf("%s stopping on %s\n", id, str_of(inst, "host", ""));
+			printf("%s stopping on %s\n", id, host);
 		}
-	} else if (!r) {
-		fprintf(stderr, "cardvisor stop: the fleet has no instance %s\n", id);
-		r = 1;
 	}
-	if (r < 0)
-		fprintf(stderr, "cardvisor stop: %s\n", etcd_error(e));
-	json_object_put(inst);
-	etcd_kvs_free(&kvs);
-	etcd_close(e);
-	return r ? EXIT_USAGE : 0;
+	return fleet_cmd_end("cardvisor stop", e, inst, r);
+}
+
+int fleet_cmd_rm(const char *endpoints, const char *id, bool force)
+{
+	struct etcd *e = fleet_open("cardvisor rm", endpoints);
+	char k_inst[256], k_status[256], k_placed[256], k_host[256];
+	struct etcd_kvs live = { 0 };
+	json_object *inst = NULL;
+	const char *host = "";
+	int r;
+
+	if (!e)
+		return EXIT_USAGE;
+	r = instance_get(e, "cardvisor rm", id, &inst);
+	if (!r) {
+		host = str_of(inst, "host", "");
+		fleet_key(k_inst, sizeof(k_inst), "instances", id, NULL);
+		fleet_key(k_status, sizeof(k_status), "status", id, NULL);
+		fleet_key(k_placed, sizeof(k_placed), "placed", host, id);
+		fleet_key(k_host, sizeof(k_host), "hosts", host, NULL);
+	}
+	/* --force: only where the host is gone, whose agent cannot release it. */
+	if (!r && force)
+		r = etcd_get(e, k_host, ETCD_KEY, &live);
+	if (!r && force && live.n) {
+		fprintf(stderr, "cardvisor rm: %s's host %s is alive: cardvisor stop --fleet %s\n",
+			id, host, id);
+		r = 1;
+	} else if (!r && force) {
+		r = fleet_release(e, host, id, "{\"state\":\"" FLEET_STOPPED "\",\"reason\":"
+				  "\"removed from a lost host\"}");
+	}
+	etcd_kvs_free(&live);
+	if (!r) {
+		struct etcd_cmp ended = { .key = k_placed, .target = ETCD_CMP_VERSION, .number = 0 };
+		struct etcd_op forget[] = {
+			{ .type = ETCD_OP_DELETE, .key = k_inst },
+			{ .type = ETCD_OP_DELETE, .key = k_status },
+		};
+		struct etcd_txn t = { .cmp = &ended, .n_cmp = 1, .then = forget, .n_then = 2 };
+
+		r = etcd_txn(e, &t);
+		if (!r && !t.succeeded) {
+			fprintf(stderr, "cardvisor rm: %s is still placed on %s: cardvisor stop "
+					"--fleet %s first (rm --force once %s is lost)\n", id, host, id,
+				host);
+			r = 1;
+		} else if (!r) {
+			printf("%s removed\n", id);
+		}
+	}
+	return fleet_cmd_end("cardvisor rm", e, inst, r);
 }
 
 /* --- run --fleet ----------------------------------------------------------- */

@@ -26,5 +26,10 @@ int fleet_cmd_run(const char *endpoints, const struct fleet_request *r, bool jso
 int fleet_cmd_ps(const char *endpoints, bool json);
 /* Ask @id's host to stop it. */
 int fleet_cmd_stop(const char *endpoints, const char *id);
+/*
+ * Forget @id's records once it has ended (no longer placed); with @force
+ * also one placed on a host that is gone: released first.
+ */
+int fleet_cmd_rm(const char *endpoints, const char *id, bool force);
 
 #endif /* CV_CARDVISOR_FLEET_H */

@@ -50,6 +50,8 @@ mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
 mistake 'status: --force, --timeout and --fleet go with stop' status --fleet $ID
 mistake 'force-detach go with --fleet'               run --force-detach --guest "$TG"
 mistake 'fleet numbers attachments itself: no epoch=' run --fleet --etcd http://127.0.0.1:1 --guest "$TG" --volume id=v1,epoch=2
+mistake 'usage: cardvisor rm --fleet \[--force\]'    rm --force $ID
+mistake 'usage: cardvisor rm --fleet \[--force\]'    rm --fleet
 mistake 'epoch=0: 1 or more'                        run --guest "$TG" --volume size=1G,epoch=0
 mistake '--etcd and --force-detach go with --fleet' run --etcd http://127.0.0.1:1 --guest "$TG"
 mistake 'no etcd: give --etcd URL'                  run --fleet --guest "$TG"
@@ -145,7 +147,7 @@ helps volume import -- --size
 helps volume export -- 'volume export ID FILE'
 helps logs -- --follow --system
 helps wait -- --timeout
-helps rm -- 'rm ID'
+helps rm -- 'rm ID' --fleet --force
 helps host -- 'host serve' 'host ls' --name --vcpus --mem --underlay --ttl --etcd --json
 helps host serve -- --name --ttl
 helps host ls -- --json

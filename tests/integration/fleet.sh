@@ -124,6 +124,9 @@ fi
 hosts=$("$CARDVISOR" host ls --json)
 json_check "its capacity is back on h1" "$hosts" \
 	'[h["used"].get("vcpus", 0) for h in r if h["name"] == "h1"] == [0]'
+"$CARDVISOR" rm --fleet "$id" >"$TMP/rm.out" 2>&1
+check "rm --fleet forgets the ended instance" \
+	bash -c "grep -q '^$id removed$' '$TMP/rm.out' && ! '$CARDVISOR' ps --fleet | grep -q '^$id '"
 
 # --- the last slot, and a host lost with an instance pending ----------------
 # h2's agent frozen: what is placed there stays pending.  512M fits only
@@ -178,6 +181,10 @@ failed_saying "the waiting launch ends when its host's lease expires" $? "$TMP/$
 check "ps --fleet reports the instance of the dead host host-lost" \
 	bash -c "'$CARDVISOR' ps --fleet | grep -qE '^$lost_id +h2 +host-lost '"
 check "host ls no longer lists the dead host" bash -c "! '$CARDVISOR' host ls | grep -q '^h2 '"
+"$CARDVISOR" rm --fleet "$lost_id" >"$TMP/rm-lost.out" 2>&1
+failed_saying "rm --fleet of an instance still placed (its host lost) is refused" $? \
+	"$TMP/rm-lost.out" "$lost_id is still placed on h2: cardvisor stop --fleet $lost_id first \
+\(rm --force once h2 is lost\)" one
 
 # Stopped while its host is away; the host's agent, started again, finds it
 # placed there and asked to stop: it never runs, and h2's capacity is back.
@@ -214,6 +221,23 @@ check "h1 stayed registered throughout (its lease kept alive)" listed h1
 "$CARDVISOR" stop --fleet i-00000000000000000 >"$TMP/stop.out" 2>&1
 failed_saying "stop --fleet of an unknown instance says so" $? "$TMP/stop.out" \
 	'the fleet has no instance i-00000000000000000'
+
+# --- an instance left on a host that never comes back: rm --force --------------
+kill -STOP "$(cat "$TMP/h2.agent")"
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M --volume id=vol-g >"$TMP/left.out" 2>&1 &
+left=$!
+until_ok pending
+left_id=$("$CARDVISOR" ps --fleet | awk '$2 == "h2" && $3 == "pending" { print $1 }')
+kill -9 "$(cat "$TMP/h2.agent")"
+wait $left
+"$CARDVISOR" rm --fleet --force "$left_id" >"$TMP/rm-force.out" 2>&1
+check "rm --fleet --force forgets an instance of a lost host" \
+	bash -c "grep -q '^$left_id removed$' '$TMP/rm-force.out' && ! '$CARDVISOR' ps --fleet | grep -q '^$left_id '"
+check "and frees its volume and the lost host's capacity" bash -c "
+	ETCDCTL_API=3 etcdctl --endpoints='$CARDVISOR_ETCD' get /cardvisor/v1/volumes/vol-g --print-value-only |
+		grep -qx '{\"epoch\":1}' &&
+	ETCDCTL_API=3 etcdctl --endpoints='$CARDVISOR_ETCD' get /cardvisor/v1/capacity/h2 --print-value-only |
+		grep -q '\"vcpus\":0'"
 
 # --- an agent that is told to go ------------------------------------------------
 kill -TERM "$(cat "$TMP/h1.agent")"
