@@ -17,14 +17,20 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 	skip "the fleet" "etcd is not installed (make deps installs etcd-server and etcd-client)"
 	exit 0
 fi
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# N distinct loopback ports nobody listens on now (all bound at once).
+ports() {
+	python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s:
+    x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
+}
 
 # --- a 3-member etcd cluster ----------------------------------------------
 declare -a CPORT PPORT EPID
+read -r CPORT[0] PPORT[0] CPORT[1] PPORT[1] CPORT[2] PPORT[2] < <(ports 6)
 initial=
 for i in 0 1 2; do
-	CPORT[$i]=$(port)
-	PPORT[$i]=$(port)
 	initial+="${initial:+,}m$i=http://127.0.0.1:${PPORT[$i]}"
 done
 member_start() {
