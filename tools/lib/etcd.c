@@ -33,6 +33,8 @@
 /* Dead peers under a watch are noticed by TCP keepalive (seconds). */
 #define ETCD_KEEPIDLE_S  5
 #define ETCD_KEEPINTVL_S 2
+/* Longest endpoint URL. */
+#define ETCD_ENDPOINT_LEN 256
 /* Between rounds of a watch over endpoints none of which answered. */
 #define ETCD_WATCH_RETRY_MS 1000
 
@@ -85,7 +87,9 @@ static int add_endpoint(struct etcd *e, const char *s, size_t n)
 
 	while (n && s[n - 1] == '/')
 		n--;
-	if (!n || memchr(s, ' ', n) || e->n_endpoints == ETCD_ENDPOINTS_MAX)
+	/* Paths go after it in one URL buffer (curl_common). */
+	if (!n || n > ETCD_ENDPOINT_LEN || memchr(s, ' ', n) ||
+	    e->n_endpoints == ETCD_ENDPOINTS_MAX)
 		return -EINVAL;
 	if (!bare && strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
 		return -EINVAL;
@@ -121,10 +125,12 @@ int etcd_open(struct etcd **out, const char *endpoints)
 		/* "hasleader" is rpctypes.MetadataRequireLeaderKey: a member
 		 * without a leader refuses the call instead of answering from
 		 * what may be a minority partition. */
-		e->headers = curl_slist_append(NULL, "Content-Type: application/json");
-		if (e->headers)
-			e->headers = curl_slist_append(e->headers, "Grpc-Metadata-hasleader: true");
-		if (!e->curl || !e->headers)
+		struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+		struct curl_slist *both = h ? curl_slist_append(h, "Grpc-Metadata-hasleader: true") :
+			NULL;
+
+		e->headers = both ? both : h;
+		if (!e->curl || !both)
 			r = -ENOMEM;
 	}
 	if (r) {
