@@ -37,8 +37,8 @@ struct etcd;
 
 /*
  * A client for @endpoints: "URL[,URL...]", each http://host:port or
- * https://host:port (host:port alone means http), at most
- * ETCD_ENDPOINTS_MAX.  Nothing is sent yet.  -EINVAL for a malformed list
+ * https://host:port (host:port alone means http) of at most 256
+ * characters, at most ETCD_ENDPOINTS_MAX.  Nothing is sent yet.  -EINVAL for a malformed list
  * (the caller says so: a command-line mistake, not a log line).
  */
 int etcd_open(struct etcd **out, const char *endpoints);
