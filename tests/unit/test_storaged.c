@@ -841,6 +841,10 @@ static void test_attach_epochs(void **state)
 	assert_int_equal(connect_as(&t, &a3, 0, NVMF_CNTLID_DYNAMIC, "ve", &x, &dw0),
 			 NVME_SC_INTERNAL);
 	assert_null(t.attachments);
+	/* An empty record (a crash before its first write was synced) is none. */
+	write_file(path, "", 0600);
+	assert_int_equal(volume_epoch_get(vol_dir, "ve", &admitted), 0);
+	assert_int_equal(admitted, 0);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/ve.vol", vol_dir);
 	unlink(path);

@@ -97,6 +97,10 @@ int volume_epoch_get(const char *dir, const char *id, uint64_t *epoch)
 	close(fd);
 	if (ret)
 		return ret;
+	/* Empty: a crash between its creation and its first record, before
+	 * any Connect of that epoch was answered. */
+	if (n == 0)
+		return 0;
 	text[n] = '\0';
 	errno = 0;
 	*epoch = strtoull(text, &end, 10);

@@ -60,8 +60,9 @@ int volume_host_allowed(const char *dir, const char *id, const char *hostnqn);
 
 /*
  * The highest attachment epoch volume @id has admitted (tools/lib/
- * host_epoch.h), kept in <dir>/<id>.epoch: 0 without the file.  A file
- * that is not a number is -EBADMSG (one log line): it admits nobody.
+ * host_epoch.h), kept in <dir>/<id>.epoch: 0 without the file or with an
+ * empty one.  A file that is not a number is -EBADMSG (one log line): it
+ * admits nobody.
  */
 int volume_epoch_get(const char *dir, const char *id, uint64_t *epoch);
 /* Record @epoch durably (synced and renamed into place, directory synced). */
