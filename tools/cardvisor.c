@@ -33,6 +33,7 @@
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
 #include "tools/lib/jail.h"
+#include "tools/lib/json_field.h"
 #include "tools/lib/log.h"
 #include "tools/lib/nic_spec.h"
 #include "tools/lib/rundir.h"
@@ -1143,20 +1144,6 @@ static void cards_stats(const char *id, struct json_object *status)
 	json_object_object_add(status, "cards", cards);
 }
 
-static const char *json_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
-}
-
-static int64_t json_int(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 static bool reply_ok(struct json_object *o)
 {
 	struct json_object *v;
@@ -1189,11 +1176,9 @@ static void add_libvirt_state(struct json_object *r)
 {
 	struct json_object *lv = json_object_new_object();
 	struct domain_state ds;
-	struct json_object *v;
 
-	domain_state_from_hv(json_str(r, "state"),
-			     json_object_object_get_ex(r, "state_reason", &v)
-				     ? json_object_get_string(v) : NULL, &ds);
+	domain_state_from_hv(json_field_str(r, "state", ""),
+			     json_field_str(r, "state_reason", NULL), &ds);
 	json_object_object_add(lv, "state", json_object_new_int(ds.state));
 	json_object_object_add(lv, "state_name", json_object_new_string(ds.state_name));
 	json_object_object_add(lv, "reason", json_object_new_int(ds.reason));
@@ -1291,10 +1276,10 @@ static int cmd_ps(int argc, char **argv)
 			continue;
 		} else if (reply_ok(r)) {
 			printf("%-20s %-9s %5lld %8lldM %8llds %8lld\n", e->d_name,
-			       json_str(r, "state"), (long long)json_int(r, "vcpus"),
-			       (long long)(json_int(r, "memory") >> 20),
-			       (long long)(json_int(r, "uptime_ms") / 1000),
-			       (long long)json_int(r, "pid"));
+			       json_field_str(r, "state", ""), (long long)json_field_i64(r, "vcpus"),
+			       (long long)(json_field_i64(r, "memory") >> 20),
+			       (long long)(json_field_i64(r, "uptime_ms") / 1000),
+			       (long long)json_field_i64(r, "pid"));
 		} else {
 			printf("%-20s %-9s\n", e->d_name, "unreachable");
 		}
@@ -1394,7 +1379,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!reply_ok(r)) {
-		fprintf(stderr, "cardvisor %s: %s\n", cmd, json_str(r, "error"));
+		fprintf(stderr, "cardvisor %s: %s\n", cmd, json_field_str(r, "error", ""));
 		ret = EXIT_USAGE;
 	} else if (!strcmp(cmd, "status")) {
 		add_libvirt_state(r);
@@ -1409,7 +1394,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 			nanosleep(&ts, NULL);
 		printf("%s %s\n", id, instance_gone(id) ? "stopped" : "stopping");
 	} else {
-		printf("%s %s\n", id, json_str(r, "state"));
+		printf("%s %s\n", id, json_field_str(r, "state", ""));
 	}
 	json_object_put(r);
 	return ret;

@@ -38,6 +38,7 @@
 
 #include "tools/lib/instance.h"
 #include "tools/lib/instance_record.h"
+#include "tools/lib/json_field.h"
 #include "tools/lib/log.h"
 #include "tools/lib/size.h"
 #include "tools/lib/volume_store.h"
@@ -638,33 +639,10 @@ static int listing_end(struct listing *l)
 /* The record under @kind/@name in @kvs, parsed (an empty object if none). */
 static json_object *record_of(const struct etcd_kvs *kvs, const char *kind, const char *name)
 {
-	char key[256];
+	const struct etcd_kv *kv = fleet_record_find(kvs, kind, name);
+	json_object *o = kv ? fleet_record_parse(kv) : NULL;
 
-	fleet_key(key, sizeof(key), kind, name, NULL);
-	for (size_t i = 0; i < kvs->n; i++) {
-		if (strcmp(kvs->kv[i].key, key))
-			continue;
-		json_object *o = json_tokener_parse(kvs->kv[i].value);
-
-		if (o && json_object_is_type(o, json_type_object))
-			return o;
-		json_object_put(o);
-	}
-	return json_object_new_object();
-}
-
-static const char *str_of(json_object *o, const char *name, const char *dflt)
-{
-	json_object *f;
-
-	return json_object_object_get_ex(o, name, &f) ? json_object_get_string(f) : dflt;
-}
-
-static int64_t int_of(json_object *o, const char *name)
-{
-	json_object *f;
-
-	return json_object_object_get_ex(o, name, &f) ? json_object_get_int64(f) : 0;
+	return o ? o : json_object_new_object();
 }
 
 static const char *name_of(const struct etcd_kv *kv, const char *kind)
@@ -714,11 +692,11 @@ static int host_ls(int argc, char **argv)
 		}
 		char vcpus[32], mem[48];
 
-		snprintf(vcpus, sizeof(vcpus), "%lld/%lld", (long long)int_of(c, "vcpus"),
-			 (long long)int_of(h, "vcpus"));
-		snprintf(mem, sizeof(mem), "%lldM/%lldM", (long long)(int_of(c, "mem") >> 20),
-			 (long long)(int_of(h, "mem") >> 20));
-		printf("%-20s %-11s %-15s %s\n", name, vcpus, mem, str_of(h, "underlay", ""));
+		snprintf(vcpus, sizeof(vcpus), "%lld/%lld", (long long)json_field_i64(c, "vcpus"),
+			 (long long)json_field_i64(h, "vcpus"));
+		snprintf(mem, sizeof(mem), "%lldM/%lldM", (long long)(json_field_i64(c, "mem") >> 20),
+			 (long long)(json_field_i64(h, "mem") >> 20));
+		printf("%-20s %-11s %-15s %s\n", name, vcpus, mem, json_field_str(h, "underlay", ""));
 		json_object_put(h);
 		json_object_put(c);
 	}
@@ -744,8 +722,8 @@ int fleet_cmd_host(int argc, char **argv)
 static const char *state_of(const struct etcd_kvs kvs[R_KINDS], json_object *inst,
 			    json_object *status)
 {
-	const char *state = str_of(status, "state", FLEET_PENDING);
-	json_object *host = record_of(&kvs[R_HOSTS], "hosts", str_of(inst, "host", ""));
+	const char *state = json_field_str(status, "state", FLEET_PENDING);
+	json_object *host = record_of(&kvs[R_HOSTS], "hosts", json_field_str(inst, "host", ""));
 	bool alive = json_object_object_length(host) > 0;
 
 	json_object_put(host);
@@ -777,17 +755,17 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 
 			json_object_object_add(o, "id", json_object_new_string(id));
 			json_object_object_add(o, "host",
-					       json_object_new_string(str_of(inst, "host", "")));
+					       json_object_new_string(json_field_str(inst, "host", "")));
 			json_object_object_add(o, "state", json_object_new_string(state));
 			json_object_object_add(o, "vcpus",
-					       json_object_new_int64(int_of(inst, "vcpus")));
-			json_object_object_add(o, "mem", json_object_new_int64(int_of(inst, "mem")));
+					       json_object_new_int64(json_field_i64(inst, "vcpus")));
+			json_object_object_add(o, "mem", json_object_new_int64(json_field_i64(inst, "mem")));
 			json_object_object_add(o, "status", json_object_get(status));
 			json_object_array_add(l.list, o);
 		} else {
-			printf("%-20s %-16s %-9s %5lld %8lldM %s\n", id, str_of(inst, "host", ""),
-			       state, (long long)int_of(inst, "vcpus"),
-			       (long long)(int_of(inst, "mem") >> 20), str_of(status, "reason", ""));
+			printf("%-20s %-16s %-9s %5lld %8lldM %s\n", id, json_field_str(inst, "host", ""),
+			       state, (long long)json_field_i64(inst, "vcpus"),
+			       (long long)(json_field_i64(inst, "mem") >> 20), json_field_str(status, "reason", ""));
 		}
 		json_object_put(inst);
 		json_object_put(status);
@@ -842,7 +820,7 @@ int fleet_cmd_stop(const char *endpoints, const char *id)
 	r = instance_get(e, "cardvisor stop", id, &inst);
 	if (!r) {
 		/* Only while it is still placed there: a stop never re-places. */
-		host = str_of(inst, "host", "");
+		host = json_field_str(inst, "host", "");
 		fleet_key(k_placed, sizeof(k_placed), "placed", host, id);
 		struct etcd_cmp placed = { .key = k_placed, .target = ETCD_CMP_VERSION,
 					   .result = ETCD_CMP_GREATER };
@@ -874,7 +852,7 @@ int fleet_cmd_rm(const char *endpoints, const char *id, bool force)
 		return EXIT_USAGE;
 	r = instance_get(e, "cardvisor rm", id, &inst);
 	if (!r) {
-		host = str_of(inst, "host", "");
+		host = json_field_str(inst, "host", "");
 		fleet_key(k_inst, sizeof(k_inst), "instances", id, NULL);
 		fleet_key(k_status, sizeof(k_status), "status", id, NULL);
 		fleet_key(k_placed, sizeof(k_placed), "placed", host, id);
@@ -927,7 +905,7 @@ struct launch {
 
 static bool past_pending(json_object *o)
 {
-	return o && strcmp(str_of(o, "state", FLEET_PENDING), FLEET_PENDING);
+	return o && strcmp(json_field_str(o, "state", FLEET_PENDING), FLEET_PENDING);
 }
 
 static int launch_status(void *arg, const struct etcd_event *ev, size_t n)
@@ -1045,12 +1023,12 @@ int fleet_cmd_run(const char *endpoints, const struct fleet_request *r, bool jso
 		goto out;
 	}
 	status = launch_wait(e, endpoints, r->id, host, why, sizeof(why));
-	state = str_of(status, "state", "");
+	state = json_field_str(status, "state", "");
 	if (!status) {
 		fprintf(stderr, "cardvisor run: %s placed on %s: %s\n", r->id, host, why);
 	} else if (!strcmp(state, FLEET_FAILED)) {
 		fprintf(stderr, "cardvisor run: %s could not start %s: %s\n", host, r->id,
-			str_of(status, "reason", "no reason given"));
+			json_field_str(status, "reason", "no reason given"));
 	} else if (json) {
 		json_object *o = json_object_new_object();
 

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "tools/lib/json_field.h"
 #include "tools/lib/log.h"
 
 bool fleet_name_valid(const char *name)
@@ -35,15 +36,7 @@ static const char *json_text(json_object *o)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-static int64_t json_i64(json_object *o, const char *name)
-{
-	json_object *f;
-
-	return json_object_object_get_ex(o, name, &f) ? json_object_get_int64(f) : 0;
-}
-
-/* A record's value as a JSON object, or NULL (logged once) if it is not one. */
-static json_object *record_parse(const struct etcd_kv *kv)
+json_object *fleet_record_parse(const struct etcd_kv *kv)
 {
 	json_object *o = json_tokener_parse(kv->value);
 
@@ -87,8 +80,13 @@ struct candidate {
 	int64_t free_vcpus, free_mem, same_subnet;
 };
 
-static const struct etcd_kv *find_key(const struct etcd_kvs *kvs, const char *key)
+const struct etcd_kv *fleet_record_find(const struct etcd_kvs *kvs, const char *kind,
+				       const char *name)
 {
+	char key[256];
+
+	if (fleet_key(key, sizeof(key), kind, name, NULL))
+		return NULL;
 	for (size_t i = 0; i < kvs->n; i++)
 		if (!strcmp(kvs->kv[i].key, key))
 			return &kvs->kv[i];
@@ -99,29 +97,27 @@ static const struct etcd_kv *find_key(const struct etcd_kvs *kvs, const char *ke
 static bool candidate_fill(struct candidate *c, const struct etcd_kv *host,
 			   const struct etcd_kvs *caps, const struct fleet_request *r)
 {
-	json_object *h = record_parse(host), *subnets, *n;
+	json_object *h = fleet_record_parse(host), *subnets;
 	const struct etcd_kv *cap;
-	char key[256];
 
 	c->name = host->key + strlen(FLEET_PREFIX "hosts/");
-	if (!h || !fleet_name_valid(c->name) ||
-	    fleet_key(key, sizeof(key), "capacity", c->name, NULL)) {
+	if (!h || !fleet_name_valid(c->name)) {
 		json_object_put(h);
 		return false;
 	}
 	c->host_created = host->create_revision;
-	cap = find_key(caps, key);
-	c->capacity = cap ? record_parse(cap) : json_object_new_object();
+	cap = fleet_record_find(caps, "capacity", c->name);
+	c->capacity = cap ? fleet_record_parse(cap) : json_object_new_object();
 	if (!c->capacity) {
 		json_object_put(h);
 		return false;
 	}
 	c->capacity_mod = cap ? cap->mod_revision : 0;
-	c->free_vcpus = json_i64(h, "vcpus") - json_i64(c->capacity, "vcpus");
-	c->free_mem = json_i64(h, "mem") - json_i64(c->capacity, "mem");
+	c->free_vcpus = json_field_i64(h, "vcpus") - json_field_i64(c->capacity, "vcpus");
+	c->free_mem = json_field_i64(h, "mem") - json_field_i64(c->capacity, "mem");
 	c->same_subnet = r->subnet[0] && json_object_object_get_ex(c->capacity, "subnets",
-								     &subnets) &&
-		json_object_object_get_ex(subnets, r->subnet, &n) ? json_object_get_int64(n) : 0;
+								     &subnets) ?
+		json_field_i64(subnets, r->subnet) : 0;
 	json_object_put(h);
 	return true;
 }
@@ -133,15 +129,15 @@ static void capacity_add(json_object *cap, int sign, int64_t vcpus, int64_t mem,
 	json_object *subnets;
 
 	json_object_object_add(cap, "vcpus",
-			       json_object_new_int64(json_i64(cap, "vcpus") + sign * vcpus));
-	json_object_object_add(cap, "mem", json_object_new_int64(json_i64(cap, "mem") + sign * mem));
+			       json_object_new_int64(json_field_i64(cap, "vcpus") + sign * vcpus));
+	json_object_object_add(cap, "mem", json_object_new_int64(json_field_i64(cap, "mem") + sign * mem));
 	if (!subnet[0])
 		return;
 	if (!json_object_object_get_ex(cap, "subnets", &subnets)) {
 		subnets = json_object_new_object();
 		json_object_object_add(cap, "subnets", subnets);
 	}
-	int64_t n = json_i64(subnets, subnet) + sign;
+	int64_t n = json_field_i64(subnets, subnet) + sign;
 
 	if (n > 0)
 		json_object_object_add(subnets, subnet, json_object_new_int64(n));
@@ -186,13 +182,13 @@ static int attach_prepare(const struct fleet_request *r, const struct etcd_kvs *
 			  struct etcd_op *ops, json_object *epochs, char *why, size_t whylen)
 {
 	for (size_t i = 0; i < r->n_volumes; i++) {
-		json_object *old = vols[i].n ? record_parse(&vols[i].kv[0]) : json_object_new_object();
+		json_object *old = vols[i].n ? fleet_record_parse(&vols[i].kv[0]) : json_object_new_object();
 		json_object *holder;
 		int64_t epoch;
 
 		if (!old)
 			return -EBADMSG;
-		epoch = json_i64(old, "epoch") + 1;
+		epoch = json_field_i64(old, "epoch") + 1;
 		if (json_object_object_get_ex(old, "instance", &holder) && !r->force_detach) {
 			snprintf(why, whylen, "volume %s is attached to %s (epoch %lld); "
 				 "--force-detach takes it", r->volumes[i],
@@ -403,7 +399,7 @@ static int detach_prepare(struct etcd *e, json_object *inst, const char *id, str
 	}
 	r = read_keys(e, keys, n, kvs);
 	for (size_t i = 0; i < n && !r; i++) {
-		json_object *rec = kvs[i].n ? record_parse(&kvs[i].kv[0]) : NULL, *holder;
+		json_object *rec = kvs[i].n ? fleet_record_parse(&kvs[i].kv[0]) : NULL, *holder;
 
 		/* Force-detached since: the newer attachment's, left alone. */
 		if (!rec || !json_object_object_get_ex(rec, "instance", &holder) ||
@@ -454,13 +450,13 @@ static int release_once(struct etcd *e, const char *host, const char *id,
 		r = 1;   /* released already, or never placed here */
 		goto out;
 	}
-	cap = kvs[0].n ? record_parse(&kvs[0].kv[0]) : json_object_new_object();
-	inst = record_parse(&kvs[1].kv[0]);
+	cap = kvs[0].n ? fleet_record_parse(&kvs[0].kv[0]) : json_object_new_object();
+	inst = fleet_record_parse(&kvs[1].kv[0]);
 	r = cap && inst ? detach_prepare(e, inst, id, &att, cmp + FIXED_CMP, ops + FIXED_OPS) :
 		-EBADMSG;
 	if (r)
 		goto out;
-	capacity_add(cap, -1, json_i64(inst, "vcpus"), json_i64(inst, "mem"),
+	capacity_add(cap, -1, json_field_i64(inst, "vcpus"), json_field_i64(inst, "mem"),
 		     json_object_object_get_ex(inst, "subnet", &subnet) ?
 		     json_object_get_string(subnet) : "");
 	const char *v_cap = json_text(cap);

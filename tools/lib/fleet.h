@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "tools/lib/etcd.h"
 
 #define FLEET_PREFIX "/cardvisor/v1/"
@@ -41,6 +43,12 @@
 #define FLEET_STOPPED   "stopped"    /* ended; exit_status says how */
 #define FLEET_FAILED    "failed"     /* its host could not start it: reason */
 #define FLEET_HOST_LOST "host-lost"  /* not stored: its host's lease is gone */
+
+/* A record's value as a JSON object, or NULL (logged once) if it is not one. */
+json_object *fleet_record_parse(const struct etcd_kv *kv);
+/* The pair of @kvs under @kind/@name, or NULL. */
+const struct etcd_kv *fleet_record_find(const struct etcd_kvs *kvs, const char *kind,
+				       const char *name);
 
 /* Whether @name is a host or subnet-safe key part: [A-Za-z0-9._-], 1..63. */
 bool fleet_name_valid(const char *name);
