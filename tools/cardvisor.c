@@ -881,7 +881,7 @@ static int cmd_run(int argc, char **argv)
 	 */
 	const char *host_args[2 * argc];
 	char host_opts[argc][24];
-	size_t n_host_args = 0, n_host_opts = 0;
+	size_t n_host_args = 0, n_host_opts = 0, nic_arg[CV_INSTANCE_MAX_NICS];
 	int opt, li = -1;
 	char *end;
 
@@ -959,7 +959,7 @@ static int cmd_run(int argc, char **argv)
 				fprintf(stderr, "cardvisor: --nic %s: %s\n", optarg, err);
 				return EXIT_USAGE;
 			}
-			nr_nics++;
+			nic_arg[nr_nics++] = n_host_args - 1;
 			break;
 		case 'v': pf.verbose = true; break;
 		case 'S':
@@ -991,10 +991,13 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (fleet || etcd || force_detach) {
 		const char *volumes[CV_INSTANCE_MAX_VOLUMES];
+		struct fleet_nic fnics[CV_INSTANCE_MAX_NICS];
+		char nic_specs[CV_INSTANCE_MAX_NICS][512];
 		struct fleet_request r = { .id = id, .vcpus = d.vcpus, .mem = d.memory,
 					   .subnet = nr_nics ? nics[0].subnet : "",
 					   .args = host_args, .n_args = n_host_args,
-					   .volumes = volumes, .force_detach = force_detach };
+					   .volumes = volumes, .force_detach = force_detach,
+					   .nics = fnics, .n_nics = nr_nics };
 
 		if (!fleet) {
 			fprintf(stderr, "cardvisor run: --etcd and --force-detach go with "
@@ -1010,6 +1013,22 @@ static int cmd_run(int argc, char **argv)
 			}
 			if (vols[i].spec.id[0])
 				volumes[r.n_volumes++] = vols[i].spec.id;
+		}
+		/*
+		 * The host binds its ENIs' cards to its underlay address and the
+		 * fleet's mapping service tells them where the VPC's others are;
+		 * placement settles each address (its spec into the args).
+		 */
+		for (unsigned i = 0; i < nr_nics; i++) {
+			if (nics[i].underlay_given || nics[i].mapping[0]) {
+				fprintf(stderr, "cardvisor run: --fleet: the host gives --nic its "
+						"underlay= and the fleet its mapping= (%s)\n",
+					host_args[nic_arg[i]]);
+				return EXIT_USAGE;
+			}
+			fnics[i] = (struct fleet_nic){ .spec = &nics[i], .arg = nic_specs[i],
+						       .arg_len = sizeof(nic_specs[i]) };
+			host_args[nic_arg[i]] = nic_specs[i];
 		}
 		if (!(etcd = fleet_endpoints("cardvisor run", etcd)))
 			return EXIT_USAGE;

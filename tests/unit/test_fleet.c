@@ -318,6 +318,105 @@ static void test_volume_attach(void **state)
 	etcd_close(e);
 }
 
+/* Place @id with one NIC of @spec: 0 or an error, the spec placed into @placed. */
+static int place_nic(struct etcd *e, const char *id, const char *spec, struct nic_spec *n,
+		     char *placed, size_t len, char *why, size_t whylen)
+{
+	const char *args[] = { "--guest", "/g.elf", "--nic", NULL };
+	struct fleet_nic nic = { .spec = n, .arg = placed, .arg_len = len };
+	struct fleet_request r = { .id = id, .vcpus = 1, .mem = 64 * MIB, .subnet = n->subnet,
+				   .args = args, .n_args = 4, .nics = &nic, .n_nics = 1 };
+	char host[FLEET_NAME_MAX], err[160];
+
+	assert_int_equal(nic_spec_parse(spec, n, err, sizeof(err)), 0);
+	args[3] = placed;
+	return fleet_place(e, &r, host, why, whylen);
+}
+
+/* How many keys FLEET_PREFIX @kind/@vni/ holds. */
+static size_t count_under(struct etcd *e, const char *kind, const char *vni)
+{
+	struct etcd_kvs kvs;
+	char key[256];
+	size_t n;
+
+	assert_int_equal(fleet_key(key, sizeof(key), kind, vni, ""), 0);
+	assert_int_equal(etcd_get(e, key, ETCD_PREFIX, &kvs), 0);
+	n = kvs.n;
+	etcd_kvs_free(&kvs);
+	return n;
+}
+
+/*
+ * A NIC's address is its instance's from placement to release: a given
+ * one another ENI of the VNI holds is refused, picked ones never collide
+ * (a /28 hands out exactly eleven), another VNI is another space, and the
+ * release ends the address and the ENI's mapping.
+ */
+static void test_addresses(void **state)
+{
+	char why[256], placed[512], id[24], *ips[12];
+	json_object *inst, *args, *nics;
+	struct nic_spec n;
+	struct etcd *e;
+
+	NEED_CLUSTER();
+	e = fleet_empty();
+	host_add(e, "a", 64, 65536 * MIB);
+	assert_int_equal(place_nic(e, "i-00000000000000001", "subnet=10.0.1.0/24,ip=10.0.1.7", &n,
+				   placed, sizeof(placed), why, sizeof(why)), 0);
+	/* What the host runs says the address and the ENI placement settled. */
+	inst = record(e, "instances", "i-00000000000000001", NULL);
+	assert_true(json_object_object_get_ex(inst, "args", &args));
+	assert_non_null(strstr(json_object_get_string(json_object_array_get_idx(args, 3)),
+			       "ip=10.0.1.7,"));
+	assert_non_null(strstr(placed, n.id));
+	assert_true(json_object_object_get_ex(inst, "nics", &nics));
+	assert_string_equal(json_object_get_string(json_object_object_get(
+		json_object_array_get_idx(nics, 0), "ip")), "10.0.1.7");
+	json_object_put(inst);
+
+	assert_int_equal(place_nic(e, "i-00000000000000002", "subnet=10.0.1.0/24,ip=10.0.1.7", &n,
+				   placed, sizeof(placed), why, sizeof(why)), -EADDRINUSE);
+	assert_string_equal(why, "address 10.0.1.7 of VNI 1 is held by i-00000000000000001");
+	assert_null(record(e, "instances", "i-00000000000000002", NULL));
+	assert_int_equal(place_nic(e, "i-00000000000000002", "subnet=10.0.1.0/24,ip=10.0.1.7,vni=2",
+				   &n, placed, sizeof(placed), why, sizeof(why)), 0);
+
+	/* The mapping the host's agent writes once the ENI runs; the release ends it. */
+	struct fleet_mapping m = { .vni = 1, .ip = "10.0.1.7", .underlay = "10.233.0.1:40000",
+				   .encap = "vxlan", .instance = "i-00000000000000001",
+				   .eni = "eni-0123456789abcdef0", .host = "a" };
+
+	assert_int_equal(fleet_mapping_put(e, &m, 0), 0);
+	assert_int_equal(count_under(e, "mapping", "1"), 1);
+	assert_int_equal(fleet_release(e, "a", "i-00000000000000001", "{}"), 0);
+	assert_int_equal(count_under(e, "mapping", "1"), 0);
+	assert_int_equal(count_under(e, "addresses", "1"), 0);
+	assert_int_equal(count_under(e, "addresses", "2"), 1);
+
+	/* 10.9.0.16/28 hands out .20 to .30: eleven picks, none twice, then none. */
+	for (int i = 0; i < 12; i++) {
+		snprintf(id, sizeof(id), "i-000000000000001%02d", i);
+		int r = place_nic(e, id, "subnet=10.9.0.16/28,vni=9", &n, placed, sizeof(placed),
+				  why, sizeof(why));
+
+		ips[i] = strdup(n.ipv4);
+		if (i < 11) {
+			assert_int_equal(r, 0);
+			for (int j = 0; j < i; j++)
+				assert_string_not_equal(ips[i], ips[j]);
+		} else {
+			assert_int_equal(r, -EADDRNOTAVAIL);
+			assert_string_equal(why, "subnet 10.9.0.16/28 of VNI 9 has no free address");
+		}
+	}
+	for (int i = 0; i < 12; i++)
+		free(ips[i]);
+	assert_int_equal(count_under(e, "addresses", "9"), 11);
+	etcd_close(e);
+}
+
 /* Two launches race for the last slot, ten times: exactly one wins each. */
 struct racer {
 	pthread_barrier_t *start;
@@ -373,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_subnet_spread),
 		cmocka_unit_test(test_dead_host),
 		cmocka_unit_test(test_volume_attach),
+		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_last_slot_race),
 	};
 

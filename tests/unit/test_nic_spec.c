@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
@@ -77,6 +79,9 @@ static void test_refused(void **state)
 		"subnet=10.0.1.0/24,sg=/nonexistent/sg",
 		"subnet=10.0.1.0/24,conntrack=1",
 		"subnet=10.0.1.0/24,speed=fast",
+		"subnet=10.0.1.0/24,id=eni-0123",       /* too short */
+		"subnet=10.0.1.0/24,id=eni-0123456789abcdefG",
+		"subnet=10.0.1.0/24,id=i-0123456789abcdef0",
 	};
 	struct nic_spec n;
 	char err[160];
@@ -89,12 +94,82 @@ static void test_refused(void **state)
 	}
 }
 
+/* What nic_spec_format() writes reads back as the same NIC (the fleet's hosts do). */
+static void test_format_round_trip(void **state)
+{
+	struct nic_spec n, m;
+	char err[160], spec[512];
+
+	(void)state;
+	assert_int_equal(nic_spec_parse("subnet=10.0.1.0/24,vni=7,encap=geneve,conntrack=128",
+					&n, err, sizeof(err)), 0);
+	assert_false(n.ip_given);
+	assert_int_equal(nic_spec_format(&n, spec, sizeof(spec)), 0);
+	assert_int_equal(nic_spec_parse(spec, &m, err, sizeof(err)), 0);
+	assert_true(m.ip_given);
+	assert_string_equal(m.ipv4, n.ipv4);
+	assert_string_equal(m.id, n.id);
+	assert_memory_equal(m.mac, n.mac, 6);
+	assert_int_equal(m.vni, 7);
+	assert_string_equal(m.encap, "geneve");
+	assert_int_equal(m.conntrack, 128);
+	assert_string_equal(m.subnet, "10.0.1.0/24");
+	assert_int_equal(nic_spec_format(&n, spec, 40), -ENAMETOOLONG);
+}
+
+static bool all_but_27(void *arg, const char *ip)
+{
+	(void)arg;
+	return strcmp(ip, "10.9.0.27") != 0;
+}
+
+static bool all_taken(void *arg, const char *ip)
+{
+	(void)arg;
+	(void)ip;
+	return true;
+}
+
+/* A re-picked address stays a hand-out-able host of the subnet; a given one stays. */
+static void test_pick_ip(void **state)
+{
+	struct nic_spec n;
+	char err[160];
+	bool moved = false;
+
+	(void)state;
+	assert_int_equal(nic_spec_parse("subnet=10.9.0.16/28", &n, err, sizeof(err)), 0);
+	for (int i = 0; i < 200; i++) {
+		char before[16];
+		unsigned a, b, c, d;
+
+		snprintf(before, sizeof(before), "%s", n.ipv4);
+		assert_int_equal(nic_spec_pick_ip(&n, NULL, NULL), 0);
+		moved |= strcmp(before, n.ipv4) != 0;
+		assert_int_equal(sscanf(n.ipv4, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
+		assert_true(a == 10 && b == 9 && c == 0 && d >= 16 + 4 && d <= 16 + 14);
+	}
+	assert_true(moved);
+	/* All but .27 taken: .27 it is, whatever the random start. */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(nic_spec_pick_ip(&n, all_but_27, NULL), 0);
+		assert_string_equal(n.ipv4, "10.9.0.27");
+	}
+	assert_int_equal(nic_spec_pick_ip(&n, all_taken, NULL), -EADDRNOTAVAIL);
+	assert_int_equal(nic_spec_parse("subnet=10.9.0.16/28,ip=10.9.0.25", &n, err, sizeof(err)),
+			 0);
+	assert_int_equal(nic_spec_pick_ip(&n, NULL, NULL), -EPERM);
+	assert_string_equal(n.ipv4, "10.9.0.25");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_explicit),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_format_round_trip),
+		cmocka_unit_test(test_pick_ip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,20 +156,129 @@ static json_object *instance_record(const struct fleet_request *r, const char *h
 	for (size_t i = 0; i < r->n_args; i++)
 		json_object_array_add(args, json_object_new_string(r->args[i]));
 	json_object_object_add(o, "args", args);
+	if (r->n_nics) {
+		json_object *nics = json_object_new_array();
+
+		for (size_t i = 0; i < r->n_nics; i++) {
+			json_object *n = json_object_new_object();
+
+			json_object_object_add(n, "vni", json_object_new_int64(r->nics[i].spec->vni));
+			json_object_object_add(n, "ip", json_object_new_string(r->nics[i].spec->ipv4));
+			json_object_object_add(n, "eni", json_object_new_string(r->nics[i].spec->id));
+			json_object_array_add(nics, n);
+		}
+		json_object_object_add(o, "nics", nics);
+	}
 	return o;
 }
 
-/* The attachments a placement makes: one compare and one put per volume. */
-struct attach {
-	char key[FLEET_VOLUMES_MAX][256];
-	json_object *rec[FLEET_VOLUMES_MAX];
+/* FLEET_PREFIX @kind/<vni>/<ip>: an address's reservation or mapping. */
+static int address_key(char *key, size_t len, const char *kind, unsigned vni, const char *ip)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%u", vni);
+	return fleet_key(key, len, kind, v, ip);
+}
+
+/*
+ * Records a transaction writes, each with the compare that guards it:
+ * the volumes a placement attaches or a release detaches, the addresses a
+ * placement reserves.
+ */
+struct rec_puts {
+	char key[FLEET_VOLUMES_MAX > FLEET_NICS_MAX ? FLEET_VOLUMES_MAX : FLEET_NICS_MAX][256];
+	json_object *rec[FLEET_VOLUMES_MAX > FLEET_NICS_MAX ? FLEET_VOLUMES_MAX : FLEET_NICS_MAX];
 	size_t n;
 };
 
-static void attach_free(struct attach *a)
+static void rec_puts_free(struct rec_puts *a)
 {
 	for (size_t i = 0; i < a->n; i++)
 		json_object_put(a->rec[i]);
+}
+
+/* Each NIC's address as @r->id's if no ENI holds it: its spec into its arg. */
+static int reserve_prepare(const struct fleet_request *r, struct rec_puts *a, struct etcd_cmp *cmp,
+			   struct etcd_op *ops, struct etcd_op *gets)
+{
+	for (size_t i = 0; i < r->n_nics; i++) {
+		const struct nic_spec *n = r->nics[i].spec;
+		int rc = nic_spec_format(n, r->nics[i].arg, r->nics[i].arg_len);
+
+		if (!rc)
+			rc = address_key(a->key[i], sizeof(a->key[i]), "addresses", n->vni, n->ipv4);
+		if (rc)
+			return rc;
+		a->rec[i] = json_object_new_object();
+		a->n++;
+		json_object_object_add(a->rec[i], "instance", json_object_new_string(r->id));
+		json_object_object_add(a->rec[i], "eni", json_object_new_string(n->id));
+		const char *v = json_text(a->rec[i]);
+
+		cmp[i] = (struct etcd_cmp){ .key = a->key[i], .target = ETCD_CMP_VERSION };
+		ops[i] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = a->key[i], .value = v,
+					   .value_len = strlen(v) };
+		gets[i] = (struct etcd_op){ .type = ETCD_OP_GET, .key = a->key[i] };
+	}
+	return 0;
+}
+
+/* Whether @ip is among the reservations read (addresses/<vni>/ pairs). */
+static bool address_held(void *arg, const char *ip)
+{
+	const struct etcd_kvs *held = arg;
+	size_t len = strlen(ip);
+
+	for (size_t i = 0; i < held->n; i++) {
+		const char *k = held->kv[i].key;
+		size_t kl = strlen(k);
+
+		if (kl > len && k[kl - len - 1] == '/' && !strcmp(k + kl - len, ip))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * After a placement lost its race: for each NIC whose address another ENI
+ * holds (@held, what the failed transaction read), a free one of its
+ * subnet by what its VNI's reservations say now; -EADDRINUSE for one the
+ * user gave, -EADDRNOTAVAIL when its subnet is full (@why says which).
+ */
+static int reserve_retry(struct etcd *e, const struct fleet_request *r,
+			 const struct etcd_kvs *held, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < r->n_nics; i++) {
+		struct nic_spec *n = r->nics[i].spec;
+		struct etcd_kvs vni_held;
+		json_object *rec;
+		char prefix[64];
+		int rc;
+
+		if (!held[i].n)
+			continue;
+		rec = fleet_record_parse(&held[i].kv[0]);
+		snprintf(why, whylen, "address %s of VNI %u is held by %s", n->ipv4, n->vni,
+			 rec ? json_field_str(rec, "instance", "another instance") :
+			 "another instance");
+		json_object_put(rec);
+		if (n->ip_given)
+			return -EADDRINUSE;
+		rc = address_key(prefix, sizeof(prefix), "addresses", n->vni, "");
+		if (!rc)
+			rc = etcd_get(e, prefix, ETCD_PREFIX, &vni_held);
+		if (rc)
+			return rc;
+		rc = nic_spec_pick_ip(n, address_held, &vni_held);
+		etcd_kvs_free(&vni_held);
+		if (rc == -EADDRNOTAVAIL)
+			snprintf(why, whylen, "subnet %s of VNI %u has no free address", n->subnet,
+				 n->vni);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /*
@@ -178,7 +287,7 @@ static void attach_free(struct attach *a)
  * -EBUSY (with @why) for a volume another instance holds, unless forced.
  */
 static int attach_prepare(const struct fleet_request *r, const struct etcd_kvs *vols,
-			  const char *host, struct attach *a, struct etcd_cmp *cmp,
+			  const char *host, struct rec_puts *a, struct etcd_cmp *cmp,
 			  struct etcd_op *ops, json_object *epochs, char *why, size_t whylen)
 {
 	for (size_t i = 0; i < r->n_volumes; i++) {
@@ -223,14 +332,16 @@ static int place_once(struct etcd *e, const struct fleet_request *r, const struc
 		      const struct etcd_kvs *caps, const struct etcd_kvs *vols,
 		      char host[FLEET_NAME_MAX], char *why, size_t whylen)
 {
-	enum { FIXED_CMP = 3, FIXED_OPS = 4 };
+	enum { FIXED_CMP = 3, FIXED_OPS = 4, MAX_OPS = FIXED_OPS + FLEET_VOLUMES_MAX +
+							  FLEET_NICS_MAX };
 	struct candidate best = { 0 }, c;
 	char k_host[256], k_cap[256], k_inst[256], k_placed[256], k_status[256];
-	struct etcd_cmp cmp[FIXED_CMP + FLEET_VOLUMES_MAX];
-	struct etcd_op ops[FIXED_OPS + FLEET_VOLUMES_MAX];
+	struct etcd_cmp cmp[FIXED_CMP + FLEET_VOLUMES_MAX + FLEET_NICS_MAX];
+	struct etcd_op ops[MAX_OPS], otherwise[1 + FLEET_NICS_MAX];
 	/* One per op of the longer branch. */
-	struct etcd_kvs taken[FIXED_OPS + FLEET_VOLUMES_MAX] = { 0 };
-	struct attach att = { 0 };
+	struct etcd_kvs taken[MAX_OPS] = { 0 };
+	struct rec_puts att = { 0 };
+	struct rec_puts res = { 0 };
 	json_object *inst, *epochs;
 	size_t live = 0;
 	int rc;
@@ -253,17 +364,22 @@ static int place_once(struct etcd *e, const struct fleet_request *r, const struc
 		return -ENOSPC;
 	}
 	snprintf(host, FLEET_NAME_MAX, "%s", best.name);
-	inst = instance_record(r, host);
 	epochs = json_object_new_object();
-	json_object_object_add(inst, "volumes", epochs);
 	rc = attach_prepare(r, vols, host, &att, cmp + FIXED_CMP, ops + FIXED_OPS, epochs, why,
 			    whylen);
+	if (!rc)
+		rc = reserve_prepare(r, &res, cmp + FIXED_CMP + att.n, ops + FIXED_OPS + att.n,
+				     otherwise + 1);
 	if (rc) {
-		attach_free(&att);
-		json_object_put(inst);
+		rec_puts_free(&res);
+		rec_puts_free(&att);
+		json_object_put(epochs);
 		json_object_put(best.capacity);
 		return rc;
 	}
+	/* After reserve_prepare(): the args say each NIC's address now. */
+	inst = instance_record(r, host);
+	json_object_object_add(inst, "volumes", epochs);
 	capacity_add(best.capacity, 1, r->vcpus, (int64_t)r->mem, r->subnet);
 	const char *v_cap = json_text(best.capacity), *v_inst = json_text(inst);
 	const char *v_status = "{\"state\":\"" FLEET_PENDING "\"}";
@@ -288,21 +404,24 @@ static int place_once(struct etcd *e, const struct fleet_request *r, const struc
 				   .value_len = strlen(v_status) };
 	ops[3] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_placed, .value = "run",
 				   .value_len = 3 };
-	/* On a lost race, whether it was this id that was taken. */
-	struct etcd_op get_inst = { .type = ETCD_OP_GET, .key = k_inst };
-	struct etcd_txn t = { .cmp = cmp, .n_cmp = FIXED_CMP + att.n, .then = ops,
-			      .n_then = FIXED_OPS + att.n, .otherwise = &get_inst, .n_otherwise = 1,
-			      .kvs = taken };
+	/* On a lost race, whether it was this id that was taken, or an address. */
+	otherwise[0] = (struct etcd_op){ .type = ETCD_OP_GET, .key = k_inst };
+	struct etcd_txn t = { .cmp = cmp, .n_cmp = FIXED_CMP + att.n + res.n, .then = ops,
+			      .n_then = FIXED_OPS + att.n + res.n, .otherwise = otherwise,
+			      .n_otherwise = 1 + res.n, .kvs = taken };
 
 	rc = etcd_txn(e, &t);
-	attach_free(&att);
+	rec_puts_free(&res);
+	rec_puts_free(&att);
 	json_object_put(inst);
 	json_object_put(best.capacity);
 	if (!rc && !t.succeeded && taken[0].n) {
 		snprintf(why, whylen, "the fleet has an instance %s already", r->id);
 		rc = -EEXIST;
+	} else if (!rc && !t.succeeded) {
+		rc = reserve_retry(e, r, taken + 1, why, whylen);
 	}
-	for (size_t i = 0; i < FIXED_OPS + FLEET_VOLUMES_MAX; i++)
+	for (size_t i = 0; i < MAX_OPS; i++)
 		etcd_kvs_free(&taken[i]);
 	if (rc)
 		return rc;
@@ -326,9 +445,27 @@ int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_N
 	char k_hosts[256], k_caps[256], k_vols[FLEET_VOLUMES_MAX][256];
 	int res = 0;
 
-	if (r->n_volumes > FLEET_VOLUMES_MAX) {
-		snprintf(why, whylen, "at most %d volumes", FLEET_VOLUMES_MAX);
+	if (r->n_volumes > FLEET_VOLUMES_MAX || r->n_nics > FLEET_NICS_MAX) {
+		snprintf(why, whylen, "at most %d volumes and %d NICs", FLEET_VOLUMES_MAX,
+			 FLEET_NICS_MAX);
 		return -EINVAL;
+	}
+	why[0] = 0;
+	for (size_t i = 0; i < r->n_nics; i++) {
+		for (size_t j = 0; j < i; j++) {
+			struct nic_spec *a = r->nics[j].spec, *b = r->nics[i].spec;
+			struct nic_spec *move = b->ip_given ? a : b;
+
+			/* One transaction cannot put one key twice: a picked address moves. */
+			for (int t = 0; t < 64 && a->vni == b->vni && !strcmp(a->ipv4, b->ipv4) &&
+			     !move->ip_given; t++)
+				nic_spec_pick_ip(move, NULL, NULL);
+			if (a->vni == b->vni && !strcmp(a->ipv4, b->ipv4)) {
+				snprintf(why, whylen, "two NICs have address %s in VNI %u", a->ipv4,
+					 a->vni);
+				return -EINVAL;
+			}
+		}
 	}
 	for (size_t i = 0; i < r->n_volumes; i++) {
 		for (size_t j = 0; j < i; j++) {
@@ -359,12 +496,38 @@ int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_N
 		etcd_kvs_free(&hosts);
 	}
 	if (res == 0) {
-		snprintf(why, whylen, "placement lost %d races in a row", FLEET_CAS_TRIES);
+		char last[160];
+
+		/* The last round's reason, if an address was taken. */
+		snprintf(last, sizeof(last), "%s", why);
+		snprintf(why, whylen, "placement lost %d races in a row%s%s", FLEET_CAS_TRIES,
+			 last[0] ? ": the last one as " : "", last);
 		return -EBUSY;
 	}
-	if (res < 0 && res != -ENOSPC && res != -EEXIST && res != -EBUSY)
+	if (res < 0 && res != -ENOSPC && res != -EEXIST && res != -EBUSY && res != -EADDRINUSE &&
+	    res != -EADDRNOTAVAIL && res != -EINVAL)
 		snprintf(why, whylen, "etcd: %s", etcd_error(e));
 	return res < 0 ? res : 0;
+}
+
+int fleet_mapping_put(struct etcd *e, const struct fleet_mapping *m, int64_t lease)
+{
+	json_object *o = json_object_new_object();
+	char key[256];
+	int r = address_key(key, sizeof(key), "mapping", m->vni, m->ip);
+
+	json_object_object_add(o, "underlay", json_object_new_string(m->underlay));
+	json_object_object_add(o, "encap", json_object_new_string(m->encap));
+	json_object_object_add(o, "instance", json_object_new_string(m->instance));
+	json_object_object_add(o, "eni", json_object_new_string(m->eni));
+	json_object_object_add(o, "host", json_object_new_string(m->host));
+	if (!r) {
+		const char *v = json_text(o);
+
+		r = etcd_put(e, key, v, strlen(v), lease, NULL);
+	}
+	json_object_put(o);
+	return r;
 }
 
 int fleet_status_put(struct etcd *e, const char *id, const char *status_json)
@@ -380,7 +543,7 @@ int fleet_status_put(struct etcd *e, const char *id, const char *status_json)
  * still its own, the record without "instance" (the epoch stays), compared
  * by its mod revision.  0, or -EBADMSG.
  */
-static int detach_prepare(struct etcd *e, json_object *inst, const char *id, struct attach *a,
+static int detach_prepare(struct etcd *e, json_object *inst, const char *id, struct rec_puts *a,
 			  struct etcd_cmp *cmp, struct etcd_op *ops)
 {
 	char keys[FLEET_VOLUMES_MAX][256];
@@ -424,18 +587,50 @@ static int detach_prepare(struct etcd *e, json_object *inst, const char *id, str
 	return r;
 }
 
+/*
+ * The deletes that end @inst's NICs' addresses and mappings (what its
+ * record's "nics" says; placement alone wrote it), into @ops with their
+ * keys in @keys: how many.
+ */
+static size_t addresses_end(json_object *inst, char (*keys)[256], struct etcd_op *ops)
+{
+	json_object *nics;
+	size_t n = 0;
+
+	if (!json_object_object_get_ex(inst, "nics", &nics) ||
+	    !json_object_is_type(nics, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(nics) && i < FLEET_NICS_MAX; i++) {
+		json_object *nic = json_object_array_get_idx(nics, i);
+		const char *ip = json_field_str(nic, "ip", "");
+		int64_t vni = json_field_i64(nic, "vni");
+
+		if (!ip[0] || vni < 0 || vni > 0xffffff)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (address_key(keys[n], sizeof(keys[0]), k ? "mapping" : "addresses",
+					(unsigned)vni, ip))
+				continue;
+			ops[n] = (struct etcd_op){ .type = ETCD_OP_DELETE, .key = keys[n] };
+			n++;
+		}
+	}
+	return n;
+}
+
 /* One release round: 1 done (or nothing to do), 0 lost a race, or an error. */
 static int release_once(struct etcd *e, const char *host, const char *id,
 			const char *status_json)
 {
 	enum { FIXED_CMP = 2, FIXED_OPS = 3 };
 	/* capacity/<host>, instances/<id>, placed/<host>/<id>: read together. */
-	char keys[3][256], k_status[256];
+	char keys[3][256], k_status[256], k_nics[2 * FLEET_NICS_MAX][256];
 	char *k_cap = keys[0], *k_inst = keys[1], *k_placed = keys[2];
 	struct etcd_cmp cmp[FIXED_CMP + FLEET_VOLUMES_MAX];
-	struct etcd_op ops[FIXED_OPS + FLEET_VOLUMES_MAX];
+	struct etcd_op ops[FIXED_OPS + FLEET_VOLUMES_MAX + 2 * FLEET_NICS_MAX];
+	size_t n_nic_ops = 0;
 	struct etcd_kvs kvs[3];
-	struct attach att = { 0 };
+	struct rec_puts att = { 0 };
 	json_object *cap = NULL, *inst = NULL, *subnet;
 	int r;
 
@@ -454,6 +649,8 @@ static int release_once(struct etcd *e, const char *host, const char *id,
 	inst = fleet_record_parse(&kvs[1].kv[0]);
 	r = cap && inst ? detach_prepare(e, inst, id, &att, cmp + FIXED_CMP, ops + FIXED_OPS) :
 		-EBADMSG;
+	if (!r)
+		n_nic_ops = addresses_end(inst, k_nics, ops + FIXED_OPS + att.n);
 	if (r)
 		goto out;
 	capacity_add(cap, -1, json_field_i64(inst, "vcpus"), json_field_i64(inst, "mem"),
@@ -472,13 +669,13 @@ static int release_once(struct etcd *e, const char *host, const char *id,
 	ops[2] = (struct etcd_op){ .type = ETCD_OP_PUT, .key = k_status, .value = status_json,
 				   .value_len = strlen(status_json) };
 	struct etcd_txn t = { .cmp = cmp, .n_cmp = FIXED_CMP + att.n, .then = ops,
-			      .n_then = FIXED_OPS + att.n };
+			      .n_then = FIXED_OPS + att.n + n_nic_ops };
 
 	r = etcd_txn(e, &t);
 	if (!r)
 		r = t.succeeded;
 out:
-	attach_free(&att);
+	rec_puts_free(&att);
 	json_object_put(cap);
 	json_object_put(inst);
 	for (int i = 0; i < 3; i++)

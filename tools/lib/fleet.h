@@ -9,6 +9,8 @@
  *   placed/<host>/<id>    "run" or "stop"          run --fleet, stop; the agent watches
  *   status/<id>           {"state","host","reason","exit_status"}    the agent
  *   volumes/<volume>      {"instance","host","epoch"}       placement, release
+ *   addresses/<vni>/<ip>  {"instance","eni"}               placement, release
+ *   mapping/<vni>/<ip>    {"underlay","encap","instance","eni","host"}   the agent, its lease
  * capacity/<host> is what placed instances hold; placement and release
  * change it only by compare-and-swap on its mod revision, in the same
  * transaction as the records they add or remove, so two launches never
@@ -16,7 +18,11 @@
  * is a named volume's attachment: the instance holding it and the epoch
  * of that attachment (tools/lib/host_epoch.h), which every attachment
  * raises by one in the placement's transaction; cv-storaged refuses the
- * cards of lower epochs.
+ * cards of lower epochs.  addresses/<vni>/<ip> holds a NIC's private
+ * address for its instance from placement to release, so no two ENIs of a
+ * VPC share one; mapping/<vni>/<ip> is where that ENI is on the underlay
+ * while it runs (the VPC mapping service, docs/fleet.md), under its host's
+ * lease so that a lost host's ENIs stop being reachable with it.
  */
 #ifndef CV_FLEET_H
 #define CV_FLEET_H
@@ -28,6 +34,7 @@
 #include <json-c/json.h>
 
 #include "tools/lib/etcd.h"
+#include "tools/lib/nic_spec.h"
 
 #define FLEET_PREFIX "/cardvisor/v1/"
 #define FLEET_NAME_MAX 64
@@ -35,6 +42,8 @@
 #define FLEET_CAS_TRIES 32
 /* Named volumes one launch attaches (cardvisor run's --volume limit). */
 #define FLEET_VOLUMES_MAX 8
+/* NICs of one launch (cardvisor run's --nic limit). */
+#define FLEET_NICS_MAX 8
 
 /* Lifecycle states of an instance (status/<id>'s "state"). */
 #define FLEET_PENDING   "pending"    /* placed; its host has not started it yet */
@@ -70,6 +79,18 @@ struct fleet_host {
  */
 int fleet_host_register(struct etcd *e, const struct fleet_host *h, int64_t lease);
 
+/*
+ * A NIC of a launch.  Placement reserves its (VNI, address) and writes
+ * @spec back into @arg (the --nic argument among the request's args) as
+ * nic_spec_format() has it, with the address it got: one picked at random
+ * is picked again when another ENI of the VPC holds it.
+ */
+struct fleet_nic {
+	struct nic_spec *spec;
+	char *arg;
+	size_t arg_len;
+};
+
 /* What one launch asks for. */
 struct fleet_request {
 	const char *id;
@@ -81,6 +102,8 @@ struct fleet_request {
 	const char *const *volumes;  /* existing volumes it attaches (id=...) */
 	size_t n_volumes;            /* at most FLEET_VOLUMES_MAX */
 	bool force_detach;           /* take them from the instances holding them */
+	struct fleet_nic *nics;
+	size_t n_nics;               /* at most FLEET_NICS_MAX */
 };
 
 /*
@@ -91,18 +114,32 @@ struct fleet_request {
  * other placements win the race.  The host in @host.  -ENOSPC with a line
  * for the user in @why when no host has room, -EEXIST when the fleet has
  * an instance @r->id already, -EBUSY when a volume is attached to another
- * instance and @r does not force the detach.
+ * instance and @r does not force the detach, -EADDRINUSE when a NIC's
+ * given address is another ENI's.  Each NIC's address is reserved in the
+ * same transaction.
  */
 int fleet_place(struct etcd *e, const struct fleet_request *r, char host[FLEET_NAME_MAX],
 		char *why, size_t whylen);
 
 /*
  * Give back what instance @id holds on @host, in one transaction with the
- * removal of placed/<host>/<id>, the final status @status_json and the
- * detach of the volumes it still holds (their epoch stays).  An instance
- * no longer placed there is left alone (0).
+ * removal of placed/<host>/<id>, the final status @status_json, the
+ * detach of the volumes it still holds (their epoch stays) and the end of
+ * its NICs' addresses and mappings.  An instance no longer placed there is
+ * left alone (0).
  */
 int fleet_release(struct etcd *e, const char *host, const char *id, const char *status_json);
+
+/* A running ENI: where on the underlay its card takes its VPC's datagrams. */
+struct fleet_mapping {
+	unsigned vni;
+	const char *ip;          /* its private address */
+	const char *underlay;    /* "A.B.C.D:PORT" the card is bound to */
+	const char *encap;       /* "vxlan" or "geneve" */
+	const char *instance, *eni, *host;
+};
+/* Write mapping/<vni>/<ip> under @lease (the host's). */
+int fleet_mapping_put(struct etcd *e, const struct fleet_mapping *m, int64_t lease);
 
 /* Write status/<id>. */
 int fleet_status_put(struct etcd *e, const char *id, const char *status_json);

@@ -34,6 +34,71 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return mac[0] & 1 ? -EINVAL : 0;
 }
 
+/* "eni-" and 17 hex digits, as AWS names an ENI. */
+static bool eni_id_valid(const char *s)
+{
+	if (strncmp(s, "eni-", 4) || strlen(s) != 4 + 17)
+		return false;
+	for (s += 4; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+/* The subnet's base and size of a parsed spec (its subnet is valid). */
+static void subnet_of(const struct nic_spec *n, uint32_t *base, uint32_t *size)
+{
+	char net[sizeof(n->subnet)], *slash;
+	struct in_addr a;
+
+	snprintf(net, sizeof(net), "%s", n->subnet);
+	slash = strchr(net, '/');
+	*slash = '\0';
+	inet_pton(AF_INET, net, &a);
+	*base = ntohl(a.s_addr);
+	*size = 1u << (32 - strtoul(slash + 1, NULL, 10));
+}
+
+/* A host of the subnet AWS would hand out: never the first four or the last. */
+static void pick_ip(struct nic_spec *n, uint32_t r)
+{
+	uint32_t base, size;
+	struct in_addr a;
+
+	subnet_of(n, &base, &size);
+	a.s_addr = htonl(base + 4 + r % (size - 5));
+	inet_ntop(AF_INET, &a, n->ipv4, sizeof(n->ipv4));
+}
+
+int nic_spec_pick_ip(struct nic_spec *n, bool (*taken)(void *arg, const char *ip), void *arg)
+{
+	uint32_t base, size;
+	uint16_t r;
+
+	if (n->ip_given)
+		return -EPERM;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		return -EIO;
+	subnet_of(n, &base, &size);
+	for (uint32_t i = 0; i < size - 5; i++) {
+		pick_ip(n, (uint32_t)r + i);
+		if (!taken || !taken(arg, n->ipv4))
+			return 0;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+int nic_spec_format(const struct nic_spec *n, char *buf, size_t len)
+{
+	const uint8_t *m = n->mac;
+	int k = snprintf(buf, len, "subnet=%s,ip=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vni=%u,"
+			 "encap=%s,conntrack=%u,id=%s%s%s", n->subnet, n->ipv4, m[0], m[1], m[2],
+			 m[3], m[4], m[5], n->vni, n->encap, n->conntrack, n->id,
+			 n->sg[0] ? ",sg=" : "", n->sg);
+
+	return k < 0 || (size_t)k >= len ? -ENAMETOOLONG : 0;
+}
+
 /* The card may run elsewhere: an absolute path, and a file it can read. */
 static int set_path(char dst[PATH_MAX], const char *src)
 {
@@ -102,6 +167,11 @@ int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen)
 			    snprintf(n->underlay, sizeof(n->underlay), "%s", val) >=
 				    (int)sizeof(n->underlay))
 				return fail(err, errlen, "underlay=%s: expected ADDR:PORT", val);
+			n->underlay_given = true;
+		} else if (!strcmp(kv, "id")) {
+			if (!eni_id_valid(val))
+				return fail(err, errlen, "id=%s: expected eni- and 17 hex digits", val);
+			snprintf(n->id, sizeof(n->id), "%s", val);
 		} else if (!strcmp(kv, "sg") || !strcmp(kv, "mapping")) {
 			char *dst = !strcmp(kv, "sg") ? n->sg : n->mapping;
 
@@ -111,7 +181,7 @@ int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen)
 			}
 		} else {
 			return fail(err, errlen, "unknown key \"%s\" (subnet, ip, mac, vni, encap, "
-				    "underlay, sg, mapping, conntrack)", kv);
+				    "underlay, sg, mapping, conntrack, id)", kv);
 		}
 	}
 	if (!n->subnet[0])
@@ -134,13 +204,12 @@ int nic_spec_parse(const char *s, struct nic_spec *n, char *err, size_t errlen)
 		if ((ip & mask) != base || host < 4 || host == size - 1)
 			return fail(err, errlen, "ip= must be in %s, not its first four or last "
 				    "address (AWS reserves them)", n->subnet);
+		a.s_addr = htonl(ip);
+		inet_ntop(AF_INET, &a, n->ipv4, sizeof(n->ipv4));
+		n->ip_given = true;
 	} else {
-		uint32_t r = (uint32_t)rnd[14] << 8 | rnd[15];
-
-		ip = base + 4 + r % (size - 5);
+		pick_ip(n, (uint32_t)rnd[14] << 8 | rnd[15]);
 	}
-	a.s_addr = htonl(ip);
-	inet_ntop(AF_INET, &a, n->ipv4, sizeof(n->ipv4));
 	if (!n->underlay[0])
 		snprintf(n->underlay, sizeof(n->underlay), "0.0.0.0:%u",
 			 strcmp(n->encap, "vxlan") ? GENEVE_PORT : VXLAN_PORT);
