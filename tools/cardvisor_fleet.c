@@ -17,6 +17,7 @@
  */
 #include "tools/cardvisor_fleet.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,6 +41,8 @@
 #include "tools/lib/instance_record.h"
 #include "tools/lib/json_field.h"
 #include "tools/lib/log.h"
+#include "tools/lib/mapping_sync.h"
+#include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
 #include "tools/lib/volume_store.h"
 
@@ -151,6 +154,7 @@ struct agent {
 	int exit_status;
 	pthread_mutex_t lock;
 	struct agent_vm vm[AGENT_VMS];
+	struct mapsync mapsync;      /* its ENIs' mappings, published and followed */
 };
 
 static struct agent *the_agent;
@@ -206,6 +210,18 @@ static char *volume_arg_epoch(const char *spec, json_object *epochs)
 		NULL : s;
 }
 
+/*
+ * The --nic argument @spec as placed, bound to this host's underlay
+ * address on a port the kernel picks: the card reports the port and the
+ * mapping service publishes it (mapping_sync.h).  NULL without memory.
+ */
+static char *nic_arg_underlay(const char *spec, const char *underlay)
+{
+	char *s;
+
+	return asprintf(&s, "%s,underlay=%s:0", spec, underlay) < 0 ? NULL : s;
+}
+
 /* @argv as one line for the log (truncated past 1 KiB). */
 static const char *args_text(char *const argv[])
 {
@@ -218,10 +234,20 @@ static const char *args_text(char *const argv[])
 	return line;
 }
 
+/* Whether the record's args (a JSON array) hold option @opt. */
+static bool args_have(json_object *args, const char *opt)
+{
+	for (size_t j = 0; j < json_object_array_length(args); j++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(args, j)), opt))
+			return true;
+	return false;
+}
+
 /* Start instance @v->id from its record: 0, or its final status in @failed. */
 static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 {
-	char key[256], reason[512], *owned[FLEET_VOLUMES_MAX] = { 0 };
+	enum { OWNED_MAX = FLEET_VOLUMES_MAX + FLEET_NICS_MAX };
+	char key[256], reason[512], *owned[OWNED_MAX] = { 0 };
 	struct etcd_kvs kvs = { 0 };
 	json_object *rec = NULL, *args, *epochs = NULL;
 	char **argv = NULL;
@@ -237,6 +263,10 @@ static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 		snprintf(reason, sizeof(reason), "its record %s is missing or malformed%s%s", key,
 			 r ? ": " : "", r ? etcd_error(e) : "");
 		r = -EBADMSG;
+	} else if (!v->a->host.underlay[0] && args_have(args, "--nic")) {
+		snprintf(reason, sizeof(reason), "host %s has no underlay address for its ENIs "
+			 "(cardvisor host serve --underlay ADDR)", v->a->host.name);
+		r = -EADDRNOTAVAIL;
 	} else {
 		n = json_object_array_length(args);
 		argv = calloc(n + 7, sizeof(*argv));
@@ -256,13 +286,16 @@ static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 		json_object_object_get_ex(rec, "volumes", &epochs);
 		for (size_t j = 0; j < n; j++) {
 			const char *a = json_object_get_string(json_object_array_get_idx(args, j));
-			char *with_epoch = NULL;
+			char *as_host = NULL;
 
 			/* --volume SPEC as the CLI wrote it (never --volume=SPEC). */
-			if (j && !strcmp(argv[i - 1], "--volume") && n_owned < FLEET_VOLUMES_MAX &&
-			    (with_epoch = volume_arg_epoch(a, epochs)))
-				owned[n_owned++] = with_epoch;
-			argv[i++] = with_epoch ? with_epoch : (char *)a;
+			if (j && !strcmp(argv[i - 1], "--volume") && n_owned < OWNED_MAX &&
+			    (as_host = volume_arg_epoch(a, epochs)))
+				owned[n_owned++] = as_host;
+			else if (j && !strcmp(argv[i - 1], "--nic") && n_owned < OWNED_MAX &&
+				 (as_host = nic_arg_underlay(a, v->a->host.underlay)))
+				owned[n_owned++] = as_host;
+			argv[i++] = as_host ? as_host : (char *)a;
 		}
 		argv[i] = NULL;
 		cv_info("fleet: instance %s: starting it: %s", v->id, args_text(argv));
@@ -280,6 +313,23 @@ static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 		return r < 0 ? r : -ECHILD;
 	}
 	return 0;
+}
+
+/* Publish and follow the mappings of @v's ENIs, as its run directory describes them. */
+static void vm_follow_nics(struct agent_vm *v)
+{
+	struct instance_desc d;
+	void *blob = NULL;
+	char path[600];
+	size_t size;
+
+	if (rundir_path(v->id, "instance.dtb", path, sizeof(path)) ||
+	    instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d))
+		cv_err("fleet: instance %s: its description %s cannot be read: its ENIs are "
+		       "not mapped", v->id, path);
+	else if (d.nr_nics)
+		mapsync_attach(&v->a->mapsync, v->id, d.nics, d.nr_nics);
+	free(blob);
 }
 
 static void *vm_thread(void *arg)
@@ -313,6 +363,7 @@ static void *vm_thread(void *arg)
 		json_object *running = status_new(FLEET_RUNNING, v);
 
 		cv_info("fleet: instance %s running", v->id);
+		vm_follow_nics(v);
 		if (fleet_status_put(e, v->id, json_object_to_json_string_ext(running, JSON_OUT)))
 			cv_err("fleet: instance %s: status: %s", v->id, etcd_error(e));
 		json_object_put(running);
@@ -331,6 +382,7 @@ static void *vm_thread(void *arg)
 		if (run_self(stop, said, sizeof(said)))
 			cv_err("fleet: instance %s: stop: %s", v->id, said);
 	}
+	mapsync_detach(&v->a->mapsync, v->id);
 	if (instance_record_exit(v->id, &status))
 		status = -ECHILD;   /* its supervisor died before recording one */
 	cv_info("fleet: instance %s ended, exit status %d", v->id, status);
@@ -477,7 +529,9 @@ static int agent_serve(struct agent *a)
 	cv_info("fleet: host %s registered (%u vCPUs, %" PRIu64 " MiB, lease %llx, TTL %llds) "
 		"at %s", a->host.name, a->host.vcpus, a->host.mem >> 20,
 		(unsigned long long)a->lease, (long long)a->ttl, etcd_endpoint(e));
-	if (pthread_create(&keepalive, NULL, agent_keepalive, a)) {
+	if (mapsync_start(&a->mapsync, a->endpoints, a->host.name, a->lease) ||
+	    pthread_create(&keepalive, NULL, agent_keepalive, a)) {
+		mapsync_stop(&a->mapsync);
 		etcd_lease_revoke(e, a->lease);
 		etcd_close(e);
 		return EXIT_USAGE;
@@ -500,6 +554,7 @@ static int agent_serve(struct agent *a)
 	}
 	atomic_store(&a->ending, true);
 	pthread_join(keepalive, NULL);
+	mapsync_stop(&a->mapsync);
 	/* Going away on purpose: the host leaves the fleet now, not at TTL. */
 	if (a->exit_status != 3 && etcd_lease_revoke(e, a->lease))
 		cv_warn("fleet: host %s: lease revoke: %s", a->host.name, etcd_error(e));
@@ -549,7 +604,17 @@ static int host_serve(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'u': snprintf(a.host.underlay, sizeof(a.host.underlay), "%s", optarg); break;
+		case 'u': {
+			struct in_addr addr;
+
+			if (inet_pton(AF_INET, optarg, &addr) != 1) {
+				fprintf(stderr, "%s: --underlay %s: expected this host's IPv4 address "
+						"on the underlay\n", argv[0], optarg);
+				return EXIT_USAGE;
+			}
+			snprintf(a.host.underlay, sizeof(a.host.underlay), "%s", optarg);
+			break;
+		}
 		case 't':
 			errno = 0;
 			a.ttl = strtol(optarg, &end, 10);

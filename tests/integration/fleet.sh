@@ -8,7 +8,9 @@
 # epoch, which reaches the host's run), a host that dies with an instance
 # pending (host-lost), an etcd member killed
 # mid-run, an instance stopped while its host was away and released when the
-# host's agent comes back, and an agent leaving on SIGTERM.  Where /dev/kvm is usable the
+# host's agent comes back, ENI addresses (one VPC address held by one ENI
+# from placement to release; a host without --underlay refuses ENIs), and
+# an agent leaving on SIGTERM.  Where /dev/kvm is usable the
 # test guest runs to its end through its host's agent; where it is not, the
 # agent's start fails and the fleet says why, and capacity comes back.
 . "$(dirname "$0")/lib.sh"
@@ -208,6 +210,21 @@ hosts=$("$CARDVISOR" host ls --json)
 json_check "and h2's capacity is back" "$hosts" \
 	'[h["used"].get("vcpus", 0) for h in r if h["name"] == "h2"] == [0]'
 
+# --- ENI addresses ---------------------------------------------------------------
+ETCDCTL="env ETCDCTL_API=3 etcdctl --endpoints=$CARDVISOR_ETCD"
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M \
+	--nic subnet=10.0.1.0/24,underlay=127.0.0.1:4789 >"$TMP/nic-u.out" 2>&1
+failed_saying "run --fleet refuses a --nic underlay= (the host's to give), in one line" $? \
+	"$TMP/nic-u.out" 'the host gives --nic its underlay= and the fleet its mapping=' one
+# h1 was started without --underlay: whatever /dev/kvm says, it cannot
+# carry an ENI's traffic, and says so.
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M \
+	--nic subnet=10.0.1.0/24,ip=10.0.1.9 >"$TMP/nic-h1.out" 2>&1
+failed_saying "a host without --underlay refuses an instance with an ENI, saying why" $? \
+	"$TMP/nic-h1.out" 'h1 could not start i-[0-9a-f]{17}: host h1 has no underlay address for its ENIs'
+check "and its address is free again once it is released" \
+	bash -c "! $ETCDCTL get --prefix /cardvisor/v1/addresses/ | grep -q 10.0.1.9"
+
 # --- an etcd member dies mid-run ----------------------------------------------
 kill -9 "${EPID[0]}"
 wait "${EPID[0]}" 2>/dev/null
@@ -230,16 +247,28 @@ failed_saying "stop --fleet of an unknown instance says so" $? "$TMP/stop.out" \
 
 # --- an instance left on a host that never comes back: rm --force --------------
 kill -STOP "$(cat "$TMP/h2.agent")"
-"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M --volume id=vol-g >"$TMP/left.out" 2>&1 &
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 512M --volume id=vol-g \
+	--nic subnet=10.0.1.0/24,ip=10.0.1.12 >"$TMP/left.out" 2>&1 &
 left=$!
 until_ok pending
 left_id=$("$CARDVISOR" ps --fleet | awk '$2 == "h2" && $3 == "pending" { print $1 }')
+"$CARDVISOR" run --fleet --guest "$TESTGUEST" --mem 64M \
+	--nic subnet=10.0.1.0/24,ip=10.0.1.12 >"$TMP/held.out" 2>&1
+failed_saying "an address another ENI of the VPC holds is refused at once, naming the holder" \
+	$? "$TMP/held.out" "cannot place i-[0-9a-f]{17}: address 10.0.1.12 of VNI 1 is held by $left_id" one
+json_check "the holder's record says the NIC as placed (address, ENI id)" \
+	"$($ETCDCTL get "/cardvisor/v1/instances/$left_id" --print-value-only)" \
+	'r["nics"][0]["ip"] == "10.0.1.12" and r["nics"][0]["eni"].startswith("eni-") and
+	 any(a.startswith("subnet=10.0.1.0/24,ip=10.0.1.12,") and "id=" + r["nics"][0]["eni"] in a
+	     for a in r["args"])'
+
 kill -9 "$(cat "$TMP/h2.agent")"
 wait $left
 "$CARDVISOR" rm --fleet --force "$left_id" >"$TMP/rm-force.out" 2>&1
 check "rm --fleet --force forgets an instance of a lost host" \
 	bash -c "grep -q '^$left_id removed$' '$TMP/rm-force.out' && ! '$CARDVISOR' ps --fleet | grep -q '^$left_id '"
-check "and frees its volume and the lost host's capacity" bash -c "
+check "and frees its volume, its address and the lost host's capacity" bash -c "
+	! $ETCDCTL get --prefix /cardvisor/v1/addresses/ | grep -q 10.0.1.12 &&
 	ETCDCTL_API=3 etcdctl --endpoints='$CARDVISOR_ETCD' get /cardvisor/v1/volumes/vol-g --print-value-only |
 		grep -qx '{\"epoch\":1}' &&
 	ETCDCTL_API=3 etcdctl --endpoints='$CARDVISOR_ETCD' get /cardvisor/v1/capacity/h2 --print-value-only |
