@@ -14,7 +14,8 @@
 #              the same volume (bzImage) that finds the file intact
 #   lifecycle  pause/resume and a graceful `cardvisor stop` of a running Linux;
 #              a detached test guest (run -d, logs, wait, rm); a boot volume;
-#              the fleet on one host (etcd, the agent, run --fleet, timed)
+#              the fleet on one host (etcd, the agent, run --fleet, timed),
+#              then two agents and two guests pinging by etcd's mappings
 #   reboot     reboot inside Linux (FADT reset register and i8042) ends the VM
 #   cardkill   cv-ebs ended by its seccomp filter while Linux writes to its volume
 # Intel VT-x cannot be had this way (TCG emulates SVM only).  Without
@@ -217,6 +218,29 @@ if want lifecycle; then
 			said fleet 'logs 1: cvguest: '
 		check "fleet: the capacity the launches took is back" said fleet 'host ls after: outer 0/2 0M/1024M ?$'
 		check "fleet: the agent ends on SIGTERM with status 0" said fleet 'agent exit rc=0$'
+		# The VPC mapping service: two hosts' agents (h2 and outer), two
+		# test guests of one subnet, B pinging A.
+		check "fleet-vpc: two ENIs of one subnet are spread to the two hosts" \
+			bash -c "grep -qE '^cvnested: fleet: vpc a: rc=0 i-[0-9a-f]+ h2 running ' '$TMP/fleet.out' &&
+				 grep -qE '^cvnested: fleet: vpc b: rc=0 i-[0-9a-f]+ outer running ' '$TMP/fleet.out'"
+		check "fleet-vpc: each running ENI's mapping is in etcd" said fleet 'mappings while both run: 2$'
+		line=$(grep -m1 '^cvnested: fleet: vpc b-pinging:' "$TMP/fleet.out")
+		delivered=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' <<<"$line")
+		answered=$(sed -n 's/.* answered=\([0-9]*\).*/\1/p' <<<"$line")
+		check "fleet-vpc: B's pings reach A on the other host over VXLAN, by etcd's mappings alone (${line#*: })" \
+			test "$((${delivered:-0} - ${answered:-0}))" -ge 5 -a \
+			"$(sed -n 's/.* underlay_spoof=\([0-9]*\).*/\1/p' <<<"$line")" = 0
+		check "fleet-vpc: A's card took B's pings from the underlay" \
+			said fleet 'vpc a-pinged: from_underlay=([5-9]|[1-9][0-9]+) '
+		check "fleet-vpc: A stopped, its mapping leaves etcd" \
+			said fleet 'vpc a stopped: i-[0-9a-f]+ h2 stopped .*; mappings: 1$'
+		nr0=$(sed -n 's/.*vpc b-pinging:.* no_route=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
+		nr1=$(sed -n 's/.*vpc b-alone:.* no_route=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
+		check "fleet-vpc: then B's card drops B's pings and counts them no_route ($nr0 -> $nr1)" \
+			test "${nr1:-0}" -ge "$((${nr0:-0} + 3))"
+		check "fleet-vpc: B stopped too, no mapping is left" \
+			said fleet 'vpc b stopped: i-[0-9a-f]+ outer stopped .*; mappings: 0$'
+		check "fleet: h2's agent ends on SIGTERM with status 0" said fleet 'agent h2 exit rc=0$'
 		# The figures docs/fleet.md reports: launch to running, in ms.
 		echo "# fleet: through placement $(sed -n 's/^cvnested: fleet: fleet [0-9]: rc=0 ms=//p' "$TMP/fleet.out" | tr '\n' ' ')ms; direct run -d $(sed -n 's/^cvnested: fleet: direct [0-9]: rc=0 ms=//p' "$TMP/fleet.out" | tr '\n' ' ')ms"
 	fi

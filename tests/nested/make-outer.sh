@@ -7,7 +7,7 @@
 #   /lib/modules/...           kvm, kvm-amd, irqbypass from the kernel package
 #   /nested/bin/               this build's cardvisor, cv-hv and cards, with
 #                              the shared libraries ldd names (ASan ones too),
-#                              util-linux's blkdiscard and etcd
+#                              util-linux's blkdiscard, etcd and etcdctl
 #   /nested/cv-testguest.elf   the test guest
 #   /nested/vmlinux, bzImage   the inner guest's kernel (the same package)
 #   /nested/initramfs.cpio     the inner guest's initramfs (tests/boot/init)
@@ -48,8 +48,9 @@ cp "$build/guest/cv-testguest.elf" "$boot/vmlinux" "$boot/bzImage" "$tree/nested
 # util-linux's blkdiscard: busybox's cannot zero a range (BLKZEROOUT).
 copy_with_libs "$(command -v blkdiscard)" nested/bin
 # etcd for the fleet scenario (docs/fleet.md), where make deps installed it.
-if command -v etcd >/dev/null; then
+if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then
 	copy_with_libs "$(command -v etcd)" nested/bin
+	copy_with_libs "$(command -v etcdctl)" nested/bin
 fi
 if [ "${WITH_QEMU:-0}" = 1 ]; then
 	qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is missing (make deps)"

@@ -263,7 +263,8 @@ if want lifecycle; then
 		export CARDVISOR_ETCD=http://127.0.0.1:2379
 		i=0
 		until cardvisor host ls >/dev/null 2>&1 || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.2; done
-		cardvisor host serve --name outer --vcpus 2 --mem 1G >$OUT/agent.log 2>&1 &
+		cardvisor host serve --name outer --vcpus 2 --mem 1G --underlay 127.0.0.1 \
+			>$OUT/agent.log 2>&1 &
 		agent=$!
 		i=0
 		until cardvisor host ls 2>/dev/null | grep -q '^outer ' || [ $i -ge 300 ]; do
@@ -294,6 +295,79 @@ if want lifecycle; then
 			say fleet "logs $n: $(cardvisor logs "$f_id" | tr -d '\r' | grep -m1 'cvguest: ')"
 		done
 		say fleet "host ls after: $(cardvisor host ls | grep '^outer ' | tr -s ' ')"
+
+		# The VPC mapping service: a second host h2 (its own state, underlay
+		# 127.0.0.2) beside this one (127.0.0.1).  Two test guests of one
+		# subnet are spread one to each; B pings A and reaches it only
+		# through mapping/1/ in etcd; A stopped, its mapping goes and B's
+		# card drops (and counts) B's pings.
+		H2="env CARDVISOR_STATE=/var/lib/cv-h2 CARDVISOR_RUNDIR=/run/cv-h2"
+		$H2 cardvisor host serve --name h2 --vcpus 1 --mem 256M --underlay 127.0.0.2 \
+			>$OUT/agent2.log 2>&1 &
+		agent2=$!
+		i=0
+		until cardvisor host ls 2>/dev/null | grep -q '^h2 ' || [ $i -ge 300 ]; do
+			i=$((i + 1))
+			sleep 0.2
+		done
+		printf 'ingress icmp 8 10.0.1.0/24\negress all 0.0.0.0/0\n' >/tmp/sg-ping
+		mappings() {
+			etcdctl --endpoints=$CARDVISOR_ETCD get --prefix /cardvisor/v1/mapping/ \
+				--keys-only | grep -c mapping
+		}
+		# vpc_counter [ENV] ID NAME: a counter of the instance's cv-vpc.
+		vpc_counter() {
+			c_env=
+			[ $# = 3 ] && { c_env=$1; shift; }
+			$c_env cardvisor status "$1" 2>/dev/null | grep -o "\"$2\":[0-9]*" |
+				head -n1 | cut -d: -f2
+		}
+		vpc_say() { # WHO [ENV] ID
+			w=$1
+			shift
+			say fleet "vpc $w: from_underlay=$(vpc_counter "$@" from_underlay) delivered=$(vpc_counter "$@" delivered) answered=$(vpc_counter "$@" answered) no_route=$(vpc_counter "$@" no_route) underlay_spoof=$(vpc_counter "$@" underlay_spoof)"
+		}
+		ps_of() { cardvisor ps --fleet | grep "^$1 " | tr -s ' '; }
+		until_state() { # ID STATE
+			i=0
+			until ps_of "$1" | grep -q " $2 " || [ $i -ge 300 ]; do
+				i=$((i + 1))
+				sleep 0.2
+			done
+		}
+		export ETCDCTL_API=3
+		a_id=$(cardvisor run --fleet $TG --mem 64M --cmdline "net-dhcp net-udp-serve wait=300" \
+			--nic subnet=10.0.1.0/24,ip=10.0.1.10,sg=/tmp/sg-ping 2>>$OUT/fleet.out)
+		say fleet "vpc a: rc=$? $(ps_of "$a_id")"
+		b_id=$(cardvisor run --fleet $TG --mem 64M \
+			--cmdline "net-dhcp net-ping host=10.0.1.10 count=100000" \
+			--nic subnet=10.0.1.0/24,ip=10.0.1.20 2>>$OUT/fleet.out)
+		say fleet "vpc b: rc=$? $(ps_of "$b_id")"
+		say fleet "mappings while both run: $(mappings)"
+		i=0
+		until [ "$(vpc_counter "$b_id" from_underlay)" -ge 5 ] 2>/dev/null || [ $i -ge 300 ]; do
+			i=$((i + 1))
+			sleep 0.2
+		done
+		vpc_say b-pinging "$b_id"
+		vpc_say a-pinged "$H2" "$a_id"
+		cardvisor stop --fleet "$a_id" >>$OUT/fleet.out 2>&1
+		until_state "$a_id" stopped
+		say fleet "vpc a stopped: $(ps_of "$a_id"); mappings: $(mappings)"
+		nr0=$(vpc_counter "$b_id" no_route)
+		i=0
+		until [ "$(vpc_counter "$b_id" no_route)" -ge $((nr0 + 3)) ] 2>/dev/null || [ $i -ge 300 ]; do
+			i=$((i + 1))
+			sleep 0.2
+		done
+		vpc_say b-alone "$b_id"
+		cardvisor stop --fleet "$b_id" >>$OUT/fleet.out 2>&1
+		until_state "$b_id" stopped
+		say fleet "vpc b stopped: $(ps_of "$b_id"); mappings: $(mappings)"
+		kill $agent2
+		wait $agent2
+		say fleet "agent h2 exit rc=$?"
+		while IFS= read -r l; do say fleet "agent h2: $l"; done <$OUT/agent2.log
 		kill $agent
 		wait $agent
 		say fleet "agent exit rc=$?"
