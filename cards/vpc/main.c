@@ -310,7 +310,7 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	if (card->sigfd < 0 || card->epfd < 0 || card->tick_fd < 0 ||
 	    timerfd_settime(card->tick_fd, 0, &tick, NULL))
 		return -errno;
-	ret = card_ctl_open(&card->ctl, n->socket, card_stats, card);
+	ret = card_ctl_open(&card->ctl, n->socket, card_stats, NULL, card);
 	if (ret)
 		return ret;
 	card->ctl_up = true;
