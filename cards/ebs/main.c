@@ -476,7 +476,7 @@ static int card_init(struct ebs_card *card, const char *volume_id, bool vblk_fac
 	card->sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (card->sigfd < 0)
 		return -errno;
-	ret = card_ctl_open(&card->ctl, v->socket, card_stats, card);
+	ret = card_ctl_open(&card->ctl, v->socket, card_stats, NULL, card);
 	if (ret)
 		return ret;
 	card->ctl_up = true;

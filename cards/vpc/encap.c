@@ -23,6 +23,17 @@ static uint32_t get_vni(const uint8_t in[3])
 	return (uint32_t)in[0] << 16 | (uint32_t)in[1] << 8 | in[2];
 }
 
+int vpc_encap_parse(const char *name, enum vpc_encap *kind)
+{
+	if (!strcmp(name, "vxlan"))
+		*kind = VPC_ENCAP_VXLAN;
+	else if (!strcmp(name, "geneve"))
+		*kind = VPC_ENCAP_GENEVE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int vpc_encap_hdr(enum vpc_encap kind, uint32_t vni,
 		  uint8_t hdr[VPC_ENCAP_HLEN])
 {

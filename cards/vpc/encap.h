@@ -23,6 +23,9 @@
 
 enum vpc_encap { VPC_ENCAP_VXLAN, VPC_ENCAP_GENEVE };
 
+/* "vxlan" or "geneve" (an instance description, a mapping): 0 or -EINVAL. */
+int vpc_encap_parse(const char *name, enum vpc_encap *kind);
+
 /* RFC 7348 §5, "VXLAN Header". */
 #define VXLAN_FLAG_I 0x08         /* VNI valid: the only flag defined */
 struct vxlan_hdr {

@@ -8,6 +8,9 @@
  *
  * SIGUSR1 re-reads <socket>.spot ("terminate|stop|hibernate EPOCH", or
  * empty to cancel) for the metadata service's spot/instance-action.
+ * Its control socket (<socket>.ctl, tools/lib/card_ctl.h) answers stats
+ * and takes live updates of the mapping table from the host's fleet agent:
+ * mapping-set, mapping-remove, mapping-prune (docs/vpc.md, "Live updates").
  * SIGTERM/SIGINT stop it, printing the counters.  Exit status 0, or 1 when
  * it cannot start.
  */
@@ -16,6 +19,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include "cards/vpc/router.h"
+#include "cards/vpc/textfile.h"
 #include "cards/vpc/vnet.h"
 #include "tools/lib/card_cli.h"
 #include "tools/lib/card_ctl.h"
@@ -52,18 +57,13 @@ struct vpc_card {
 	 * it by name.
 	 */
 	int spot_fd;
+	/*
+	 * The highest "gen" a mapping command carried: 0 at start, so the
+	 * fleet agent sees a restarted card and sets the whole table again.
+	 */
+	uint64_t mapping_gen;
 	bool router_up, vnet_up, ctl_up;
 };
-
-static int parse_ipv4(const char *s, uint32_t *out)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return -EINVAL;
-	*out = a.s_addr;
-	return 0;
-}
 
 static int parse_hostport(const char *s, struct sockaddr_in *sa)
 {
@@ -80,7 +80,7 @@ static int parse_hostport(const char *s, struct sockaddr_in *sa)
 	if (*end || !colon[1] || port > 65535)
 		return -EINVAL;
 	*sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	return parse_ipv4(host, &sa->sin_addr.s_addr);
+	return vpc_parse_ipv4(host, &sa->sin_addr.s_addr);
 }
 
 /* The ENI its services answer from, out of the instance description. */
@@ -103,11 +103,11 @@ static int eni_from_instance(struct eni *e, const struct instance_desc *d,
 	e->router_mac[5] = 0x01;
 	snprintf(subnet, sizeof(subnet), "%s", n->subnet);
 	slash = strchr(subnet, '/');
-	if (!slash || parse_ipv4(n->ipv4, &e->ipv4))
+	if (!slash || vpc_parse_ipv4(n->ipv4, &e->ipv4))
 		return -EINVAL;
 	*slash = '\0';
 	prefix = strtoul(slash + 1, NULL, 10);
-	if (parse_ipv4(subnet, &e->subnet) || prefix < 16 || prefix > 28)
+	if (vpc_parse_ipv4(subnet, &e->subnet) || prefix < 16 || prefix > 28)
 		return -EINVAL;
 	e->prefix_len = (uint8_t)prefix;
 	if (!eni_in_subnet(e, e->ipv4) || (e->subnet & eni_netmask(e)) != e->subnet)
@@ -247,6 +247,204 @@ static void card_stats(void *opaque, struct json_object *o)
 	card_ctl_add_u64(cto, "evicted", ct->stats.evicted);
 	card_ctl_add_u64(cto, "full", ct->stats.full);
 	json_object_object_add(o, "conntrack", cto);
+	card_ctl_add_u64(o, "mappings", card->router.map.n);
+	card_ctl_add_u64(o, "mapping_gen", card->mapping_gen);
+}
+
+/*
+ * Why a mapping command was refused.  Each kind is logged once (the
+ * agent would repeat the same mistake on every resync); the reply says
+ * it every time.
+ */
+enum map_refusal {
+	REFUSE_MISSING, REFUSE_TYPE, REFUSE_VNI, REFUSE_IP, REFUSE_UNDERLAY, REFUSE_ENCAP,
+	REFUSE_GEN, REFUSE_FULL, REFUSE_NOMEM, REFUSE__COUNT
+};
+
+/* Fills @reply with ok:false and the error; returns -EINVAL for the caller to pass on. */
+static int __attribute__((format(printf, 4, 5)))
+refuse(struct vpc_card *card, struct json_object *reply, enum map_refusal kind,
+       const char *fmt, ...)
+{
+	static bool logged[REFUSE__COUNT];
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	json_object_object_add(reply, "ok", json_object_new_boolean(false));
+	json_object_object_add(reply, "error", json_object_new_string(why));
+	if (!logged[kind]) {
+		logged[kind] = true;
+		cv_err("eni %s: control socket: refused: %s (each kind of refusal logged once)",
+		       card->nic->id, why);
+	}
+	return -EINVAL;
+}
+
+/*
+ * @req's field @name into @f, which must be of JSON @type: 0 (@f NULL if
+ * absent and not @required), or -EINVAL with @reply filled.
+ */
+static int field(struct vpc_card *card, struct json_object *reply, const char *cmd,
+		 struct json_object *req, const char *name, json_type type, bool required,
+		 struct json_object **f)
+{
+	if (!json_object_object_get_ex(req, name, f)) {
+		*f = NULL;
+		return required ? refuse(card, reply, REFUSE_MISSING, "%s: no \"%s\"", cmd, name)
+				: 0;
+	}
+	if (!json_object_is_type(*f, type))
+		return refuse(card, reply, REFUSE_TYPE, "%s: \"%s\" is not a%s", cmd, name,
+			      type == json_type_int ? "n integer" : " string");
+	return 0;
+}
+
+/* The (vni, ip) a set or remove names: the card's own VNI only. */
+static int map_key(struct vpc_card *card, struct json_object *reply, const char *cmd,
+		   struct json_object *req, struct vpc_map_entry *e)
+{
+	struct json_object *f;
+	int64_t vni;
+
+	if (field(card, reply, cmd, req, "vni", json_type_int, true, &f))
+		return -EINVAL;
+	vni = json_object_get_int64(f);
+	if (vni != card->router.vni)
+		return refuse(card, reply, REFUSE_VNI, "%s: vni %s is not this card's (vni %u)",
+			      cmd, json_object_to_json_string(f), card->router.vni);
+	e->vni = card->router.vni;
+	if (field(card, reply, cmd, req, "ip", json_type_string, true, &f))
+		return -EINVAL;
+	if (vpc_parse_ipv4(json_object_get_string(f), &e->ip))
+		return refuse(card, reply, REFUSE_IP, "%s: bad ip '%s'", cmd,
+			      json_object_get_string(f));
+	return 0;
+}
+
+/* "gen", an unsigned 64-bit number; 0 when absent and not @required. */
+static int map_gen(struct vpc_card *card, struct json_object *reply, const char *cmd,
+		   struct json_object *req, bool required, uint64_t *gen)
+{
+	struct json_object *f;
+
+	*gen = 0;
+	if (field(card, reply, cmd, req, "gen", json_type_int, required, &f))
+		return -EINVAL;
+	if (!f)
+		return 0;
+	/* json-c holds numbers past INT64_MAX as uint64: get_int64 says INT64_MAX. */
+	if (json_object_get_int64(f) < 0)
+		return refuse(card, reply, REFUSE_GEN, "%s: gen %s is negative", cmd,
+			      json_object_to_json_string(f));
+	*gen = json_object_get_uint64(f);
+	return 0;
+}
+
+static int mapping_set(struct vpc_card *card, struct json_object *req, struct json_object *reply)
+{
+	static const char cmd[] = "mapping-set";
+	struct json_object *under, *encap;
+	struct vpc_map_entry e = { 0 };
+	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN];
+	int ret;
+
+	if (map_key(card, reply, cmd, req, &e) ||
+	    field(card, reply, cmd, req, "underlay", json_type_string, true, &under) ||
+	    field(card, reply, cmd, req, "encap", json_type_string, false, &encap) ||
+	    map_gen(card, reply, cmd, req, false, &e.gen))
+		return -EINVAL;
+	ret = vpc_mapping_parse_underlay(&e, json_object_get_string(under),
+					 encap ? json_object_get_string(encap) : NULL);
+	if (ret == -EPROTONOSUPPORT)
+		return refuse(card, reply, REFUSE_ENCAP,
+			      "%s: encapsulation '%s' is not vxlan or geneve", cmd,
+			      json_object_get_string(encap));
+	if (ret)
+		return refuse(card, reply, REFUSE_UNDERLAY, "%s: bad underlay address '%s'", cmd,
+			      json_object_get_string(under));
+	ret = vpc_mapping_set(&card->router.map, &e);
+	if (ret == -E2BIG)
+		return refuse(card, reply, REFUSE_FULL, "%s: the table is full (%u mappings)",
+			      cmd, VPC_MAPPING_MAX);
+	if (ret)
+		return refuse(card, reply, REFUSE_NOMEM, "%s: %s", cmd, strerror(-ret));
+	inet_ntop(AF_INET, &e.ip, ip, sizeof(ip));
+	inet_ntop(AF_INET, &e.underlay_ip, uip, sizeof(uip));
+	cv_debug("eni %s: mapping-set vni %u %s -> %s:%u %s, gen %llu", card->nic->id, e.vni,
+		 ip, uip, e.port, e.encap == VPC_ENCAP_GENEVE ? "geneve" : "vxlan",
+		 (unsigned long long)e.gen);
+	if (e.gen > card->mapping_gen)
+		card->mapping_gen = e.gen;
+	return 0;
+}
+
+static int mapping_remove(struct vpc_card *card, struct json_object *req,
+			  struct json_object *reply)
+{
+	static const char cmd[] = "mapping-remove";
+	struct vpc_map_entry e = { 0 };
+	char ip[INET_ADDRSTRLEN];
+	int removed;
+
+	if (map_key(card, reply, cmd, req, &e) || map_gen(card, reply, cmd, req, false, &e.gen))
+		return -EINVAL;
+	removed = vpc_mapping_remove(&card->router.map, e.vni, e.ip);
+	inet_ntop(AF_INET, &e.ip, ip, sizeof(ip));
+	cv_debug("eni %s: mapping-remove vni %u %s, gen %llu: %s", card->nic->id, e.vni, ip,
+		 (unsigned long long)e.gen, removed ? "removed" : "was not mapped");
+	if (e.gen > card->mapping_gen)
+		card->mapping_gen = e.gen;
+	json_object_object_add(reply, "removed", json_object_new_boolean(removed));
+	return 0;
+}
+
+static int mapping_prune(struct vpc_card *card, struct json_object *req,
+			 struct json_object *reply)
+{
+	uint64_t gen;
+	size_t removed;
+
+	if (map_gen(card, reply, "mapping-prune", req, true, &gen))
+		return -EINVAL;
+	removed = vpc_mapping_prune(&card->router.map, gen);
+	cv_debug("eni %s: mapping-prune below gen %llu: %zu removed, %zu left", card->nic->id,
+		 (unsigned long long)gen, removed, card->router.map.n);
+	if (gen > card->mapping_gen)
+		card->mapping_gen = gen;
+	card_ctl_add_u64(reply, "removed", removed);
+	return 0;
+}
+
+/*
+ * The card's own control commands (card_ctl_cmd_fn): live updates of the
+ * mapping table.  Served on the datapath's own thread, between frames, so
+ * the table needs no lock.  A refused request changes nothing.
+ */
+static int card_cmd(void *opaque, const char *cmd, struct json_object *req,
+		    struct json_object *reply)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct vpc_card *card, struct json_object *req,
+			  struct json_object *reply);
+	} cmds[] = {
+		{ "mapping-set", mapping_set },
+		{ "mapping-remove", mapping_remove },
+		{ "mapping-prune", mapping_prune },
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmd, cmds[i].name))
+			continue;
+		/* "ok" goes first, as in every other reply; a refusal sets it false. */
+		json_object_object_add(reply, "ok", json_object_new_boolean(true));
+		cmds[i].fn(opaque, req, reply);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static int card_init(struct vpc_card *card, const struct instance_desc *d)
@@ -262,13 +460,8 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	sigset_t sigs;
 	int ret;
 
-	if (!strcmp(n->encap, "vxlan"))
-		encap = VPC_ENCAP_VXLAN;
-	else if (!strcmp(n->encap, "geneve"))
-		encap = VPC_ENCAP_GENEVE;
-	else
-		encap = (enum vpc_encap)-1;
-	if ((int)encap < 0 || n->vni > 0xffffff || parse_hostport(n->underlay, &underlay) ||
+	if (vpc_encap_parse(n->encap, &encap) || n->vni > VPC_VNI_MAX ||
+	    parse_hostport(n->underlay, &underlay) ||
 	    eni_from_instance(&eni, d, n)) {
 		cv_err("eni %s: bad description (subnet %s, ipv4 %s, underlay %s, encap %s, vni %u)",
 		       n->id, n->subnet, n->ipv4, n->underlay, n->encap, n->vni);
@@ -310,7 +503,7 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	if (card->sigfd < 0 || card->epfd < 0 || card->tick_fd < 0 ||
 	    timerfd_settime(card->tick_fd, 0, &tick, NULL))
 		return -errno;
-	ret = card_ctl_open(&card->ctl, n->socket, card_stats, card);
+	ret = card_ctl_open(&card->ctl, n->socket, card_stats, card_cmd, card);
 	if (ret)
 		return ret;
 	card->ctl_up = true;

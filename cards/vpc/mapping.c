@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The mapping table file (format in mapping.h) and its lookup. */
+/* The mapping table (format and structure in mapping.h): file, updates, lookup. */
 #include "cards/vpc/mapping.h"
 
 #include <arpa/inet.h>
@@ -10,42 +10,173 @@
 #include "cards/vpc/textfile.h"
 
 #define MAPPING_FILE_MAX (64u << 20)
+#define MAPPING_MIN_CAP 16
+/* Grow past 70% load: linear probing's probe lengths climb steeply beyond. */
+#define MAPPING_LOAD_NUM 7
+#define MAPPING_LOAD_DEN 10
 
-static int cmp_key(uint32_t vni_a, uint32_t ip_a, uint32_t vni_b, uint32_t ip_b)
+/*
+ * The home slot of (@vni, @ip): MurmurHash3's 64-bit finalizer (fmix64)
+ * over the 56-bit key, so every key bit moves every index bit and a run of
+ * addresses in one VNI does not pile up in one run of slots.  Not keyed:
+ * the entries come from the operator (file, fleet agent), never from a
+ * guest, and a guest only chooses which key to look up.
+ */
+static size_t home(const struct vpc_mapping *m, uint32_t vni, uint32_t ip)
 {
-	if (vni_a != vni_b)
-		return vni_a < vni_b ? -1 : 1;
-	ip_a = ntohl(ip_a);
-	ip_b = ntohl(ip_b);
-	return ip_a < ip_b ? -1 : ip_a > ip_b;
+	uint64_t k = (uint64_t)vni << 32 | ip;
+
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return (size_t)k & (m->cap - 1);
 }
 
-static int cmp_entry(const void *a, const void *b)
+/*
+ * The slot holding (@vni, @ip), or the free slot that ends its probe
+ * sequence.  The load limit keeps a free slot, so the walk ends.
+ */
+static size_t probe(const struct vpc_mapping *m, uint32_t vni, uint32_t ip)
 {
-	const struct vpc_map_entry *x = a, *y = b;
+	size_t mask = m->cap - 1, i = home(m, vni, ip);
 
-	return cmp_key(x->vni, x->ip, y->vni, y->ip);
+	while (m->slot[i].port && (m->slot[i].vni != vni || m->slot[i].ip != ip))
+		i = (i + 1) & mask;
+	return i;
 }
 
-/* "a.b.c.d" or "a.b.c.d:port" */
-static int parse_endpoint(const char *s, struct vpc_map_entry *e)
+static int resize(struct vpc_mapping *m, size_t cap)
 {
-	char addr[16], *colon = strchr(s, ':');
-	uint32_t port;
+	struct vpc_mapping grown = { .slot = calloc(cap, sizeof(*grown.slot)), .cap = cap,
+				     .n = m->n };
 
-	if (!colon)
-		colon = (char *)s + strlen(s);
-	if ((size_t)(colon - s) >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, (size_t)(colon - s));
-	addr[colon - s] = '\0';
-	if (vpc_parse_ipv4(addr, &e->underlay_ip))
-		return -EINVAL;
-	if (*colon) {
-		if (vpc_parse_uint(colon + 1, UINT16_MAX, &port) || !port)
-			return -EINVAL;
-		e->port = (uint16_t)port;
+	if (!grown.slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slot[i].port)
+			grown.slot[probe(&grown, m->slot[i].vni, m->slot[i].ip)] = m->slot[i];
+	free(m->slot);
+	*m = grown;
+	return 0;
+}
+
+/*
+ * Empty slot @hole, then walk the cluster after it: an entry whose probe
+ * path (its home slot up to where it sits) passes the hole moves back into
+ * it, and its old slot is the new hole.  So every entry stays reachable
+ * from its home without tombstones (Knuth, TAOCP vol. 3, 6.4 Algorithm R).
+ */
+static void remove_at(struct vpc_mapping *m, size_t hole)
+{
+	size_t mask = m->cap - 1;
+
+	for (size_t j = (hole + 1) & mask; m->slot[j].port; j = (j + 1) & mask) {
+		size_t h = home(m, m->slot[j].vni, m->slot[j].ip);
+
+		if (((j - h) & mask) >= ((j - hole) & mask)) {
+			m->slot[hole] = m->slot[j];
+			hole = j;
+		}
 	}
+	m->slot[hole] = (struct vpc_map_entry){ 0 };
+	m->n--;
+}
+
+const struct vpc_map_entry *vpc_mapping_lookup(const struct vpc_mapping *m,
+					       uint32_t vni, uint32_t ip)
+{
+	size_t i;
+
+	if (!m->n)
+		return NULL;
+	i = probe(m, vni, ip);
+	return m->slot[i].port ? &m->slot[i] : NULL;
+}
+
+int vpc_mapping_set(struct vpc_mapping *m, const struct vpc_map_entry *e)
+{
+	size_t i;
+	int ret;
+
+	if (e->vni > VPC_VNI_MAX || !e->port ||
+	    (e->encap != VPC_ENCAP_VXLAN && e->encap != VPC_ENCAP_GENEVE))
+		return -EINVAL;
+	if (m->cap) {
+		i = probe(m, e->vni, e->ip);
+		if (m->slot[i].port) {
+			m->slot[i] = *e;
+			return 0;
+		}
+	}
+	if (m->n == VPC_MAPPING_MAX)
+		return -E2BIG;
+	if ((m->n + 1) * MAPPING_LOAD_DEN > m->cap * MAPPING_LOAD_NUM) {
+		ret = resize(m, m->cap ? m->cap * 2 : MAPPING_MIN_CAP);
+		if (ret)
+			return ret;
+	}
+	m->slot[probe(m, e->vni, e->ip)] = *e;
+	m->n++;
+	return 0;
+}
+
+int vpc_mapping_remove(struct vpc_mapping *m, uint32_t vni, uint32_t ip)
+{
+	size_t i;
+
+	if (!m->n)
+		return 0;
+	i = probe(m, vni, ip);
+	if (!m->slot[i].port)
+		return 0;
+	remove_at(m, i);
+	return 1;
+}
+
+size_t vpc_mapping_prune(struct vpc_mapping *m, uint64_t below)
+{
+	size_t removed = 0;
+
+	/*
+	 * remove_at() only moves entries backwards into the hole, so slot i
+	 * is looked at again after a removal and no entry is skipped; one
+	 * moved from the start of the table to its end is looked at twice.
+	 */
+	for (size_t i = 0; i < m->cap;) {
+		if (m->slot[i].port && m->slot[i].gen < below) {
+			remove_at(m, i);
+			removed++;
+		} else {
+			i++;
+		}
+	}
+	return removed;
+}
+
+int vpc_mapping_parse_underlay(struct vpc_map_entry *e, const char *addr,
+			       const char *encap)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strchr(addr, ':');
+	size_t hostlen = colon ? (size_t)(colon - addr) : strlen(addr);
+	uint32_t ip, port = 0;
+	enum vpc_encap kind = VPC_ENCAP_VXLAN;
+
+	if (hostlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, hostlen);
+	host[hostlen] = '\0';
+	if (vpc_parse_ipv4(host, &ip) ||
+	    (colon && (vpc_parse_uint(colon + 1, UINT16_MAX, &port) || !port)))
+		return -EINVAL;
+	if (encap && vpc_encap_parse(encap, &kind))
+		return -EPROTONOSUPPORT;
+	e->underlay_ip = ip;
+	e->port = port ? (uint16_t)port
+		       : kind == VPC_ENCAP_GENEVE ? VPC_GENEVE_PORT : VPC_VXLAN_PORT;
+	e->encap = kind;
 	return 0;
 }
 
@@ -53,6 +184,7 @@ static int parse_line(const struct vpc_lines *it, struct vpc_map_entry *e,
 		      char *err, size_t errlen)
 {
 	char *const *tok = it->tok;
+	int ret;
 
 	*e = (struct vpc_map_entry){ .line = it->lineno };
 	if (it->ntok < 3 || it->ntok > 4)
@@ -64,96 +196,65 @@ static int parse_line(const struct vpc_lines *it, struct vpc_map_entry *e,
 	if (vpc_parse_ipv4(tok[1], &e->ip))
 		return vpc_line_err(it, err, errlen,
 				    "bad private address '%s'", tok[1]);
-	if (parse_endpoint(tok[2], e))
-		return vpc_line_err(it, err, errlen,
-				    "bad underlay address '%s'", tok[2]);
-	if (it->ntok == 4 && !strcmp(tok[3], "geneve"))
-		e->encap = VPC_ENCAP_GENEVE;
-	else if (it->ntok == 4 && strcmp(tok[3], "vxlan"))
+	ret = vpc_mapping_parse_underlay(e, tok[2], it->ntok == 4 ? tok[3] : NULL);
+	if (ret == -EPROTONOSUPPORT)
 		return vpc_line_err(it, err, errlen,
 				    "encapsulation '%s' is not vxlan or geneve",
 				    tok[3]);
-	if (!e->port)
-		e->port = e->encap == VPC_ENCAP_GENEVE ? VPC_GENEVE_PORT
-						       : VPC_VXLAN_PORT;
+	if (ret)
+		return vpc_line_err(it, err, errlen,
+				    "bad underlay address '%s'", tok[2]);
 	return 0;
 }
 
-static int parse_all(struct vpc_lines *it, struct vpc_map_entry **out,
-		     size_t *count, char *err, size_t errlen)
+/* One line's entry into @t, which must not map its (VNI, address) yet. */
+static int add_line(struct vpc_mapping *t, const struct vpc_lines *it, char *err,
+		    size_t errlen)
 {
-	struct vpc_map_entry *e = NULL, *grown;
-	size_t n = 0, cap = 0;
+	const struct vpc_map_entry *dup;
+	struct vpc_map_entry e;
+	char ip[INET_ADDRSTRLEN];
 	int ret;
 
-	while ((ret = vpc_lines_next(it, err, errlen)) > 0) {
-		if (n == VPC_MAPPING_MAX) {
-			vpc_line_err(it, err, errlen, "more than %u mappings",
-				     VPC_MAPPING_MAX);
-			ret = -E2BIG;
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(e, cap * sizeof(*e));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			e = grown;
-		}
-		ret = parse_line(it, &e[n], err, errlen);
-		if (ret)
-			break;
-		n++;
+	if (t->n == VPC_MAPPING_MAX) {
+		vpc_line_err(it, err, errlen, "more than %u mappings", VPC_MAPPING_MAX);
+		return -E2BIG;
 	}
-	if (ret) {
-		free(e);
+	ret = parse_line(it, &e, err, errlen);
+	if (ret)
 		return ret;
+	dup = vpc_mapping_lookup(t, e.vni, e.ip);
+	if (dup) {
+		inet_ntop(AF_INET, &e.ip, ip, sizeof(ip));
+		return vpc_line_err(it, err, errlen,
+				    "VNI %u address %s already mapped on line %u",
+				    e.vni, ip, dup->line);
 	}
-	*out = e;
-	*count = n;
-	return 0;
+	return vpc_mapping_set(t, &e);
 }
 
 int vpc_mapping_parse(struct vpc_mapping *m, const char *text, size_t len,
 		      char *err, size_t errlen)
 {
 	struct vpc_lines *it = malloc(sizeof(*it));
-	struct vpc_map_entry *e;
-	size_t n;
+	struct vpc_mapping t = { 0 };
 	int ret;
 
 	if (!it)
 		return -ENOMEM;
 	vpc_lines_init(it, text, len);
-	ret = parse_all(it, &e, &n, err, errlen);
-	if (ret) {
-		free(it);
-		return ret;
-	}
-	if (n)
-		qsort(e, n, sizeof(*e), cmp_entry);
-	for (size_t i = 1; i < n; i++) {
-		if (cmp_entry(&e[i - 1], &e[i]))
-			continue;
-		const struct vpc_map_entry *a = &e[i - 1], *b = &e[i];
-		char ip[INET_ADDRSTRLEN];
-
-		inet_ntop(AF_INET, &a->ip, ip, sizeof(ip));
-		it->lineno = a->line > b->line ? a->line : b->line;
-		vpc_line_err(it, err, errlen,
-			     "VNI %u address %s already mapped on line %u",
-			     a->vni, ip,
-			     a->line < b->line ? a->line : b->line);
-		free(e);
-		free(it);
-		return -EINVAL;
+	while ((ret = vpc_lines_next(it, err, errlen)) > 0) {
+		ret = add_line(&t, it, err, errlen);
+		if (ret)
+			break;
 	}
 	free(it);
-	free(m->e);
-	m->e = e;
-	m->n = n;
+	if (ret) {
+		vpc_mapping_free(&t);
+		return ret;
+	}
+	vpc_mapping_free(m);
+	*m = t;
 	return 0;
 }
 
@@ -174,26 +275,6 @@ int vpc_mapping_load(struct vpc_mapping *m, const char *path, char *err,
 
 void vpc_mapping_free(struct vpc_mapping *m)
 {
-	free(m->e);
-	m->e = NULL;
-	m->n = 0;
-}
-
-const struct vpc_map_entry *vpc_mapping_lookup(const struct vpc_mapping *m,
-					       uint32_t vni, uint32_t ip)
-{
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_key(vni, ip, m->e[mid].vni, m->e[mid].ip);
-
-		if (!c)
-			return &m->e[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	free(m->slot);
+	*m = (struct vpc_mapping){ 0 };
 }

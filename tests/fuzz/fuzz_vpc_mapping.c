@@ -7,24 +7,20 @@
  * Input: the text.
  *
  * Invariants beyond "no crash":
- *  - success: the entries are sorted by (VNI, private address) with no
- *    pair twice, each with a 24-bit VNI, a port other than 0 and a known
- *    encapsulation, and vpc_mapping_lookup() finds each of them;
+ *  - success: the table holds n entries, each with a 24-bit VNI, a port
+ *    other than 0 and a known encapsulation, and vpc_mapping_lookup()
+ *    finds each in its own slot (so no pair twice); after removing every
+ *    other one the rest are still found and the removed ones are not
+ *    (backward-shift deletion), and a prune above generation 0 empties it;
  *  - failure: the table is unchanged (empty here) and the error names a
  *    line.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 
 #include "cards/vpc/encap.h"
 #include "cards/vpc/mapping.h"
 #include "tests/fuzz/fuzz.h"
-
-static bool before(const struct vpc_map_entry *a, const struct vpc_map_entry *b)
-{
-	return a->vni < b->vni || (a->vni == b->vni && ntohl(a->ip) < ntohl(b->ip));
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,17 +32,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	r = vpc_mapping_parse(&m, text, size, err, sizeof(err));
 	if (r == 0) {
-		for (size_t i = 0; i < m.n; i++) {
-			const struct vpc_map_entry *e = &m.e[i];
+		struct vpc_map_entry *all = malloc((m.n ? m.n : 1) * sizeof(*all));
+		size_t n = 0;
 
-			FUZZ_CHECK(e->vni <= VPC_VNI_MAX && e->port != 0);
+		FUZZ_CHECK(all);
+		for (size_t i = 0; i < m.cap; i++) {
+			const struct vpc_map_entry *e = &m.slot[i];
+
+			if (!e->port)
+				continue;
+			FUZZ_CHECK(e->vni <= VPC_VNI_MAX && e->gen == 0 && e->line > 0);
 			FUZZ_CHECK(e->encap == VPC_ENCAP_VXLAN || e->encap == VPC_ENCAP_GENEVE);
-			FUZZ_CHECK(i == 0 || before(&m.e[i - 1], e));
 			FUZZ_CHECK(vpc_mapping_lookup(&m, e->vni, e->ip) == e);
+			all[n++] = *e;
 		}
+		FUZZ_CHECK(n == m.n);
+		for (size_t i = 0; i < n; i += 2)
+			FUZZ_CHECK(vpc_mapping_remove(&m, all[i].vni, all[i].ip) == 1);
+		for (size_t i = 0; i < n; i++)
+			FUZZ_CHECK(!vpc_mapping_lookup(&m, all[i].vni, all[i].ip) == !(i % 2));
+		FUZZ_CHECK(vpc_mapping_prune(&m, 1) == n / 2 && m.n == 0);
+		free(all);
 	} else {
 		FUZZ_CHECK(r == -EINVAL || r == -E2BIG);
-		FUZZ_CHECK(m.n == 0 && m.e == NULL && !strncmp(err, "line ", 5));
+		FUZZ_CHECK(m.n == 0 && m.slot == NULL && !strncmp(err, "line ", 5));
 	}
 	vpc_mapping_free(&m);
 	free(text);

@@ -839,7 +839,12 @@ def corpus_vpc_mapping():
                       "16777215 10.0.0.1 192.168.0.5:7000 geneve\n",
              "duplicate": "42 10.0.0.1 1.2.3.4\n\n42 10.0.0.1 5.6.7.8",
              "bad-port": "42 10.0.0.1 1.2.3.4:65536",
-             "bad-encap": "42 10.0.0.1 1.2.3.4 gre"}
+             "bad-encap": "42 10.0.0.1 1.2.3.4 gre",
+             # Enough entries to grow the hash table twice, in two VNIs
+             # (removals then shift entries back across whole clusters).
+             "grow": "".join("%d 10.0.%d.%d 192.168.0.%d%s\n" % (
+                 i % 2, i // 256, i % 256, i % 250 + 1, " geneve" if i % 3 else "")
+                 for i in range(40))}
     for name, text in texts.items():
         write("vpc_mapping", name, text.encode())
 

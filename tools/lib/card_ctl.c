@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/lib/fd.h"
@@ -20,13 +21,14 @@
 #define LISTEN_TAG UINT32_MAX
 
 int card_ctl_open(struct card_ctl *c, const char *card_socket, card_ctl_stats_fn stats,
-		  void *opaque)
+		  card_ctl_cmd_fn cmd, void *opaque)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = LISTEN_TAG };
 	int ret;
 
-	*c = (struct card_ctl){ .epfd = -1, .listen_fd = -1, .stats = stats, .opaque = opaque };
+	*c = (struct card_ctl){ .epfd = -1, .listen_fd = -1, .stats = stats, .cmd = cmd,
+				.opaque = opaque };
 	for (unsigned i = 0; i < CARD_CTL_CLIENTS; i++)
 		c->client[i].fd = -1;
 	if ((size_t)snprintf(c->path, sizeof(c->path), "%s%s", card_socket, CARD_CTL_SUFFIX) >=
@@ -109,8 +111,15 @@ static struct json_object *answer(struct card_ctl *c, const char *line)
 	else
 		name = json_object_get_string(cmd);
 	if (!error && strcmp(name, "stats") && strcmp(name, "seccomp-probe") &&
-	    strcmp(name, "landlock-probe"))
-		error = "unknown command (stats, seccomp-probe, landlock-probe)";
+	    strcmp(name, "landlock-probe")) {
+		if (c->cmd && c->cmd(c->opaque, name, req, reply) == 0) {
+			json_object_put(req);
+			return reply;
+		}
+		error = c->cmd ? "unknown command (stats, seccomp-probe, landlock-probe, or the "
+				 "card's own)"
+			       : "unknown command (stats, seccomp-probe, landlock-probe)";
+	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(!error));
 	if (error) {
 		json_object_object_add(reply, "error", json_object_new_string(error));
@@ -202,35 +211,64 @@ void card_ctl_close(struct card_ctl *c)
 	c->listen_fd = c->epfd = -1;
 }
 
-struct json_object *card_ctl_call(const char *path, const char *request)
+int card_ctl_connect(const char *path)
+{
+	return fd_unix_connect(path);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+struct json_object *card_ctl_request(int fd, const char *request)
 {
 	char buf[8192];
 	size_t len = 0;
-	struct json_object *reply = NULL;
-	int fd = fd_unix_connect(path);
+	long long deadline = now_ms() + CARD_CTL_REPLY_MS, left;
+	char *nl = NULL;
 
-	if (fd < 0)
-		return NULL;
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
-		goto out;
-	while (len < sizeof(buf) - 1) {
+		return NULL;
+	while (!nl && len < sizeof(buf) - 1) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, CARD_CTL_REPLY_MS) <= 0)
-			break;
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		left = deadline - now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return NULL;
+		/*
+		 * Peek, then take no more than the first line: whatever follows
+		 * belongs to the next request on this connection.
+		 */
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_PEEK);
 		if (n <= 0)
-			break;
+			return NULL;
+		nl = memchr(buf + len, '\n', (size_t)n);
+		if (nl)
+			n = nl - (buf + len) + 1;
+		if (recv(fd, buf + len, (size_t)n, 0) != n)
+			return NULL;
 		len += (size_t)n;
-		if (memchr(buf, '\n', len))
-			break;
 	}
-	buf[len] = '\0';
-	if (len)
-		reply = json_tokener_parse(buf);
-out:
+	if (!nl)
+		return NULL;
+	*nl = '\0';
+	return json_tokener_parse(buf);
+}
+
+struct json_object *card_ctl_call(const char *path, const char *request)
+{
+	int fd = card_ctl_connect(path);
+	struct json_object *reply;
+
+	if (fd < 0)
+		return NULL;
+	reply = card_ctl_request(fd, request);
 	close(fd);
 	return reply;
 }
