@@ -63,6 +63,12 @@ struct vpc_card {
 	 */
 	uint64_t mapping_gen;
 	bool router_up, vnet_up, ctl_up;
+	/*
+	 * "ADDR:PORT" its underlay socket is bound to: with underlay=ADDR:0
+	 * the kernel picked the port, which the fleet's agent publishes
+	 * (docs/fleet.md, "The mapping service").
+	 */
+	char bound[INET_ADDRSTRLEN + 8];
 };
 
 static int parse_hostport(const char *s, struct sockaddr_in *sa)
@@ -221,6 +227,7 @@ static void card_stats(void *opaque, struct json_object *o)
 
 	json_object_object_add(o, "card", json_object_new_string("cv-vpc"));
 	json_object_object_add(o, "eni", json_object_new_string(card->nic->id));
+	json_object_object_add(o, "underlay", json_object_new_string(card->bound));
 	card_ctl_add_u64(o, "from_guest", s->from_guest);
 	card_ctl_add_u64(o, "answered", s->answered);
 	card_ctl_add_u64(o, "consumed", s->consumed);
@@ -472,6 +479,11 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	if (ret)
 		return ret;
 	card->router_up = true;
+	if (getsockname(card->router.rx_fd, (struct sockaddr *)&underlay,
+			&(socklen_t){ sizeof(underlay) }))
+		return -errno;
+	snprintf(card->bound, sizeof(card->bound), "%s:%u", inet_ntoa(underlay.sin_addr),
+		 ntohs(underlay.sin_port));
 	if (n->mapping && vpc_mapping_load(&card->router.map, n->mapping, err, sizeof(err))) {
 		cv_err("eni %s: mapping table %s: %s", n->id, n->mapping, err);
 		return -EINVAL;
@@ -519,7 +531,7 @@ static int card_init(struct vpc_card *card, const struct instance_desc *d)
 	if (ret)
 		return ret;
 	cv_info("eni %s: %s in %s, vni %u, %s on %s, %zu mappings, serving %s", n->id, n->ipv4,
-		n->subnet, n->vni, n->encap, n->underlay, card->router.map.n, n->socket);
+		n->subnet, n->vni, n->encap, card->bound, card->router.map.n, n->socket);
 	return 0;
 }
 

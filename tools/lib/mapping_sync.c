@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tools/lib/card_ctl.h"
 #include "tools/lib/fleet.h"
@@ -82,10 +83,15 @@ static json_object *entry_parse(const char *key, const char *value)
 	return out;
 }
 
-/* One request to @c; false (and @c marked for a full sync) when it fails. */
-static bool card_call(struct mapsync_card *c, const char *request, json_object **reply)
+/*
+ * One request to @c, on @fd if it is a connection (a full sync's) or a
+ * connection of its own; false (and @c marked for a full sync) when it
+ * fails.  The reply into @reply if it is not NULL.
+ */
+static bool card_call(struct mapsync_card *c, int fd, const char *request, json_object **reply)
 {
-	json_object *r = card_ctl_call(c->ctl, request), *ok;
+	json_object *r = fd >= 0 ? card_ctl_request(fd, request) : card_ctl_call(c->ctl, request);
+	json_object *ok;
 
 	if (!r || !json_object_object_get_ex(r, "ok", &ok) || !json_object_get_boolean(ok)) {
 		if (r)
@@ -102,8 +108,8 @@ static bool card_call(struct mapsync_card *c, const char *request, json_object *
 	return true;
 }
 
-static void card_set(struct mapsync_card *c, unsigned vni, const char *ip, json_object *entry,
-		     int64_t gen)
+static bool card_set(struct mapsync_card *c, int fd, unsigned vni, const char *ip,
+		     json_object *entry, int64_t gen)
 {
 	char req[CARD_CTL_LINE_MAX];
 
@@ -111,33 +117,39 @@ static void card_set(struct mapsync_card *c, unsigned vni, const char *ip, json_
 		 "\"underlay\":\"%s\",\"encap\":\"%s\",\"gen\":%lld}", vni, ip,
 		 json_field_str(entry, "underlay", ""), json_field_str(entry, "encap", "vxlan"),
 		 (long long)gen);
-	card_call(c, req, NULL);
+	return card_call(c, fd, req, NULL);
 }
 
 /*
  * Every entry of @v's table with generation G = @v->rev, then a prune
- * below G: the card answers mapping_gen G from then on.  Under the lock.
+ * below G, on one connection: the card answers mapping_gen G from then
+ * on.  Under the lock.
  */
 static void card_full_sync(struct mapsync_card *c, struct mapsync_vni *v)
 {
 	char req[CARD_CTL_LINE_MAX];
 	json_object *reply = NULL;
+	int fd = card_ctl_connect(c->ctl);
 
-	c->dirty = false;
-	json_object_object_foreach(v->table, ip, entry) {
-		card_set(c, v->vni, ip, entry, v->rev);
-		if (c->dirty)
-			return;
-	}
-	snprintf(req, sizeof(req), "{\"cmd\":\"mapping-prune\",\"gen\":%lld}", (long long)v->rev);
-	if (!card_call(c, req, &reply))
+	if (fd < 0) {
+		c->dirty = true;
 		return;
+	}
+	c->dirty = false;
+	json_object_object_foreach(v->table, ip, entry)
+		if (!card_set(c, fd, v->vni, ip, entry, v->rev))
+			goto out;
+	snprintf(req, sizeof(req), "{\"cmd\":\"mapping-prune\",\"gen\":%lld}", (long long)v->rev);
+	if (!card_call(c, fd, req, &reply))
+		goto out;
 	c->synced = v->rev;
 	if (cv_log_verbose())
 		cv_info("fleet: eni %s: mapping table synced at revision %lld: %d entries, %lld "
 			"stale removed", c->eni, (long long)v->rev, json_object_object_length(v->table),
 			(long long)json_field_i64(reply, "removed"));
 	json_object_put(reply);
+out:
+	close(fd);
 }
 
 /* @v's table read afresh from etcd (under the lock). */
@@ -199,9 +211,9 @@ static int vni_events(void *arg, const struct etcd_event *ev, size_t n)
 			if (!c->used || c->vni != v->vni || !c->synced || c->dirty)
 				continue;
 			if (entry)
-				card_set(c, v->vni, ip, entry, 0);
+				card_set(c, -1, v->vni, ip, entry, 0);
 			else
-				card_call(c, req, NULL);
+				card_call(c, -1, req, NULL);
 		}
 	}
 	pthread_mutex_unlock(&ms->lock);
