@@ -234,10 +234,14 @@ static void *vni_follow(void *arg)
 		cv_warn("fleet: vni %u: %s; reading its mappings again", v->vni, etcd_error(e));
 		pthread_mutex_lock(&v->ms->lock);
 		r = vni_read(v, e);
+		/* Changes between the watch and the read were not pushed: the
+		 * ticker syncs the VNI's cards in full at the new revision. */
+		for (int k = 0; k < MAPSYNC_CARDS && !r; k++)
+			if (v->ms->card[k].used && v->ms->card[k].vni == v->vni)
+				v->ms->card[k].dirty = true;
 		pthread_mutex_unlock(&v->ms->lock);
 		if (r)
 			sleep_ms(TICK_MS);
-		/* The cards answer the old G: the ticker syncs them at the new one. */
 	}
 	etcd_close(e);
 	return NULL;
