@@ -31,6 +31,7 @@
 #include "tools/lib/domain_state.h"
 #include "tools/lib/fd.h"
 #include "tools/lib/instance.h"
+#include "tools/lib/instance_query.h"
 #include "tools/lib/instance_record.h"
 #include "tools/lib/jail.h"
 #include "tools/lib/json_field.h"
@@ -594,7 +595,6 @@ static bool readable_file(const char *opt, const char *path)
 	return true;
 }
 
-static struct json_object *control_call(const char *id, const char *request);
 static bool reply_ok(struct json_object *o);
 
 /*
@@ -614,7 +614,7 @@ static bool instance_await_control(const char *id, pid_t hv, int *status)
 
 		if (waitpid(hv, status, WNOHANG) == hv)
 			return true;
-		r = control_call(id, "{\"cmd\":\"status\"}");
+		r = instance_control(id, "{\"cmd\":\"status\"}");
 		up = reply_ok(r);
 		json_object_put(r);
 		if (up)
@@ -1097,72 +1097,6 @@ static int instance_connect(const char *id, const char *name)
 	return fd_unix_connect(path);
 }
 
-/* One request to instance @id's cv-hv (its control socket). */
-static struct json_object *control_call(const char *id, const char *request)
-{
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
-	if (rundir_path(id, "control.sock", path, sizeof(path)))
-		return NULL;
-	return card_ctl_call(path, request);
-}
-
-/*
- * A running instance's description, from its run directory: 0 with @d's
- * strings in *@blob (free it), or -1.
- */
-static int instance_load(const char *id, struct instance_desc *d, void **blob)
-{
-	char path[600];
-	size_t size;
-
-	*blob = NULL;
-	if (!rundir_path(id, "instance.dtb", path, sizeof(path)) &&
-	    !instance_read_file(path, blob, &size) && !instance_from_fdt(*blob, size, d))
-		return 0;
-	free(*blob);
-	*blob = NULL;
-	return -1;
-}
-
-/*
- * Every card's counters (card_ctl.h) in @status, as "cards": one object per
- * volume and NIC of the instance, {"ok":false,...} for a card that does not
- * answer (dead, or restarting).
- */
-static void cards_stats(const char *id, struct json_object *status)
-{
-	struct json_object *cards = json_object_new_array();
-	const char *sockets[CV_INSTANCE_MAX_VOLUMES + CV_INSTANCE_MAX_NICS];
-	struct instance_desc d;
-	void *blob;
-	char path[600];
-	unsigned n = 0;
-
-	if (!instance_load(id, &d, &blob)) {
-		for (unsigned i = 0; i < d.nr_volumes; i++)
-			sockets[n++] = d.volumes[i].socket;
-		for (unsigned i = 0; i < d.nr_nics; i++)
-			sockets[n++] = d.nics[i].socket;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		struct json_object *r;
-
-		snprintf(path, sizeof(path), "%s%s", sockets[i], CARD_CTL_SUFFIX);
-		r = card_ctl_call(path, "{\"cmd\":\"stats\"}");
-		if (!r) {
-			r = json_object_new_object();
-			json_object_object_add(r, "ok", json_object_new_boolean(0));
-			json_object_object_add(r, "error", json_object_new_string(
-				"the card does not answer on its control socket"));
-			json_object_object_add(r, "socket", json_object_new_string(path));
-		}
-		json_object_array_add(cards, r);
-	}
-	free(blob);
-	json_object_object_add(status, "cards", cards);
-}
-
 static bool reply_ok(struct json_object *o)
 {
 	struct json_object *v;
@@ -1278,7 +1212,7 @@ static int cmd_ps(int argc, char **argv)
 
 		if (!instance_id_valid(e->d_name))
 			continue;
-		r = control_call(e->d_name, "{\"cmd\":\"status\"}");
+		r = instance_control(e->d_name, "{\"cmd\":\"status\"}");
 		if (!reply_ok(r) && instance_stale(e->d_name)) {
 			rundir_remove(e->d_name); /* its cv-hv died without cleaning up */
 		} else if (json) {
@@ -1391,7 +1325,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 			 force ? "true" : "false", timeout_s * 1000);
 	else
 		snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", cmd);
-	r = control_call(id, req);
+	r = instance_control(id, req);
 	if (!r) {
 		fprintf(stderr, "cardvisor %s: instance %s is not running (no answer on %s/%s)\n",
 			cmd, id, rundir_base(), id);
@@ -1402,7 +1336,8 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 		ret = EXIT_USAGE;
 	} else if (!strcmp(cmd, "status")) {
 		add_libvirt_state(r);
-		cards_stats(id, r);
+		instance_cards(id, r);
+		instance_checks(r);
 		printf("%s\n", json_object_to_json_string_ext(r, JSON_OUT_PRETTY));
 	} else if (is_stop) {
 		/* Wait for cv-hv to finish: its control socket goes away when it exits. */
@@ -1851,7 +1786,7 @@ static int cmd_interrupt(int argc, char **argv)
 				"[--in SECONDS] [--cancel]\n");
 		return EXIT_USAGE;
 	}
-	if (instance_load(argv[optind], &d, &blob)) {
+	if (instance_desc_load(argv[optind], &d, &blob)) {
 		fprintf(stderr, "cardvisor interrupt: no running instance %s\n", argv[optind]);
 		return EXIT_USAGE;
 	}

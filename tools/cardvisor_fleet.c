@@ -38,11 +38,11 @@
 #include <json-c/json.h>
 
 #include "tools/lib/instance.h"
+#include "tools/lib/instance_query.h"
 #include "tools/lib/instance_record.h"
 #include "tools/lib/json_field.h"
 #include "tools/lib/log.h"
 #include "tools/lib/mapping_sync.h"
-#include "tools/lib/rundir.h"
 #include "tools/lib/size.h"
 #include "tools/lib/volume_store.h"
 
@@ -51,6 +51,8 @@
 /* The host's lease: how long a dead agent's host stays "alive". */
 #define AGENT_TTL_S 10
 #define AGENT_VMS 64
+/* How often an instance's status checks are taken. */
+#define CHECK_EVERY_S 5
 /* How long run --fleet waits for the host to start the instance. */
 #define LAUNCH_WAIT_S 300
 
@@ -319,17 +321,42 @@ static int vm_launch(struct agent_vm *v, struct etcd *e, json_object **failed)
 static void vm_follow_nics(struct agent_vm *v)
 {
 	struct instance_desc d;
-	void *blob = NULL;
-	char path[600];
-	size_t size;
+	void *blob;
 
-	if (rundir_path(v->id, "instance.dtb", path, sizeof(path)) ||
-	    instance_read_file(path, &blob, &size) || instance_from_fdt(blob, size, &d))
-		cv_err("fleet: instance %s: its description %s cannot be read: its ENIs are "
-		       "not mapped", v->id, path);
+	if (instance_desc_load(v->id, &d, &blob))
+		cv_err("fleet: instance %s: its description cannot be read from its run "
+		       "directory: its ENIs are not mapped", v->id);
 	else if (d.nr_nics)
 		mapsync_attach(&v->a->mapsync, v->id, d.nics, d.nr_nics);
 	free(blob);
+}
+
+/*
+ * status/<id> as running, with the instance's status checks
+ * (instance_query.h), when they differ from @last (what was put before,
+ * updated).
+ */
+static void vm_report_running(struct agent_vm *v, struct etcd *e, char *last, size_t len)
+{
+	json_object *hv = instance_control(v->id, "{\"cmd\":\"status\"}"), *checks;
+	json_object *running = status_new(FLEET_RUNNING, v);
+	const char *text;
+
+	if (hv) {
+		instance_cards(v->id, hv);
+		instance_checks(hv);
+	}
+	if (hv && json_object_object_get_ex(hv, "checks", &checks))
+		json_object_object_add(running, "checks", json_object_get(checks));
+	text = json_object_to_json_string_ext(running, JSON_OUT);
+	if (strcmp(text, last)) {
+		if (fleet_status_put(e, v->id, text))
+			cv_err("fleet: instance %s: status: %s", v->id, etcd_error(e));
+		else
+			snprintf(last, len, "%s", text);
+	}
+	json_object_put(running);
+	json_object_put(hv);
 }
 
 static void *vm_thread(void *arg)
@@ -337,6 +364,7 @@ static void *vm_thread(void *arg)
 	struct agent_vm *v = arg;
 	json_object *end = NULL;
 	bool stop_sent = false;
+	char checks[512] = "";
 	struct etcd *e;
 	int status;
 
@@ -360,18 +388,16 @@ static void *vm_thread(void *arg)
 		}
 	}
 	if (instance_record_running(v->id)) {
-		json_object *running = status_new(FLEET_RUNNING, v);
-
 		cv_info("fleet: instance %s running", v->id);
 		vm_follow_nics(v);
-		if (fleet_status_put(e, v->id, json_object_to_json_string_ext(running, JSON_OUT)))
-			cv_err("fleet: instance %s: status: %s", v->id, etcd_error(e));
-		json_object_put(running);
+		vm_report_running(v, e, checks, sizeof(checks));
 	}
-	while (instance_record_wait(v->id, 1000) == -ETIMEDOUT) {
+	for (unsigned tick = 1; instance_record_wait(v->id, 1000) == -ETIMEDOUT; tick++) {
 		char *stop[] = { "cardvisor", "stop", v->id, NULL };
 		char said[256];
 
+		if (!atomic_load(&v->stop_asked) && tick % CHECK_EVERY_S == 0)
+			vm_report_running(v, e, checks, sizeof(checks));
 		if (!atomic_load(&v->stop_asked) || stop_sent)
 			continue;
 		stop_sent = true;
@@ -798,6 +824,25 @@ static const char *state_of(const struct etcd_kvs kvs[R_KINDS], json_object *ins
 	return state;
 }
 
+/*
+ * "2/2" as EC2 counts its status checks passed, for a running instance
+ * whose host has reported them; "-" otherwise.
+ */
+static const char *checks_passed(json_object *status, const char *state, char *buf, size_t len)
+{
+	json_object *checks;
+	int passed = 0;
+
+	if (strcmp(state, FLEET_RUNNING) || !json_object_object_get_ex(status, "checks", &checks))
+		return "-";
+	json_object_object_foreach(checks, name, c) {
+		(void)name;
+		passed += !strcmp(json_field_str(c, "status", ""), INSTANCE_CHECK_OK);
+	}
+	snprintf(buf, len, "%d/2", passed);
+	return buf;
+}
+
 int fleet_cmd_ps(const char *endpoints, bool json)
 {
 	const struct etcd_kvs *kvs;
@@ -807,8 +852,8 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 		return EXIT_USAGE;
 	kvs = l.kvs;
 	if (!json)
-		printf("%-20s %-16s %-9s %5s %9s %s\n", "ID", "HOST", "STATE", "VCPUS", "MEMORY",
-		       "REASON");
+		printf("%-20s %-16s %-9s %5s %9s %-6s %s\n", "ID", "HOST", "STATE", "VCPUS", "MEMORY",
+		       "CHECKS", "REASON");
 	for (size_t i = 0; i < kvs[R_INSTANCES].n; i++) {
 		const char *id = name_of(&kvs[R_INSTANCES].kv[i], "instances");
 		json_object *inst = record_of(&kvs[R_INSTANCES], "instances", id);
@@ -828,9 +873,14 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 			json_object_object_add(o, "status", json_object_get(status));
 			json_object_array_add(l.list, o);
 		} else {
-			printf("%-20s %-16s %-9s %5lld %8lldM %s\n", id, json_field_str(inst, "host", ""),
-			       state, (long long)json_field_i64(inst, "vcpus"),
-			       (long long)(json_field_i64(inst, "mem") >> 20), json_field_str(status, "reason", ""));
+			char checks[16];
+
+			printf("%-20s %-16s %-9s %5lld %8lldM %-6s %s\n", id,
+			       json_field_str(inst, "host", ""), state,
+			       (long long)json_field_i64(inst, "vcpus"),
+			       (long long)(json_field_i64(inst, "mem") >> 20),
+			       checks_passed(status, state, checks, sizeof(checks)),
+			       json_field_str(status, "reason", ""));
 		}
 		json_object_put(inst);
 		json_object_put(status);

@@ -230,6 +230,10 @@ if want lifecycle; then
 		check "fleet-vpc: B's pings reach A on the other host over VXLAN, by etcd's mappings alone (${line#*: })" \
 			test "$((${delivered:-0} - ${answered:-0}))" -ge 5 -a \
 			"$(sed -n 's/.* underlay_spoof=\([0-9]*\).*/\1/p' <<<"$line")" = 0
+		check "fleet-vpc: B's host reports its status checks passed (ps --fleet: 2/2)" \
+			said fleet 'vpc b checks: i-[0-9a-f]+ outer running 1 64M 2/2 '
+		check "fleet-vpc: cardvisor status on B's host shows both checks ok" \
+			said fleet 'vpc b status checks: "checks":\{"system":\{"status":"ok"\},"instance":\{"status":"ok"\}\}'
 		check "fleet-vpc: A's card took B's pings from the underlay" \
 			said fleet 'vpc a-pinged: from_underlay=([5-9]|[1-9][0-9]+) '
 		check "fleet-vpc: A stopped, its mapping leaves etcd" \

@@ -351,6 +351,14 @@ if want lifecycle; then
 		done
 		vpc_say b-pinging "$b_id"
 		vpc_say a-pinged "$H2" "$a_id"
+		# Its host's agent reports both status checks passed (every 5 s).
+		i=0
+		until ps_of "$b_id" | grep -q ' running 1 64M 2/2' || [ $i -ge 150 ]; do
+			i=$((i + 1))
+			sleep 0.2
+		done
+		say fleet "vpc b checks: $(ps_of "$b_id")"
+		say fleet "vpc b status checks: $(cardvisor status "$b_id" | tr -d ' \n' | grep -o '"checks":{[^}]*}[^}]*}}')"
 		cardvisor stop --fleet "$a_id" >>$OUT/fleet.out 2>&1
 		until_state "$a_id" stopped
 		say fleet "vpc a stopped: $(ps_of "$a_id"); mappings: $(mappings)"
