@@ -16,6 +16,8 @@
 #              a detached test guest (run -d, logs, wait, rm); a boot volume;
 #              the fleet on one host (etcd, the agent, run --fleet, timed),
 #              then two agents and two guests pinging by etcd's mappings
+#              (an etcd member killed mid-run), and a host lost under a VM
+#              whose volume --force-detach gives a VM on the other host
 #   reboot     reboot inside Linux (FADT reset register and i8042) ends the VM
 #   cardkill   cv-ebs ended by its seccomp filter while Linux writes to its volume
 # Intel VT-x cannot be had this way (TCG emulates SVM only).  Without
@@ -244,7 +246,24 @@ if want lifecycle; then
 			test "${nr1:-0}" -ge "$((${nr0:-0} + 3))"
 		check "fleet-vpc: B stopped too, no mapping is left" \
 			said fleet 'vpc b stopped: i-[0-9a-f]+ outer stopped .*; mappings: 0$'
-		check "fleet: h2's agent ends on SIGTERM with status 0" said fleet 'agent h2 exit rc=0$'
+		fu0=$(sed -n 's/.*vpc b-pinging: from_underlay=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
+		fu1=$(sed -n 's/.*vpc b-member-killed: from_underlay=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
+		check "fleet-vpc: an etcd member killed mid-run, B's pings go on ($fu0 -> $fu1 replies)" \
+			test "${fu1:-0}" -ge "$((${fu0:-0} + 5))"
+		check "fleet: the killed member comes back" said fleet 'member m0 back: .*is healthy'
+		# A host lost under a VM writing to a volume, which --force-detach
+		# then gives a VM on the other host.
+		check "fleet-volume: a VM on h2 writes to fleetvol through the fleet's attachment" \
+			said fleet 'vol w1 writing: completed=[1-9][0-9]{2,} '
+		check "fleet-volume: h2's agent killed, its VM is host-lost" \
+			said fleet 'vol w1 host lost: i-[0-9a-f]+ h2 host-lost '
+		check "fleet-volume: --force-detach places the volume's next VM on the other host" \
+			said fleet 'vol w2: rc=0 i-[0-9a-f]+ outer (running|stopped) '
+		check "fleet-volume: every block the new owner wrote reads back" \
+			said fleet 'vol w2 ended: i-[0-9a-f]+ outer stopped .*cvguest: nvme verify ok blocks=2048'
+		check "fleet-volume: the lost host's card, still alive, is refused: its guest's writes fail" \
+			said fleet 'vol w1 refused: guest failures=[1-9][0-9]*; reconnect refused for good'
+		check "fleet-volume: the volume keeps epoch 2, detached" said fleet 'vol after: \{"epoch":2\}$'
 		# The figures docs/fleet.md reports: launch to running, in ms.
 		echo "# fleet: through placement $(sed -n 's/^cvnested: fleet: fleet [0-9]: rc=0 ms=//p' "$TMP/fleet.out" | tr '\n' ' ')ms; direct run -d $(sed -n 's/^cvnested: fleet: direct [0-9]: rc=0 ms=//p' "$TMP/fleet.out" | tr '\n' ' ')ms"
 	fi

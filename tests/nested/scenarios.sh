@@ -87,6 +87,15 @@ vm_once() {
 }
 vm() { tries "$1" vm_once "$@"; }
 
+# poll TRIES CONDITION: until the shell CONDITION holds, TRIES times at most,
+# 0.2 s apart.
+poll() {
+	p_i=0
+	until eval "$2" || [ $p_i -ge $1 ]; do
+		p_i=$((p_i + 1))
+		sleep 0.2
+	done
+}
 # wait_line NAME REGEX SECONDS: until NAME's output has a line matching REGEX.
 wait_line() {
 	i=0
@@ -249,28 +258,35 @@ if want lifecycle; then
 	done
 	section_end rootvol 0
 
-	# The fleet on one host (docs/fleet.md): a one-member etcd here and
-	# this host's agent; the test guest (which powers off at once) three
-	# times directly and three times through placement, each timed from the
-	# launch to `run` returning with the instance running (or done).
+	# The fleet (docs/fleet.md): a 3-member etcd here and this host's
+	# agent; the test guest (which powers off at once) three times directly
+	# and three times through placement, each timed from the launch to
+	# `run` returning with the instance running (or done).
 	if [ -x $N/bin/etcd ]; then
 		section_begin fleet
-		$N/bin/etcd --name outer --data-dir /tmp/etcd \
-			--listen-client-urls http://127.0.0.1:2379 \
-			--advertise-client-urls http://127.0.0.1:2379 \
-			--listen-peer-urls http://127.0.0.1:2380 >$OUT/etcd.log 2>&1 &
-		etcd_pid=$!
-		export CARDVISOR_ETCD=http://127.0.0.1:2379
-		i=0
-		until cardvisor host ls >/dev/null 2>&1 || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.2; done
+		# etcd_member I: member mI on client port 2379+2I, peer port 2380+2I
+		# (its data kept across a restart).  Slower heartbeats than etcd's
+		# defaults: the outer guest's CPUs are emulated.
+		etcd_member() {
+			$N/bin/etcd --name m$1 --data-dir /tmp/etcd-m$1 \
+				--listen-client-urls http://127.0.0.1:$((2379 + 2 * $1)) \
+				--advertise-client-urls http://127.0.0.1:$((2379 + 2 * $1)) \
+				--listen-peer-urls http://127.0.0.1:$((2380 + 2 * $1)) \
+				--initial-advertise-peer-urls http://127.0.0.1:$((2380 + 2 * $1)) \
+				--initial-cluster m0=http://127.0.0.1:2380,m1=http://127.0.0.1:2382,m2=http://127.0.0.1:2384 \
+				--heartbeat-interval 250 --election-timeout 2500 \
+				>>$OUT/etcd-m$1.log 2>&1 &
+			eval "etcd_pid$1=$!"
+		}
+		etcd_member 0
+		etcd_member 1
+		etcd_member 2
+		export CARDVISOR_ETCD=http://127.0.0.1:2379,http://127.0.0.1:2381,http://127.0.0.1:2383
+		poll 300 'cardvisor host ls >/dev/null 2>&1'
 		cardvisor host serve --name outer --vcpus 2 --mem 1G --underlay 127.0.0.1 \
 			>$OUT/agent.log 2>&1 &
 		agent=$!
-		i=0
-		until cardvisor host ls 2>/dev/null | grep -q '^outer ' || [ $i -ge 300 ]; do
-			i=$((i + 1))
-			sleep 0.2
-		done
+		poll 300 "cardvisor host ls 2>/dev/null | grep -q '^outer '"
 		say fleet "host ls: $(cardvisor host ls | grep '^outer ' | tr -s ' ')"
 		ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
 		for n in 1 2 3; do
@@ -286,11 +302,7 @@ if want lifecycle; then
 			f_rc=$?
 			read -r t1 _ </proc/uptime
 			say fleet "fleet $n: rc=$f_rc ms=$(ms $t0 $t1)"
-			i=0
-			until cardvisor ps --fleet | grep -q "^$f_id .* stopped " || [ $i -ge 300 ]; do
-				i=$((i + 1))
-				sleep 0.2
-			done
+			poll 300 'cardvisor ps --fleet | grep -q "^$f_id .* stopped "'
 			say fleet "ps --fleet: $(cardvisor ps --fleet | grep "^$f_id " | tr -s ' ')"
 			say fleet "logs $n: $(cardvisor logs "$f_id" | tr -d '\r' | grep -m1 'cvguest: ')"
 		done
@@ -301,22 +313,20 @@ if want lifecycle; then
 		# subnet are spread one to each; B pings A and reaches it only
 		# through mapping/1/ in etcd; A stopped, its mapping goes and B's
 		# card drops (and counts) B's pings.
-		H2="env CARDVISOR_STATE=/var/lib/cv-h2 CARDVISOR_RUNDIR=/run/cv-h2"
-		$H2 cardvisor host serve --name h2 --vcpus 1 --mem 256M --underlay 127.0.0.2 \
+		# The two hosts share this volume store (the fleet does not place
+		# volumes' bytes and keys yet), not their run directories.
+		H2="env CARDVISOR_RUNDIR=/run/cv-h2"
+		$H2 cardvisor host serve --name h2 --vcpus 1 --mem 256M --underlay 127.0.0.2 --ttl 3 \
 			>$OUT/agent2.log 2>&1 &
 		agent2=$!
-		i=0
-		until cardvisor host ls 2>/dev/null | grep -q '^h2 ' || [ $i -ge 300 ]; do
-			i=$((i + 1))
-			sleep 0.2
-		done
+		poll 300 "cardvisor host ls 2>/dev/null | grep -q '^h2 '"
 		printf 'ingress icmp 8 10.0.1.0/24\negress all 0.0.0.0/0\n' >/tmp/sg-ping
 		mappings() {
 			etcdctl --endpoints=$CARDVISOR_ETCD get --prefix /cardvisor/v1/mapping/ \
 				--keys-only | grep -c mapping
 		}
-		# vpc_counter [ENV] ID NAME: a counter of the instance's cv-vpc.
-		vpc_counter() {
+		# card_counter [ENV] ID NAME: a counter of the instance's card.
+		card_counter() {
 			c_env=
 			[ $# = 3 ] && { c_env=$1; shift; }
 			$c_env cardvisor status "$1" 2>/dev/null | grep -o "\"$2\":[0-9]*" |
@@ -325,15 +335,11 @@ if want lifecycle; then
 		vpc_say() { # WHO [ENV] ID
 			w=$1
 			shift
-			say fleet "vpc $w: from_underlay=$(vpc_counter "$@" from_underlay) delivered=$(vpc_counter "$@" delivered) answered=$(vpc_counter "$@" answered) no_route=$(vpc_counter "$@" no_route) underlay_spoof=$(vpc_counter "$@" underlay_spoof)"
+			say fleet "vpc $w: from_underlay=$(card_counter "$@" from_underlay) delivered=$(card_counter "$@" delivered) answered=$(card_counter "$@" answered) no_route=$(card_counter "$@" no_route) underlay_spoof=$(card_counter "$@" underlay_spoof)"
 		}
 		ps_of() { cardvisor ps --fleet | grep "^$1 " | tr -s ' '; }
 		until_state() { # ID STATE
-			i=0
-			until ps_of "$1" | grep -q " $2 " || [ $i -ge 300 ]; do
-				i=$((i + 1))
-				sleep 0.2
-			done
+			poll 300 "ps_of $1 | grep -q ' $2 '"
 		}
 		export ETCDCTL_API=3
 		a_id=$(cardvisor run --fleet $TG --mem 64M --cmdline "net-dhcp net-udp-serve wait=300" \
@@ -344,44 +350,70 @@ if want lifecycle; then
 			--nic subnet=10.0.1.0/24,ip=10.0.1.20 2>>$OUT/fleet.out)
 		say fleet "vpc b: rc=$? $(ps_of "$b_id")"
 		say fleet "mappings while both run: $(mappings)"
-		i=0
-		until [ "$(vpc_counter "$b_id" from_underlay)" -ge 5 ] 2>/dev/null || [ $i -ge 300 ]; do
-			i=$((i + 1))
-			sleep 0.2
-		done
+		poll 300 '[ "$(card_counter "$b_id" from_underlay)" -ge 5 ] 2>/dev/null'
 		vpc_say b-pinging "$b_id"
 		vpc_say a-pinged "$H2" "$a_id"
+		# The member the agents' watches started on dies mid-run: pings go
+		# on, and A's stop below still reaches B's card through the
+		# watches, resumed on the other members.
+		kill -9 $etcd_pid0
+		wait $etcd_pid0 2>/dev/null
+		fu0=$(card_counter "$b_id" from_underlay)
+		poll 300 '[ "$(card_counter "$b_id" from_underlay)" -ge $((fu0 + 5)) ] 2>/dev/null'
+		vpc_say b-member-killed "$b_id"
 		# Its host's agent reports both status checks passed (every 5 s).
-		i=0
-		until ps_of "$b_id" | grep -q ' running 1 64M 2/2' || [ $i -ge 150 ]; do
-			i=$((i + 1))
-			sleep 0.2
-		done
+		poll 150 "ps_of $b_id | grep -q ' running 1 64M 2/2'"
 		say fleet "vpc b checks: $(ps_of "$b_id")"
 		say fleet "vpc b status checks: $(cardvisor status "$b_id" | tr -d ' \n' | grep -o '"checks":{[^}]*}[^}]*}}')"
 		cardvisor stop --fleet "$a_id" >>$OUT/fleet.out 2>&1
 		until_state "$a_id" stopped
 		say fleet "vpc a stopped: $(ps_of "$a_id"); mappings: $(mappings)"
-		nr0=$(vpc_counter "$b_id" no_route)
+		nr0=$(card_counter "$b_id" no_route)
+		poll 300 '[ "$(card_counter "$b_id" no_route)" -ge $((nr0 + 3)) ] 2>/dev/null'
+		vpc_say b-alone "$b_id"
+		etcd_member 0
 		i=0
-		until [ "$(vpc_counter "$b_id" no_route)" -ge $((nr0 + 3)) ] 2>/dev/null || [ $i -ge 300 ]; do
+		until etcdctl --endpoints=http://127.0.0.1:2379 endpoint health >/dev/null 2>&1 ||
+			[ $i -ge 300 ]; do
 			i=$((i + 1))
 			sleep 0.2
 		done
-		vpc_say b-alone "$b_id"
+		say fleet "member m0 back: $(etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1 | head -n1)"
 		cardvisor stop --fleet "$b_id" >>$OUT/fleet.out 2>&1
 		until_state "$b_id" stopped
 		say fleet "vpc b stopped: $(ps_of "$b_id"); mappings: $(mappings)"
-		kill $agent2
-		wait $agent2
-		say fleet "agent h2 exit rc=$?"
+		# A host lost under a running VM whose volume is then force-attached
+		# to a VM on the other host: cv-storaged refuses the old card from
+		# the new one's first Connect on (epochs, docs/storaged.md), and
+		# every block the new owner writes reads back.
+		cardvisor volume create --size 64M fleetvol >>$OUT/fleet.out 2>&1
+		w1=$(cardvisor run --fleet $TG --mem 64M --cmdline "nvme-rand user qd=8 ops=100000000" \
+			--volume id=fleetvol 2>>$OUT/fleet.out)
+		say fleet "vol w1: rc=$? $(ps_of "$w1")"
+		poll 300 '[ "$(card_counter "$H2" "$w1" completed)" -ge 100 ] 2>/dev/null'
+		say fleet "vol w1 writing: completed=$(card_counter "$H2" "$w1" completed) errors=$(card_counter "$H2" "$w1" errors)"
+		kill -9 $agent2
+		wait $agent2 2>/dev/null
+		until_state "$w1" host-lost
+		say fleet "vol w1 host lost: $(ps_of "$w1")"
+		w2=$(cardvisor run --fleet --force-detach $TG --mem 64M --cmdline "nvme user blocks=2048" \
+			--volume id=fleetvol 2>>$OUT/fleet.out)
+		say fleet "vol w2: rc=$? $(ps_of "$w2")"
+		until_state "$w2" stopped
+		say fleet "vol w2 ended: $(ps_of "$w2"); $(cardvisor logs "$w2" | tr -d '\r' | grep -m1 'cvguest: nvme verify')"
+		timeout 60 cardvisor wait "$w1" >/dev/null 2>&1 || $H2 cardvisor stop --force "$w1" >/dev/null 2>&1
+		say fleet "vol w1 refused: guest failures=$(cardvisor logs "$w1" | tr -d '\r' | grep -c 'cvguest: nvme-rand fail'); $(cardvisor logs --system "$w1" | grep -m1 -o 'reconnect refused for good.*')"
+		cardvisor logs --system "$w1" | grep -iE 'epoch|fenc|refus' | head -n 5 >$OUT/w1.log
+		while IFS= read -r l; do say fleet "w1: $l"; done <$OUT/w1.log
+		cardvisor rm --fleet --force "$w1" >>$OUT/fleet.out 2>&1
+		say fleet "vol after: $(etcdctl --endpoints=$CARDVISOR_ETCD get /cardvisor/v1/volumes/fleetvol --print-value-only)"
 		while IFS= read -r l; do say fleet "agent h2: $l"; done <$OUT/agent2.log
 		kill $agent
 		wait $agent
 		say fleet "agent exit rc=$?"
 		while IFS= read -r l; do say fleet "agent: $l"; done <$OUT/agent.log
-		kill $etcd_pid
-		wait $etcd_pid 2>/dev/null
+		kill $etcd_pid0 $etcd_pid1 $etcd_pid2
+		wait $etcd_pid0 $etcd_pid1 $etcd_pid2 2>/dev/null
 		unset CARDVISOR_ETCD
 		section_end fleet 0
 	fi
