@@ -364,7 +364,7 @@ static void *vm_thread(void *arg)
 	struct agent_vm *v = arg;
 	json_object *end = NULL;
 	bool stop_sent = false;
-	char checks[512] = "";
+	char checks[1024] = "";   /* the status last put: only a change is put */
 	struct etcd *e;
 	int status;
 

@@ -9,10 +9,13 @@
  * the port it reports; a malformed entry is left out and forgets the one
  * it replaced; a card that restarts (empty table, generation 0, another
  * port) is synced again and published again; a detached card hears no
- * more; another VNI's changes never reach a card.
+ * more; another VNI's changes never reach a card.  A VNI's watch that
+ * resumes past a compaction reads the VNI again and syncs its cards in
+ * full: what changed meanwhile reaches them.
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -296,10 +299,64 @@ static void test_mapping_sync(void **state)
 	rmdir(dir);
 }
 
+/*
+ * The member the VNI's watch is on is frozen while the VNI changes and
+ * etcd compacts past it, then killed: the watch resumes elsewhere from a
+ * compacted revision (-ERANGE), the agent reads the VNI again and syncs
+ * the card in full.
+ */
+static void test_compacted(void **state)
+{
+	static struct card c = { .vni = 7 };
+	static struct mapsync ms;
+	char dir[] = "/tmp/cv-mapsync-XXXXXX", others[160], cmd[512];
+	struct instance_nic nic = { .id = "eni-0000000000000000c", .ipv4 = "10.7.0.10",
+				    .encap = "vxlan", .vni = 7, .socket = c.sock };
+	struct etcd *e, *live;
+	int64_t rev;
+
+	NEED_CLUSTER();
+	assert_non_null(mkdtemp(dir));
+	snprintf(c.sock, sizeof(c.sock), "%s/c.sock", dir);
+	snprintf(others, sizeof(others), "%s,%s", cluster.m[1].url, cluster.m[2].url);
+	assert_int_equal(etcd_open(&e, cluster.endpoints), 0);
+	assert_int_equal(etcd_open(&live, others), 0);
+	assert_int_equal(etcd_delete(e, FLEET_PREFIX, ETCD_PREFIX, NULL), 0);
+	remote_put(e, 7, "10.7.0.20", "10.233.0.2:4790");
+	card_up(&c, 40021);
+	/* m0 first: the VNI's watch starts there. */
+	assert_int_equal(mapsync_start(&ms, cluster.endpoints, "here", 0), 0);
+	assert_int_equal(mapsync_attach(&ms, "i-0000000000000000c", &nic, 1), 0);
+	assert_true(card_wait(&c, "10.7.0.20", "10.233.0.2:4790"));
+
+	kill(cluster.m[0].pid, SIGSTOP);
+	remote_put(live, 7, "10.7.0.21", "10.233.0.3:4790");
+	assert_int_equal(etcd_delete(live, FLEET_PREFIX "mapping/7/10.7.0.20", ETCD_KEY, NULL), 0);
+	assert_int_equal(etcd_put(live, "/unrelated", "x", 1, 0, &rev), 0);
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s compact %lld >/dev/null",
+		 others, (long long)rev);
+	assert_int_equal(system(cmd), 0);
+	assert_string_equal(card_has(&c, "10.7.0.21"), "");   /* the frozen watch saw nothing */
+	member_kill(0);
+
+	assert_true(card_wait(&c, "10.7.0.21", "10.233.0.3:4790"));
+	assert_true(card_wait(&c, "10.7.0.20", ""));
+	assert_true(card_wait(&c, "10.7.0.10", "127.0.0.1:40021"));
+	member_start(0);
+	member_wait_ready(0);
+
+	mapsync_stop(&ms);
+	card_down(&c);
+	etcd_close(live);
+	etcd_close(e);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mapping_sync),
+		cmocka_unit_test(test_compacted),
 	};
 
 	return cmocka_run_group_tests(tests, cluster_up, cluster_down);
