@@ -226,12 +226,15 @@ if want lifecycle; then
 			bash -c "grep -qE '^cvnested: fleet: vpc a: rc=0 i-[0-9a-f]+ h2 running ' '$TMP/fleet.out' &&
 				 grep -qE '^cvnested: fleet: vpc b: rc=0 i-[0-9a-f]+ outer running ' '$TMP/fleet.out'"
 		check "fleet-vpc: each running ENI's mapping is in etcd" said fleet 'mappings while both run: 2$'
-		line=$(grep -m1 '^cvnested: fleet: vpc b-pinging:' "$TMP/fleet.out")
-		delivered=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' <<<"$line")
-		answered=$(sed -n 's/.* answered=\([0-9]*\).*/\1/p' <<<"$line")
-		check "fleet-vpc: B's pings reach A on the other host over VXLAN, by etcd's mappings alone (${line#*: })" \
-			test "$((${delivered:-0} - ${answered:-0}))" -ge 5 -a \
-			"$(sed -n 's/.* underlay_spoof=\([0-9]*\).*/\1/p' <<<"$line")" = 0
+		# vpc_num WHO COUNTER: a counter of the "vpc WHO:" line (0 if none).
+		vpc_num() {
+			local n
+			n=$(sed -n "s/^cvnested: fleet: vpc $1:.* $2=\([0-9]*\).*/\1/p" "$TMP/fleet.out" | head -n1)
+			echo "${n:-0}"
+		}
+		check "fleet-vpc: B's pings reach A on the other host over VXLAN, by etcd's mappings alone ($(grep -m1 -o 'vpc b-pinging:.*' "$TMP/fleet.out"))" \
+			test "$(($(vpc_num b-pinging delivered) - $(vpc_num b-pinging answered)))" -ge 5 -a \
+			"$(vpc_num b-pinging underlay_spoof)" = 0
 		check "fleet-vpc: B's host reports its status checks passed (ps --fleet: 2/2)" \
 			said fleet 'vpc b checks: i-[0-9a-f]+ outer running 1 64M 2/2 '
 		check "fleet-vpc: cardvisor status on B's host shows both checks ok" \
@@ -240,16 +243,12 @@ if want lifecycle; then
 			said fleet 'vpc a-pinged: from_underlay=([5-9]|[1-9][0-9]+) '
 		check "fleet-vpc: A stopped, its mapping leaves etcd" \
 			said fleet 'vpc a stopped: i-[0-9a-f]+ h2 stopped .*; mappings: 1$'
-		nr0=$(sed -n 's/.*vpc b-pinging:.* no_route=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
-		nr1=$(sed -n 's/.*vpc b-alone:.* no_route=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
-		check "fleet-vpc: then B's card drops B's pings and counts them no_route ($nr0 -> $nr1)" \
-			test "${nr1:-0}" -ge "$((${nr0:-0} + 3))"
+		check "fleet-vpc: then B's card drops B's pings and counts them no_route ($(vpc_num b-pinging no_route) -> $(vpc_num b-alone no_route))" \
+			test "$(vpc_num b-alone no_route)" -ge "$(($(vpc_num b-pinging no_route) + 3))"
 		check "fleet-vpc: B stopped too, no mapping is left" \
 			said fleet 'vpc b stopped: i-[0-9a-f]+ outer stopped .*; mappings: 0$'
-		fu0=$(sed -n 's/.*vpc b-pinging: from_underlay=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
-		fu1=$(sed -n 's/.*vpc b-member-killed: from_underlay=\([0-9]*\).*/\1/p' "$TMP/fleet.out")
-		check "fleet-vpc: an etcd member killed mid-run, B's pings go on ($fu0 -> $fu1 replies)" \
-			test "${fu1:-0}" -ge "$((${fu0:-0} + 5))"
+		check "fleet-vpc: an etcd member killed mid-run, B's pings go on ($(vpc_num b-pinging from_underlay) -> $(vpc_num b-member-killed from_underlay) replies)" \
+			test "$(vpc_num b-member-killed from_underlay)" -ge "$(($(vpc_num b-pinging from_underlay) + 5))"
 		check "fleet: the killed member comes back" said fleet 'member m0 back: .*is healthy'
 		# A host lost under a VM writing to a volume, which --force-detach
 		# then gives a VM on the other host.
