@@ -44,6 +44,7 @@
 #include "tools/lib/log.h"
 #include "tools/lib/mapping_sync.h"
 #include "tools/lib/size.h"
+#include "tools/lib/sleep_ms.h"
 #include "tools/lib/volume_store.h"
 
 #define EXIT_USAGE 1
@@ -80,12 +81,6 @@ static struct etcd *fleet_open(const char *cmd, const char *endpoints)
 		return NULL;
 	}
 	return e;
-}
-
-static void sleep_ms(long ms)
-{
-	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 },
-		  NULL);
 }
 
 /*

@@ -11,14 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/lib/sleep_ms.h"
+
 #define POLL_MS 20
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 int card_spawn(struct card_proc *c, char *const argv[])
 {

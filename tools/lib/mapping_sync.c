@@ -14,16 +14,9 @@
 #include "tools/lib/fleet.h"
 #include "tools/lib/json_field.h"
 #include "tools/lib/log.h"
+#include "tools/lib/sleep_ms.h"
 
 #define TICK_MS 1000
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
 
 /* Whether @s is "A.B.C.D:PORT" with a port of 1..65535. */
 static bool endpoint_valid(const char *s)
