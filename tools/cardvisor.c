@@ -81,7 +81,9 @@ static const struct {
 	  "  ps [--json] [--fleet [--etcd URLS]]\n"
 	  "                     list running VMs (--fleet: every host's, with states)\n" },
 	{ "status",
-	  "  status ID          print a VM's status as JSON\n" },
+	  "  status ID          print a VM's status as JSON\n"
+	  "  status --fleet ID [--etcd URLS]  a fleet instance's records: host, state,\n"
+	  "                     status checks, ENIs, volumes' epochs\n" },
 	{ "stop",
 	  "  stop ID [--force] [--timeout SECONDS]\n"
 	  "           shut the guest down (Ctrl+Alt+Del), forced after the timeout\n"
@@ -1279,6 +1281,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	};
 	long timeout_s = 10;
 	bool force = false, fleet = false, is_stop = !strcmp(cmd, "stop");
+	bool is_status = !strcmp(cmd, "status");
 	const char *etcd = NULL;
 	struct json_object *r;
 	char req[128];
@@ -1288,9 +1291,9 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == '?')
 			return EXIT_USAGE;
-		if (!is_stop) {
-			fprintf(stderr, "cardvisor %s: --force, --timeout and --fleet go with "
-					"stop\n", cmd);
+		if (!is_stop && !(is_status && (opt == 'F' || opt == 'E'))) {
+			fprintf(stderr, "cardvisor %s: --force and --timeout go with stop, "
+					"--fleet with stop and status\n", cmd);
 			return EXIT_USAGE;
 		}
 		if (opt == 'f')
@@ -1314,11 +1317,12 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 	}
 	if (fleet || etcd) {
 		if (!fleet || force) {
-			fprintf(stderr, "usage: cardvisor stop --fleet ID [--etcd URLS]\n");
+			fprintf(stderr, "usage: cardvisor %s --fleet ID [--etcd URLS]\n", cmd);
 			return EXIT_USAGE;
 		}
-		return (etcd = fleet_endpoints("cardvisor stop", etcd)) ?
-			fleet_cmd_stop(etcd, id) : EXIT_USAGE;
+		if (!(etcd = fleet_endpoints(is_stop ? "cardvisor stop" : "cardvisor status", etcd)))
+			return EXIT_USAGE;
+		return is_stop ? fleet_cmd_stop(etcd, id) : fleet_cmd_status(etcd, id);
 	}
 	if (is_stop)
 		snprintf(req, sizeof(req), "{\"cmd\":\"stop\",\"force\":%s,\"timeout_ms\":%ld}",

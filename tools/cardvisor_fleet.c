@@ -838,6 +838,21 @@ static const char *checks_passed(json_object *status, const char *state, char *b
 	return buf;
 }
 
+/* What ps --fleet --json and status --fleet say of instance @id. */
+static json_object *instance_view(const char *id, const char *state, json_object *inst,
+				  json_object *status)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "host", json_object_new_string(json_field_str(inst, "host", "")));
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "vcpus", json_object_new_int64(json_field_i64(inst, "vcpus")));
+	json_object_object_add(o, "mem", json_object_new_int64(json_field_i64(inst, "mem")));
+	json_object_object_add(o, "status", json_object_get(status));
+	return o;
+}
+
 int fleet_cmd_ps(const char *endpoints, bool json)
 {
 	const struct etcd_kvs *kvs;
@@ -856,17 +871,7 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 		const char *state = state_of(kvs, inst, status);
 
 		if (json) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "id", json_object_new_string(id));
-			json_object_object_add(o, "host",
-					       json_object_new_string(json_field_str(inst, "host", "")));
-			json_object_object_add(o, "state", json_object_new_string(state));
-			json_object_object_add(o, "vcpus",
-					       json_object_new_int64(json_field_i64(inst, "vcpus")));
-			json_object_object_add(o, "mem", json_object_new_int64(json_field_i64(inst, "mem")));
-			json_object_object_add(o, "status", json_object_get(status));
-			json_object_array_add(l.list, o);
+			json_object_array_add(l.list, instance_view(id, state, inst, status));
 		} else {
 			char checks[16];
 
@@ -880,6 +885,33 @@ int fleet_cmd_ps(const char *endpoints, bool json)
 		json_object_put(inst);
 		json_object_put(status);
 	}
+	return listing_end(&l);
+}
+
+int fleet_cmd_status(const char *endpoints, const char *id)
+{
+	json_object *inst, *status, *o, *f;
+	struct listing l;
+
+	if (listing_begin(&l, "cardvisor status", endpoints, false))
+		return EXIT_USAGE;
+	if (!fleet_record_find(&l.kvs[R_INSTANCES], "instances", id)) {
+		fprintf(stderr, "cardvisor status: the fleet has no instance %s\n", id);
+		listing_end(&l);
+		return EXIT_USAGE;
+	}
+	inst = record_of(&l.kvs[R_INSTANCES], "instances", id);
+	status = record_of(&l.kvs[R_STATUS], "status", id);
+	o = instance_view(id, state_of(l.kvs, inst, status), inst, status);
+	/* Its ENIs as placed and its volumes' attachment epochs. */
+	if (json_object_object_get_ex(inst, "nics", &f))
+		json_object_object_add(o, "nics", json_object_get(f));
+	if (json_object_object_get_ex(inst, "volumes", &f))
+		json_object_object_add(o, "volumes", json_object_get(f));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_OUT | JSON_C_TO_STRING_PRETTY));
+	json_object_put(o);
+	json_object_put(inst);
+	json_object_put(status);
 	return listing_end(&l);
 }
 

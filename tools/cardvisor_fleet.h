@@ -26,6 +26,8 @@ int fleet_cmd_run(const char *endpoints, const struct fleet_request *r, bool jso
 int fleet_cmd_ps(const char *endpoints, bool json);
 /* Ask @id's host to stop it. */
 int fleet_cmd_stop(const char *endpoints, const char *id);
+/* `cardvisor status --fleet ID`: its records, its state as ps --fleet says it. */
+int fleet_cmd_status(const char *endpoints, const char *id);
 /*
  * Forget @id's records once it has ended (no longer placed); with @force
  * also one placed on a host that is gone: released first.

@@ -47,7 +47,9 @@ mistake 'usage: cardvisor resume ID'                resume a b
 mistake 'usage: cardvisor console ID'               console
 mistake '--action explode: expected terminate, stop or hibernate' interrupt $ID --action explode
 mistake '--in soon: expected 0..86400'              interrupt $ID --in soon
-mistake 'status: --force, --timeout and --fleet go with stop' status --fleet $ID
+mistake 'status: --force and --timeout go with stop, --fleet with stop and status' status --force $ID
+mistake 'pause: --force and --timeout go with stop, --fleet with stop and status' pause --fleet $ID
+mistake 'usage: cardvisor status --fleet ID'        status --etcd http://127.0.0.1:1 $ID
 mistake 'force-detach go with --fleet'               run --force-detach --guest "$TG"
 mistake 'fleet numbers attachments itself: no epoch=' run --fleet --etcd http://127.0.0.1:1 --guest "$TG" --volume id=v1,epoch=2
 mistake 'usage: cardvisor rm --fleet \[--force\]'    rm --force $ID

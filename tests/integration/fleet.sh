@@ -264,6 +264,15 @@ json_check "the holder's record says the NIC as placed (address, ENI id)" \
 
 kill -9 "$(cat "$TMP/h2.agent")"
 wait $left
+lost_status() { "$CARDVISOR" status --fleet "$left_id" | grep -q '"state": "host-lost"'; }
+until_ok lost_status
+json_check "status --fleet of it, from any host: host-lost on h2, its ENI and its volume's epoch" \
+	"$("$CARDVISOR" status --fleet "$left_id")" \
+	'r["id"] == "'"$left_id"'" and r["host"] == "h2" and r["state"] == "host-lost" and
+	 r["nics"][0]["ip"] == "10.0.1.12" and r["volumes"] == {"vol-g": 1}'
+"$CARDVISOR" status --fleet i-00000000000000000 >"$TMP/status-none.out" 2>&1
+failed_saying "status --fleet of an unknown instance says so" $? "$TMP/status-none.out" \
+	'the fleet has no instance i-00000000000000000' one
 "$CARDVISOR" rm --fleet --force "$left_id" >"$TMP/rm-force.out" 2>&1
 check "rm --fleet --force forgets an instance of a lost host" \
 	bash -c "grep -q '^$left_id removed$' '$TMP/rm-force.out' && ! '$CARDVISOR' ps --fleet | grep -q '^$left_id '"
