@@ -278,9 +278,9 @@ check "rm --fleet --force forgets an instance of a lost host" \
 	bash -c "grep -q '^$left_id removed$' '$TMP/rm-force.out' && ! '$CARDVISOR' ps --fleet | grep -q '^$left_id '"
 check "and frees its volume, its address and the lost host's capacity" bash -c "
 	! $ETCDCTL get --prefix /cardvisor/v1/addresses/ | grep -q 10.0.1.12 &&
-	ETCDCTL_API=3 etcdctl --endpoints='$CARDVISOR_ETCD' get /cardvisor/v1/volumes/vol-g --print-value-only |
+	$ETCDCTL get /cardvisor/v1/volumes/vol-g --print-value-only |
 		grep -qx '{\"epoch\":1}' &&
-	ETCDCTL_API=3 etcdctl --endpoints='$CARDVISOR_ETCD' get /cardvisor/v1/capacity/h2 --print-value-only |
+	$ETCDCTL get /cardvisor/v1/capacity/h2 --print-value-only |
 		grep -q '\"vcpus\":0'"
 
 # --- an agent that is told to go ------------------------------------------------

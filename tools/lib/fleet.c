@@ -172,8 +172,7 @@ static json_object *instance_record(const struct fleet_request *r, const char *h
 	return o;
 }
 
-/* FLEET_PREFIX @kind/<vni>/<ip>: an address's reservation or mapping. */
-static int address_key(char *key, size_t len, const char *kind, unsigned vni, const char *ip)
+int fleet_address_key(char *key, size_t len, const char *kind, unsigned vni, const char *ip)
 {
 	char v[16];
 
@@ -207,7 +206,7 @@ static int reserve_prepare(const struct fleet_request *r, struct rec_puts *a, st
 		int rc = nic_spec_format(n, r->nics[i].arg, r->nics[i].arg_len);
 
 		if (!rc)
-			rc = address_key(a->key[i], sizeof(a->key[i]), "addresses", n->vni, n->ipv4);
+			rc = fleet_address_key(a->key[i], sizeof(a->key[i]), "addresses", n->vni, n->ipv4);
 		if (rc)
 			return rc;
 		a->rec[i] = json_object_new_object();
@@ -265,7 +264,7 @@ static int reserve_retry(struct etcd *e, const struct fleet_request *r,
 		json_object_put(rec);
 		if (n->ip_given)
 			return -EADDRINUSE;
-		rc = address_key(prefix, sizeof(prefix), "addresses", n->vni, "");
+		rc = fleet_address_key(prefix, sizeof(prefix), "addresses", n->vni, "");
 		if (!rc)
 			rc = etcd_get(e, prefix, ETCD_PREFIX, &vni_held);
 		if (rc)
@@ -514,7 +513,7 @@ int fleet_mapping_put(struct etcd *e, const struct fleet_mapping *m, int64_t lea
 {
 	json_object *o = json_object_new_object();
 	char key[256];
-	int r = address_key(key, sizeof(key), "mapping", m->vni, m->ip);
+	int r = fleet_address_key(key, sizeof(key), "mapping", m->vni, m->ip);
 
 	json_object_object_add(o, "underlay", json_object_new_string(m->underlay));
 	json_object_object_add(o, "encap", json_object_new_string(m->encap));
@@ -608,7 +607,7 @@ static size_t addresses_end(json_object *inst, char (*keys)[256], struct etcd_op
 		if (!ip[0] || vni < 0 || vni > 0xffffff)
 			continue;
 		for (int k = 0; k < 2; k++) {
-			if (address_key(keys[n], sizeof(keys[0]), k ? "mapping" : "addresses",
+			if (fleet_address_key(keys[n], sizeof(keys[0]), k ? "mapping" : "addresses",
 					(unsigned)vni, ip))
 				continue;
 			ops[n] = (struct etcd_op){ .type = ETCD_OP_DELETE, .key = keys[n] };

@@ -63,6 +63,11 @@ const struct etcd_kv *fleet_record_find(const struct etcd_kvs *kvs, const char *
 bool fleet_name_valid(const char *name);
 /* FLEET_PREFIX @kind "/" @a ["/" @b] into @key. */
 int fleet_key(char *key, size_t len, const char *kind, const char *a, const char *b);
+/*
+ * FLEET_PREFIX @kind "/<vni>/" @ip into @key: an address's reservation
+ * ("addresses") or mapping ("mapping"); @ip "" names the VNI's prefix.
+ */
+int fleet_address_key(char *key, size_t len, const char *kind, unsigned vni, const char *ip);
 
 /* What a host offers (hosts/<host>). */
 struct fleet_host {

@@ -265,7 +265,7 @@ static int vni_get(struct mapsync *ms, unsigned vni, struct mapsync_vni **out)
 	if (!v)
 		return -ENOSPC;
 	*v = (struct mapsync_vni){ .ms = ms, .vni = vni };
-	snprintf(v->prefix, sizeof(v->prefix), FLEET_PREFIX "mapping/%u/", vni);
+	fleet_address_key(v->prefix, sizeof(v->prefix), "mapping", vni, "");
 	v->watch = (struct etcd_watch){ .key = v->prefix, .match = ETCD_PREFIX, .fn = vni_events,
 					.arg = v };
 	r = vni_read(v, ms->e);
